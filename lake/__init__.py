@@ -1,0 +1,1 @@
+"""The Delta lake: table specs (schemas), the one Delta read/commit path, and the Spark jobs."""
