@@ -1,0 +1,30 @@
+"""Connecting to Ray: a local Ray by default, a cluster when ``ray.address`` is set."""
+
+from __future__ import annotations
+
+import os
+
+
+def init_ray(cfg, **extra):
+    """Start or join Ray per ``cfg.ray``; a no-op when Ray is already up in this process."""
+    import ray
+
+    if ray.is_initialized():
+        return ray.get_runtime_context()
+    os.environ.setdefault("RAY_ACCEPT_CALLABLE_KEYWORD_ARGS", "1")
+    kwargs = dict(address=cfg.ray.address, include_dashboard=cfg.ray.include_dashboard,
+                  log_to_driver=True, configure_logging=True, logging_level="warning")
+    if cfg.ray.address is None:
+        kwargs.update(num_cpus=cfg.ray.num_cpus, object_store_memory=cfg.ray.object_store_memory_mb * 1024 * 1024,
+                      dashboard_host="127.0.0.1", dashboard_port=cfg.ray.dashboard_port)
+    kwargs.update(extra)
+    return ray.init(**kwargs)
+
+
+def dashboard_url() -> str | None:
+    import ray
+
+    if not ray.is_initialized():
+        return None
+    url = ray.get_runtime_context().worker.node.address_info.get("webui_url")
+    return f"http://{url}" if url else None

@@ -1,0 +1,61 @@
+"""Session-scoped real services for the tests: one local Ray, one local Spark, a config on tmp dirs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("musiclake-data")
+
+
+def make_config(root, *extra: str):
+    """A config whose lake, MLflow, site and output all live under ``root``."""
+    from musiclake.config import load_config
+
+    overrides = [
+        f"lake.uri={root}/lake",
+        f"mlflow.tracking_uri=sqlite:///{root}/mlflow.db",
+        f"mlflow.artifact_location={root}/mlartifacts",
+        f"demo.site_dir={root}/site",
+        f"demo.out_dir={root}/out",
+        "ray.num_cpus=2",
+        "ray.object_store_memory_mb=256",
+        "ray.include_dashboard=false",
+        "spark.master=local[2]",
+        "spark.driver_memory=1g",
+        "spark.shuffle_partitions=2",
+        *extra,
+    ]
+    return load_config(path=None, overrides=overrides, environ={})
+
+
+@pytest.fixture(scope="session")
+def cfg(data_root):
+    return make_config(data_root)
+
+
+@pytest.fixture(scope="session")
+def ray_session(cfg):
+    import ray
+
+    from musiclake.cluster import init_ray
+
+    init_ray(cfg)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def spark(cfg):
+    from lake.spark import spark_session
+
+    s = spark_session(cfg, app_name="musiclake-tests")
+    yield s
+    s.stop()
