@@ -55,3 +55,11 @@ def split_of(sha256: str) -> str:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+# Styles the product speaks of; a piece whose style is unknown gets "other".
+STYLES = ("classical", "folk", "jazz", "pop", "rock", "electronic", "ambient", "film", "other")
+
+
+def normalize_style(style: str | None) -> str:
+    s = (style or "").strip().lower()
+    return s if s in STYLES else "other"
