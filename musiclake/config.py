@@ -124,6 +124,12 @@ class TrainConfig(_Section):
     learning_rate: float = Field(3e-3, gt=0)
     seed: int = 0
     log_every: int = Field(10, ge=1)
+    storage_path: str = Field("./data/ray_results", description="Ray Train checkpoints and results")
+
+    @field_validator("storage_path")
+    @classmethod
+    def _absolute(cls, v: str) -> str:
+        return v if "://" in v else str(Path(v).expanduser().resolve())
 
 
 class ServeConfig(_Section):
@@ -131,6 +137,8 @@ class ServeConfig(_Section):
     port: int = Field(8000, ge=1, le=65535)
     model_alias: str = "champion"
     max_models_per_replica: int = Field(3, ge=1)
+    num_replicas: int = Field(1, ge=1)
+    replica_cpus: float = Field(1.0, gt=0)
 
 
 class DemoConfig(_Section):

@@ -25,6 +25,7 @@ def make_config(root, *extra: str):
         f"mlflow.artifact_location={root}/mlartifacts",
         f"demo.site_dir={root}/site",
         f"demo.out_dir={root}/out",
+        f"train.storage_path={root}/ray_results",
         "ray.num_cpus=2",
         "ray.object_store_memory_mb=256",
         "ray.include_dashboard=false",
