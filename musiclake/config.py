@@ -30,7 +30,7 @@ class ConfigError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True)
 
 
 class RayConfig(_Section):
@@ -144,6 +144,7 @@ class ServeConfig(_Section):
 class DemoConfig(_Section):
     corpus_limit: int = Field(300, ge=5, description="music21 corpus pieces exported to the local score site")
     site_dir: str = "./data/site"
+    site_port: int = Field(8765, ge=0, le=65535, description="fixed so re-runs see the same URLs (0: any free port)")
     out_dir: str = "./out"
     prompt: str = "relaxed cafe afternoon with a touch of electronic"
 

@@ -1,0 +1,94 @@
+"""The config: defaults, precedence (file < env < --set), and one clear line for every mistake."""
+
+from pathlib import Path
+
+import pytest
+
+from musiclake.config import ConfigError, load_config
+
+
+def test_embedded_defaults_are_local_and_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(environ={})
+    assert cfg.ray.address is None
+    assert cfg.spark.master == "local[*]"
+    assert cfg.lake.uri == str(tmp_path / "data" / "lake")
+    assert cfg.mlflow.tracking_uri == f"sqlite:///{tmp_path}/data/mlflow.db"
+    assert cfg.mlflow.artifact_location == (tmp_path / "data" / "mlartifacts").as_uri()
+    assert cfg.serve.host == "127.0.0.1"
+
+
+def test_precedence_file_then_env_then_flags(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("spark:\n  master: spark://file:7077\n  driver_memory: 3g\nray:\n  address: auto\n")
+    cfg = load_config(f, environ={})
+    assert (cfg.spark.master, cfg.spark.driver_memory, cfg.ray.address) == ("spark://file:7077", "3g", "auto")
+
+    env = {"MUSICLAKE__SPARK__MASTER": "spark://env:7077"}
+    cfg = load_config(f, environ=env)
+    assert cfg.spark.master == "spark://env:7077" and cfg.spark.driver_memory == "3g"
+
+    cfg = load_config(f, overrides=["spark.master=local[2]", "train.max_steps=7"], environ=env)
+    assert cfg.spark.master == "local[2]" and cfg.train.max_steps == 7
+
+
+def test_cluster_uris_pass_through_untouched():
+    cfg = load_config(overrides=["lake.uri=s3://bucket/lake", "mlflow.tracking_uri=http://mlflow:5000",
+                                 "lake.storage_options={AWS_REGION: eu-west-1}"], environ={})
+    assert cfg.lake.uri == "s3://bucket/lake"
+    assert cfg.mlflow.tracking_uri == "http://mlflow:5000"
+    assert cfg.lake.storage_options == {"AWS_REGION": "eu-west-1"}
+
+
+def test_config_file_from_environment_variable(tmp_path):
+    f = tmp_path / "m.yaml"
+    f.write_text("serve:\n  port: 9001\n")
+    assert load_config(environ={"MUSICLAKE_CONFIG": str(f)}).serve.port == 9001
+
+
+@pytest.mark.parametrize("overrides, env, fragment", [
+    (["spark.mastr=local"], {}, "spark.mastr: unknown key [from --set spark.mastr]"),
+    (["sparc.master=local"], {}, "sparc: unknown key"),
+    (["train.max_steps=many"], {}, "train.max_steps: Input should be a valid integer"),
+    ([], {"MUSICLAKE__SERVE__PORT": "99999"}, "serve.port"),
+    (["spark.driver_memory=lots"], {}, "spark.driver_memory"),
+    (["nonsense"], {}, "must look like section.key=value"),
+])
+def test_mistakes_are_one_clear_line(overrides, env, fragment):
+    with pytest.raises(ConfigError) as err:
+        load_config(overrides=overrides, environ=env)
+    msg = str(err.value)
+    assert fragment in msg
+    assert "\n" not in msg
+
+
+def test_env_origin_is_named():
+    with pytest.raises(ConfigError, match=r"from env MUSICLAKE__SERVE__PORT"):
+        load_config(environ={"MUSICLAKE__SERVE__PORT": "99999"})
+
+
+def test_bad_yaml_file_and_missing_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("spark: [unclosed\n")
+    with pytest.raises(ConfigError, match="is not valid YAML"):
+        load_config(bad, environ={})
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml", environ={})
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        load_config(listy, environ={})
+
+
+def test_unknown_source_is_named():
+    cfg = load_config(environ={}, overrides=[
+        "ingest.sources=[{name: site, seeds: ['http://example.org/']}]"])
+    assert cfg.source("site").seeds == ["http://example.org/"]
+    with pytest.raises(ConfigError, match="no source named 'other'"):
+        cfg.source("other")
+
+
+def test_shipped_example_configs_validate():
+    root = Path(__file__).resolve().parents[2]
+    for f in sorted((root / "infra" / "config").glob("*.yaml")):
+        load_config(f, environ={})
