@@ -111,7 +111,7 @@ SILVER_SCORES = TableSpec(
         pa.field("url", pa.string(), nullable=False),
         pa.field("title", pa.string()),
         pa.field("source", pa.string(), nullable=False),
-        pa.field("style", pa.string(), nullable=False),  # from the link's data-style, else the source name
+        pa.field("style", pa.string(), nullable=False),  # the link's data-style normalized to lake.vocab.STYLES, else "other"
         pa.field("bpm", pa.float64(), nullable=False),
         pa.field("time_signature", pa.string(), nullable=False),  # "4/4"
         pa.field("key_tonic", pa.string(), nullable=False),  # "C", "F#", ...

@@ -1,0 +1,99 @@
+"""What every Spark job of the lake shares: its report, pinned reads, lineage, and the commit path.
+
+Spark reads the parquet files of one pinned Delta version (:meth:`Lake.snapshot_files`) and
+writes parquet into the output table's staging folder, which :meth:`Lake.commit_files` commits
+with an app transaction ``(app_id, input version)``. An output with no rows is still committed
+(an empty commit) so that the transaction records the input version as done and a re-run skips.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from lake.delta import Lake, local_path
+from lake.schemas import TableSpec
+from lake.spark import spark_type
+from musiclake.runinfo import code_version
+
+
+@dataclass
+class JobReport:
+    job: str
+    run_id: str
+    inputs: dict[str, int] = field(default_factory=dict)  # table -> pinned version
+    outputs: dict[str, tuple[int, int]] = field(default_factory=dict)  # table -> (version, rows added)
+    counts: dict[str, int] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    note: str = ""
+
+    def summary(self) -> str:
+        ins = ", ".join(f"{t}@v{v}" for t, v in self.inputs.items()) or "-"
+        outs = ", ".join(f"{t}@v{v} (+{n})" for t, (v, n) in self.outputs.items()) or "nothing committed"
+        line = f"{self.job} {self.run_id}: {ins} -> {outs} in {self.elapsed_s:.1f}s"
+        if self.counts:
+            line += "; " + " ".join(f"{k}={v}" for k, v in self.counts.items())
+        return line + (f" ({self.note})" if self.note else "")
+
+
+class Clock:
+    """Elapsed seconds since the job started."""
+
+    def __init__(self):
+        self.t0 = time.monotonic()
+
+    def elapsed(self) -> float:
+        return round(time.monotonic() - self.t0, 3)
+
+
+def read_snapshot(spark, lake: Lake, spec: TableSpec, columns: list[str] | None = None):
+    """(pinned version, DataFrame) of the table's current snapshot; the DataFrame is None when it has no files."""
+    version, files = lake.snapshot_files(spec)
+    if not files:
+        return version, None
+    df = spark.read.parquet(*[local_path(f) for f in files])
+    return version, df.select(*columns) if columns else df
+
+
+def keys_of(spark, lake: Lake, spec: TableSpec, where=None):
+    """The ``sha256`` keys in the table's current snapshot (an empty DataFrame when none)."""
+    _, df = read_snapshot(spark, lake, spec)
+    if df is None:
+        return spark.createDataFrame([], "sha256 string")
+    return (df.where(where) if where is not None else df).select("sha256").distinct()
+
+
+def with_lineage(df, source_table: str, source_version: int, run_id: str):
+    """Add the lineage columns every silver and gold row carries (one timestamp per run)."""
+    from pyspark.sql import functions as F
+
+    now = datetime.now(timezone.utc)
+    return df.select("*", F.lit(source_table).alias("source_table"),
+                     F.lit(int(source_version)).cast("bigint").alias("source_version"),
+                     F.lit(run_id).alias("job_run_id"), F.lit(code_version()).alias("code_version"),
+                     F.lit(now).cast("timestamp").alias("processed_at"))
+
+
+def conform(df, spec: TableSpec):
+    """Exactly the table's columns, in order, cast to its types."""
+    from pyspark.sql import functions as F
+
+    missing = [n for n in spec.columns if n not in df.columns]
+    if missing:
+        raise ValueError(f"{spec.name}: job output lacks columns {missing}")
+    return df.select(*[F.col(f.name).cast(spark_type(f.type)).alias(f.name) for f in spec.schema])
+
+
+def write_and_commit(df, lake: Lake, spec: TableSpec, run_id: str, app_id: str, app_version: int,
+                     metadata: dict) -> tuple[int, int]:
+    """Write ``df`` as parquet into the run's staging folder and commit it; returns (version, rows added).
+
+    Skips an output that already holds this input version's commit (a re-run after a crash
+    between two outputs' commits completes only the missing ones).
+    """
+    if lake.already_committed(spec, app_id, app_version):
+        return lake.version(spec), 0
+    if df.limit(1).count():
+        conform(df, spec).write.mode("overwrite").parquet(local_path(lake.staging_dir(spec, run_id)))
+    return lake.commit_files(spec, run_id, app_id=app_id, app_version=app_version, metadata=metadata)

@@ -1,0 +1,169 @@
+"""MIDI checks and features (lake.midi_features) on scores built with symusic and on music21's corpus.
+
+The score builders here are also the integration tests' bronze files.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from symusic import Note, Score, Tempo, TimeSignature, Track
+
+from lake.midi_features import MidiError, check_midi_bytes, extract_features, parse_midi
+from lake.vocab import normalize_tonic
+
+TPQ = 480
+
+
+def make_score(tracks: list[tuple[int, bool, list[tuple[float, float, int]]]], bpm: float | None = None,
+               meter: tuple[int, int] | None = None, tempos: list[tuple[float, float]] = ()) -> Score:
+    """A score from (program, is_drum, [(start beat, beats, pitch)]) tracks, one tempo and one meter."""
+    score = Score(TPQ)
+    for program, is_drum, notes in tracks:
+        track = Track(name=f"p{program}{'d' if is_drum else ''}", program=program, is_drum=is_drum)
+        for start, beats, pitch in notes:
+            track.notes.append(Note(int(start * TPQ), int(beats * TPQ), pitch, 90))
+        score.tracks.append(track)
+    if bpm is not None:
+        score.tempos.append(Tempo(0, qpm=bpm))
+    for beat, qpm in tempos:
+        score.tempos.append(Tempo(int(beat * TPQ), qpm=qpm))
+    if meter is not None:
+        score.time_signatures.append(TimeSignature(0, *meter))
+    return score
+
+
+def scale_notes(pitches: list[int], beats: float = 1.0, start: float = 0.0):
+    return [(start + i * beats, beats, p) for i, p in enumerate(pitches)]
+
+
+C_MAJOR_TUNE = [60, 64, 67, 72, 67, 64, 60, 62, 65, 69, 67, 65, 64, 62, 60, 60, 67, 60]
+D_MINOR_TUNE = [62, 65, 69, 74, 73, 69, 70, 67, 65, 64, 62, 69, 65, 62, 61, 62]
+
+
+def c_major_melody() -> bytes:
+    """A C-major melody (piano) at 90 BPM in 3/4."""
+    return make_score([(0, False, scale_notes(C_MAJOR_TUNE))], bpm=90, meter=(3, 4)).dumps_midi()
+
+
+def d_minor_duo() -> bytes:
+    """A D-minor piece for piano and acoustic bass at 72 BPM in 4/4."""
+    bass = [(i * 4.0, 4.0, p) for i, p in enumerate([38, 46, 45, 38])]
+    return make_score([(0, False, scale_notes(D_MINOR_TUNE)), (32, False, bass)], bpm=72, meter=(4, 4)).dumps_midi()
+
+
+def drums_and_piano() -> bytes:
+    """A G-major piano part over a drum groove at 128 BPM in 4/4."""
+    groove = [(i * 0.5, 0.25, 36 if i % 2 == 0 else 42) for i in range(32)]
+    piano = scale_notes([67, 71, 74, 79, 74, 71, 67, 66, 69, 72, 74, 71, 67, 62, 67, 67])
+    return make_score([(118, True, groove), (0, False, piano)], bpm=128, meter=(4, 4)).dumps_midi()
+
+
+def features_of(data: bytes) -> dict:
+    check_midi_bytes(data)
+    return extract_features(parse_midi(data))
+
+
+def test_c_major_melody_features():
+    f = features_of(c_major_melody())
+    assert (f["key_tonic"], f["key_mode"]) == ("C", "major")
+    assert 0.5 < f["key_confidence"] <= 1.0
+    assert f["bpm"] == pytest.approx(90, abs=0.01)
+    assert f["time_signature"] == "3/4"
+    assert f["programs"] == [0] and f["instruments"] == ["Acoustic Grand Piano"]
+    assert f["n_tracks"] == 1 and f["note_count"] == len(C_MAJOR_TUNE)
+    assert f["duration_s"] == pytest.approx(len(C_MAJOR_TUNE) * 60 / 90, rel=1e-3)
+
+
+def test_d_minor_duo_features():
+    f = features_of(d_minor_duo())
+    assert (f["key_tonic"], f["key_mode"]) == ("D", "minor")
+    assert f["bpm"] == pytest.approx(72, abs=0.01) and f["time_signature"] == "4/4"
+    assert f["programs"] == [0, 32] and f["instruments"] == ["Acoustic Grand Piano", "Acoustic Bass"]
+    assert f["n_tracks"] == 2 and f["note_count"] == len(D_MINOR_TUNE) + 4
+
+
+def test_drums_are_program_minus_one_and_do_not_sway_the_key():
+    f = features_of(drums_and_piano())
+    assert f["programs"] == [-1, 0] and f["instruments"] == ["Drums", "Acoustic Grand Piano"]
+    assert (f["key_tonic"], f["key_mode"]) == ("G", "major")
+    assert f["bpm"] == pytest.approx(128, abs=0.01)
+
+
+def test_main_tempo_is_the_one_held_longest_and_defaults_apply():
+    # 100 BPM for 4 beats (2.4 s), then 60 BPM for 12 beats (12 s): 60 wins though it comes second.
+    notes = scale_notes([60, 62, 64, 65] * 4)
+    changing = make_score([(0, False, notes)], tempos=[(0, 100), (4, 60)])
+    assert extract_features(changing)["bpm"] == pytest.approx(60, abs=0.01)
+    bare = extract_features(make_score([(0, False, notes)]))
+    assert bare["bpm"] == 120 and bare["time_signature"] == "4/4"
+
+
+def test_score_without_notes_is_an_error():
+    with pytest.raises(MidiError, match="empty: no notes"):
+        extract_features(make_score([(0, False, [])], bpm=100))
+
+
+def chunk_ends(data: bytes) -> list[int]:
+    pos, ends = 14, []
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos + 4:pos + 8])
+        pos += 8 + length
+        ends.append(pos)
+    return ends
+
+
+def test_truncation_between_tracks_is_caught_though_symusic_accepts_it():
+    data = d_minor_duo()
+    cut = data[:chunk_ends(data)[0]]
+    assert parse_midi(cut).note_num() > 0, "symusic loads the first track of a cut file silently"
+    with pytest.raises(MidiError, match=r"truncated: 1 of 2 track chunks"):
+        check_midi_bytes(cut)
+
+
+@pytest.mark.parametrize("cut", [10, 20, -7])
+def test_truncated_inside_a_chunk_is_rejected(cut):
+    data = c_major_melody()
+    with pytest.raises(MidiError, match="truncated"):
+        check_midi_bytes(data[:cut])
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"", "empty file"),
+    (b"<html><body>Not found</body></html>", "not MIDI"),
+    (b"MThd\x00\x00\x00\x07\x00\x01\x00\x01\x01\xe0", "length 7"),
+    (b"MThd\x00\x00\x00\x06\x00\x03\x00\x01\x01\xe0", "format 3"),
+    (b"MThd\x00\x00\x00\x06\x00\x01\x01\x2c\x01\xe0", "too many tracks: 300"),
+    (b"MThd\x00\x00\x00\x06\x00\x00\x00\x02\x01\xe0", "format 0 with 2 tracks"),
+])
+def test_bad_bytes_are_rejected_with_the_reason(data, reason):
+    with pytest.raises(MidiError, match=reason):
+        check_midi_bytes(data)
+
+
+def test_size_cap():
+    data = c_major_melody()
+    check_midi_bytes(data, max_bytes=len(data))
+    with pytest.raises(MidiError, match=f"too large: {len(data)} bytes > cap of {len(data) - 1}"):
+        check_midi_bytes(data, max_bytes=len(data) - 1)
+
+
+def test_keys_agree_with_music21_on_bach_chorales(tmp_path):
+    """Our Krumhansl–Schmuckler keys against music21's analyzers on 8 chorales exported to MIDI."""
+    from music21 import corpus
+
+    paths = sorted(corpus.getComposer("bach"), key=str)[:8]
+    same_method = default_method = 0
+    for i, path in enumerate(paths):
+        piece = corpus.parse(path)
+        ours = features_of(piece.write("midi", fp=tmp_path / f"{i}.mid").read_bytes())
+        ours_key = (ours["key_tonic"], ours["key_mode"])
+        ks = piece.analyze("krumhansl")
+        default = piece.analyze("key")
+        same_method += ours_key == (normalize_tonic(ks.tonic.name), ks.mode)
+        default_method += ours_key == (normalize_tonic(default.tonic.name), default.mode)
+    print(f"key agreement on {len(paths)} chorales: Krumhansl-Schmuckler {same_method}/{len(paths)}, "
+          f"music21 default (Aarden-Essen) {default_method}/{len(paths)}")
+    assert same_method >= 7, "the same algorithm should agree on nearly every piece"
+    assert default_method >= 5, "another key profile should still agree on most pieces"
