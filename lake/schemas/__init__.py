@@ -1,0 +1,31 @@
+"""Every Delta table of the lake, defined once: name, layer, schema, key, description.
+
+One module per layer (``bronze``, ``silver``, ``gold``); this package re-exports every spec and the
+registry ``TABLES``. Everything else (the crawler, the Spark jobs, training) imports these specs;
+nothing restates a column list. Tables stay on the simplest Delta protocol: UTC microsecond
+timestamps, no deletion vectors, no column mapping, so both delta-rs and Spark read them.
+"""
+
+from __future__ import annotations
+
+from lake.schemas.bronze import BRONZE_CRAWL_ERRORS, BRONZE_LYRICS, BRONZE_MIDI
+from lake.schemas.gold import GOLD_PAIRS
+from lake.schemas.silver import SILVER_QUARANTINE, SILVER_SCORES, SILVER_TOKENS
+from lake.schemas.spec import LINEAGE, TS, TableSpec
+
+TABLES: dict[str, TableSpec] = {t.name: t for t in (
+    BRONZE_MIDI, BRONZE_LYRICS, BRONZE_CRAWL_ERRORS,
+    SILVER_SCORES, SILVER_TOKENS, SILVER_QUARANTINE,
+    GOLD_PAIRS,
+)}
+
+
+def spec(name: str) -> TableSpec:
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise KeyError(f"no table named {name!r}; known: {', '.join(TABLES)}") from None
+
+
+__all__ = ["TABLES", "TableSpec", "LINEAGE", "TS", "spec", "BRONZE_MIDI", "BRONZE_LYRICS", "BRONZE_CRAWL_ERRORS",
+           "SILVER_SCORES", "SILVER_TOKENS", "SILVER_QUARANTINE", "GOLD_PAIRS"]
