@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-unit test-e2e serve lake-tables mlflow-ui clean
+.PHONY: setup demo test test-unit test-e2e serve lake-tables mlflow-ui bench-ingest bench-lake clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,13 @@ lake-tables: setup
 
 mlflow-ui: setup
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///data/mlflow.db --host 127.0.0.1 --port 5000
+
+# Benchmarks print figures (never timed tests); see docs/benchmarks.md.
+bench-ingest: setup
+	$(PY) -m ingest.bench
+
+bench-lake: setup
+	$(PY) -m lake.bench
 
 clean:
 	rm -rf data out
