@@ -1,0 +1,1 @@
+"""Serving: prompt → style attributes by readable rules, and a Ray Serve endpoint that generates MIDI."""

@@ -1,0 +1,137 @@
+"""Prompt → attributes rules: English and Chinese, explicit values first, sources reported, sensible defaults."""
+
+import pytest
+
+from lake.vocab import KEY_NAMES, STYLES
+from serving.prompt_rules import (DEFAULT_STYLE, MOODS, STYLE_DEFAULTS, STYLE_WORDS, chord_names, recommend)
+
+EXAMPLES = ["relaxed cafe afternoon with a touch of electronic", "咖啡馆午后的轻松氛围,带点电子音乐元素"]
+
+
+@pytest.mark.parametrize("prompt", EXAMPLES)
+def test_cafe_examples_in_both_languages(prompt):
+    a = recommend(prompt)
+    assert a.style == "electronic" and a.mood == "relaxed"
+    assert 90 <= a.bpm <= 110
+    assert a.key == "C major" and a.time_signature == "4/4"
+    assert {"electric piano", "synth pad"} <= set(a.instruments)
+    assert a.progression == ["I", "V", "vi", "IV"] and a.chords == ["C", "G", "Am", "F"]
+    assert a.sources == {"style": "keyword", "mood": "keyword", "bpm": "keyword", "key": "keyword",
+                         "time_signature": "default", "instruments": "keyword", "chords": "derived"}
+
+
+def test_both_languages_agree():
+    en, zh = (recommend(p).model_dump() for p in EXAMPLES)
+    assert en == zh
+
+
+@pytest.mark.parametrize("prompt, bpm", [
+    ("chill electronic at 128 bpm", 128), ("chill electronic, BPM 90", 90), ("tempo: 84, sad piano", 84),
+    ("ambient 72.5 beats per minute", 72.5), ("轻松的电子音乐,每分钟90拍", 90), ("爵士 110拍每分钟", 110),
+    ("速度:76 的民谣", 76), ("电子 每分钟９６拍", 96),
+])
+def test_bpm_written_in_the_prompt_beats_keywords(prompt, bpm):
+    a = recommend(prompt)
+    assert a.bpm == bpm and a.sources["bpm"] == "prompt"
+
+
+@pytest.mark.parametrize("prompt, key", [
+    ("a sad song in D minor", "D minor"), ("jazz in f#m please", "F# minor"), ("pop, key of Bb major", "Bb major"),
+    ("Eb Major ballad", "Eb major"), ("key: G, folk", "G major"), ("悲伤的D小调钢琴曲", "D minor"),
+    ("降E大调的圆舞曲", "Eb major"), ("in a minor key, slow", "A minor"),
+])
+def test_key_written_in_the_prompt_beats_the_mood(prompt, key):
+    a = recommend(prompt)
+    assert a.key == key and a.sources["key"] == "prompt"
+
+
+def test_request_values_beat_everything_written_in_the_prompt():
+    a = recommend("happy pop in D minor at 140 bpm", bpm=77.0, key="f# major")
+    assert (a.bpm, a.key) == (77.0, "F# major")
+    assert a.sources["bpm"] == a.sources["key"] == "request"
+    assert a.chords == ["F#", "C#", "D#m", "B"]
+
+
+def test_precedence_below_explicit_values():
+    # tempo word beats the mood's tempo; the mood's tempo beats the style's
+    assert recommend("slow happy pop").bpm == 72
+    assert recommend("happy rock").bpm == MOODS["happy"].bpm
+    assert recommend("rock").bpm == STYLE_DEFAULTS["rock"].bpm
+    # a minor mood picks a minor key and the style's minor progression
+    sad = recommend("sad rock")
+    assert sad.key == "A minor" and sad.progression == list(STYLE_DEFAULTS["rock"].minor)
+
+
+@pytest.mark.parametrize("prompt", ["", "xyzzy qwerty 12345", "!!!", "今天天气不错", "a grave"])
+def test_nonsense_prompt_gets_sensible_defaults(prompt):
+    a = recommend(prompt)
+    assert a.style == DEFAULT_STYLE and a.key == "C major" and a.time_signature == "4/4" and a.mood is None
+    assert a.bpm == STYLE_DEFAULTS[DEFAULT_STYLE].bpm
+    assert a.instruments == list(STYLE_DEFAULTS[DEFAULT_STYLE].instruments)
+    assert a.chords == ["C", "G", "Am", "F"]
+    assert {k: v for k, v in a.sources.items() if k != "chords"} == dict.fromkeys(
+        ["style", "mood", "bpm", "key", "time_signature", "instruments"], "default")
+
+
+def test_every_style_has_words_and_defaults_and_is_reachable():
+    assert set(STYLE_WORDS) == set(STYLE_DEFAULTS) == set(STYLES)
+    for style, words in STYLE_WORDS.items():
+        english = [w for w in words if w.isascii()]
+        chinese = [w for w in words if not w.isascii()]
+        assert english and chinese, style
+        for word in words:
+            assert recommend(f"something {word} please").style == style, word
+
+
+def test_every_mood_is_reachable():
+    for name, mood in MOODS.items():
+        for word in mood.words:
+            a = recommend(word)
+            assert a.mood == name, word
+            assert a.key.endswith(mood.mode), word
+
+
+def test_words_match_whole_words_only():
+    assert recommend("popular breakfast").sources["style"] == "default"  # neither "pop" nor "fast"
+    assert recommend("breakfast").sources["bpm"] == "default"
+    assert recommend("grand piano solo").mood is None
+
+
+def test_instruments_named_in_the_prompt_replace_the_style_defaults():
+    a = recommend("jazz with electric piano, upright bass and brushed drums")
+    assert a.instruments == ["electric piano", "acoustic bass", "drums"] and a.sources["instruments"] == "prompt"
+    assert recommend("电钢琴和大提琴的爵士").instruments == ["electric piano", "cello"]
+
+
+def test_meter_from_numbers_and_keywords():
+    six_eight = recommend("folk in 6/8")
+    assert (six_eight.time_signature, six_eight.sources["time_signature"]) == ("6/8", "prompt")
+    assert recommend("a gentle waltz").time_signature == "3/4"
+    assert recommend("华尔兹").sources["time_signature"] == "keyword"
+
+
+def test_progression_written_in_the_prompt():
+    a = recommend("jazz ballad over ii7-V7-Imaj7 in Bb major")
+    assert a.progression == ["ii7", "V7", "Imaj7"] and a.chords == ["Cm7", "F7", "Bbmaj7"]
+    assert a.sources["chords"] == "prompt"
+
+
+@pytest.mark.parametrize("progression, key, names", [
+    (["I", "V", "vi", "IV"], "C major", ["C", "G", "Am", "F"]),
+    (["I", "V", "vi", "IV"], "C# major", ["C#", "G#", "A#m", "F#"]),
+    (["I", "IV", "V"], "F major", ["F", "Bb", "C"]),
+    (["i", "VI", "III", "VII"], "A minor", ["Am", "F", "C", "G"]),
+    (["i", "iv", "V", "i"], "Eb minor", ["Ebm", "Abm", "Bb", "Ebm"]),
+    (["I", "bVII", "IV"], "D major", ["D", "C", "G"]),
+    (["iiø7", "V7", "i7"], "D minor", ["Em7b5", "A7", "Dm7"]),
+    (["vii°", "I+"], "C major", ["Bdim", "Caug"]),
+])
+def test_chord_names_are_spelled_in_the_key(progression, key, names):
+    assert chord_names(progression, key) == names
+
+
+def test_every_key_and_style_renders_chords():
+    for key in KEY_NAMES:
+        for style in STYLES:
+            a = recommend(f"{style} in {key}")
+            assert a.key == key and len(a.chords) == len(a.progression) >= 2
