@@ -18,7 +18,18 @@ def init_ray(cfg, **extra):
         kwargs.update(num_cpus=cfg.ray.num_cpus, object_store_memory=cfg.ray.object_store_memory_mb * 1024 * 1024,
                       dashboard_host="127.0.0.1", dashboard_port=cfg.ray.dashboard_port)
     kwargs.update(extra)
-    return ray.init(**kwargs)
+    ctx = ray.init(**kwargs)
+    quiet_ray_data()
+    return ctx
+
+
+def quiet_ray_data() -> None:
+    """Ray Data's per-operator bars flood a terminal shared with our own progress lines; keep them off."""
+    from ray.data import DataContext
+
+    data_ctx = DataContext.get_current()
+    data_ctx.enable_progress_bars = False
+    data_ctx.enable_operator_progress_bars = False
 
 
 def dashboard_url() -> str | None:
