@@ -1,9 +1,16 @@
-"""`musiclake ingest ...`: crawl sources into bronze; build and serve the local score site."""
+"""`musiclake ingest ...`: crawl sources into bronze; import folders and archives; build and serve the local score site.
+
+``ingest run`` and ``ingest import`` hold the source's lease (:mod:`ingest.lock`) while they work,
+so they are safe to start again and again from cron, a Kubernetes CronJob or a Ray Job: a run that
+finds the source busy says so and exits 0 without touching anything (``--wait`` waits for it).
+"""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -28,19 +35,117 @@ def _load(config: Optional[str], overrides: Optional[list[str]]):
         raise typer.Exit(2)
 
 
-@app.command(help="Crawl the configured sources (all, or each --source NAME) into the bronze tables.")
+WaitOpt = typer.Option(0.0, "--wait", min=0, help="seconds to wait for a source another run holds (default: skip it)")
+
+
+def _leased(lake, name: str, ttl_s: float, wait_s: float):
+    """The source's lease, held; None (after saying why) when another run keeps it past ``wait_s``."""
+    from ingest.lock import LeaseHeld, SourceLease
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return SourceLease(lake, name, ttl_s=ttl_s).__enter__()
+        except LeaseHeld as e:
+            if time.monotonic() >= deadline:
+                typer.echo(f"skipped: {e}", err=True)
+                return None
+            time.sleep(min(5.0, max(0.5, deadline - time.monotonic())))
+
+
+@app.command(help="Crawl the configured sources (all, or each --source NAME) into the bronze tables. "
+                  "Safe to schedule: a source another run is ingesting is skipped (exit 0).")
 def run(source: Optional[list[str]] = typer.Option(None, "--source", "-s", help="source name (repeatable)"),
-        config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt):
+        wait: float = WaitOpt, config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt):
     from ingest.crawler import run_ingest
+    from lake.delta import Lake
 
     cfg = _load(config, set_)
     try:
-        reports = run_ingest(cfg, source or None)
+        names = list(source) if source else [s.name for s in cfg.ingest.sources]
+        if not names:
+            run_ingest(cfg, None)  # raises the config error naming the problem
+        for name in names:
+            cfg.source(name)  # an unknown name fails before anything starts
+        lake = Lake.from_config(cfg)
+        for name in names:
+            lease = _leased(lake, name, cfg.ingest.lease_ttl_s, wait)
+            if lease is None:
+                continue
+            try:
+                for report in run_ingest(cfg, [name]):
+                    typer.echo(report.summary())
+            finally:
+                lease.release()
+            if lease.lost:
+                typer.echo(f"warning: {lease.lost}", err=True)
     except ConfigError as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2)
-    for report in reports:
+
+
+@app.command("import", help="Land a folder, .tar.gz/.tar/.zip of MIDI files (e.g. Lakh's lmd_full.tar.gz, streamed) "
+                            "and/or a MidiCaps-style captions JSONL (joined by MD5) into bronze.")
+def import_(path: Optional[str] = typer.Argument(None, help="folder, MIDI file, tar archive or .zip"),
+            source: str = typer.Option(..., "--source", "-s", help="source name the rows carry (a configured "
+                                                                     "source's licence is used when it exists)"),
+            captions: Optional[str] = typer.Option(None, "--captions", help="MidiCaps-style JSON lines file"),
+            license_: Optional[str] = typer.Option(None, "--license", help="licence tag for every row (default: the "
+                                                                           "configured source's, else 'unknown')"),
+            check: str = typer.Option("parse", "--check", help="parse: a file lands only if its header checks and it "
+                                                               "parses; header: header checks only"),
+            wait: float = WaitOpt, config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt):
+    import re
+
+    from ingest.importers import ImportSource, import_captions, import_midi
+    from lake.delta import Lake
+
+    cfg = _load(config, set_)
+    problem = None
+    if path is None and captions is None:
+        problem = "nothing to import: give a PATH, --captions FILE, or both"
+    elif not re.match(r"^[a-z0-9][a-z0-9_-]*$", source):
+        problem = f"--source {source!r}: use lowercase letters, digits, '-' and '_'"
+    elif check not in ("parse", "header"):
+        problem = f"--check {check!r}: expected 'parse' or 'header'"
+    else:
+        for given, what in ((path, "PATH"), (captions, "--captions")):
+            if given is not None and not Path(given).exists():
+                problem = f"{what} {given}: no such file or folder"
+    if problem:
+        typer.echo(problem, err=True)
+        raise typer.Exit(2)
+    known = {s.name: s for s in cfg.ingest.sources}
+    src = ImportSource(source, license_ or (known[source].license if source in known else "unknown"))
+    lake = Lake.from_config(cfg)
+    lease = _leased(lake, source, cfg.ingest.lease_ttl_s, wait)
+    if lease is None:
+        return
+    try:
+        report = None
+        if path is not None:
+            try:
+                report = import_midi(lake, path, src, max_bytes=cfg.ingest.import_max_file_bytes, check=check,
+                                     every_rows=cfg.ingest.land_every_rows)
+            except ValueError as e:  # not a folder, archive or MIDI file
+                typer.echo(str(e), err=True)
+                raise typer.Exit(2)
+        if captions is not None:
+            report = import_captions(lake, captions, src, report=report)
         typer.echo(report.summary())
+    finally:
+        lease.release()
+
+
+@app.command(help="What ingest runs did: outcome counts and the most common reasons, from bronze_crawl_log.")
+def log(run_id: Optional[str] = typer.Option(None, "--run", help="one run id (default: the latest run)"),
+        source: Optional[str] = typer.Option(None, "--source", "-s", help="only this source"),
+        top: int = typer.Option(10, "--top", min=1, help="reasons to list"),
+        config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt):
+    from ingest.landing import run_log_summary
+    from lake.delta import Lake
+
+    typer.echo(run_log_summary(Lake.from_config(_load(config, set_)), run_id=run_id, source=source, top=top))
 
 
 def _build(cfg, limit: Optional[int]) -> dict:

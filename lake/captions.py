@@ -1,8 +1,12 @@
 """Captions written from a piece's features: the text half of a pair when a piece has no lyrics.
 
-Deterministic by construction (same features, same words), so a caption can be rebuilt from a
-silver row at any time. Both languages read the same fields: ``bpm``, ``style``, ``key_tonic``,
-``key_mode``, ``time_signature`` and ``instruments`` (GM names, 'Drums' for drum tracks).
+MidiCaps-like: key, tempo word and BPM, time signature, instruments, style, mood and chord
+progression, in English and Chinese. Deterministic by construction (same features, same words), so
+a caption can be rebuilt from a silver row at any time. Both languages read the same fields:
+``bpm``, ``style``, ``key_tonic``, ``key_mode``, ``time_signature``, ``instruments`` (GM names,
+'Drums' for drum tracks) and, when known, ``chords`` (chord symbols per bar, e.g. ``["C", "Am",
+"N", "G7"]``; ``N`` or None for a bar without a chord) or directly ``progression`` (symbols). The mood is derived from mode and tempo
+(:func:`mood_of`), so it needs no field of its own.
 """
 
 from __future__ import annotations
@@ -10,9 +14,16 @@ from __future__ import annotations
 from miditok.constants import MIDI_INSTRUMENTS
 
 from lake.midi_features import DRUMS
-from lake.vocab import key_name, normalize_style, tempo_word
+from lake.vocab import key_name, normalize_style, tempo_bin, tempo_word
 
 MAX_INSTRUMENTS = 4
+PROGRESSION_LENGTH = 4
+NO_CHORD = ("", "N", "N.C.", "NC")
+
+# Mood from mode and tempo: slow below 70 BPM (grave .. adagio), fast from 110 (allegro and up).
+MOODS = {("major", "slow"): "calm", ("major", "moderate"): "bright", ("major", "fast"): "joyful",
+         ("minor", "slow"): "sad", ("minor", "moderate"): "melancholic", ("minor", "fast"): "dramatic"}
+MOOD_ZH = {"calm": "平静", "bright": "明朗", "joyful": "欢快", "sad": "悲伤", "melancholic": "忧郁", "dramatic": "激昂"}
 
 TEMPO_ZH = {"grave": "庄板", "largo": "广板", "adagio": "柔板", "andante": "行板", "moderato": "中板",
             "allegro": "快板", "vivace": "活板", "presto": "急板", "prestissimo": "最急板"}
@@ -27,8 +38,45 @@ DRUMS_ZH = "鼓组"
 _FAMILY_OF_NAME = {MIDI_INSTRUMENTS[p]["name"]: p // 8 for p in range(128)}
 
 
+def mood_of(key_mode: str, bpm: float) -> str:
+    """'calm' | 'bright' | 'joyful' (major) or 'sad' | 'melancholic' | 'dramatic' (minor), by tempo."""
+    b = tempo_bin(bpm)
+    pace = "slow" if b <= 2 else "moderate" if b <= 4 else "fast"
+    mode = key_mode.lower()
+    if mode not in ("major", "minor"):
+        raise ValueError(f"unknown mode {key_mode!r}")
+    return MOODS[(mode, pace)]
+
+
+def chord_progression(chords: list[str | None] | None, length: int = PROGRESSION_LENGTH) -> list[str]:
+    """The piece's characteristic progression from its chords per bar.
+
+    Bars without a chord are dropped and repeats collapsed (C C G G -> C G); a piece with at most
+    ``length`` changes is its whole sequence, else the most frequent run of ``length`` chords
+    (the earliest such run on a tie).
+    """
+    seq: list[str] = []
+    for c in chords or []:
+        c = (c or "").strip()
+        if c in NO_CHORD:
+            continue
+        if not seq or seq[-1] != c:
+            seq.append(c)
+    if len(seq) <= length:
+        return seq
+    counts: dict[tuple[str, ...], int] = {}
+    first: dict[tuple[str, ...], int] = {}
+    for i in range(len(seq) - length + 1):
+        w = tuple(seq[i:i + length])
+        counts[w] = counts.get(w, 0) + 1
+        first.setdefault(w, i)
+    best = max(counts, key=lambda w: (counts[w], -first[w]))
+    return list(best)
+
+
 def caption_en(features: dict) -> str:
-    """E.g. 'A moderato classical piece in G major at 96 BPM, 4/4 time, for Acoustic Grand Piano and Choir Aahs.'"""
+    """E.g. 'A moderato classical piece in G major at 96 BPM, 4/4 time, for Acoustic Grand Piano and
+    Choir Aahs. The mood is bright. The chord progression is G, D, Em, C.'"""
     word = tempo_word(features["bpm"])
     style = normalize_style(features.get("style"))
     noun = "piece" if style == "other" else f"{style} piece"
@@ -38,11 +86,15 @@ def caption_en(features: dict) -> str:
     names = _unique(features.get("instruments") or [])
     if names:
         text += f", for {_and_list(names)}"
-    return text + "."
+    text += f". The mood is {mood_of(features['key_mode'], features['bpm'])}."
+    progression = features.get("progression") or chord_progression(features.get("chords"))
+    if progression:
+        text += f" The chord progression is {', '.join(progression)}."
+    return text
 
 
 def caption_zh(features: dict) -> str:
-    """E.g. '一首中板古典风格的G大调作品，每分钟96拍，4/4拍，由钢琴和合奏演奏。'"""
+    """E.g. '一首中板古典风格的G大调作品，每分钟96拍，4/4拍，由钢琴和合奏演奏。情绪明朗。和弦进行为G - D - Em - C。'"""
     word = TEMPO_ZH[tempo_word(features["bpm"])]
     style = STYLE_ZH.get(normalize_style(features.get("style")))
     tonic, mode = key_name(features["key_tonic"], features["key_mode"]).split()
@@ -52,7 +104,11 @@ def caption_zh(features: dict) -> str:
     families = _unique([_family_zh(n) for n in features.get("instruments") or []])
     if families:
         text += f"，由{'、'.join(families[:-1]) + '和' if len(families) > 1 else ''}{families[-1]}演奏"
-    return text + "。"
+    text += f"。情绪{MOOD_ZH[mood_of(features['key_mode'], features['bpm'])]}。"
+    progression = features.get("progression") or chord_progression(features.get("chords"))
+    if progression:
+        text += f"和弦进行为{' - '.join(progression)}。"
+    return text
 
 
 def _family_zh(name: str) -> str:

@@ -1,7 +1,18 @@
-"""`musiclake lake ...`: list the lake's tables and run its Spark jobs."""
+"""`musiclake lake ...`: list the lake's tables, read their history, run its Spark jobs and maintenance.
+
+    musiclake lake tables                    every table: layer, version, rows, files, size, description
+    musiclake lake history TABLE             a table's commits with the job and run that made them
+    musiclake lake encode|features|dedup|split|align   the Spark jobs (incremental, idempotent)
+    musiclake lake optimize [TABLE ...]      compact small files (no data change)
+    musiclake lake vacuum [TABLE ...]        delete files no retained version needs (7 days by default)
+
+Spark jobs take ``--master`` as a shortcut for ``--set spark.master=...`` (``local[2]``,
+``spark://host:7077``, ``k8s://https://...``).
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import Optional
 
 import typer
@@ -13,46 +24,145 @@ app = typer.Typer(help="Lake tables and the Spark jobs that fill silver and gold
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file (default: $MUSICLAKE_CONFIG or ./musiclake.yaml)")
 SetOpt = typer.Option(None, "--set", help="override one key, e.g. --set spark.master=local[2] (repeatable)")
+MasterOpt = typer.Option(None, "--master", help="Spark master (shortcut for --set spark.master=...): local[2], "
+                                                "spark://host:7077, k8s://https://host:443")
+TablesArg = typer.Argument(None, help="table names (default: every table)")
 
 
-def _load(config: Optional[str], overrides: Optional[list[str]]):
+def _load(config: Optional[str], overrides: Optional[list[str]], master: Optional[str] = None):
     try:
-        return load_config(config, overrides or [])
+        return load_config(config, [*(overrides or []), *([f"spark.master={master}"] if master else [])])
     except ConfigError as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(2)
 
 
-@app.command(help="Every Delta table: name, layer, version, rows, size.")
-def tables(config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt):
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n /= 1024
+    return f"{n}B"
+
+
+@app.command(help="Every Delta table: name, layer, version, rows, files, size and description.")
+def tables(config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
+           wide: bool = typer.Option(False, "--wide", help="print the key and the whole description")):
     from lake.delta import Lake
 
     lake = Lake.from_config(_load(config, set_))
-    typer.echo(f"{'table':<24} {'layer':<7} {'version':>7} {'rows':>8} {'size':>9}  ({lake.uri})")
+    typer.echo(f"lake: {lake.uri}")
+    typer.echo(f"{'table':<24} {'layer':<7} {'version':>7} {'rows':>9} {'files':>6} {'size':>9}  description")
     for t in lake.describe():
-        typer.echo(f"{t.name:<24} {t.layer:<7} {t.version:>7} {t.rows:>8} {t.size_bytes / 1e6:>7.2f}MB")
+        desc = t.description if wide else (t.description[:60] + ("..." if len(t.description) > 60 else ""))
+        key = f" [key: {', '.join(t.key)}]" if wide else ""
+        typer.echo(f"{t.name:<24} {t.layer:<7} {t.version:>7} {t.rows:>9} {t.files:>6} {_size(t.size_bytes):>9}  "
+                   f"{desc}{key}")
 
 
-def _run(job, config, set_) -> None:
+@app.command(help="A table's commits, newest first: version, time, operation, job and run id, rows added.")
+def history(table: str = typer.Argument(..., help="table name, see `musiclake lake tables`"),
+            limit: int = typer.Option(20, "--limit", "-n", min=1),
+            config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt):
+    from lake.delta import Lake
+    from lake.schemas import spec
+
+    try:
+        s = spec(table)
+    except KeyError as e:
+        typer.echo(str(e.args[0]), err=True)
+        raise typer.Exit(2)
+    for c in Lake.from_config(_load(config, set_)).history(s, limit):
+        rows = c.metrics.get("num_added_rows", c.metrics.get("num_target_rows_inserted", ""))
+        src = c.metadata.get("source_table")
+        src = f" from {src}@v{c.metadata.get('source_version')}" if src else ""
+        typer.echo(f"v{c.version:<5} {c.timestamp:%Y-%m-%d %H:%M:%S}Z {c.operation:<14} {c.job or '-':<16} "
+                   f"{c.job_run_id or '-':<22} {rows!s:>7}{src}")
+
+
+def _run(module: str, function: str, config, set_, master) -> None:
     from lake.spark import spark_session
 
-    cfg = _load(config, set_)
-    spark = spark_session(cfg, app_name=f"musiclake-{job.__name__}")
+    job = getattr(importlib.import_module(module), function)
+    cfg = _load(config, set_, master)
+    spark = spark_session(cfg, app_name=f"musiclake-{function}")
     try:
-        typer.echo(job(cfg, spark).summary())
+        result = job(cfg, spark)
+        if not isinstance(result, list):
+            typer.echo(result.summary())
     finally:
         spark.stop()
 
 
-@app.command(help="Spark: bronze MIDI files -> silver scores, tokens and quarantine (new files only).")
-def encode(config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt):
-    from lake.jobs.encode import run_encode
-
-    _run(run_encode, config, set_)
+@app.command("all", help="Every Spark job in order: features, encode, dedup, split, align (each only on new data).")
+def run_all(config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt, master: Optional[str] = MasterOpt):
+    _run("lake.jobs.pipeline", "run_all", config, set_, master)
 
 
-@app.command(help="Spark: silver scores + lyrics pages -> gold text-music pairs (new pieces only).")
-def align(config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt):
-    from lake.jobs.align import run_align
+@app.command(help="Spark: bronze MIDI files + silver scores -> silver tokens, whole piece and per track (new files only).")
+def encode(config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt, master: Optional[str] = MasterOpt):
+    _run("lake.jobs.encode", "run_encode", config, set_, master)
 
-    _run(run_align, config, set_)
+
+@app.command(help="Spark: bronze MIDI files -> silver features (tempo map, meter, key, chords, roles, flags).")
+def features(config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
+             master: Optional[str] = MasterOpt):
+    _run("lake.jobs.features", "run_features", config, set_, master)
+
+
+@app.command(help="Spark: exact and near-duplicate (MinHash/LSH) clusters of the parsed pieces.")
+def dedup(config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt, master: Optional[str] = MasterOpt):
+    _run("lake.jobs.dedup", "run_dedup", config, set_, master)
+
+
+@app.command(help="Spark: train/validation/test per duplicate cluster -> gold_splits (+ the gold split columns).")
+def split(config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt, master: Optional[str] = MasterOpt):
+    _run("lake.jobs.split", "run_split", config, set_, master)
+
+
+@app.command(help="Spark: silver scores + lyrics + source captions -> gold text-music pairs and lyric segments.")
+def align(config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt, master: Optional[str] = MasterOpt):
+    _run("lake.jobs.align", "run_align", config, set_, master)
+
+
+@app.command(help="Compact small files of every table (or those named); no data changes, time travel intact.")
+def optimize(tables_: Optional[list[str]] = TablesArg, config: Optional[str] = ConfigOpt,
+             set_: Optional[list[str]] = SetOpt,
+             target_mb: Optional[int] = typer.Option(None, "--target-mb", min=1, help="target file size (default 100)")):
+    from lake.jobs.maintenance import run_optimize
+
+    cfg = _load(config, set_)
+    try:
+        report = run_optimize(cfg, tables_ or None, target_size=target_mb * 1024 * 1024 if target_mb else None)
+    except KeyError as e:
+        typer.echo(str(e.args[0]), err=True)
+        raise typer.Exit(2)
+    typer.echo(report.summary())
+
+
+@app.command(help="Delete files that no table version younger than --retain-hours (default 168 = 7 days) needs.")
+def vacuum(tables_: Optional[list[str]] = TablesArg, config: Optional[str] = ConfigOpt,
+           set_: Optional[list[str]] = SetOpt,
+           retain_hours: int = typer.Option(168, "--retain-hours", min=0,
+                                            help="keep every version younger than this; < 168 needs --force"),
+           force: bool = typer.Option(False, "--force", help="allow --retain-hours below 168"),
+           keep: Optional[list[str]] = typer.Option(None, "--keep", help="TABLE=VERSION that must stay readable "
+                                                                          "(a pinned training version; repeatable)"),
+           dry_run: bool = typer.Option(False, "--dry-run", help="list what would be deleted, delete nothing")):
+    from lake.delta import RetentionError
+    from lake.jobs.maintenance import run_vacuum
+
+    pins: dict[str, list[int]] = {}
+    for item in keep or []:
+        name, _, version = item.partition("=")
+        if not version.isdigit():
+            typer.echo(f"--keep {item!r} must look like TABLE=VERSION", err=True)
+            raise typer.Exit(2)
+        pins.setdefault(name, []).append(int(version))
+    cfg = _load(config, set_)
+    try:
+        report = run_vacuum(cfg, tables_ or None, retain_hours=retain_hours, dry_run=dry_run, force=force, keep=pins)
+    except (RetentionError, KeyError) as e:
+        typer.echo(str(e.args[0]) if isinstance(e, KeyError) else str(e), err=True)
+        raise typer.Exit(2)
+    typer.echo(report.summary())

@@ -12,24 +12,42 @@ Every writer goes through :class:`Lake`:
 Commits carry a Delta app transaction ``(app_id, version)``; :meth:`Lake.already_committed` tells a
 job that it has committed that input version before, which makes a re-run after a crash commit
 nothing twice.
+
+Schemas evolve in place: when a spec gains nullable columns, :meth:`Lake.ensure` adds them to the
+existing table (older files read them as null); anything else (a dropped, retyped or non-nullable
+new column) is refused with one line naming it. Maintenance lives here too: :meth:`Lake.history`,
+:meth:`Lake.optimize` (compaction, no data change) and :meth:`Lake.vacuum` (with a retention guard,
+so every version younger than the retention window, and every version named in ``keep_versions``,
+stays readable for training runs that pinned it).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake import Schema as DeltaSchema
 from deltalake.transaction import AddAction
 
 from lake.schemas import TABLES, TableSpec
 
 STAGING_DIR = "spark"
+DEFAULT_RETENTION_HOURS = 168  # 7 days, Delta's own default for deletedFileRetentionDuration
+
+
+class SchemaEvolutionError(ValueError):
+    """A spec change that cannot be applied in place (the message names the table and the column)."""
+
+
+class RetentionError(ValueError):
+    """A vacuum that would make retained table versions unreadable."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +59,21 @@ class TableInfo:
     files: int
     size_bytes: int
     uri: str
+    description: str = ""
+    key: tuple[str, ...] = ()
+    partition_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One entry of a table's history, with the job facts musiclake writes into its commits."""
+    version: int
+    timestamp: datetime
+    operation: str
+    job: str | None
+    job_run_id: str | None
+    metrics: dict = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
 
 
 class Lake:
@@ -62,7 +95,11 @@ class Lake:
         return DeltaTable.is_deltatable(self.table_uri(spec), storage_options=self.storage_options)
 
     def ensure(self, spec: TableSpec) -> DeltaTable:
-        """Open the table, creating it empty with its canonical schema on first use."""
+        """Open the table, creating it empty with its canonical schema on first use.
+
+        An existing table that lacks some of the spec's columns gets them added in place (they must
+        be nullable: rows written before read them as null).
+        """
         uri = self.table_uri(spec)
         if not DeltaTable.is_deltatable(uri, storage_options=self.storage_options):
             if "://" not in uri:
@@ -70,7 +107,37 @@ class Lake:
                 os.makedirs(uri, exist_ok=True)
             DeltaTable.create(uri, spec.schema, mode="ignore", partition_by=list(spec.partition_by) or None,
                               name=spec.name, description=spec.description, storage_options=self.storage_options)
-        return DeltaTable(uri, storage_options=self.storage_options)
+        dt = DeltaTable(uri, storage_options=self.storage_options)
+        if self._new_columns(spec, dt):
+            dt = self._evolve(spec, dt)
+        return dt
+
+    @staticmethod
+    def _new_columns(spec: TableSpec, dt: DeltaTable) -> list[pa.Field]:
+        have = {f.name for f in dt.schema().fields}
+        return [f for f in spec.schema if f.name not in have]
+
+    def _evolve(self, spec: TableSpec, dt: DeltaTable) -> DeltaTable:
+        """Add the spec's new (nullable) columns to the table; a concurrent writer adding them too is fine."""
+        have = {f.name: f for f in dt.schema().fields}
+        gone = [n for n in have if n not in spec.schema.names]
+        if gone:
+            raise SchemaEvolutionError(f"{spec.name}: table has columns {gone} the spec no longer defines; "
+                                       "columns are never dropped in place")
+        new = self._new_columns(spec, dt)
+        required = [f.name for f in new if not f.nullable]
+        if required:
+            raise SchemaEvolutionError(f"{spec.name}: new columns {required} must be nullable to be added "
+                                       "to a table that already holds rows")
+        try:
+            dt.alter.add_columns(DeltaSchema.from_arrow(pa.schema(new)).fields,
+                                 commit_properties=self._props(None, None, {
+                                     "job": "schema-evolution", "added_columns": ",".join(f.name for f in new)}))
+        except Exception:
+            dt = DeltaTable(self.table_uri(spec), storage_options=self.storage_options)
+            if self._new_columns(spec, dt):  # not a lost race with another writer: a real failure
+                raise
+        return DeltaTable(self.table_uri(spec), storage_options=self.storage_options)
 
     def table(self, spec: TableSpec, version: int | None = None) -> DeltaTable:
         dt = self.ensure(spec)
@@ -93,9 +160,13 @@ class Lake:
 
     # -- writing from Python --------------------------------------------------------------
     def _conform(self, spec: TableSpec, data: pa.Table) -> pa.Table:
-        missing = [n for n in spec.schema.names if n not in data.column_names]
+        """Exactly the spec's columns, cast to its types; a nullable column the rows lack is filled with nulls."""
+        missing = [f.name for f in spec.schema if f.name not in data.column_names and not f.nullable]
         if missing:
             raise ValueError(f"{spec.name}: rows lack columns {missing}")
+        for f in spec.schema:
+            if f.name not in data.column_names:
+                data = data.append_column(f.name, pa.nulls(data.num_rows, f.type))
         return data.select(spec.schema.names).cast(spec.schema)
 
     def append(self, spec: TableSpec, data: pa.Table, app_id: str | None = None, app_version: int | None = None,
@@ -119,6 +190,39 @@ class Lake:
                            commit_properties=self._props(None, None, metadata))
                   .when_not_matched_insert_all().execute())
         return dt.version(), int(result.get("num_target_rows_inserted", 0))
+
+    def upsert(self, spec: TableSpec, data: pa.Table, app_id: str | None = None, app_version: int | None = None,
+               metadata: dict | None = None) -> tuple[int, int, int]:
+        """MERGE on the table's key: update matching rows, insert the rest; returns (version, updated, inserted).
+
+        With ``(app_id, app_version)`` the commit records an app transaction, and a call for a
+        version already committed changes nothing.
+        """
+        dt = self.ensure(spec)
+        if data.num_rows == 0 or (app_id is not None and self.already_committed(spec, app_id, app_version)):
+            return dt.version(), 0, 0
+        data = self._conform(spec, data)
+        predicate = " AND ".join(f"t.{k} = s.{k}" for k in spec.key)
+        result = (dt.merge(data, predicate, source_alias="s", target_alias="t",
+                           commit_properties=self._props(app_id, app_version, metadata))
+                  .when_matched_update_all().when_not_matched_insert_all().execute())
+        return (dt.version(), int(result.get("num_target_rows_updated", 0)),
+                int(result.get("num_target_rows_inserted", 0)))
+
+    def update_columns(self, spec: TableSpec, data: pa.Table, on: tuple[str, ...], columns: list[str],
+                       metadata: dict | None = None) -> tuple[int, int]:
+        """Set ``columns`` of the rows matching ``data`` on ``on`` (a MERGE that inserts nothing); returns (version, rows updated).
+
+        ``on`` may be a prefix of the key (every segment of a piece takes the piece's split).
+        """
+        dt = self.ensure(spec)
+        if data.num_rows == 0:
+            return dt.version(), 0
+        predicate = " AND ".join(f"t.{k} = s.{k}" for k in on)
+        result = (dt.merge(data, predicate, source_alias="s", target_alias="t",
+                           commit_properties=self._props(None, None, metadata))
+                  .when_matched_update({c: f"s.{c}" for c in columns}).execute())
+        return dt.version(), int(result.get("num_target_rows_updated", 0))
 
     # -- committing files written by Spark ------------------------------------------------
     def staging_dir(self, spec: TableSpec, run_id: str) -> str:
@@ -161,12 +265,60 @@ class Lake:
         meta = {k: str(v) for k, v in (metadata or {}).items()} or None
         return CommitProperties(custom_metadata=meta, app_transactions=txns)
 
+    # -- history and maintenance ----------------------------------------------------------
+    def history(self, spec: TableSpec, limit: int | None = None) -> list[Commit]:
+        """The table's commits, newest first, with the job, run id and metadata musiclake stamped on them."""
+        out = []
+        for h in self.ensure(spec).history(limit):
+            meta = {k: v for k, v in h.items() if k not in (
+                "timestamp", "operation", "operationParameters", "operationMetrics", "engineInfo", "clientVersion",
+                "version", "readVersion", "isBlindAppend", "txnId")}
+            out.append(Commit(version=int(h["version"]),
+                              timestamp=datetime.fromtimestamp(h["timestamp"] / 1000, tz=timezone.utc),
+                              operation=h.get("operation", ""), job=meta.get("job"), job_run_id=meta.get("job_run_id"),
+                              metrics=dict(h.get("operationMetrics") or {}), metadata=meta))
+        return out
+
+    def optimize(self, spec: TableSpec, target_size: int | None = None, metadata: dict | None = None) -> dict:
+        """Compact small files into larger ones (a commit that changes no data); returns delta-rs's metrics."""
+        dt = self.ensure(spec)
+        before = dt.version()
+        metrics = dt.optimize.compact(target_size=target_size,
+                                      commit_properties=self._props(None, None, {"job": "optimize", **(metadata or {})}))
+        after = DeltaTable(self.table_uri(spec), storage_options=self.storage_options).version()
+        return dict(metrics, version_before=before, version_after=after)
+
+    def vacuum(self, spec: TableSpec, retain_hours: int = DEFAULT_RETENTION_HOURS, dry_run: bool = False,
+               force: bool = False, keep_versions: list[int] | None = None) -> list[str]:
+        """Delete data files no version younger than ``retain_hours`` needs; returns the files (to be) deleted.
+
+        Versions younger than the window, and the versions in ``keep_versions`` (pins), stay readable.
+        A window shorter than :data:`DEFAULT_RETENTION_HOURS` is refused unless ``force`` is set:
+        it can break time travel for a training run that pinned an older version.
+        """
+        if retain_hours < 0:
+            raise RetentionError(f"{spec.name}: retain_hours must be >= 0, got {retain_hours}")
+        if retain_hours < DEFAULT_RETENTION_HOURS and not force:
+            raise RetentionError(
+                f"{spec.name}: vacuum with retain_hours={retain_hours:g} < {DEFAULT_RETENTION_HOURS} would make versions "
+                f"older than {retain_hours:g}h unreadable (time travel, pinned training data); pass force "
+                "(--force) and name the versions to keep (--keep) if you mean it")
+        dt = self.ensure(spec)
+        current = dt.version()
+        bad = [v for v in keep_versions or [] if not 0 <= v <= current]
+        if bad:
+            raise RetentionError(f"{spec.name}: keep_versions {bad} outside 0..{current}")
+        return dt.vacuum(retention_hours=int(retain_hours), dry_run=dry_run, enforce_retention_duration=False,
+                         keep_versions=sorted(set(keep_versions)) if keep_versions else None,
+                         commit_properties=None if dry_run else self._props(None, None, {"job": "vacuum"}))
+
     # -- describing -----------------------------------------------------------------------
     def info(self, spec: TableSpec) -> TableInfo:
         dt = self.ensure(spec)
         actions = dt.get_add_actions(flatten=True)
         sizes = actions.column("size_bytes").to_pylist() if actions.num_rows else []
-        return TableInfo(spec.name, spec.layer, dt.version(), dt.count(), len(sizes), sum(sizes), self.table_uri(spec))
+        return TableInfo(spec.name, spec.layer, dt.version(), dt.count(), len(sizes), sum(sizes), self.table_uri(spec),
+                         spec.description, tuple(spec.key), tuple(spec.partition_by))
 
     def describe(self) -> list[TableInfo]:
         return [self.info(spec) for spec in TABLES.values()]

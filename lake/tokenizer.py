@@ -1,7 +1,12 @@
 """The miditok tokenizer of the lake, built from ``config.tokenizer`` and identified by its config hash.
 
 The tokenizer's full parameters are saved under ``<lake>/_meta/tokenizers/<tokenizer_id>.json``
-beside the tables whose ``tokenizer_id`` column names it, so any token row can be decoded later.
+beside the tables whose ``tokenizer_id`` column names it, so any token row can be decoded later;
+a different config is a different id (and file), so every version of the vocabulary stays readable.
+
+``kind`` picks the miditok tokenization among those that write one stream of single ids for all
+instruments (:data:`KINDS`: REMI, TSD, MIDILike). :class:`ProgramSplitter` cuts that stream into
+one sequence per program for multi-track generation, without tokenizing twice.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ import hashlib
 import json
 
 import miditok
+import numpy as np
 
 META_DIR = "_meta/tokenizers"
+KINDS = {"REMI": miditok.REMI, "TSD": miditok.TSD, "MIDILike": miditok.MIDILike}
 
 
 def _params(tok_cfg) -> dict:
@@ -44,6 +51,8 @@ def _beat_res(spec: dict[str, int]) -> dict[tuple[int, int], int]:
 @functools.lru_cache(maxsize=8)
 def _build(params_json: str) -> miditok.MusicTokenizer:
     p = json.loads(params_json)
+    if p["kind"] not in KINDS:
+        raise ValueError(f"tokenizer.kind {p['kind']!r} is not supported; known: {', '.join(KINDS)}")
     conf = miditok.TokenizerConfig(
         use_programs=p["use_programs"],
         one_token_stream_for_programs=True,
@@ -53,7 +62,7 @@ def _build(params_json: str) -> miditok.MusicTokenizer:
         num_velocities=p["num_velocities"],
         special_tokens=["PAD", "BOS", "EOS"],
     )
-    return miditok.REMI(conf)
+    return KINDS[p["kind"]](conf)
 
 
 def build_tokenizer(tok_cfg) -> miditok.MusicTokenizer:
@@ -73,4 +82,62 @@ def save_tokenizer(lake_uri: str, tok_cfg) -> str:
 
 
 def load_tokenizer(path: str) -> miditok.MusicTokenizer:
-    return miditok.REMI(params=path)
+    """A saved tokenizer, of the kind its file names."""
+    with open(path) as f:
+        kind = json.load(f).get("tokenization", "REMI")
+    if kind not in KINDS:
+        raise ValueError(f"{path}: tokenization {kind!r} is not supported; known: {', '.join(KINDS)}")
+    return KINDS[kind](params=path)
+
+
+# Token types of a one-stream multi-program sequence.
+_SHARED, _POSITION, _PROGRAM, _NOTE = 0, 1, 2, 3
+_TIME_ONLY = {"Bar", "Position"}
+_SHARED_TYPES = {"Bar", "Position", "TimeShift", "Rest", "Tempo", "TimeSig", "PAD", "BOS", "EOS", "MASK"}
+
+
+class ProgramSplitter:
+    """Cuts one multi-program token stream into per-program streams (numpy, O(tokens) per program).
+
+    In the one-stream mode every note's tokens follow a ``Program_<p>`` token. A program's stream
+    keeps the shared tokens (bars, positions or time shifts, tempos, meters) and the note tokens of
+    that program; a ``Position`` left with no note before the next bar or position is dropped.
+    The result decodes with the same tokenizer to that program's notes.
+    """
+
+    def __init__(self, tokenizer: miditok.MusicTokenizer):
+        size = len(tokenizer)
+        self.kind = np.full(size, _NOTE, dtype=np.int8)
+        self.program = np.full(size, -10, dtype=np.int64)
+        self.time_only = np.zeros(size, dtype=bool)
+        for token, i in tokenizer.vocab.items():
+            head, _, value = token.partition("_")
+            if head == "Program":
+                self.kind[i], self.program[i] = _PROGRAM, int(value)
+            elif head == "Position":
+                self.kind[i] = _POSITION
+            elif head in _SHARED_TYPES:
+                self.kind[i] = _SHARED
+            self.time_only[i] = head in _TIME_ONLY
+
+    def split(self, ids) -> dict[int, list[int]]:
+        """{program: token ids} for every program with notes in the stream."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.size == 0:
+            return {}
+        kind = self.kind[ids]
+        pos = np.arange(ids.size)
+        last_prog = np.maximum.accumulate(np.where(kind == _PROGRAM, pos, -1))
+        last_shared = np.maximum.accumulate(np.where((kind == _SHARED) | (kind == _POSITION), pos, -1))
+        owner = np.where(last_prog > last_shared, self.program[ids[np.maximum(last_prog, 0)]], -10)
+        note_part = (kind == _PROGRAM) | (kind == _NOTE)
+        shared = ~note_part
+        out = {}
+        for p in np.unique(owner[note_part & (owner != -10)]).tolist():
+            keep = shared | (note_part & (owner == p))
+            seq = ids[keep]
+            k = self.kind[seq]
+            following_time = np.append(self.time_only[seq][1:], True)
+            seq = seq[~((k == _POSITION) & following_time)]
+            out[int(p)] = seq.astype(np.int32).tolist()
+        return out

@@ -94,12 +94,29 @@ class SourceConfig(_Section):
     max_file_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     license: str = "unknown"
     allow_private: bool = Field(False, description="allow loopback/private hosts (the demo's local site)")
+    private_hosts: list[str] = Field(default_factory=list, description="only these private hosts (host or host:port) are allowed, also after redirects")
+    # politeness and consent
+    obey_robots: bool = Field(True, description="obey robots.txt (Disallow/Allow, Crawl-delay), fetched once per host and run")
+    respect_noai: bool = Field(True, description="honour X-Robots-Tag and <meta name=robots> opt-outs (noai, noindex, none, nofollow)")
+    requests_per_second: float = Field(1.0, ge=0, description="per host, across all workers together; 0: no rate limit")
+    per_host_concurrency: int = Field(2, ge=1, description="requests in flight to one host, across all workers")
+    max_crawl_delay_s: float = Field(30.0, ge=0, description="a robots.txt Crawl-delay above this skips the host")
+    # distribution and safety
+    fetch_threads: int = Field(8, ge=1, description="requests one fetch actor runs at once (one SessionPage each)")
+    max_redirects: int = Field(5, ge=0)
+    max_request_s: float = Field(60.0, gt=0, description="wall-clock cap on one request, body included")
+    retries: int = Field(1, ge=0, description="retries after a 5xx, 429 or connection error")
+    midi_check: Literal["parse", "header"] = Field("parse", description="parse: MIDI lands only if its header checks and it parses; header: header checks only")
 
 
 class IngestConfig(_Section):
     sources: list[SourceConfig] = Field(default_factory=list)
     workers: int = Field(2, ge=1, description="Ray fetch tasks in flight")
     batch_size: int = Field(32, ge=1, description="URLs per Ray fetch task")
+    checkpoint_s: float = Field(5.0, gt=0, description="seconds between commits of landed rows and the crawl frontier")
+    land_every_rows: int = Field(500, ge=1, description="outcomes buffered before the lander commits (also every checkpoint_s)")
+    lease_ttl_s: float = Field(600.0, ge=5, description="per-source ingest lease: renewed every third of this; a dead holder's lease expires after it")
+    import_max_file_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="bulk import: larger archive members are recorded as errors")
 
 
 class TokenizerConfig(_Section):

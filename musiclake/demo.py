@@ -54,8 +54,7 @@ def run_demo(cfg: Config, keep_serving: bool = False) -> DemoResult:
     from ingest.crawler import run_ingest
     from ingest.score_site import ScoreSite, build_site
     from lake.delta import Lake
-    from lake.jobs.align import run_align
-    from lake.jobs.encode import run_encode
+    from lake.jobs.pipeline import run_all
     from lake.spark import spark_session
     from musiclake.cluster import dashboard_url, init_ray
     from serving import app as serving_app
@@ -82,13 +81,10 @@ def run_demo(cfg: Config, keep_serving: bool = False) -> DemoResult:
     finally:
         site.stop()
 
-    _stage(3, "lake: Spark encode (symusic + miditok) -> silver; align -> gold text-music pairs")
+    _stage(3, "lake: Spark features, encode, dedup -> silver; split, align -> gold text-music pairs")
     spark = spark_session(cfg, app_name="musiclake-demo")
     try:
-        for job in (run_encode, run_align):
-            rep = job(cfg, spark)
-            result.lake_jobs.append(rep)
-            print(rep.summary())
+        result.lake_jobs = run_all(cfg, spark)
     finally:
         spark.stop()
 

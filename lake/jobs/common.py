@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 from lake.delta import Lake, local_path
 from lake.schemas import TableSpec
-from lake.spark import spark_type
+from lake.spark import spark_ddl, spark_type
 from musiclake.runinfo import code_version
 
 
@@ -47,13 +47,30 @@ class Clock:
         return round(time.monotonic() - self.t0, 3)
 
 
-def read_snapshot(spark, lake: Lake, spec: TableSpec, columns: list[str] | None = None):
-    """(pinned version, DataFrame) of the table's current snapshot; the DataFrame is None when it has no files."""
-    version, files = lake.snapshot_files(spec)
+def read_snapshot(spark, lake: Lake, spec: TableSpec, columns: list[str] | None = None, version: int | None = None):
+    """(pinned version, DataFrame) of the table at ``version`` (default: now); the DataFrame is None when it has no files.
+
+    Spark reads the snapshot's parquet files with the spec's schema, so files written before a
+    column was added read it as null (no per-file schema merging, no surprises).
+    """
+    version, files = lake.snapshot_files(spec, version)
     if not files:
         return version, None
-    df = spark.read.parquet(*[local_path(f) for f in files])
+    df = spark.read.schema(spark_ddl(spec.schema)).parquet(*[local_path(f) for f in files])
     return version, df.select(*columns) if columns else df
+
+
+def read_optional(spark, lake: Lake, spec: TableSpec | None, columns: list[str] | None = None):
+    """Like :func:`read_snapshot` for an input that may not exist yet (another job's table): (None, None) then."""
+    if spec is None or not lake.exists(spec):
+        return None, None
+    return read_snapshot(spark, lake, spec, columns)
+
+
+def lineage_metadata(job: str, run_id: str, source: TableSpec, source_version: int, **more) -> dict:
+    """The commit metadata every job stamps on its commits (``Lake.history`` reads it back)."""
+    return dict(job=job, job_run_id=run_id, source_table=source.name, source_version=source_version,
+                code_version=code_version(), **{k: v for k, v in more.items() if v is not None})
 
 
 def keys_of(spark, lake: Lake, spec: TableSpec, where=None):
@@ -76,13 +93,14 @@ def with_lineage(df, source_table: str, source_version: int, run_id: str):
 
 
 def conform(df, spec: TableSpec):
-    """Exactly the table's columns, in order, cast to its types."""
+    """Exactly the table's columns, in order, cast to its types; a nullable column the job does not produce is null."""
     from pyspark.sql import functions as F
 
-    missing = [n for n in spec.columns if n not in df.columns]
+    missing = [f.name for f in spec.schema if f.name not in df.columns and not f.nullable]
     if missing:
         raise ValueError(f"{spec.name}: job output lacks columns {missing}")
-    return df.select(*[F.col(f.name).cast(spark_type(f.type)).alias(f.name) for f in spec.schema])
+    return df.select(*[(F.col(f.name) if f.name in df.columns else F.lit(None)).cast(spark_type(f.type)).alias(f.name)
+                       for f in spec.schema])
 
 
 def write_and_commit(df, lake: Lake, spec: TableSpec, run_id: str, app_id: str, app_version: int,

@@ -8,15 +8,20 @@ timestamps, no deletion vectors, no column mapping, so both delta-rs and Spark r
 
 from __future__ import annotations
 
-from lake.schemas.bronze import BRONZE_CRAWL_ERRORS, BRONZE_LYRICS, BRONZE_MIDI
-from lake.schemas.gold import GOLD_PAIRS
-from lake.schemas.silver import SILVER_QUARANTINE, SILVER_SCORES, SILVER_TOKENS
+from lake.schemas.bronze import (BRONZE_CAPTIONS, BRONZE_CRAWL_ERRORS, BRONZE_CRAWL_LOG, BRONZE_INGEST_LEASES,
+                                 BRONZE_LYRICS, BRONZE_MIDI, BRONZE_URLS)
+from lake.schemas.frontier import INGEST_FRONTIER
+from lake.schemas.gold import GOLD_LYRIC_SEGMENTS, GOLD_PAIRS, GOLD_SPLITS
+from lake.schemas.silver import (SILVER_CHORDS, SILVER_DUPLICATES, SILVER_QUARANTINE, SILVER_SCORES, SILVER_TOKENS,
+                                 SILVER_TRACK_TOKENS, SILVER_TRACKS)
 from lake.schemas.spec import LINEAGE, TS, TableSpec
 
 TABLES: dict[str, TableSpec] = {t.name: t for t in (
     BRONZE_MIDI, BRONZE_LYRICS, BRONZE_CRAWL_ERRORS,
-    SILVER_SCORES, SILVER_TOKENS, SILVER_QUARANTINE,
-    GOLD_PAIRS,
+    BRONZE_URLS, BRONZE_CRAWL_LOG, BRONZE_CAPTIONS, BRONZE_INGEST_LEASES, INGEST_FRONTIER,
+    SILVER_SCORES, SILVER_CHORDS, SILVER_TRACKS, SILVER_TOKENS, SILVER_TRACK_TOKENS, SILVER_DUPLICATES,
+    SILVER_QUARANTINE,
+    GOLD_PAIRS, GOLD_LYRIC_SEGMENTS, GOLD_SPLITS,
 )}
 
 
@@ -28,4 +33,6 @@ def spec(name: str) -> TableSpec:
 
 
 __all__ = ["TABLES", "TableSpec", "LINEAGE", "TS", "spec", "BRONZE_MIDI", "BRONZE_LYRICS", "BRONZE_CRAWL_ERRORS",
-           "SILVER_SCORES", "SILVER_TOKENS", "SILVER_QUARANTINE", "GOLD_PAIRS"]
+           "BRONZE_URLS", "BRONZE_CRAWL_LOG", "BRONZE_CAPTIONS", "BRONZE_INGEST_LEASES", "INGEST_FRONTIER",
+           "SILVER_SCORES", "SILVER_CHORDS", "SILVER_TRACKS", "SILVER_TOKENS",
+           "SILVER_TRACK_TOKENS", "SILVER_DUPLICATES", "SILVER_QUARANTINE", "GOLD_PAIRS", "GOLD_LYRIC_SEGMENTS", "GOLD_SPLITS"]

@@ -89,6 +89,7 @@ class Steps:
 def steps(tmp_path_factory, spark) -> Steps:
     from lake.jobs.align import run_align
     from lake.jobs.encode import run_encode
+    from lake.jobs.features import run_features
 
     cfg = make_config(tmp_path_factory.mktemp("lake-jobs"))
     lake = Lake.from_config(cfg)
@@ -98,15 +99,19 @@ def steps(tmp_path_factory, spark) -> Steps:
         s.reports[name] = job(cfg, spark) if job else None
         s.versions[name] = {t.name: t.version for t in lake.describe()}
 
-    empty_encode = run_encode(cfg, spark)
-    assert not empty_encode.outputs and "no files" in empty_encode.note
+    for job in (run_features, run_encode):
+        empty = job(cfg, spark)
+        assert not empty.outputs and "no files" in empty.note
     lake.insert_new(BRONZE_MIDI, bronze_rows({**GOOD, **BAD}))
     lake.insert_new(BRONZE_LYRICS, lyrics_rows(LYRICS))
-    step("encode", run_encode)
+    step("features", run_features)  # bronze -> silver_scores (+ chords, tracks, quarantine)
+    step("encode", run_encode)  # silver_scores -> silver_tokens
     step("align", run_align)
+    step("features-again", run_features)
     step("encode-again", run_encode)
     step("align-again", run_align)
     lake.insert_new(BRONZE_MIDI, bronze_rows(LATE))
+    step("features-late", run_features)
     step("encode-late", run_encode)
     step("align-late", run_align)
     return s
@@ -150,14 +155,16 @@ def test_bad_files_are_quarantined_with_reasons_and_nothing_is_lost(steps):
                                                    columns=["sha256"]).to_pylist()}
     scored = {r["sha256"] for r in steps.at("encode", SILVER_SCORES)}
     assert scored | set(quarantine) == bronze and not scored & set(quarantine)
-    assert steps.reports["encode"].counts == dict(files_in=7, ok=3, quarantined=4)
+    assert steps.reports["features"].counts == dict(files_in=7, ok=3, quarantined=4)
 
 
 def test_silver_rows_carry_the_pinned_bronze_version(steps):
-    for step in ("encode", "encode-late"):
+    features, tokens = (SILVER_SCORES, SILVER_QUARANTINE), (SILVER_TOKENS,)
+    for step, specs in (("features", features), ("encode", tokens), ("features-late", features),
+                        ("encode-late", tokens)):
         report = steps.reports[step]
         pinned = report.inputs[BRONZE_MIDI.name]
-        for spec in SILVER:
+        for spec in specs:
             fresh = [r for r in steps.at(step, spec) if r["job_run_id"] == report.run_id]
             assert len(fresh) == report.outputs[spec.name][1]
             for r in fresh:
@@ -167,17 +174,18 @@ def test_silver_rows_carry_the_pinned_bronze_version(steps):
 
 
 def test_a_rerun_commits_nothing(steps):
-    assert steps.versions["encode-again"] == steps.versions["align"]
+    assert steps.versions["features-again"] == steps.versions["encode-again"] == steps.versions["align"]
     assert steps.versions["align-again"] == steps.versions["align"]
+    assert not steps.reports["features-again"].outputs and "already described" in steps.reports["features-again"].note
     assert not steps.reports["encode-again"].outputs and "already encoded" in steps.reports["encode-again"].note
     assert not steps.reports["align-again"].outputs and "already aligned" in steps.reports["align-again"].note
 
 
 def test_a_new_bronze_row_is_the_only_one_processed(steps):
-    report = steps.reports["encode-late"]
-    assert report.counts == dict(files_in=1, ok=1, quarantined=0)
-    assert {name: added for name, (_, added) in report.outputs.items()} == {
-        SILVER_SCORES.name: 1, SILVER_TOKENS.name: 1, SILVER_QUARANTINE.name: 0}
+    features, encode = steps.reports["features-late"], steps.reports["encode-late"]
+    assert features.counts == encode.counts == dict(files_in=1, ok=1, quarantined=0)
+    added = {name: n for report in (features, encode) for name, (_, n) in report.outputs.items()}
+    assert (added[SILVER_SCORES.name], added[SILVER_TOKENS.name], added[SILVER_QUARANTINE.name]) == (1, 1, 0)
     scores = steps.at("encode-late", SILVER_SCORES)
     assert sorted(r["sha256"] for r in scores) == sorted(sha(n) for n in (*GOOD, *LATE))
     late = next(r for r in scores if r["sha256"] == sha("a-minor-tune"))

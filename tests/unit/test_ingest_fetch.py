@@ -168,3 +168,58 @@ def test_allowed_domains_match_hosts_subdomains_and_ports():
     assert host_allowed("http://example.org:81/a", ["example.org"])
     assert not host_allowed("http://badexample.org/a", ["example.org"])
     assert host_allowed("http://h:8000/", ["h:8000"]) and not host_allowed("http://h/", ["h:8000"])
+
+
+# -- SSRF at connect time, redirects, conditional requests, per-host frontier -----------------
+
+def test_connect_time_guard_refuses_private_addresses_even_without_the_precheck(site):
+    import requests as rq
+
+    from ingest.fetch import _Transport
+
+    session = rq.Session()
+    session.mount("http://", _Transport(guarded=True))
+    with pytest.raises(rq.ConnectionError, match="refused non-public host"):
+        session.get(site.url + "index.html", timeout=2)
+    allowed = rq.Session()
+    allowed.mount("http://", _Transport(guarded=True, private_hosts=[site.url.split("/")[2]]))
+    assert allowed.get(site.url + "index.html", timeout=2).status_code == 200
+
+
+def test_private_hosts_allow_exactly_the_listed_host_and_port(site):
+    host_port = site.url.split("/")[2]
+    src = site_source(site.url).model_copy(update={"allow_private": False, "private_hosts": [host_port]})
+    assert Fetcher(src).fetch(Task("page", site.url + "index.html")).ok
+    other = Fetcher(src).fetch(Task("page", site.url.replace("127.0.0.1", "localhost") + "index.html"))
+    assert other.reason.startswith("refused non-public host localhost")
+
+
+def test_conditional_request_gets_304_and_no_body(site, fetcher):
+    piece = site.manifest["pieces"][0]
+    first = fetcher.fetch(Task("midi", site.url + piece["midi"]))
+    assert first.last_modified
+    again = fetcher.fetch(Task("midi", site.url + piece["midi"], last_modified=first.last_modified))
+    assert (again.ok, again.not_modified, again.http_status, again.body, again.landable) == (True, True, 304, None, False)
+
+
+def test_midi_must_parse_unless_the_source_checks_headers_only(site):
+    trunc = site.url + "midi/broken/truncated.mid"
+    strict = Fetcher(site_source(site.url).model_copy(update={"midi_check": "parse"})).fetch(Task("midi", trunc))
+    assert (strict.error_stage, strict.reason.startswith("MIDI does not parse")) == ("validate", True)
+    assert Fetcher(site_source(site.url)).fetch(Task("midi", trunc)).landable  # the demo site: header only
+
+
+def test_frontier_partitions_by_host_and_restores_a_killed_crawl():
+    src = SRC.model_copy(update={"allowed_domains": ["site.test", "other.test"]})
+    f = Frontier(src)
+    for url in ("http://site.test:8000/a.mid", "http://other.test/b.mid", "http://site.test:8000/c.mid"):
+        f.add(Task("midi", url, 1))
+    assert f.hosts() == ["http://site.test:8000", "http://other.test"]
+    assert [t.url for t in f.pop_batch(5, "http://site.test:8000")] == ["http://site.test:8000/a.mid",
+                                                                       "http://site.test:8000/c.mid"]
+    assert f.hosts() == ["http://other.test"] and len(f) == 1
+    g = Frontier(src)
+    queued = [Task("page", "http://site.test:8000/i.html"), Task("midi", "http://site.test:8000/a.mid", 1)]
+    g.restore(queued, done={"http://site.test:8000/i.html"})
+    assert [t.url for t in g.pop_batch(5)] == ["http://site.test:8000/a.mid"] and g.pages_queued == 1
+    assert g.add(Task("page", "http://site.test:8000/i.html")) is None and len(g) == 0

@@ -83,3 +83,39 @@ def test_page_without_lyrics_is_an_error():
 
 def test_clean_lyrics_collapses_whitespace_and_drops_blank_lines():
     assert clean_lyrics("  a   b \n\n\t c\r\n \n") == "a b\nc"
+
+
+# -- chords, language, links between lyrics and MIDI ------------------------------------------
+
+def test_chord_lines_and_inline_chords_are_dropped_but_words_stay():
+    text = ("Intro: \nC   G/B   Am7 | F\n[C]Amazing [G/B]grace how [Am]sweet the sound\nN.C.\nDm  E7sus4  Cmaj7  Bb\n"
+            "A\nA day in the life\nAm I dreaming")
+    assert clean_lyrics(text) == "Intro:\nAmazing grace how sweet the sound\nA\nA day in the life\nAm I dreaming"
+
+
+def test_language_is_guessed_when_the_page_does_not_say():
+    from ingest.parse import guess_language
+
+    assert guess_language("the river and the sea, you are all that I love in the world") == "en"
+    assert guess_language("Guten Abend, gut Nacht, mit Rosen bedacht, und die Nacht ist nicht weit") == "de"
+    assert guess_language("Au clair de la lune, mon ami Pierrot, prête-moi ta plume pour écrire un mot") == "fr"
+    assert guess_language("la la la") is None and guess_language("") is None
+    html = '<html><body><div class="lyrics">the moon and the stars are in my heart with you</div></body></html>'
+    page = extract_lyrics(html, "http://site.test/l.html", SRC)
+    assert page.language == "en" and page.match_method == "none"
+
+
+def test_lyrics_link_carries_the_midi_link_of_its_listing_entry():
+    html = ('<ul><li><a href="/m/a.mid">A</a> <a class="lyrics" href="/l/a.html">lyrics</a></li>'
+            '<li><a class="lyrics" href="/l/b.html">lyrics only</a></li></ul>')
+    links = extract_links(html, "http://site.test/", SRC)
+    assert [(l.url, l.midi_url) for l in links.lyrics] == [("http://site.test/l/a.html", "http://site.test/m/a.mid"),
+                                                           ("http://site.test/l/b.html", None)]
+
+
+def test_title_key_ignores_case_accents_punctuation_and_notes():
+    from ingest.parse import title_key
+
+    assert title_key("Au Clair de la Lune!") == title_key("au clair de la lune (lyrics)") == "au clair de lune"
+    assert title_key("Nun ruhen alle Wälder [BWV 392]") == "nun ruhen alle walder"
+    assert title_key("") is None and title_key("(lyrics)") is None

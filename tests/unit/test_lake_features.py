@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import struct
 
+import numpy as np
 import pytest
 from symusic import Note, Score, Tempo, TimeSignature, Track
 
-from lake.midi_features import MidiError, check_midi_bytes, extract_features, parse_midi
+from lake.midi_features import (Limits, MidiError, analyze, check_midi_bytes, check_score, extract_features, note_ngrams,
+                                parse_midi, time_limit)
 from lake.vocab import normalize_tonic
 
 TPQ = 480
@@ -167,3 +169,151 @@ def test_keys_agree_with_music21_on_bach_chorales(tmp_path):
           f"music21 default (Aarden-Essen) {default_method}/{len(paths)}")
     assert same_method >= 7, "the same algorithm should agree on nearly every piece"
     assert default_method >= 5, "another key profile should still agree on most pieces"
+
+
+# -- issue 4: tempo map, meters, roles, ranges, quality flags, limits, fingerprints -----------------
+
+
+def bass_line(bars: int = 8) -> list[tuple[float, float, int]]:
+    return [(i * 2.0, 2.0, p) for i, p in enumerate([38, 45, 41, 43] * (bars // 2))]
+
+
+def band_score(transpose: int = 0, bpm: float = 110) -> Score:
+    """Drums, a bass line, block chords on piano and a flute melody: 8 bars of 4/4."""
+    chords = []
+    for bar, root in enumerate([50, 57, 53, 55] * 2):
+        chords += [(bar * 4.0, 4.0, root + transpose + i) for i in (12, 16, 19)]
+    melody = scale_notes([p + transpose for p in [74, 76, 77, 79, 81, 79, 77, 76] * 4], beats=1.0)
+    groove = [(i * 1.0, 0.5, 36 if i % 2 == 0 else 38) for i in range(32)]
+    return make_score([(118, True, groove), (33, False, [(s, d, p + transpose) for s, d, p in bass_line()]),
+                       (0, False, chords), (73, False, melody)], bpm=bpm, meter=(4, 4))
+
+
+def test_track_roles_and_families():
+    a = analyze(band_score())
+    roles = {t["program"]: t["role"] for t in a.tracks}
+    assert roles == {-1: "drums", 33: "bass", 0: "accompaniment", 73: "melody"}
+    fam = {t["program"]: t["family"] for t in a.tracks}
+    assert fam == {-1: "Drums", 33: "Bass", 0: "Piano", 73: "Pipe"}
+    piano = next(t for t in a.tracks if t["program"] == 0)
+    assert piano["polyphony"] == pytest.approx(3.0) and piano["monophonic"] == pytest.approx(1 / 3, abs=0.01)
+    flute = next(t for t in a.tracks if t["program"] == 73)
+    assert flute["monophonic"] == 1.0 and (flute["pitch_min"], flute["pitch_max"]) == (74, 81)
+    assert a.features["families"] == ["Drums", "Piano", "Bass", "Pipe"]  # aligned with sorted programs [-1, 0, 33, 73]
+    assert a.features["programs"] == [-1, 0, 33, 73]
+
+
+def test_roles_without_a_bass_or_a_monophonic_line():
+    solo = analyze(make_score([(0, False, [(i, 1.0, p) for i in range(8) for p in (60, 64, 67)])], bpm=100))
+    assert [t["role"] for t in solo.tracks] == ["accompaniment"], "one chordal track: no melody, no bass"
+    tune = analyze(make_score([(40, False, scale_notes(C_MAJOR_TUNE))], bpm=100))
+    assert [t["role"] for t in tune.tracks] == ["melody"]
+    low_solo = analyze(make_score([(0, False, scale_notes([36, 38, 40, 41] * 4))], bpm=100))
+    assert [t["role"] for t in low_solo.tracks] == ["melody"], "a low line alone is not called bass"
+
+
+def test_range_polyphony_density_and_grid():
+    f = analyze(band_score(bpm=120)).features
+    assert (f["pitch_min"], f["pitch_max"]) == (38, 81)
+    assert f["polyphony_max"] == 5  # bass + three chord notes + melody
+    assert f["n_bars"] == 8 and f["n_beats"] == 32
+    assert f["duration_s"] == pytest.approx(16.0)
+    assert f["note_density"] == pytest.approx(f["note_count"] / 16.0, rel=1e-3)
+    assert f["quality_flags"] == []
+
+
+def test_tempo_map_and_meter_changes():
+    notes = scale_notes([60, 62, 64, 65, 67, 69, 71, 72] * 2)
+    s = make_score([(0, False, notes)], tempos=[(0, 100), (4, 60), (8, 150)], meter=(4, 4))
+    s.time_signatures.append(TimeSignature(8 * TPQ, 3, 4))
+    f = analyze(s).features
+    assert f["tempo_bpms"] == [100.0, 60.0, 150.0]
+    assert f["tempo_times_s"] == pytest.approx([0.0, 2.4, 6.4])
+    assert f["time_signatures"] == ["4/4", "3/4"] and f["time_signature_times_s"] == pytest.approx([0.0, 6.4])
+    assert f["time_signature"] == "4/4"
+    assert f["n_bars"] == 2 + 3  # two 4/4 bars, then 8 beats of 3/4 -> 3 bars (the last one partial)
+    assert f["duration_s"] == pytest.approx(6.4 + 8 * 0.4)
+
+
+def test_compound_meter_beats_in_dotted_quarters():
+    s = make_score([(0, False, scale_notes([60, 64, 67] * 4, beats=1.5))], bpm=90, meter=(6, 8))
+    f = analyze(s).features
+    assert f["time_signature"] == "6/8" and f["n_bars"] == 6 and f["n_beats"] == 12
+
+
+@pytest.mark.parametrize("score, flag", [
+    (make_score([(0, False, scale_notes([60, 62, 64]))], bpm=120), "too_short"),
+    (make_score([(0, False, scale_notes([60, 62, 64] * 4))], bpm=120), "few_notes"),
+    (make_score([(118, True, [(i, 0.5, 36) for i in range(64)])], bpm=100), "drums_only"),
+    (make_score([(0, False, scale_notes([60, 62, 64, 65] * 10))], bpm=400), "implausible_tempo"),
+])
+def test_quality_flags(score, flag):
+    f = analyze(score).features
+    assert flag in f["quality_flags"]
+
+
+def test_drums_only_has_no_pitch_range_and_no_chords():
+    a = analyze(make_score([(118, True, [(i, 0.5, 36) for i in range(64)])], bpm=100))
+    assert a.features["pitch_min"] is None and a.features["minhash"] is None
+    assert set(a.chords["bar_chords"]) == {"N"} and a.chords["progression"] == []
+
+
+@pytest.mark.parametrize("score, limits, reason, message", [
+    (make_score([(0, False, [(0, 1, 60), (200_000, 1, 62)])], bpm=120), Limits(), "too_long", "too long: 27.8 h"),
+    (make_score([(0, False, scale_notes([60, 62] * 20))], bpm=3), Limits(), "absurd_tempo", "absurd tempo: 3 BPM"),
+    (make_score([(0, False, scale_notes([60, 62] * 20))], bpm=5000), Limits(), "absurd_tempo", "absurd tempo"),
+    (make_score([(0, False, scale_notes([60, 62] * 20))], bpm=120), Limits(max_notes=10), "too_many_notes",
+     "too many notes: 40 > cap of 10"),
+    (make_score([(0, False, [(0, 1, 60), (4000, 1, 62)])], bpm=600), Limits(max_bars=500), "too_long",
+     "too long: 1001 bars > cap of 500"),
+])
+def test_limits_reject_with_a_reason(score, limits, reason, message):
+    with pytest.raises(MidiError, match=message) as e:
+        analyze(score, limits)
+    assert e.value.reason == reason
+
+
+def test_time_limit_interrupts_python_work():
+    import time as _time
+
+    with pytest.raises(MidiError, match="timeout") as e:
+        with time_limit(0.2, "features"):
+            while True:
+                _time.sleep(0.01)
+    assert e.value.reason == "timeout"
+    with time_limit(5):  # and leaves nothing armed behind it
+        pass
+    _time.sleep(0.3)
+
+
+def test_check_score_lays_out_notes_and_duration():
+    p = check_score(parse_midi(d_minor_duo()))
+    assert len(p.start) == len(D_MINOR_TUNE) + 4 and p.duration_s == pytest.approx(16 * 60 / 72, rel=1e-3)
+    assert p.bpm == pytest.approx(72, abs=0.01) and not p.drum.any()
+
+
+def test_note_hash_ignores_bytes_instruments_and_resolution_but_not_notes():
+    base = analyze(band_score()).features["note_hash"]
+    renamed = band_score()
+    renamed.tracks[1].name = "another name"
+    renamed.tracks[2].program = 1
+    assert analyze(renamed).features["note_hash"] == base
+    assert analyze(band_score().resample(960)).features["note_hash"] == base
+    assert analyze(band_score(transpose=2)).features["note_hash"] != base
+
+
+def test_ngrams_are_transposition_and_tempo_invariant():
+    a = analyze(band_score()).features["minhash"]
+    assert analyze(band_score(transpose=5)).features["minhash"] == a
+    assert analyze(band_score(bpm=70)).features["minhash"] == a
+    p = check_score(band_score())
+    grams = note_ngrams(p.start[~p.drum], p.pitch[~p.drum], p.tpq)
+    assert grams.dtype == np.uint64 and len(grams) == len(np.unique(grams)) > 10
+
+
+
+def test_meter_changes_after_the_last_note_make_no_bars():
+    s = make_score([(0, False, scale_notes([60, 62, 64, 65] * 4))], bpm=120, meter=(4, 4))
+    s.time_signatures.append(TimeSignature(2_000_000_000, 3, 4))  # a stray meta event far past the music
+    f = analyze(s).features
+    assert f["n_bars"] == 4 and f["time_signatures"] == ["4/4"]

@@ -1,0 +1,144 @@
+"""Per-host politeness that holds across every fetch worker of a run: robots.txt, rate, concurrency.
+
+:class:`Politeness` is the book for one source: for each origin (scheme://host:port) it fetches
+robots.txt once and keeps its rules, and hands out request slots so that, all workers together,
+
+* no more than ``per_host_concurrency`` requests are in flight to the host, and
+* consecutive requests start at least ``max(1 / requests_per_second, robots Crawl-delay)`` apart.
+
+A Crawl-delay above ``max_crawl_delay_s`` skips the host rather than stalling the run. The crawler
+runs one book per run as a named Ray actor (:func:`start_gate`) that every fetch actor calls through
+:class:`RemoteGate`; tests and single-process use call a :class:`Politeness` directly.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from ingest.robots import ALLOW_ALL, RobotsRules, product_token
+from musiclake.config import SourceConfig
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+@dataclass
+class _Host:
+    cond: threading.Condition = field(default_factory=threading.Condition)
+    robots_lock: threading.Lock = field(default_factory=threading.Lock)
+    rules: RobotsRules | None = None
+    in_flight: int = 0
+    next_at: float = 0.0
+    requests: int = 0
+    waited_s: float = 0.0
+
+
+class Politeness:
+    def __init__(self, source: SourceConfig):
+        self.source = source
+        self.token = product_token(source.user_agent)
+        self._lock = threading.Lock()
+        self._hosts: dict[str, _Host] = {}
+
+    def _host(self, url: str) -> _Host:
+        key = _origin(url)
+        with self._lock:
+            host = self._hosts.get(key)
+            if host is None:
+                host = self._hosts[key] = _Host()
+            return host
+
+    def rules(self, url: str) -> RobotsRules:
+        """robots.txt rules for ``url``'s origin, fetched once (other callers wait for that one fetch)."""
+        if not self.source.obey_robots:
+            return ALLOW_ALL
+        host = self._host(url)
+        if host.rules is None:
+            with host.robots_lock:
+                if host.rules is None:
+                    from ingest.fetch import Fetcher
+
+                    fetcher = Fetcher(self.source)
+                    try:
+                        host.rules = fetcher.fetch_robots(url)
+                    finally:
+                        fetcher.close()
+        return host.rules
+
+    def interval(self, rules: RobotsRules) -> float:
+        rate = 1.0 / self.source.requests_per_second if self.source.requests_per_second > 0 else 0.0
+        return max(rate, rules.crawl_delay or 0.0)
+
+    def enter(self, url: str) -> str | None:
+        """Wait for a slot for ``url``; or return, without waiting, why it must not be fetched."""
+        rules = self.rules(url)
+        blocked = rules.blocking_rule(url)
+        if blocked is not None:
+            if rules.disallow_all_reason:
+                return blocked
+            parts = urlsplit(url)
+            return f"robots.txt disallows {parts.path or '/'} for {self.token} ({blocked})"
+        if rules.crawl_delay is not None and rules.crawl_delay > self.source.max_crawl_delay_s:
+            return (f"robots.txt Crawl-delay {rules.crawl_delay:g}s exceeds max_crawl_delay_s "
+                    f"{self.source.max_crawl_delay_s:g}: host skipped")
+        host = self._host(url)
+        gap = self.interval(rules)
+        with host.cond:
+            host.cond.wait_for(lambda: host.in_flight < self.source.per_host_concurrency)
+            host.in_flight += 1
+            now = time.monotonic()
+            slot = max(now, host.next_at)
+            host.next_at = slot + gap
+            host.requests += 1
+            host.waited_s += slot - now
+        if slot > now:
+            time.sleep(slot - now)
+        return None
+
+    def leave(self, url: str) -> None:
+        host = self._host(url)
+        with host.cond:
+            host.in_flight = max(0, host.in_flight - 1)
+            host.cond.notify()
+
+    def stats(self) -> dict[str, dict]:
+        with self._lock:
+            hosts = dict(self._hosts)
+        return {k: {"requests": h.requests, "waited_s": round(h.waited_s, 3),
+                    "crawl_delay": h.rules.crawl_delay if h.rules else None,
+                    "robots": ("unreachable" if h.rules and h.rules.disallow_all_reason else
+                               "rules" if h.rules and h.rules.rules else "none") if self.source.obey_robots else "off"}
+                for k, h in hosts.items()}
+
+
+def needs_gate(source: SourceConfig) -> bool:
+    """With robots.txt off and no rate limit, the driver's per-host batch limit is all the politeness there is."""
+    return source.obey_robots or source.requests_per_second > 0
+
+
+class RemoteGate:
+    """The :class:`ingest.fetch.Gate` a fetch actor uses: one shared :class:`Politeness` actor."""
+
+    def __init__(self, handle):
+        self.handle = handle
+
+    def enter(self, url: str) -> str | None:
+        import ray
+
+        return ray.get(self.handle.enter.remote(url))
+
+    def leave(self, url: str) -> None:
+        self.handle.leave.remote(url)
+
+
+def start_gate(source: SourceConfig, run_id: str, concurrency: int):
+    """The run's politeness actor, named ``ingest-gate-<source>-<run_id>`` (threads: one per fetch thread)."""
+    import ray
+
+    actor = ray.remote(num_cpus=0, max_concurrency=concurrency + 8)(Politeness)
+    return actor.options(name=f"ingest-gate-{source.name}-{run_id}", max_restarts=0).remote(source)
