@@ -20,7 +20,7 @@ import pyarrow as pa
 from lake.delta import Lake
 from lake.jobs.common import Clock, JobReport, keys_of, read_snapshot, with_lineage, write_and_commit
 from lake.midi_features import Limits, check_midi_bytes, check_score, parse_midi, time_limit
-from lake.jobs.features import OK, PARTITION_BYTES, QUARANTINED, quarantined
+from lake.jobs.features import OK, PARTITION_BYTES, QUARANTINED, arrow_batch_rows, quarantined, slices
 from lake.schemas import BRONZE_MIDI, SILVER_QUARANTINE, SILVER_SCORES, SILVER_TOKENS, SILVER_TRACK_TOKENS
 from lake.spark import spark_ddl
 from lake.tokenizer import ProgramSplitter, build_tokenizer, save_tokenizer, tokenizer_id
@@ -71,7 +71,7 @@ def _encode_partition(tok_cfg, limits: Limits):
     def run(batches):
         tokenizer = build_tokenizer(tok_cfg)
         splitter = ProgramSplitter(tokenizer)
-        for batch in batches:
+        for batch in slices(batches):
             rows = []
             for r in batch.to_pylist():
                 out = dict(sha256=r["sha256"], url=r["url"], source=r["source"], size=r["size"])
@@ -120,34 +120,35 @@ def run_encode(cfg, spark) -> JobReport:
     results = (pending.repartition(partitions)
                .mapInArrow(_encode_partition(cfg.tokenizer, limits), spark_ddl(RESULT_SCHEMA))
                .persist(StorageLevel.MEMORY_AND_DISK))
-    try:
-        by_status = {r["status"]: r["count"] for r in results.groupBy("status").count().collect()}
-        ok = results.where(F.col("status") == OK)
+    with arrow_batch_rows(spark):
+        try:
+            by_status = {r["status"]: r["count"] for r in results.groupBy("status").count().collect()}
+            ok = results.where(F.col("status") == OK)
 
-        def fresh(frame, spec):
-            return frame.join(F.broadcast(keys[spec]), "sha256", "left_anti")
+            def fresh(frame, spec):
+                return frame.join(F.broadcast(keys[spec]), "sha256", "left_anti")
 
-        per_track = (fresh(ok, SILVER_TRACK_TOKENS)
-                     .select("sha256", F.explode(F.arrays_zip("track_programs", "track_tokens")).alias("t"))
-                     .select("sha256", F.col("t.track_programs").alias("program"),
-                             F.col("t.track_tokens").alias("tokens"))
-                     .withColumn("n_tokens", F.size("tokens")))
-        frames = {
-            SILVER_TOKENS: fresh(ok, SILVER_TOKENS),
-            SILVER_TRACK_TOKENS: per_track,
-            SILVER_QUARANTINE: fresh(results.where(F.col("status") == QUARANTINED), SILVER_QUARANTINE)
-            .withColumn("job", F.lit(job)),
-        }
-        metadata = dict(job="encode", job_run_id=run_id, source_table=BRONZE_MIDI.name,
-                        source_version=bronze_version, scores_version=scores_version,
-                        code_version=code_version(), tokenizer_id=tid)
-        for spec, frame in frames.items():
-            frame = with_lineage(frame.withColumn("tokenizer_id", F.lit(tid)), BRONZE_MIDI.name, bronze_version,
-                                 run_id)
-            report.outputs[spec.name] = write_and_commit(frame, lake, spec, run_id, app_id(tid), scores_version,
-                                                         metadata)
-    finally:
-        results.unpersist()
+            per_track = (fresh(ok, SILVER_TRACK_TOKENS)
+                         .select("sha256", F.explode(F.arrays_zip("track_programs", "track_tokens")).alias("t"))
+                         .select("sha256", F.col("t.track_programs").alias("program"),
+                                 F.col("t.track_tokens").alias("tokens"))
+                         .withColumn("n_tokens", F.size("tokens")))
+            frames = {
+                SILVER_TOKENS: fresh(ok, SILVER_TOKENS),
+                SILVER_TRACK_TOKENS: per_track,
+                SILVER_QUARANTINE: fresh(results.where(F.col("status") == QUARANTINED), SILVER_QUARANTINE)
+                .withColumn("job", F.lit(job)),
+            }
+            metadata = dict(job="encode", job_run_id=run_id, source_table=BRONZE_MIDI.name,
+                            source_version=bronze_version, scores_version=scores_version,
+                            code_version=code_version(), tokenizer_id=tid)
+            for spec, frame in frames.items():
+                frame = with_lineage(frame.withColumn("tokenizer_id", F.lit(tid)), BRONZE_MIDI.name, bronze_version,
+                                     run_id)
+                report.outputs[spec.name] = write_and_commit(frame, lake, spec, run_id, app_id(tid), scores_version,
+                                                             metadata)
+        finally:
+            results.unpersist()
 
     n_ok, n_bad = by_status.get(OK, 0), by_status.get(QUARANTINED, 0)
     report.counts = dict(files_in=n_ok + n_bad, ok=n_ok, quarantined=n_bad)

@@ -13,6 +13,7 @@ between two commits writes only the outputs still missing (each output skips the
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 import pyarrow as pa
 
@@ -27,7 +28,9 @@ from musiclake.runinfo import code_version, new_run_id
 
 APP_ID = "features"
 OK, QUARANTINED = "ok", "quarantined"
-PARTITION_BYTES = 64 * 1024 * 1024  # bronze bytes per task: bounds the arrow batches a Python worker holds
+PARTITION_BYTES = 64 * 1024 * 1024  # bronze bytes per task (parallelism)
+ROWS_PER_BATCH = 64  # Arrow rows per batch to and from a Python worker: at most 64 files (4 MiB each) in flight,
+# and their outputs (token lists are large as Python objects), so worker memory stays flat as the input grows
 BRONZE_COLUMNS = ["sha256", "content", "size", "url", "title", "source", "attrs_json"]
 _META = ("sha256", "url", "title", "source", "size", "style", "status", "stage", "reason", "error")
 _LINEAGE = ("source_table", "source_version", "job_run_id", "code_version", "processed_at")
@@ -84,11 +87,33 @@ def analyze_midi(data: bytes, limits: Limits = Limits()) -> dict:
     return row
 
 
+@contextmanager
+def arrow_batch_rows(spark, rows: int = ROWS_PER_BATCH):
+    """Run the block with Spark's Arrow batches to Python workers capped at ``rows`` rows (restored after)."""
+    key = "spark.sql.execution.arrow.maxRecordsPerBatch"
+    previous = spark.conf.get(key, None)
+    spark.conf.set(key, str(rows))
+    try:
+        yield
+    finally:
+        if previous is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, previous)
+
+
+def slices(batches, rows: int = ROWS_PER_BATCH):
+    """Arrow batches cut to at most ``rows`` rows (whatever size Spark sends)."""
+    for batch in batches:
+        for start in range(0, batch.num_rows, rows):
+            yield batch.slice(start, rows)
+
+
 def _features_partition(limits: Limits):
-    """The ``mapInArrow`` function: bronze rows in, result rows out."""
+    """The ``mapInArrow`` function: bronze rows in, result rows out (one output batch per input slice)."""
 
     def run(batches):
-        for batch in batches:
+        for batch in slices(batches):
             rows = []
             for r in batch.to_pylist():
                 out = dict(sha256=r["sha256"], url=r["url"], title=r["title"], source=r["source"],
@@ -138,27 +163,29 @@ def run_features(cfg, spark) -> JobReport:
     results = (pending.repartition(partitions)
                .mapInArrow(_features_partition(limits), spark_ddl(RESULT_SCHEMA))
                .persist(StorageLevel.MEMORY_AND_DISK))
-    try:
-        by_status = {r["status"]: r["count"] for r in results.groupBy("status").count().collect()}
-        ok = results.where(F.col("status") == OK)
-        failed = results.where(F.col("status") == QUARANTINED).withColumn("job", F.lit(APP_ID))
+    with arrow_batch_rows(spark):
+        try:
+            by_status = {r["status"]: r["count"] for r in results.groupBy("status").count().collect()}
+            ok = results.where(F.col("status") == OK)
+            failed = results.where(F.col("status") == QUARANTINED).withColumn("job", F.lit(APP_ID))
 
-        def fresh(frame, spec):
-            return frame.join(F.broadcast(keys[spec]), "sha256", "left_anti")
+            def fresh(frame, spec):
+                return frame.join(F.broadcast(keys[spec]), "sha256", "left_anti")
 
-        frames = {
-            SILVER_SCORES: fresh(ok, SILVER_SCORES),
-            SILVER_CHORDS: fresh(ok, SILVER_CHORDS),
-            SILVER_TRACKS: _tracks_frame(fresh(ok, SILVER_TRACKS)),
-            SILVER_QUARANTINE: fresh(failed, SILVER_QUARANTINE),
-        }
-        metadata = dict(job="features", job_run_id=run_id, source_table=BRONZE_MIDI.name,
-                        source_version=bronze_version, code_version=code_version())
-        for spec, frame in frames.items():
-            report.outputs[spec.name] = write_and_commit(with_lineage(frame, BRONZE_MIDI.name, bronze_version, run_id),
-                                                         lake, spec, run_id, APP_ID, bronze_version, metadata)
-    finally:
-        results.unpersist()
+            frames = {
+                SILVER_SCORES: fresh(ok, SILVER_SCORES),
+                SILVER_CHORDS: fresh(ok, SILVER_CHORDS),
+                SILVER_TRACKS: _tracks_frame(fresh(ok, SILVER_TRACKS)),
+                SILVER_QUARANTINE: fresh(failed, SILVER_QUARANTINE),
+            }
+            metadata = dict(job="features", job_run_id=run_id, source_table=BRONZE_MIDI.name,
+                            source_version=bronze_version, code_version=code_version())
+            for spec, frame in frames.items():
+                report.outputs[spec.name] = write_and_commit(
+                    with_lineage(frame, BRONZE_MIDI.name, bronze_version, run_id), lake, spec, run_id, APP_ID,
+                    bronze_version, metadata)
+        finally:
+            results.unpersist()
 
     n_ok, n_bad = by_status.get(OK, 0), by_status.get(QUARANTINED, 0)
     report.counts = dict(files_in=n_ok + n_bad, ok=n_ok, quarantined=n_bad)

@@ -17,7 +17,8 @@ import pytest
 
 from lake.captions import caption_en
 from lake.delta import Lake
-from lake.schemas import BRONZE_LYRICS, BRONZE_MIDI, GOLD_PAIRS, SILVER_QUARANTINE, SILVER_SCORES, SILVER_TOKENS
+from lake.schemas import (BRONZE_LYRICS, BRONZE_MIDI, GOLD_PAIRS, SILVER_CHORDS, SILVER_QUARANTINE, SILVER_SCORES,
+                          SILVER_TOKENS)
 from lake.vocab import split_of
 from musiclake.runinfo import code_version
 from tests.conftest import make_config
@@ -202,8 +203,9 @@ def test_align_pairs_lyrics_where_there_are_some_and_captions_elsewhere(steps):
     sung = pairs[sha("c-major-melody")]
     assert sung["text_kind"] == "lyrics"
     assert sung["text"] == "Twinkle, twinkle, little star\nhow I wonder what you are", "the first page fetched wins"
+    chords = {r["sha256"]: r for r in steps.at("encode", SILVER_CHORDS)}
     for key, pair in pairs.items():
-        assert pair["caption"] == caption_en(scores[key])
+        assert pair["caption"] == caption_en(dict(scores[key], progression=chords[key]["progression"]))
         assert pair["split"] == split_of(key)
         assert (pair["style"], pair["bpm"], pair["time_signature"]) == (
             scores[key]["style"], scores[key]["bpm"], scores[key]["time_signature"])
