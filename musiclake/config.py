@@ -48,9 +48,22 @@ class SparkConfig(_Section):
     conf: dict[str, str] = Field(default_factory=dict, description="extra spark.* settings")
 
 
+class LimitsConfig(_Section):
+    """Per-file caps of the lake jobs: a file beyond any is quarantined with the reason, never processed."""
+
+    max_tracks: int = Field(256, ge=1)
+    max_notes: int = Field(300_000, ge=1)
+    max_duration_s: float = Field(3600.0, gt=0)
+    min_bpm: float = Field(8.0, gt=0)
+    max_bpm: float = Field(1000.0, gt=0)
+    max_bars: int = Field(20_000, ge=1)
+    max_seconds: float = Field(20.0, gt=0, description="wall clock per file (parse + features + tokens)")
+
+
 class LakeConfig(_Section):
     uri: str = "./data/lake"
     storage_options: dict[str, str] = Field(default_factory=dict, description="object-store credentials/endpoint for delta-rs")
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
 
     @field_validator("uri")
     @classmethod
@@ -120,7 +133,7 @@ class IngestConfig(_Section):
 
 
 class TokenizerConfig(_Section):
-    kind: Literal["REMI"] = "REMI"
+    kind: Literal["REMI", "TSD", "MIDILike"] = "REMI"
     use_programs: bool = True
     use_tempos: bool = True
     use_time_signatures: bool = True

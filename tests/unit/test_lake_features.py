@@ -317,3 +317,14 @@ def test_meter_changes_after_the_last_note_make_no_bars():
     s.time_signatures.append(TimeSignature(2_000_000_000, 3, 4))  # a stray meta event far past the music
     f = analyze(s).features
     assert f["n_bars"] == 4 and f["time_signatures"] == ["4/4"]
+
+
+def test_per_file_limits_come_from_the_config():
+    from lake.midi_features import Limits
+    from musiclake.config import ConfigError, load_config
+
+    cfg = load_config(environ={}, overrides=["lake.limits.max_notes=5", "tokenizer.max_file_bytes=2048"])
+    limits = Limits.from_config(cfg)
+    assert (limits.max_notes, limits.max_bytes) == (5, 2048)
+    with pytest.raises(ConfigError, match="lake.limits.max_notez: unknown key"):
+        load_config(environ={}, overrides=["lake.limits.max_notez=5"])
