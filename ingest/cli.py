@@ -15,24 +15,17 @@ from typing import Optional
 
 import typer
 
-from musiclake.config import ConfigError, load_config
+from musiclake.cli_common import ConfigOpt, SetOpt, load_or_exit
+from musiclake.config import ConfigError
 
 app = typer.Typer(help="Crawl sources into the bronze Delta tables; build and serve the demo score site.",
                   no_args_is_help=True, add_completion=False)
 site_app = typer.Typer(help="The local score site built from music21's corpus.", no_args_is_help=True)
 app.add_typer(site_app, name="site")
 
-ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file (default: $MUSICLAKE_CONFIG or ./musiclake.yaml)")
-SetOpt = typer.Option(None, "--set", help="override one key, e.g. --set ingest.workers=4 (repeatable)")
 LimitOpt = typer.Option(None, "--limit", min=1, help="corpus pieces to export (default: demo.corpus_limit)")
 
 
-def _load(config: Optional[str], overrides: Optional[list[str]]):
-    try:
-        return load_config(config, overrides or [])
-    except ConfigError as e:
-        typer.echo(str(e), err=True)
-        raise typer.Exit(2)
 
 
 WaitOpt = typer.Option(0.0, "--wait", min=0, help="seconds to wait for a source another run holds (default: skip it)")
@@ -60,7 +53,7 @@ def run(source: Optional[list[str]] = typer.Option(None, "--source", "-s", help=
     from ingest.crawler import run_ingest
     from lake.delta import Lake
 
-    cfg = _load(config, set_)
+    cfg = load_or_exit(config, set_)
     try:
         names = list(source) if source else [s.name for s in cfg.ingest.sources]
         if not names:
@@ -100,7 +93,7 @@ def import_(path: Optional[str] = typer.Argument(None, help="folder, MIDI file, 
     from ingest.importers import ImportSource, import_captions, import_midi
     from lake.delta import Lake
 
-    cfg = _load(config, set_)
+    cfg = load_or_exit(config, set_)
     problem = None
     if path is None and captions is None:
         problem = "nothing to import: give a PATH, --captions FILE, or both"
@@ -145,7 +138,7 @@ def log(run_id: Optional[str] = typer.Option(None, "--run", help="one run id (de
     from ingest.landing import run_log_summary
     from lake.delta import Lake
 
-    typer.echo(run_log_summary(Lake.from_config(_load(config, set_)), run_id=run_id, source=source, top=top))
+    typer.echo(run_log_summary(Lake.from_config(load_or_exit(config, set_)), run_id=run_id, source=source, top=top))
 
 
 def _build(cfg, limit: Optional[int]) -> dict:
@@ -161,7 +154,7 @@ def _build(cfg, limit: Optional[int]) -> dict:
 @site_app.command("build", help="Export music21 corpus pieces to MIDI and write the static site (cached).")
 def site_build(limit: Optional[int] = LimitOpt, config: Optional[str] = ConfigOpt,
                set_: Optional[list[str]] = SetOpt):
-    _build(_load(config, set_), limit)
+    _build(load_or_exit(config, set_), limit)
 
 
 @site_app.command("serve", help="Build the site if needed and serve it on 127.0.0.1 until Ctrl-C.")
@@ -171,7 +164,7 @@ def site_serve(port: Optional[int] = typer.Option(None, "--port", "-p", min=0, m
                set_: Optional[list[str]] = SetOpt):
     from ingest.score_site import ScoreSite, site_source
 
-    cfg = _load(config, set_)
+    cfg = load_or_exit(config, set_)
     _build(cfg, limit)
     with ScoreSite(cfg.demo.site_dir, port=cfg.demo.site_port if port is None else port) as site:
         src = site_source(site.url).model_dump(mode="json", exclude_defaults=True)

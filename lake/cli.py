@@ -17,24 +17,18 @@ from typing import Optional
 
 import typer
 
-from musiclake.config import ConfigError, load_config
+from musiclake.cli_common import ConfigOpt, SetOpt, load_or_exit
 
 app = typer.Typer(help="Lake tables and the Spark jobs that fill silver and gold.", no_args_is_help=True,
                   add_completion=False)
 
-ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file (default: $MUSICLAKE_CONFIG or ./musiclake.yaml)")
-SetOpt = typer.Option(None, "--set", help="override one key, e.g. --set spark.master=local[2] (repeatable)")
 MasterOpt = typer.Option(None, "--master", help="Spark master (shortcut for --set spark.master=...): local[2], "
                                                 "spark://host:7077, k8s://https://host:443")
 TablesArg = typer.Argument(None, help="table names (default: every table)")
 
 
 def _load(config: Optional[str], overrides: Optional[list[str]], master: Optional[str] = None):
-    try:
-        return load_config(config, [*(overrides or []), *([f"spark.master={master}"] if master else [])])
-    except ConfigError as e:
-        typer.echo(str(e), err=True)
-        raise typer.Exit(2)
+    return load_or_exit(config, [*(overrides or []), *([f"spark.master={master}"] if master else [])])
 
 
 def _size(n: int) -> str:

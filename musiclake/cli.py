@@ -20,7 +20,8 @@ import typer
 
 from ingest.cli import app as ingest_app
 from lake.cli import app as lake_app
-from musiclake.config import ConfigError, dump_config, load_config
+from musiclake.cli_common import ConfigOpt, SetOpt, load_or_exit
+from musiclake.config import dump_config
 from serving import cli as serving_cli
 from training.cli import app as train_app
 
@@ -33,16 +34,6 @@ app.command("serve", help="Run the Ray Serve endpoint (POST /v1/generate) until 
 app.command("generate", help="Call a running endpoint with a prompt and write the MIDI file.")(serving_cli.generate)
 app.command("recommend", help="Prompt -> style recommendation (BPM, key, instruments, chords).")(serving_cli.recommend)
 
-ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file (default: $MUSICLAKE_CONFIG or ./musiclake.yaml)")
-SetOpt = typer.Option(None, "--set", help="override one key, e.g. --set spark.master=local[2] (repeatable)")
-
-
-def _load(config: Optional[str], overrides: Optional[list[str]]):
-    try:
-        return load_config(config, overrides or [])
-    except ConfigError as e:
-        typer.echo(str(e), err=True)
-        raise typer.Exit(2)
 
 
 @app.command(help="Run the whole pipeline on embedded defaults and print where every result is.")
@@ -50,12 +41,12 @@ def demo(config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
          keep_serving: bool = typer.Option(False, "--keep-serving", help="leave the endpoint up until Ctrl-C")):
     from musiclake.demo import run_demo
 
-    run_demo(_load(config, set_), keep_serving=keep_serving)
+    run_demo(load_or_exit(config, set_), keep_serving=keep_serving)
 
 
 @app.command("config", help="Print the effective config (defaults < file < env < --set) as YAML.")
 def show_config(config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt):
-    typer.echo(dump_config(_load(config, set_)))
+    typer.echo(dump_config(load_or_exit(config, set_)))
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m musiclake.cli`

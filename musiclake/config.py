@@ -228,8 +228,8 @@ def _format_error(err: ValidationError, origins: dict[str, str]) -> str:
         problem = "unknown key"
     else:
         problem = f"{first['msg']} (got {first.get('input')!r})"
-    top = loc.split(".")[0] if loc else ""
-    origin = origins.get(loc) or origins.get(top) or "defaults"
+    related = [o for k, o in origins.items() if k == loc or k.startswith(loc + ".") or loc.startswith(k + ".")]
+    origin = origins.get(loc) or (related[-1] if related else "defaults")
     more = f" (+{len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
     return f"config error: {loc}: {problem} [from {origin}]{more}"
 

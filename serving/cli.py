@@ -12,21 +12,11 @@ from typing import Optional
 import typer
 from pydantic import ValidationError
 
-from musiclake.config import ConfigError, load_config
+from musiclake.cli_common import ConfigOpt, SetOpt, load_or_exit
 from serving.api import GENERATE_PATH, GenerateRequest, base_url
 
 app = typer.Typer(help="Serve the generator with Ray Serve and call it.", no_args_is_help=True)
 
-ConfigOpt = typer.Option(None, "--config", help="YAML config file")
-SetOpt = typer.Option(None, "--set", help="override, e.g. serve.port=8001 (repeatable)")
-
-
-def _config(config: Optional[Path], overrides: Optional[list[str]]):
-    try:
-        return load_config(config, overrides or [])
-    except ConfigError as e:
-        typer.echo(str(e), err=True)
-        raise typer.Exit(2) from None
 
 
 def _request(prompt: str, bpm: Optional[float], key: Optional[str], bars: int, seed: Optional[int],
@@ -61,7 +51,7 @@ def serve(config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt
     from serving import app as serving_app
     from training.registry import ModelNotFound, resolve
 
-    cfg = _config(config, set_)
+    cfg = load_or_exit(config, set_)
     url = serving_app.deploy(cfg)
     alias = cfg.serve.model_alias
     try:
@@ -98,7 +88,7 @@ def generate(prompt: str = typer.Option(..., "--prompt", "-p", help="what to mak
     """POST a prompt to a running endpoint and write the MIDI it returns."""
     import requests
 
-    cfg = _config(config, set_)
+    cfg = load_or_exit(config, set_)
     body = _request(prompt, bpm, key, bars, seed, model).model_dump(exclude_none=True)
     endpoint = (url or base_url(cfg)).rstrip("/") + GENERATE_PATH
     try:
@@ -129,7 +119,7 @@ def recommend(prompt: str = typer.Option(..., "--prompt", "-p", help="what to ma
     """Print the attributes a prompt maps to (no model, no Ray) and where each came from."""
     from serving.prompt_rules import recommend as rules
 
-    _config(config, set_)
+    load_or_exit(config, set_)
     req = _request(prompt, bpm, key, 8, None, None)
     attrs = rules(req.prompt, bpm=req.bpm, key=req.key)
     if as_json:

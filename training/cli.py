@@ -7,20 +7,10 @@ from typing import Optional
 
 import typer
 
-from musiclake.config import ConfigError, load_config
+from musiclake.cli_common import ConfigOpt, SetOpt, load_or_exit
 
 app = typer.Typer(help="Train the generator with Ray Train and register it in MLflow.", no_args_is_help=True)
 
-ConfigOpt = typer.Option(None, "--config", help="YAML config file")
-SetOpt = typer.Option(None, "--set", help="override, e.g. train.max_steps=50 (repeatable)")
-
-
-def _config(config: Optional[Path], overrides: Optional[list[str]]):
-    try:
-        return load_config(config, overrides or [])
-    except ConfigError as e:
-        typer.echo(str(e), err=True)
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -30,7 +20,7 @@ def run(force: bool = typer.Option(False, "--force", help="train even if an iden
     from training.data import NoTrainingData
     from training.train import run_training
 
-    cfg = _config(config, set_)
+    cfg = load_or_exit(config, set_)
     try:
         result = run_training(cfg, force=force)
     except NoTrainingData as e:
@@ -44,7 +34,7 @@ def models(config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOp
     """List the registered generator versions with their aliases and tags."""
     from training.registry import MODEL_NAME, list_versions
 
-    cfg = _config(config, set_)
+    cfg = load_or_exit(config, set_)
     versions = list_versions(cfg)
     if not versions:
         typer.echo(f"no versions of {MODEL_NAME} registered in {cfg.mlflow.tracking_uri}")
