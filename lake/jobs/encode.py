@@ -114,8 +114,9 @@ def run_encode(cfg, spark) -> JobReport:
             SILVER_TRACK_TOKENS: keys_of(spark, lake, SILVER_TRACK_TOKENS, is_tid),
             SILVER_QUARANTINE: keys_of(spark, lake, SILVER_QUARANTINE, F.col("job") == job)}
     done = keys[SILVER_TOKENS].join(keys[SILVER_TRACK_TOKENS], "sha256").union(keys[SILVER_QUARANTINE])
-    pending = (scores.distinct().join(F.broadcast(done), "sha256", "left_anti")
-               .join(bronze, "sha256"))
+    # only keys travel to the join (broadcast); the bronze bytes are never shuffled for it
+    todo = scores.distinct().join(F.broadcast(done), "sha256", "left_anti")
+    pending = bronze.join(F.broadcast(todo), "sha256", "left_semi")
     partitions = max(spark.sparkContext.defaultParallelism, -(-lake.info(BRONZE_MIDI).size_bytes // PARTITION_BYTES))
     results = (pending.repartition(partitions)
                .mapInArrow(_encode_partition(cfg.tokenizer, limits), spark_ddl(RESULT_SCHEMA))
