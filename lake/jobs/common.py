@@ -115,3 +115,14 @@ def write_and_commit(df, lake: Lake, spec: TableSpec, run_id: str, app_id: str, 
     if df.limit(1).count():
         conform(df, spec).write.mode("overwrite").parquet(local_path(lake.staging_dir(spec, run_id)))
     return lake.commit_files(spec, run_id, app_id=app_id, app_version=app_version, metadata=metadata)
+
+
+def finish(report: JobReport, clock: Clock, progress, by_status: dict[str, int], ok: str = "ok",
+           quarantined: str = "quarantined") -> JobReport:
+    """Close a per-file job's report: files in / ok / quarantined counts, the progress line, the time."""
+    n_ok, n_bad = by_status.get(ok, 0), by_status.get(quarantined, 0)
+    report.counts = dict(files_in=n_ok + n_bad, ok=n_ok, quarantined=n_bad)
+    progress.advance(n_ok + n_bad, ok=n_ok, quarantined=n_bad)
+    progress.close()
+    report.elapsed_s = clock.elapsed()
+    return report

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import pyarrow as pa
 
 from lake.delta import Lake
-from lake.jobs.common import Clock, JobReport, keys_of, read_snapshot, with_lineage, write_and_commit
+from lake.jobs.common import Clock, JobReport, finish, keys_of, read_snapshot, with_lineage, write_and_commit
 from lake.midi_features import Limits, MidiError, analyze, check_midi_bytes, check_score, one_line, parse_midi, time_limit
 from lake.schemas import BRONZE_MIDI, SILVER_CHORDS, SILVER_QUARANTINE, SILVER_SCORES, SILVER_TRACKS
 from lake.spark import spark_ddl
@@ -187,12 +187,7 @@ def run_features(cfg, spark) -> JobReport:
         finally:
             results.unpersist()
 
-    n_ok, n_bad = by_status.get(OK, 0), by_status.get(QUARANTINED, 0)
-    report.counts = dict(files_in=n_ok + n_bad, ok=n_ok, quarantined=n_bad)
-    progress.advance(n_ok + n_bad, ok=n_ok, quarantined=n_bad)
-    progress.close()
-    report.elapsed_s = clock.elapsed()
-    return report
+    return finish(report, clock, progress, by_status, OK, QUARANTINED)
 
 
 __all__ = ["run_features", "analyze_midi", "MidiError", "RESULT_SCHEMA"]
