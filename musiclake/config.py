@@ -29,6 +29,11 @@ class ConfigError(ValueError):
     """A configuration problem, always one line naming the offending key and its origin."""
 
 
+def local_or_uri(v: str) -> str:
+    """A URI (``s3://...``) as it is; a local path made absolute against the working directory."""
+    return v if "://" in v else str(Path(v).expanduser().resolve())
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, validate_default=True)
 
@@ -68,7 +73,7 @@ class LakeConfig(_Section):
     @field_validator("uri")
     @classmethod
     def _absolute(cls, v: str) -> str:
-        return v if "://" in v else str(Path(v).expanduser().resolve())
+        return local_or_uri(v)
 
 
 class MlflowConfig(_Section):
@@ -87,7 +92,7 @@ class MlflowConfig(_Section):
     @field_validator("artifact_location")
     @classmethod
     def _absolute_artifacts(cls, v: str) -> str:
-        return v if "://" in v else Path(v).expanduser().resolve().as_uri()
+        return v if "://" in v else Path(local_or_uri(v)).as_uri()
 
 
 class SourceConfig(_Section):
@@ -159,7 +164,7 @@ class TrainConfig(_Section):
     @field_validator("storage_path")
     @classmethod
     def _absolute(cls, v: str) -> str:
-        return v if "://" in v else str(Path(v).expanduser().resolve())
+        return local_or_uri(v)
 
 
 class ServeConfig(_Section):
@@ -181,7 +186,7 @@ class DemoConfig(_Section):
     @field_validator("site_dir", "out_dir")
     @classmethod
     def _absolute(cls, v: str) -> str:
-        return str(Path(v).expanduser().resolve())
+        return local_or_uri(v)
 
 
 class Config(_Section):
