@@ -70,6 +70,27 @@ def build_tokenizer(tok_cfg) -> miditok.MusicTokenizer:
     return _build(json.dumps(_params(tok_cfg), sort_keys=True))
 
 
+_FAST: dict[int, object] = {}
+
+
+def encode_ids(tokenizer: miditok.MusicTokenizer, score) -> np.ndarray:
+    """The token ids of ``score`` (int32), exactly ``tokenizer.encode(score).ids``.
+
+    For the lake's default kind (REMI in one stream with programs) the ids come from
+    :class:`lake.remi_fast.FastREMI`, about ten times faster than miditok's per-event loop and
+    tested to give the same ids; every other configuration goes through miditok itself.
+    """
+    from lake.remi_fast import FastREMI
+
+    key = id(tokenizer)
+    if key not in _FAST:
+        _FAST[key] = FastREMI(tokenizer) if FastREMI.supports(tokenizer) else None
+    fast = _FAST[key]
+    if fast is not None:
+        return fast.encode(score)
+    return np.asarray(tokenizer.encode(score).ids, dtype=np.int32)
+
+
 def save_tokenizer(lake_uri: str, tok_cfg) -> str:
     """Write the tokenizer's parameters beside the tables; returns the file path."""
     import os
@@ -120,8 +141,8 @@ class ProgramSplitter:
                 self.kind[i] = _SHARED
             self.time_only[i] = head in _TIME_ONLY
 
-    def split(self, ids) -> dict[int, list[int]]:
-        """{program: token ids} for every program with notes in the stream."""
+    def split(self, ids) -> dict[int, np.ndarray]:
+        """{program: int32 token ids} for every program with notes in the stream."""
         ids = np.asarray(ids, dtype=np.int64)
         if ids.size == 0:
             return {}
@@ -139,5 +160,5 @@ class ProgramSplitter:
             k = self.kind[seq]
             following_time = np.append(self.time_only[seq][1:], True)
             seq = seq[~((k == _POSITION) & following_time)]
-            out[int(p)] = seq.astype(np.int32).tolist()
+            out[int(p)] = seq.astype(np.int32)
         return out

@@ -15,6 +15,7 @@ Run ``features`` first; ``encode`` then ``align`` (or ``split``) follow it.
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 from lake.delta import Lake
@@ -23,7 +24,7 @@ from lake.midi_features import Limits, check_midi_bytes, check_score, parse_midi
 from lake.jobs.features import OK, PARTITION_BYTES, QUARANTINED, arrow_batch_rows, quarantined, slices
 from lake.schemas import BRONZE_MIDI, SILVER_QUARANTINE, SILVER_SCORES, SILVER_TOKENS, SILVER_TRACK_TOKENS
 from lake.spark import spark_ddl
-from lake.tokenizer import ProgramSplitter, build_tokenizer, save_tokenizer, tokenizer_id
+from lake.tokenizer import ProgramSplitter, build_tokenizer, encode_ids, save_tokenizer, tokenizer_id
 from musiclake.progress import Progress
 from musiclake.runinfo import code_version, new_run_id
 
@@ -54,15 +55,44 @@ def tokenize_midi(data: bytes, tokenizer, splitter: ProgramSplitter | None = Non
             stage = "features"
             check_score(score, limits)
             stage = "tokenize"
-            ids = tokenizer.encode(score).ids
-            if not ids:
+            ids = encode_ids(tokenizer, score)
+            if not ids.size:
                 raise ValueError("tokenizer produced no tokens")
             per_program = splitter.split(ids) if splitter is not None else {}
     except Exception as e:  # any failure of one file quarantines that file, never the job
         return quarantined(stage, e)
     programs = sorted(per_program)
-    return dict(status=OK, tokens=[int(i) for i in ids], n_tokens=len(ids), track_programs=programs,
+    return dict(status=OK, tokens=ids, n_tokens=int(ids.size), track_programs=programs,
                 track_tokens=[per_program[p] for p in programs])
+
+
+def _offsets(lengths: list[int]) -> pa.Array:
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    return pa.array(offsets)
+
+
+def int_lists(seqs: list) -> pa.Array:
+    """A list<int32> arrow array from numpy arrays (None: null), without one Python int per element."""
+    present = [np.asarray(s, dtype=np.int32) for s in seqs if s is not None]
+    values = pa.array(np.concatenate(present) if present else np.zeros(0, dtype=np.int32))
+    return pa.ListArray.from_arrays(_offsets([0 if s is None else len(s) for s in seqs]), values,
+                                    mask=pa.array([s is None for s in seqs]))
+
+
+def result_batch(batch: pa.RecordBatch, rows: list[dict]) -> pa.RecordBatch:
+    """The result rows of one input batch: its key columns, then each file's status and tokens."""
+    cols = {name: batch.column(name) for name in ("sha256", "url", "source", "size")}
+    for name in ("status", "stage", "reason", "error"):
+        cols[name] = pa.array([r.get(name) for r in rows], pa.string())
+    cols["tokens"] = int_lists([r.get("tokens") for r in rows])
+    cols["n_tokens"] = pa.array([r.get("n_tokens") for r in rows], pa.int32())
+    cols["track_programs"] = pa.array([r.get("track_programs") for r in rows], pa.list_(pa.int32()))
+    tracks = [r.get("track_tokens") for r in rows]
+    cols["track_tokens"] = pa.ListArray.from_arrays(
+        _offsets([0 if t is None else len(t) for t in tracks]), int_lists([s for t in tracks if t for s in t]),
+        mask=pa.array([t is None for t in tracks]))
+    return pa.RecordBatch.from_arrays([cols[f.name].cast(f.type) for f in RESULT_SCHEMA], schema=RESULT_SCHEMA)
 
 
 def _encode_partition(tok_cfg, limits: Limits):
@@ -72,12 +102,9 @@ def _encode_partition(tok_cfg, limits: Limits):
         tokenizer = build_tokenizer(tok_cfg)
         splitter = ProgramSplitter(tokenizer)
         for batch in slices(batches):
-            rows = []
-            for r in batch.to_pylist():
-                out = dict(sha256=r["sha256"], url=r["url"], source=r["source"], size=r["size"])
-                out.update(tokenize_midi(r["content"] or b"", tokenizer, splitter, limits))
-                rows.append(out)
-            yield pa.RecordBatch.from_pylist(rows, schema=RESULT_SCHEMA)
+            rows = [tokenize_midi(data or b"", tokenizer, splitter, limits)
+                    for data in batch.column("content").to_pylist()]
+            yield result_batch(batch, rows)
 
     return run
 
