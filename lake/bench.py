@@ -124,23 +124,32 @@ def land(lake: Lake, files: list[tuple[str, bytes]]) -> float:
 
 # -- memory -----------------------------------------------------------------------------------
 class PeakRss:
-    """Peak of the summed RSS of this process and all its descendants, sampled in a thread."""
+    """Peak of the summed RSS of this process and all its descendants, sampled in a thread.
+
+    ``parts`` keeps the peak of each kind of process too: this driver, the Spark JVM, and the
+    Python workers Spark starts (summed), so a growth can be told apart.
+    """
 
     def __init__(self, every_s: float = 0.2):
         import psutil
 
         self.proc, self.every_s, self.peak = psutil.Process(), every_s, 0
+        self.parts = {"driver": 0, "jvm": 0, "python workers": 0}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> int:
-        total = 0
+        parts = {k: 0 for k in self.parts}
         for p in [self.proc, *self.proc.children(recursive=True)]:
             try:
-                total += p.memory_info().rss
+                rss = p.memory_info().rss
+                kind = "driver" if p.pid == self.proc.pid else ("jvm" if "java" in p.name() else "python workers")
             except Exception:  # a worker that exited between listing and reading
-                pass
-        return total
+                continue
+            parts[kind] += rss
+        for k, v in parts.items():
+            self.parts[k] = max(self.parts[k], v)
+        return sum(parts.values())
 
     def _run(self):
         while not self._stop.is_set():
@@ -191,7 +200,7 @@ def run_lake(files, root: Path, master: str, driver_memory: str) -> dict:
     for r in reports.values():
         print("  " + r.summary())
     return dict(files=len(files), land_s=land_s, total_s=total, timings=timings, peak_rss=mem.peak,
-                counts={n: r.counts for n, r in reports.items()})
+                peak_parts=mem.parts, counts={n: r.counts for n, r in reports.items()})
 
 
 # -- the baseline -----------------------------------------------------------------------------
@@ -260,6 +269,9 @@ def main(argv=None) -> None:
     print(f"\nspeed-up over music21: {rate / base['files_per_s']:.0f}x; peak RSS {runs[0]['peak_rss'] / 2**30:.2f}G at "
           f"{runs[0]['files']} files vs {big['peak_rss'] / 2**30:.2f}G at {big['files']} files; "
           f"landing bronze took {big['land_s']:.1f}s (not counted)")
+    for r in runs:
+        print(f"peak RSS at {r['files']} files by process: " + ", ".join(
+            f"{k} {v / 2**30:.2f}G" for k, v in r["peak_parts"].items()))
     print("counts: " + json.dumps(big["counts"]))
 
 

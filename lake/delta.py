@@ -232,20 +232,28 @@ class Lake:
         done = self.ensure(spec).transaction_version(app_id)
         return done is not None and done >= app_version
 
-    def commit_files(self, spec: TableSpec, run_id: str, app_id: str, app_version: int,
-                     metadata: dict | None = None) -> tuple[int, int]:
-        """Commit every parquet file under the run's staging dir; returns (new version, rows added).
+    def commit_files(self, spec: TableSpec, run_id: str, app_id: str | None, app_version: int | None,
+                     metadata: dict | None = None, paths: list[str] | None = None) -> tuple[int, int]:
+        """Commit parquet files of the run's staging dir; returns (new version, rows added).
 
-        Idempotent per ``(app_id, app_version)``: a second call for an input version that was
-        already committed commits nothing.
+        ``paths`` (relative to the staging dir) names the files to commit; by default every parquet
+        file under it. Idempotent per ``(app_id, app_version)``: a second call for an input version
+        that was already committed commits nothing. Without an app id the caller keeps it exactly
+        once (the per-file jobs commit only files they wrote for keys the table lacks).
         """
         dt = self.ensure(spec)
-        if self.already_committed(spec, app_id, app_version):
+        if app_id is not None and self.already_committed(spec, app_id, app_version):
             return dt.version(), 0
         fs, root = pafs.FileSystem.from_uri(self.table_uri(spec))
         staging = f"{root}/{STAGING_DIR}/{run_id}"
-        infos = [i for i in fs.get_file_info(pafs.FileSelector(staging, allow_not_found=True, recursive=True))
-                 if i.type == pafs.FileType.File and i.base_name.endswith(".parquet")]
+        if paths is None:
+            infos = [i for i in fs.get_file_info(pafs.FileSelector(staging, allow_not_found=True, recursive=True))
+                     if i.type == pafs.FileType.File and i.base_name.endswith(".parquet")]
+        else:
+            infos = fs.get_file_info([f"{staging}/{p}" for p in paths])
+            missing = [i.path for i in infos if i.type != pafs.FileType.File]
+            if missing:
+                raise FileNotFoundError(f"{spec.name}: staged files are missing: {missing[:3]}")
         actions, rows = [], 0
         for info in infos:
             with fs.open_input_file(info.path) as f:

@@ -6,6 +6,8 @@ import os
 
 import pyarrow as pa
 
+from lake import WORKER_ENV
+
 _ARROW_TO_SPARK = {
     pa.string(): "string", pa.int32(): "int", pa.int64(): "bigint", pa.float64(): "double",
     pa.float32(): "float", pa.bool_(): "boolean", pa.binary(): "binary",
@@ -27,7 +29,8 @@ def spark_session(cfg, app_name: str = "musiclake"):
                .config("spark.ui.showConsoleProgress", "true")
                .config("spark.ui.enabled", "false")
                .config("spark.driver.host", "127.0.0.1")
-               .config("spark.driver.bindAddress", "127.0.0.1"))
+               .config("spark.driver.bindAddress", "127.0.0.1")
+               .config(f"spark.executorEnv.{WORKER_ENV}", "1"))  # lake/__init__.py: no torch in workers
     for k, v in cfg.spark.conf.items():
         builder = builder.config(k, v)
     spark = builder.getOrCreate()

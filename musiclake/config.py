@@ -69,6 +69,8 @@ class LakeConfig(_Section):
     uri: str = "./data/lake"
     storage_options: dict[str, str] = Field(default_factory=dict, description="object-store credentials/endpoint for delta-rs")
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    chunk_files: int = Field(50_000, ge=1, description="per-file jobs (features, encode) commit every this many files, "
+                                                        "so a killed run keeps the chunks it finished")
 
     @field_validator("uri")
     @classmethod

@@ -9,12 +9,15 @@ with an app transaction ``(app_id, input version)``. An output with no rows is s
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from lake.delta import Lake, local_path
+from lake.jobs.per_file import ROWS_PER_BATCH, Lineage, PerFileJob, run_per_file
 from lake.schemas import TableSpec
 from lake.spark import spark_ddl, spark_type
+from musiclake.progress import Progress
 from musiclake.runinfo import code_version
 
 
@@ -117,12 +120,39 @@ def write_and_commit(df, lake: Lake, spec: TableSpec, run_id: str, app_id: str, 
     return lake.commit_files(spec, run_id, app_id=app_id, app_version=app_version, metadata=metadata)
 
 
-def finish(report: JobReport, clock: Clock, progress, by_status: dict[str, int], ok: str = "ok",
-           quarantined: str = "quarantined") -> JobReport:
-    """Close a per-file job's report: files in / ok / quarantined counts, the progress line, the time."""
+def lineage(source: TableSpec, source_version: int, run_id: str) -> Lineage:
+    """The lineage a per-file job stamps on its rows (one timestamp per run)."""
+    return Lineage(source.name, int(source_version), run_id, code_version(), datetime.now(timezone.utc))
+
+
+@contextmanager
+def spark_conf(spark, settings: dict[str, str]):
+    """Run the block with these Spark SQL settings (the previous values restored after)."""
+    previous = {k: spark.conf.get(k, None) for k in settings}
+    for k, v in settings.items():
+        spark.conf.set(k, str(v))
+    try:
+        yield
+    finally:
+        for k, v in previous.items():
+            if v is None:
+                spark.conf.unset(k)
+            else:
+                spark.conf.set(k, v)
+
+
+def run_job(spark, lake: Lake, job: PerFileJob, cfg, report: JobReport, clock: Clock, input_spec: TableSpec,
+            ok: str = "ok", quarantined: str = "quarantined") -> JobReport:
+    """Run a per-file job (:mod:`lake.jobs.per_file`) and close its report: counts, commits, the progress line."""
+    progress = Progress(job.name, unit="files", every_s=0.0)  # one line per committed chunk
+    # Arrow batches to Python capped at ROWS_PER_BATCH files; scan splits of at most partition_bytes
+    settings = {"spark.sql.execution.arrow.maxRecordsPerBatch": ROWS_PER_BATCH,
+                "spark.sql.files.maxPartitionBytes": job.partition_bytes}
+    with spark_conf(spark, settings):
+        by_status, report.outputs = run_per_file(spark, lake, job, cfg.lake.chunk_files, lake.info(input_spec),
+                                                 progress)
     n_ok, n_bad = by_status.get(ok, 0), by_status.get(quarantined, 0)
     report.counts = dict(files_in=n_ok + n_bad, ok=n_ok, quarantined=n_bad)
-    progress.advance(n_ok + n_bad, ok=n_ok, quarantined=n_bad)
     progress.close()
     report.elapsed_s = clock.elapsed()
     return report

@@ -55,7 +55,7 @@ class Crash(RuntimeError):
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, spark):
-    import lake.jobs.features as features_job
+    import lake.jobs.per_file as per_file
     from lake.jobs.dedup import run_dedup
     from lake.jobs.encode import run_encode
     from lake.jobs.features import run_features
@@ -70,21 +70,21 @@ def run(tmp_path_factory, spark):
 
     lake.insert_new(BRONZE_MIDI, bronze_rows({**GOOD, **BAD, **DUPES, **HOSTILE}))
     # a crash after the first of the four commits: the re-run must finish the others, adding nothing twice
-    real_commit = features_job.write_and_commit
+    real_commit = per_file.commit_staged
     calls = []
 
     def crashing_commit(*args, **kwargs):
         if calls:
             raise Crash("killed between two commits")
-        calls.append(args[2].name)
+        calls.append(args[1].name)
         return real_commit(*args, **kwargs)
 
-    features_job.write_and_commit = crashing_commit
+    per_file.commit_staged = crashing_commit
     try:
         with pytest.raises(Crash):
             run_features(cfg, spark)
     finally:
-        features_job.write_and_commit = real_commit
+        per_file.commit_staged = real_commit
     state["versions"]["crashed"] = {t.name: t.version for t in lake.describe()}
     step("features", run_features)
     step("features-again", run_features)
