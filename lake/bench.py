@@ -7,9 +7,11 @@ What it does, printing figures (never asserting them):
    with symusic (transpositions, tempo scalings, track subsets), each with its own bytes.
 2. Lands them in a fresh bench lake's ``bronze_midi_files`` (``Lake.append`` in batches).
 3. Times the silver jobs end to end through Spark (``--master``, ``local[2]`` by default): bronze
-   in, features (+ chords, tracks, quarantine) and tokens committed to Delta. Peak memory is the
-   summed RSS of this process and every child (the Spark JVM and its Python workers), sampled
-   every 0.2 s; the run is made at two input sizes to show whether it stays flat.
+   in, features (+ chords, tracks, quarantine) and tokens committed to Delta. The jobs run in a
+   fresh child process that never holds the input; peak memory is the summed RSS of that process
+   and every child of it (the Spark JVM and its Python workers), sampled every 0.2 s, also shown
+   per kind of process. The run is made at several input sizes (``--sizes``) to show whether it
+   stays flat.
 4. Runs a naive music21 baseline on a sample: parse each file with music21 and emit
    ``N_<pitch>_<quarterLength>`` tokens, one core, extrapolated to files/s.
 """
@@ -35,7 +37,7 @@ from lake.schemas import BRONZE_MIDI
 TRANSPOSE = (-6, -5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 6, 7)
 TEMPO_SCALE = (0.75, 0.8, 0.9, 1.1, 1.2, 1.25, 1.5)
 SITE_PIECES = 300
-LAND_BATCH = 2000
+LAND_BATCH = 500  # rows per bronze commit, as the crawler lands them (ingest.land_every_rows)
 
 
 # -- input ------------------------------------------------------------------------------------
@@ -175,15 +177,24 @@ def silver_jobs():
     return [("features", run_features), ("encode", run_encode)]
 
 
-def run_lake(files, root: Path, master: str, driver_memory: str) -> dict:
-    from lake.spark import spark_session
+def bench_config(root: Path, master: str, driver_memory: str):
     from musiclake.config import load_config
 
+    return load_config(None, [f"lake.uri={root}", f"spark.master={master}", f"spark.driver_memory={driver_memory}",
+                              "spark.shuffle_partitions=2"], environ={})
+
+
+def prepare_lake(files, root: Path) -> float:
+    """A fresh bench lake at ``root`` whose bronze_midi_files holds ``files``; returns the seconds landing took."""
     shutil.rmtree(root, ignore_errors=True)
-    cfg = load_config(None, [f"lake.uri={root}", f"spark.master={master}", f"spark.driver_memory={driver_memory}",
-                             "spark.shuffle_partitions=2"], environ={})
-    lake = Lake.from_config(cfg)
-    land_s = land(lake, files)
+    return land(Lake(str(root)), files)
+
+
+def run_jobs(root: Path, master: str, driver_memory: str) -> dict:
+    """The silver jobs on the bench lake at ``root``, timed, with the peak RSS of this process and its children."""
+    from lake.spark import spark_session
+
+    cfg = bench_config(root, master, driver_memory)
     spark = spark_session(cfg, app_name="musiclake-bench-lake")
     spark.range(1).count()  # the JVM and a first job up before the clock starts
     timings, reports = {}, {}
@@ -197,10 +208,22 @@ def run_lake(files, root: Path, master: str, driver_memory: str) -> dict:
             total = time.monotonic() - t0
     finally:
         spark.stop()
-    for r in reports.values():
-        print("  " + r.summary())
-    return dict(files=len(files), land_s=land_s, total_s=total, timings=timings, peak_rss=mem.peak,
-                peak_parts=mem.parts, counts={n: r.counts for n, r in reports.items()})
+    return dict(total_s=total, timings=timings, peak_rss=mem.peak, peak_parts=mem.parts,
+                counts={n: r.counts for n, r in reports.items()}, summaries=[r.summary() for r in reports.values()])
+
+
+def run_lake(files, root: Path, master: str, driver_memory: str) -> dict:
+    """Land ``files`` here, then run the jobs in a fresh child process (which never holds the input in memory)."""
+    import subprocess
+    import sys
+
+    land_s = prepare_lake(files, root)
+    out = subprocess.run([sys.executable, "-m", "lake.bench", "--jobs-only", str(root), "--master", master,
+                          "--driver-memory", driver_memory], stdout=subprocess.PIPE, text=True, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    for line in result.pop("summaries"):
+        print("  " + line)
+    return dict(result, files=len(files), land_s=land_s)
 
 
 # -- the baseline -----------------------------------------------------------------------------
@@ -233,23 +256,28 @@ def run_baseline(files, sample: int, seed: int = 0) -> dict:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="python -m lake.bench", description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=20_000, help="distinct MIDI files for the large run")
-    ap.add_argument("--small", type=int, default=None, help="files for the small run (memory check; default files/4)")
+    ap.add_argument("--sizes", default="0.25,0.5,1", help="input sizes run (fractions of --files), to show whether "
+                                                         "peak memory stays flat")
     ap.add_argument("--baseline-sample", type=int, default=200, help="files parsed by the music21 baseline")
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--driver-memory", default="2g")
     ap.add_argument("--site", default="data/site", help="score site folder (built if absent)")
     ap.add_argument("--work", default="data/bench-lake", help="bench lakes live here (wiped)")
+    ap.add_argument("--jobs-only", default=None, metavar="LAKE", help=argparse.SUPPRESS)  # the child of run_lake
     args = ap.parse_args(argv)
+    if args.jobs_only:
+        print(json.dumps(run_jobs(Path(args.jobs_only), args.master, args.driver_memory)), flush=True)
+        return
 
     os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
     t = time.monotonic()
     files = make_files(Path(args.site).resolve(), args.files)
     print(f"input: {len(files)} distinct MIDI files ({sum(len(d) for _, d in files) / 1e6:.1f} MB) "
           f"from {args.site} in {time.monotonic() - t:.1f}s")
-    small_n = args.small or max(len(files) // 4, 1)
+    sizes = sorted({max(1, round(len(files) * float(f))) for f in args.sizes.split(",")})
     work = Path(args.work).resolve()
     runs = []
-    for n in (small_n, len(files)):
+    for n in sizes:
         print(f"lake run on {n} files (master {args.master}):")
         runs.append(run_lake(files[:n], work / f"n{n}", args.master, args.driver_memory))
     print(f"music21 baseline on {args.baseline_sample} files (one core):")
@@ -266,9 +294,9 @@ def main(argv=None) -> None:
     print(f"{'music21 baseline (sample)':<28} {base['files']:>7} {base['seconds']:>8.1f} {base['files_per_s']:>8.1f}")
     big = runs[-1]
     rate = big["files"] / big["total_s"]
-    print(f"\nspeed-up over music21: {rate / base['files_per_s']:.0f}x; peak RSS {runs[0]['peak_rss'] / 2**30:.2f}G at "
-          f"{runs[0]['files']} files vs {big['peak_rss'] / 2**30:.2f}G at {big['files']} files; "
-          f"landing bronze took {big['land_s']:.1f}s (not counted)")
+    print(f"\nspeed-up over music21: {rate / base['files_per_s']:.0f}x; peak RSS "
+          + " vs ".join(f"{r['peak_rss'] / 2**30:.2f}G at {r['files']} files" for r in runs)
+          + f"; landing bronze took {big['land_s']:.1f}s (not counted)")
     for r in runs:
         print(f"peak RSS at {r['files']} files by process: " + ", ".join(
             f"{k} {v / 2**30:.2f}G" for k, v in r["peak_parts"].items()))

@@ -26,7 +26,7 @@ from musiclake.runinfo import code_version, new_run_id
 
 APP_ID = "features"
 OK, QUARANTINED = "ok", "quarantined"
-PARTITION_BYTES = 16 * 1024 * 1024  # bronze bytes per Spark task, at most
+PARTITION_BYTES = 4 * 1024 * 1024  # bronze bytes per Spark task (about one bronze file: the lander writes ~500 rows a file)
 BRONZE_COLUMNS = ["sha256", "content", "size", "url", "title", "source", "attrs_json"]
 OUTPUTS = (SILVER_SCORES, SILVER_CHORDS, SILVER_TRACKS, SILVER_QUARANTINE)
 

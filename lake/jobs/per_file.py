@@ -34,6 +34,7 @@ from lake.delta import Lake
 from lake.schemas import TableSpec
 
 ROWS_PER_BATCH = 64  # Arrow rows per batch to a Python worker: at most 64 files (4 MiB each) in flight
+TASKS_PER_CORE = 4  # at least this many tasks per core, so the last wave of tasks leaves no core idle for long
 FLUSH_ROWS = 2048  # rows of one output buffered in a worker before they are written as a parquet file
 FLUSH_VALUES = 2_000_000  # ... or this many list elements (token ids), whichever comes first
 
@@ -284,9 +285,9 @@ def run_per_file(spark, lake: Lake, job: PerFileJob, chunk_files: int, input_inf
     parallelism = spark.sparkContext.defaultParallelism
     for i, n, part in chunks(job.pending, input_info.rows, chunk_files):
         last = i == n - 1
-        # enough input files: the scan's splits spread the work; else a shuffle spreads the rows
-        partitions = (None if input_info.files >= 2 * parallelism
-                      else max(2 * parallelism, -(-(input_info.size_bytes // n) // job.partition_bytes)))
+        # enough input files: the scan's splits (about one file each) spread the work; else a shuffle spreads the rows
+        partitions = (None if input_info.files >= TASKS_PER_CORE * parallelism
+                      else max(TASKS_PER_CORE * parallelism, -(-(input_info.size_bytes // n) // job.partition_bytes)))
         fn = partition_function(job.make_process, lake.uri, open_specs, job.run_id, job.lineage, held)
         result = run_chunk(part, partitions, fn)
         for status, count in result.by_status.items():
