@@ -168,13 +168,16 @@ class PeakRss:
 
 
 # -- the lake jobs ----------------------------------------------------------------------------
-def silver_jobs():
+def silver_jobs(separate: bool):
+    """(name, job) pairs timed by the bench: the one pass ``lake all`` takes, or the two jobs one after the other."""
     from lake.jobs.encode import run_encode
-    try:
-        from lake.jobs.features import run_features
-    except ImportError:
-        return [("encode", run_encode)]
-    return [("features", run_features), ("encode", run_encode)]
+    from lake.jobs.features import run_features
+    from lake.jobs.silver import run_silver
+
+    if separate:
+        return [("features", lambda cfg, spark: [run_features(cfg, spark)]),
+                ("encode", lambda cfg, spark: [run_encode(cfg, spark)])]
+    return [("features + encode", run_silver)]
 
 
 def bench_config(root: Path, master: str, driver_memory: str):
@@ -190,7 +193,7 @@ def prepare_lake(files, root: Path) -> float:
     return land(Lake(str(root)), files)
 
 
-def run_jobs(root: Path, master: str, driver_memory: str) -> dict:
+def run_jobs(root: Path, master: str, driver_memory: str, separate: bool = False) -> dict:
     """The silver jobs on the bench lake at ``root``, timed, with the peak RSS of this process and its children."""
     from lake.spark import spark_session
 
@@ -201,9 +204,10 @@ def run_jobs(root: Path, master: str, driver_memory: str) -> dict:
     try:
         with PeakRss() as mem:
             t0 = time.monotonic()
-            for name, job in silver_jobs():
+            for name, job in silver_jobs(separate):
                 t = time.monotonic()
-                reports[name] = job(cfg, spark)
+                for report in job(cfg, spark):
+                    reports[report.job] = report
                 timings[name] = time.monotonic() - t
             total = time.monotonic() - t0
     finally:
@@ -212,14 +216,15 @@ def run_jobs(root: Path, master: str, driver_memory: str) -> dict:
                 counts={n: r.counts for n, r in reports.items()}, summaries=[r.summary() for r in reports.values()])
 
 
-def run_lake(files, root: Path, master: str, driver_memory: str) -> dict:
+def run_lake(files, root: Path, master: str, driver_memory: str, separate: bool = False) -> dict:
     """Land ``files`` here, then run the jobs in a fresh child process (which never holds the input in memory)."""
     import subprocess
     import sys
 
     land_s = prepare_lake(files, root)
     out = subprocess.run([sys.executable, "-m", "lake.bench", "--jobs-only", str(root), "--master", master,
-                          "--driver-memory", driver_memory], stdout=subprocess.PIPE, text=True, check=True)
+                          "--driver-memory", driver_memory, *(["--separate"] if separate else [])],
+                         stdout=subprocess.PIPE, text=True, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     for line in result.pop("summaries"):
         print("  " + line)
@@ -263,10 +268,12 @@ def main(argv=None) -> None:
     ap.add_argument("--driver-memory", default="2g")
     ap.add_argument("--site", default="data/site", help="score site folder (built if absent)")
     ap.add_argument("--work", default="data/bench-lake", help="bench lakes live here (wiped)")
+    ap.add_argument("--separate", action="store_true", help="run the features and encode jobs one after the other "
+                                                                "instead of the one pass `lake all` takes")
     ap.add_argument("--jobs-only", default=None, metavar="LAKE", help=argparse.SUPPRESS)  # the child of run_lake
     args = ap.parse_args(argv)
     if args.jobs_only:
-        print(json.dumps(run_jobs(Path(args.jobs_only), args.master, args.driver_memory)), flush=True)
+        print(json.dumps(run_jobs(Path(args.jobs_only), args.master, args.driver_memory, args.separate)), flush=True)
         return
 
     os.environ.setdefault("PYSPARK_PYTHON", os.sys.executable)
@@ -279,14 +286,14 @@ def main(argv=None) -> None:
     runs = []
     for n in sizes:
         print(f"lake run on {n} files (master {args.master}):")
-        runs.append(run_lake(files[:n], work / f"n{n}", args.master, args.driver_memory))
+        runs.append(run_lake(files[:n], work / f"n{n}", args.master, args.driver_memory, args.separate))
     print(f"music21 baseline on {args.baseline_sample} files (one core):")
     base = run_baseline(files, args.baseline_sample)
 
     print()
     print(f"{'run':<28} {'files':>7} {'seconds':>8} {'files/s':>8} {'peak RSS':>9}")
     for r in runs:
-        label = "lake " + " + ".join(r["timings"])
+        label = "lake " + ", ".join(r["timings"])
         print(f"{label:<28} {r['files']:>7} {r['total_s']:>8.1f} {r['files'] / r['total_s']:>8.1f} "
               f"{r['peak_rss'] / 2**30:>8.2f}G")
         for name, s in r["timings"].items():

@@ -233,16 +233,19 @@ class Lake:
         return done is not None and done >= app_version
 
     def commit_files(self, spec: TableSpec, run_id: str, app_id: str | None, app_version: int | None,
-                     metadata: dict | None = None, paths: list[str] | None = None) -> tuple[int, int]:
+                     metadata: dict | None = None, paths: list[str] | None = None,
+                     txns: list[tuple[str, int]] | None = None) -> tuple[int, int]:
         """Commit parquet files of the run's staging dir; returns (new version, rows added).
 
         ``paths`` (relative to the staging dir) names the files to commit; by default every parquet
         file under it. Idempotent per ``(app_id, app_version)``: a second call for an input version
         that was already committed commits nothing. Without an app id the caller keeps it exactly
-        once (the per-file jobs commit only files they wrote for keys the table lacks).
+        once (the per-file jobs commit only files they wrote for keys the table lacks). ``txns``
+        records several app transactions in the one commit (a pass that does two jobs' work).
         """
         dt = self.ensure(spec)
-        if app_id is not None and self.already_committed(spec, app_id, app_version):
+        txns = list(txns or []) + ([(app_id, app_version)] if app_id is not None else [])
+        if txns and all(self.already_committed(spec, a, v) for a, v in txns):
             return dt.version(), 0
         fs, root = pafs.FileSystem.from_uri(self.table_uri(spec))
         staging = f"{root}/{STAGING_DIR}/{run_id}"
@@ -264,12 +267,13 @@ class Lake:
                                      modification_time=int((info.mtime.timestamp() if info.mtime else time.time()) * 1000),
                                      data_change=True, stats=json.dumps({"numRecords": n})))
         dt.create_write_transaction(actions, mode="append", schema=spec.schema,
-                                    commit_properties=self._props(app_id, app_version, metadata))
+                                    commit_properties=self._props(None, None, metadata, txns))
         return DeltaTable(self.table_uri(spec), storage_options=self.storage_options).version(), rows
 
     @staticmethod
-    def _props(app_id, app_version, metadata) -> CommitProperties:
-        txns = [Transaction(app_id=app_id, version=int(app_version))] if app_id is not None else None
+    def _props(app_id, app_version, metadata, txns: list[tuple[str, int]] | None = None) -> CommitProperties:
+        pairs = list(txns or []) + ([(app_id, app_version)] if app_id is not None else [])
+        txns = [Transaction(app_id=a, version=int(v)) for a, v in pairs] or None
         meta = {k: str(v) for k, v in (metadata or {}).items()} or None
         return CommitProperties(custom_metadata=meta, app_transactions=txns)
 

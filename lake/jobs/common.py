@@ -142,7 +142,7 @@ def spark_conf(spark, settings: dict[str, str]):
 
 
 def run_job(spark, lake: Lake, job: PerFileJob, cfg, report: JobReport, clock: Clock, input_spec: TableSpec,
-            ok: str = "ok", quarantined: str = "quarantined") -> JobReport:
+            statuses: tuple[str, ...] = ("ok", "quarantined")) -> JobReport:
     """Run a per-file job (:mod:`lake.jobs.per_file`) and close its report: counts, commits, the progress line."""
     progress = Progress(job.name, unit="files", every_s=0.0)  # one line per committed chunk
     # Arrow batches to Python capped at ROWS_PER_BATCH files; scan splits of at most partition_bytes
@@ -151,8 +151,7 @@ def run_job(spark, lake: Lake, job: PerFileJob, cfg, report: JobReport, clock: C
     with spark_conf(spark, settings):
         by_status, report.outputs = run_per_file(spark, lake, job, cfg.lake.chunk_files, lake.info(input_spec),
                                                  progress)
-    n_ok, n_bad = by_status.get(ok, 0), by_status.get(quarantined, 0)
-    report.counts = dict(files_in=n_ok + n_bad, ok=n_ok, quarantined=n_bad)
+    report.counts = dict(files_in=sum(by_status.values()), **{s: by_status.get(s, 0) for s in statuses})
     progress.close()
     report.elapsed_s = clock.elapsed()
     return report

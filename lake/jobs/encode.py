@@ -23,7 +23,7 @@ import functools
 from lake.delta import Lake
 from lake.jobs.common import Clock, JobReport, keys_of, lineage, read_snapshot, run_job
 from lake.jobs.features import OK, PARTITION_BYTES, quarantine_row, quarantined
-from lake.jobs.per_file import PerFileJob
+from lake.jobs.per_file import PerFileJob, Stage
 from lake.midi_features import Limits, check_midi_bytes, check_score, parse_midi, time_limit
 from lake.schemas import BRONZE_MIDI, SILVER_QUARANTINE, SILVER_SCORES, SILVER_TOKENS, SILVER_TRACK_TOKENS
 from lake.tokenizer import ProgramSplitter, build_tokenizer, encode_ids, save_tokenizer, tokenizer_id
@@ -50,15 +50,40 @@ def tokenize_midi(data: bytes, tokenizer, splitter: ProgramSplitter | None = Non
             stage = "features"
             check_score(score, limits)
             stage = "tokenize"
-            ids = encode_ids(tokenizer, score)
-            if not ids.size:
-                raise ValueError("tokenizer produced no tokens")
-            per_program = splitter.split(ids) if splitter is not None else {}
+            return _tokens(score, tokenizer, splitter)
     except Exception as e:  # any failure of one file quarantines that file, never the job
         return quarantined(stage, e)
+
+
+def tokenize_score(score, tokenizer, splitter: ProgramSplitter | None = None, limits: Limits = Limits()) -> dict:
+    """:func:`tokenize_midi` for a score the features path has already parsed and checked."""
+    try:
+        with time_limit(limits.max_seconds, "tokenize"):
+            return _tokens(score, tokenizer, splitter)
+    except Exception as e:  # any failure of one file quarantines that file, never the job
+        return quarantined("tokenize", e)
+
+
+def _tokens(score, tokenizer, splitter) -> dict:
+    ids = encode_ids(tokenizer, score)
+    if not ids.size:
+        raise ValueError("tokenizer produced no tokens")
+    per_program = splitter.split(ids) if splitter is not None else {}
     programs = sorted(per_program)
     return dict(status=OK, tokens=ids, n_tokens=int(ids.size), track_programs=programs,
                 track_tokens=[per_program[p] for p in programs])
+
+
+def token_rows(row: dict, result: dict, tid: str) -> dict[str, list[dict]]:
+    """The silver rows of one tokenized file: its token row and one row per program (or its quarantine row)."""
+    if result["status"] != OK:
+        return {SILVER_QUARANTINE.name: [quarantine_row(row, result, f"encode:{tid}")]}
+    sha = row["sha256"]
+    tracks = [dict(sha256=sha, tokenizer_id=tid, program=p, tokens=t, n_tokens=int(t.size))
+              for p, t in zip(result["track_programs"], result["track_tokens"])]
+    return {SILVER_TOKENS.name: [dict(sha256=sha, tokenizer_id=tid, tokens=result["tokens"],
+                                      n_tokens=result["n_tokens"])],
+            SILVER_TRACK_TOKENS.name: tracks}
 
 
 def encode_process(tok_cfg, limits: Limits):
@@ -66,18 +91,10 @@ def encode_process(tok_cfg, limits: Limits):
     tokenizer = build_tokenizer(tok_cfg)
     splitter = ProgramSplitter(tokenizer)
     tid = tokenizer_id(tok_cfg)
-    job = f"encode:{tid}"
 
     def process(row: dict):
         result = tokenize_midi(row["content"] or b"", tokenizer, splitter, limits)
-        if result["status"] != OK:
-            return result["status"], result["reason"], {SILVER_QUARANTINE.name: [quarantine_row(row, result, job)]}
-        sha = row["sha256"]
-        tracks = [dict(sha256=sha, tokenizer_id=tid, program=p, tokens=t, n_tokens=int(t.size))
-                  for p, t in zip(result["track_programs"], result["track_tokens"])]
-        return OK, None, {SILVER_TOKENS.name: [dict(sha256=sha, tokenizer_id=tid, tokens=result["tokens"],
-                                                    n_tokens=result["n_tokens"])],
-                          SILVER_TRACK_TOKENS.name: tracks}
+        return result["status"], result.get("reason"), token_rows(row, result, tid)
 
     return process
 
@@ -106,18 +123,26 @@ def run_encode(cfg, spark) -> JobReport:
         return report
 
     save_tokenizer(cfg.lake.uri, cfg.tokenizer)
-    is_tid = F.col("tokenizer_id") == tid
-    keys = {SILVER_TOKENS: keys_of(spark, lake, SILVER_TOKENS, is_tid),
-            SILVER_TRACK_TOKENS: keys_of(spark, lake, SILVER_TRACK_TOKENS, is_tid),
-            SILVER_QUARANTINE: keys_of(spark, lake, SILVER_QUARANTINE, F.col("job") == job)}
-    done = keys[SILVER_TOKENS].join(keys[SILVER_TRACK_TOKENS], "sha256").union(keys[SILVER_QUARANTINE])
+    stage = encode_stage(spark, lake, tid, scores_version)
     # only keys travel to the join (broadcast); the bronze bytes are never shuffled for it
-    todo = scores.distinct().join(F.broadcast(done), "sha256", "left_anti")
+    todo = scores.distinct().join(F.broadcast(stage.done), "sha256", "left_anti")
     pending = bronze.join(F.broadcast(todo), "sha256", "left_semi")
     per_file = PerFileJob(
-        name="encode", pending=pending, keys=keys, done=done, app_id=app_id(tid), app_version=scores_version, run_id=run_id,
+        name="encode", pending=pending, done=stage.done, stages=[stage], run_id=run_id,
         lineage=lineage(BRONZE_MIDI, bronze_version, run_id), partition_bytes=PARTITION_BYTES,
         make_process=functools.partial(encode_process, cfg.tokenizer, limits),
         metadata=dict(job="encode", job_run_id=run_id, source_table=BRONZE_MIDI.name, source_version=bronze_version,
                       scores_version=scores_version, code_version=code_version(), tokenizer_id=tid))
     return run_job(spark, lake, per_file, cfg, report, clock, BRONZE_MIDI)
+
+
+def encode_stage(spark, lake: Lake, tid: str, scores_version) -> Stage:
+    """The encode job's outputs for tokenizer ``tid``, the keys they hold and the pieces it has finished."""
+    from pyspark.sql import functions as F
+
+    is_tid = F.col("tokenizer_id") == tid
+    keys = {SILVER_TOKENS: keys_of(spark, lake, SILVER_TOKENS, is_tid),
+            SILVER_TRACK_TOKENS: keys_of(spark, lake, SILVER_TRACK_TOKENS, is_tid),
+            SILVER_QUARANTINE: keys_of(spark, lake, SILVER_QUARANTINE, F.col("job") == f"encode:{tid}")}
+    done = keys[SILVER_TOKENS].join(keys[SILVER_TRACK_TOKENS], "sha256").union(keys[SILVER_QUARANTINE])
+    return Stage(app_id(tid), scores_version, keys, done)

@@ -18,7 +18,7 @@ import json
 
 from lake.delta import Lake
 from lake.jobs.common import Clock, JobReport, keys_of, lineage, read_snapshot, run_job
-from lake.jobs.per_file import PerFileJob
+from lake.jobs.per_file import PerFileJob, Stage
 from lake.midi_features import Limits, MidiError, analyze, check_midi_bytes, check_score, one_line, parse_midi, time_limit
 from lake.schemas import BRONZE_MIDI, SILVER_CHORDS, SILVER_QUARANTINE, SILVER_SCORES, SILVER_TRACKS
 from lake.vocab import normalize_style
@@ -48,7 +48,8 @@ def analyze_midi(data: bytes, limits: Limits = Limits()) -> dict:
     """Check, parse and describe one file: status, stage, reason, error, then its features, chords and tracks.
 
     Never raises for a bad file: any failure is returned as ``status='quarantined'`` with its
-    stage (validate, parse, features), a reason code and the one-line error.
+    stage (validate, parse, features), a reason code and the one-line error. A good file's result
+    also holds the parsed ``score`` (a fused pass tokenizes it without parsing again).
     """
     stage = "validate"
     try:
@@ -60,7 +61,7 @@ def analyze_midi(data: bytes, limits: Limits = Limits()) -> dict:
             result = analyze(score, limits, check_score(score, limits))
     except Exception as e:  # any failure of one file quarantines that file, never the job
         return quarantined(stage, e)
-    return dict(status=OK, features=result.features, chords=result.chords, tracks=result.tracks)
+    return dict(status=OK, features=result.features, chords=result.chords, tracks=result.tracks, score=score)
 
 
 def quarantine_row(row: dict, result: dict, job: str) -> dict:
@@ -69,19 +70,23 @@ def quarantine_row(row: dict, result: dict, job: str) -> dict:
                 error=result["error"], reason=result["reason"], job=job)
 
 
+def feature_rows(row: dict, result: dict) -> dict[str, list[dict]]:
+    """The silver rows of one bronze row: its score, its chords and its tracks (or its quarantine row)."""
+    if result["status"] != OK:
+        return {SILVER_QUARANTINE.name: [quarantine_row(row, result, APP_ID)]}
+    sha = row["sha256"]
+    score = dict(sha256=sha, url=row["url"], title=row["title"], source=row["source"],
+                 style=style_of(row["attrs_json"]), **result["features"])
+    return {SILVER_SCORES.name: [score], SILVER_CHORDS.name: [dict(result["chords"], sha256=sha)],
+            SILVER_TRACKS.name: [dict(t, sha256=sha) for t in result["tracks"]]}
+
+
 def features_process(limits: Limits):
     """``process(bronze row) -> (status, reason, {table: rows})`` for :mod:`lake.jobs.per_file`."""
 
     def process(row: dict):
         result = analyze_midi(row["content"] or b"", limits)
-        if result["status"] != OK:
-            return result["status"], result["reason"], {SILVER_QUARANTINE.name: [quarantine_row(row, result, APP_ID)]}
-        sha = row["sha256"]
-        score = dict(sha256=sha, url=row["url"], title=row["title"], source=row["source"],
-                     style=style_of(row["attrs_json"]), **result["features"])
-        return OK, None, {SILVER_SCORES.name: [score],
-                          SILVER_CHORDS.name: [dict(result["chords"], sha256=sha)],
-                          SILVER_TRACKS.name: [dict(t, sha256=sha) for t in result["tracks"]]}
+        return result["status"], result.get("reason"), feature_rows(row, result)
 
     return process
 
@@ -105,16 +110,23 @@ def run_features(cfg, spark) -> JobReport:
         report.elapsed_s = clock.elapsed()
         return report
 
-    keys = {spec: keys_of(spark, lake, spec) for spec in OUTPUTS}
-    done = (keys[SILVER_SCORES].join(keys[SILVER_CHORDS], "sha256").join(keys[SILVER_TRACKS], "sha256")
-            .union(keys[SILVER_QUARANTINE]))
+    stage = features_stage(spark, lake, bronze_version)
     job = PerFileJob(
-        name="features", pending=bronze.join(F.broadcast(done), "sha256", "left_anti"), keys=keys, done=done, app_id=APP_ID,
-        app_version=bronze_version, run_id=run_id, lineage=lineage(BRONZE_MIDI, bronze_version, run_id),
+        name="features", pending=bronze.join(F.broadcast(stage.done), "sha256", "left_anti"), done=stage.done,
+        stages=[stage],
+        run_id=run_id, lineage=lineage(BRONZE_MIDI, bronze_version, run_id),
         make_process=functools.partial(features_process, limits), partition_bytes=PARTITION_BYTES,
         metadata=dict(job="features", job_run_id=run_id, source_table=BRONZE_MIDI.name, source_version=bronze_version,
                       code_version=code_version()))
     return run_job(spark, lake, job, cfg, report, clock, BRONZE_MIDI)
+
+
+def features_stage(spark, lake: Lake, bronze_version: int) -> Stage:
+    """The features job's outputs, the keys they hold and the files it has finished (in all three tables, or quarantined)."""
+    keys = {spec: keys_of(spark, lake, spec) for spec in OUTPUTS}
+    done = (keys[SILVER_SCORES].join(keys[SILVER_CHORDS], "sha256").join(keys[SILVER_TRACKS], "sha256")
+            .union(keys[SILVER_QUARANTINE]))
+    return Stage(APP_ID, bronze_version, keys, done)
 
 
 __all__ = ["run_features", "analyze_midi", "MidiError"]

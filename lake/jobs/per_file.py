@@ -217,11 +217,11 @@ def run_chunk(pending, partitions: int | None, function) -> ChunkResult:
 
 
 def held_keys(keys: dict, done) -> dict[str, frozenset[str]]:
-    """Per output, the keys it holds that are not done (normally none: left by a crash between two commits).
+    """Per output, the pending keys it already holds (normally none: left by a crash between two commits).
 
-    A key is done when every output holds it (or it was quarantined), and only done keys leave
-    the pending set; so what an output holds beyond them is exactly what it must not get twice.
-    Only key columns are read: no input bytes.
+    Only ``done`` keys leave the pending set and every output key is an input key, so what an output
+    holds beyond ``done`` is exactly what is pending and must not be written to it twice. Only key
+    columns are read: no input bytes.
     """
     from pyspark.sql import functions as F
 
@@ -249,37 +249,68 @@ def chunks(pending, n_input: int, chunk_files: int):
         yield i, n, pending.where(bucket == i)
 
 
-def commit_staged(lake: Lake, spec: TableSpec, run_id: str, files: list[tuple[str, int]], app_id: str | None,
-                  app_version: int | None, metadata: dict) -> tuple[int, int]:
-    """Commit the staged files one chunk wrote for ``spec`` (the last chunk carries the app transaction)."""
-    return lake.commit_files(spec, run_id, app_id, app_version, metadata, paths=[p for p, _ in files])
+def commit_staged(lake: Lake, spec: TableSpec, run_id: str, files: list[tuple[str, int]], txns: list[tuple[str, int]],
+                  metadata: dict) -> tuple[int, int]:
+    """Commit the staged files one chunk wrote for ``spec`` (the last chunk carries the app transactions)."""
+    return lake.commit_files(spec, run_id, None, None, metadata, paths=[p for p, _ in files], txns=txns)
+
+
+@dataclass
+class Stage:
+    """One job's share of a per-file pass: its outputs, what they hold, and its app transaction.
+
+    ``app_version`` is the input version the outputs are committed for, or a function of the
+    versions committed so far in the pass (encode inside a fused pass: the new silver_scores version).
+    """
+
+    app_id: str
+    app_version: object  # int | (dict[table name, version committed] -> int)
+    keys: dict  # output TableSpec -> DataFrame of the keys it holds
+    done: object  # DataFrame of the keys this stage has finished (every output holds it, or it was quarantined)
+
+    def version(self, committed: dict[str, int]) -> int:
+        return self.app_version(committed) if callable(self.app_version) else int(self.app_version)
 
 
 @dataclass
 class PerFileJob:
-    """What a per-file job hands :func:`run_per_file`: its input, outputs, and the function run on each file."""
+    """What a per-file job hands :func:`run_per_file`: its input, its stages' outputs, the function run on each file."""
 
     name: str
     pending: object  # DataFrame of the input rows still to do (with the columns ``make_process`` reads)
-    keys: dict  # output TableSpec -> DataFrame of the keys it holds (for the per-output skip)
-    done: object  # DataFrame of the keys every output holds (or that were quarantined): not pending
-    app_id: str
-    app_version: int
+    done: object  # DataFrame of the keys left out of ``pending``: an output's other keys are pending ones it holds
+    stages: list[Stage]
     run_id: str
     lineage: Lineage
     make_process: object  # () -> process(row) -> (status, reason, {table name: [rows]})
     metadata: dict
-    partition_bytes: int  # input bytes per Spark task, at most
+    partition_bytes: int  # input bytes per Spark task (when the input must be shuffled to spread it)
+
+    def outputs(self) -> list[TableSpec]:
+        """Every output in commit order (a table two stages share comes once, at its last stage)."""
+        seen: dict[str, TableSpec] = {}
+        for stage in self.stages:
+            for spec in stage.keys:
+                seen.pop(spec.name, None)
+                seen[spec.name] = spec
+        return list(seen.values())
 
 
 def run_per_file(spark, lake: Lake, job: PerFileJob, chunk_files: int, input_info, progress) -> tuple[dict, dict]:
     """Run ``job`` chunk by chunk (``input_info``: the input table's :class:`~lake.delta.TableInfo`, for sizing);
-    returns ({status: files}, {table: (version, rows added)})."""
-    outputs = list(job.keys)
-    closed = {s.name for s in outputs if lake.already_committed(s, job.app_id, job.app_version)}
+    returns ({status: files}, {table: (version, rows added)}).
+
+    An output already committed for a fixed-version stage is closed: nothing is written to it.
+    """
+    outputs = job.outputs()
+    closed = {spec.name for st in job.stages if not callable(st.app_version) for spec in st.keys
+              if lake.already_committed(spec, st.app_id, st.version({}))}
     open_specs = [s for s in outputs if s.name not in closed]
-    filled = {s: job.keys[s] for s in open_specs if lake.info(s).rows}  # an empty output holds nothing twice
-    held = held_keys(filled, job.done) if filled else {}
+    held: dict[str, frozenset[str]] = {}
+    for st in job.stages:
+        filled = {s: k for s, k in st.keys.items() if s.name not in closed and lake.info(s).rows}
+        for table, keys in (held_keys(filled, job.done) if filled else {}).items():
+            held[table] = held.get(table, frozenset()) | keys
     by_status: dict[str, int] = {}
     committed = {s.name: (lake.version(s), 0) for s in outputs}
     parallelism = spark.sparkContext.defaultParallelism
@@ -292,12 +323,14 @@ def run_per_file(spark, lake: Lake, job: PerFileJob, chunk_files: int, input_inf
         result = run_chunk(part, partitions, fn)
         for status, count in result.by_status.items():
             by_status[status] = by_status.get(status, 0) + count
+        versions = {name: v for name, (v, _) in committed.items()}
         for spec in open_specs:  # an output with no rows is still committed on the last chunk (the txn says done)
             files = result.files.get(spec.name, [])
             if not files and not last:
                 continue
-            version, rows = commit_staged(lake, spec, job.run_id, files, job.app_id if last else None,
-                                          job.app_version if last else None, dict(job.metadata, chunk=f"{i + 1}/{n}"))
+            txns = [(st.app_id, st.version(versions)) for st in job.stages if spec in st.keys] if last else []
+            version, rows = commit_staged(lake, spec, job.run_id, files, txns, dict(job.metadata, chunk=f"{i + 1}/{n}"))
             committed[spec.name] = (version, committed[spec.name][1] + rows)
+            versions[spec.name] = version
         progress.advance(sum(result.by_status.values()), **result.by_status)
     return by_status, committed
