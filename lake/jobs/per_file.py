@@ -156,18 +156,20 @@ def summary_batch(statuses: list[tuple[str, str, str | None]], files: list[tuple
 
 
 def partition_function(make_process, lake_uri: str, specs: list[TableSpec], run_id: str, lineage: Lineage,
-                       skip: dict[str, frozenset[str]]):
+                       skip: dict[str, frozenset[str]], chunk: int = 0):
     """The ``mapInArrow`` function: input rows in, each file's status and the staged files out.
 
     ``make_process()`` runs once per task and returns ``process(row) -> (status, reason, {table: rows})``;
-    ``skip`` names, per output, keys whose rows are not written (the table holds them already).
+    ``skip`` names, per output, keys whose rows are not written (the table holds them already);
+    ``chunk`` goes into the file names (each chunk is a Spark job of its own, its task numbers from 0).
     """
 
     def run(batches):
         from pyspark import TaskContext
 
         ctx = TaskContext.get()
-        task = f"{ctx.partitionId():05d}-{ctx.attemptNumber()}" if ctx is not None else "00000-0"
+        where = f"{ctx.partitionId():05d}-{ctx.attemptNumber()}" if ctx is not None else "00000-0"
+        task = f"c{chunk:05d}-{where}"
         process = make_process()
         writer = StagedWriter(lake_uri, specs, run_id, lineage, task)
         for batch in slices(batches):
@@ -319,7 +321,7 @@ def run_per_file(spark, lake: Lake, job: PerFileJob, chunk_files: int, input_inf
         # enough input files: the scan's splits (about one file each) spread the work; else a shuffle spreads the rows
         partitions = (None if input_info.files >= TASKS_PER_CORE * parallelism
                       else max(TASKS_PER_CORE * parallelism, -(-(input_info.size_bytes // n) // job.partition_bytes)))
-        fn = partition_function(job.make_process, lake.uri, open_specs, job.run_id, job.lineage, held)
+        fn = partition_function(job.make_process, lake.uri, open_specs, job.run_id, job.lineage, held, chunk=i)
         result = run_chunk(part, partitions, fn)
         for status, count in result.by_status.items():
             by_status[status] = by_status.get(status, 0) + count
