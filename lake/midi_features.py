@@ -260,6 +260,36 @@ class Prepared:
     notes_per_track: dict[int, int] = field(default_factory=dict)
 
 
+def repair_restrikes(start: np.ndarray, end: np.ndarray, pitch: np.ndarray, track: np.ndarray) -> np.ndarray:
+    """Note ends with symusic's first-in-first-out pairing undone where it slid, per track and pitch.
+
+    Valid MIDI never sounds a pitch twice at once on a channel, so a note that lasts past the next
+    onset of its pitch in its track was paired with the wrong note-off. That happens when a writer
+    puts a zero-length note's note-off before its note-on at the same tick (music21 does, for grace
+    notes): the parser keeps that note-on open, and from then on every note of the pitch gets the
+    note-off of the one after it. Such a note ends where its predecessor was made to end, when that
+    falls between its onset and the next one; otherwise, or with no predecessor, it ends at the
+    next onset. Notes that do not overlap the next one are left alone.
+    """
+    if start.size < 2:
+        return end
+    order = np.lexsort((start, pitch, track))
+    s, e = start[order], end[order]
+    same_next = (pitch[order][1:] == pitch[order][:-1]) & (track[order][1:] == track[order][:-1])
+    next_start = np.full(s.size, np.iinfo(np.int64).max)
+    next_start[:-1] = np.where(same_next, s[1:], next_start[:-1])
+    slid = e > next_start
+    if not slid.any():
+        return end
+    prev_end = np.full(s.size, -1, dtype=np.int64)
+    prev_end[1:] = np.where(same_next, e[:-1], -1)
+    shifted = (prev_end >= s) & (prev_end <= next_start)
+    fixed = np.where(slid, np.where(shifted, prev_end, next_start), e)
+    out = end.copy()
+    out[order] = fixed
+    return out
+
+
 def check_score(score: Score, limits: Limits = Limits()) -> Prepared:
     """Apply the caps to a parsed score and lay its notes out as arrays; raises :class:`MidiError`."""
     tpq = int(score.ticks_per_quarter)
@@ -283,7 +313,8 @@ def check_score(score: Score, limits: Limits = Limits()) -> Prepared:
         drums.append(np.full(n, bool(t.is_drum)))
         per_track[i] = n
     start = np.concatenate(starts)
-    end = start + np.concatenate(durs)
+    owner, pitch = np.concatenate(owners), np.concatenate(pitches)
+    end = repair_restrikes(start, start + np.concatenate(durs), pitch, owner)
     tempo = TempoMap(score)
     end_tick = int(end.max())
     duration_s = float(tempo.seconds(end_tick))
@@ -297,8 +328,8 @@ def check_score(score: Score, limits: Limits = Limits()) -> Prepared:
         if not limits.min_bpm <= b <= limits.max_bpm:
             raise MidiError(f"absurd tempo: {b:g} BPM held for most of the piece, outside "
                             f"[{limits.min_bpm:g}, {limits.max_bpm:g}]", "absurd_tempo")
-    return Prepared(score, tpq, start, end, np.concatenate(pitches), np.concatenate(owners), np.concatenate(drums),
-                    tempo, end_tick, duration_s, bpm, per_track)
+    return Prepared(score, tpq, start, end, pitch, owner, np.concatenate(drums), tempo, end_tick, duration_s, bpm,
+                    per_track)
 
 
 # -- meter and grid ---------------------------------------------------------------------------

@@ -328,3 +328,40 @@ def test_per_file_limits_come_from_the_config():
     assert (limits.max_notes, limits.max_bytes) == (5, 2048)
     with pytest.raises(ConfigError, match="lake.limits.max_notez: unknown key"):
         load_config(environ={}, overrides=["lake.limits.max_notez=5"])
+
+
+def _raw_midi(events, tpq: int = 480) -> bytes:
+    """One-track MIDI bytes from (delta ticks, status, data1, data2) events, written as given."""
+    def vlq(n: int) -> bytes:
+        out = [n & 0x7F]
+        n >>= 7
+        while n:
+            out.append((n & 0x7F) | 0x80)
+            n >>= 7
+        return bytes(reversed(out))
+
+    body = b"".join(vlq(d) + bytes(m) for d, *m in events) + b"\x00\xff\x2f\x00"
+    return b"MThd" + struct.pack(">IHHH", 6, 0, 1, tpq) + b"MTrk" + struct.pack(">I", len(body)) + body
+
+
+def test_a_note_off_written_before_its_note_on_does_not_stretch_the_notes_after_it():
+    # a zero-length grace note written note-off first (as music21 writes them), then three notes on C4
+    data = _raw_midi([(0, 0x80, 60, 0), (0, 0x90, 60, 64),
+                      (480, 0x90, 60, 64), (240, 0x80, 60, 0), (240, 0x90, 60, 64), (240, 0x80, 60, 0),
+                      (240, 0x90, 60, 64), (240, 0x80, 60, 0), (0, 0x90, 64, 64), (480, 0x80, 64, 0)])
+    score = parse_midi(data)
+    raw = sorted((n.start, n.end) for n in score.tracks[0].notes if n.pitch == 60)
+    assert any(end > nxt for (_, end), (nxt, _) in zip(raw, raw[1:])), "symusic pairs them first in, first out"
+    p = check_score(score)
+    c4 = sorted(zip(p.start[p.pitch == 60].tolist(), p.end[p.pitch == 60].tolist()))
+    assert all(end <= nxt for (_, end), (nxt, _) in zip(c4, c4[1:])), "no C4 sounds past the next C4"
+    assert c4[1] == (480, 720), "the first real note ends at its own note-off"
+    e4 = list(zip(p.start[p.pitch == 64].tolist(), p.end[p.pitch == 64].tolist()))
+    assert e4 == [(1680, 2160)], "other pitches are left alone"
+
+
+def test_clean_files_keep_their_note_ends():
+    score = parse_midi(d_minor_duo())
+    p = check_score(score)
+    raw = np.concatenate([t.notes.numpy()["time"] + t.notes.numpy()["duration"] for t in score.tracks if t.note_num()])
+    assert sorted(p.end.tolist()) == sorted(raw.tolist())
