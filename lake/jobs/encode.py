@@ -107,7 +107,6 @@ def run_encode(cfg, spark) -> JobReport:
     lake = Lake.from_config(cfg)
     run_id = new_run_id("encode")
     tid = tokenizer_id(cfg.tokenizer)
-    job = f"encode:{tid}"
     limits = Limits.from_config(cfg)
 
     scores_version, scores = read_snapshot(spark, lake, SILVER_SCORES, columns=["sha256"])

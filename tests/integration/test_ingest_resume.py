@@ -18,14 +18,13 @@ from lake.schemas import BRONZE_MIDI
 from lake.schemas.frontier import INGEST_FRONTIER
 from tests.conftest import make_config
 from tests.support.hostile_site import HostileSite
+from tests.support.lake_faults import rows_in
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _landed(lake: Lake) -> int:
-    if not lake.exists(BRONZE_MIDI):
-        return 0
-    return lake.read(BRONZE_MIDI, columns=["sha256"]).num_rows
+    return rows_in(lake, BRONZE_MIDI)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from lake.schemas import (BRONZE_MIDI, SILVER_CHORDS, SILVER_DUPLICATES, SILVER_
 from musiclake.runinfo import code_version
 from tests.conftest import make_config
 from tests.integration.test_lake_jobs import BAD, GOOD, bronze_rows
+from tests.support.lake_faults import Crash, crash_after_commits
 from tests.unit.test_lake_dedup import edited, tune
 from tests.unit.test_lake_features import band_score, make_score
 
@@ -49,13 +50,8 @@ def sha(name: str) -> str:
     return hashlib.sha256(ALL[name][0]).hexdigest()
 
 
-class Crash(RuntimeError):
-    pass
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, spark):
-    import lake.jobs.per_file as per_file
     from lake.jobs.dedup import run_dedup
     from lake.jobs.encode import run_encode
     from lake.jobs.features import run_features
@@ -70,21 +66,8 @@ def run(tmp_path_factory, spark):
 
     lake.insert_new(BRONZE_MIDI, bronze_rows({**GOOD, **BAD, **DUPES, **HOSTILE}))
     # a crash after the first of the four commits: the re-run must finish the others, adding nothing twice
-    real_commit = per_file.commit_staged
-    calls = []
-
-    def crashing_commit(*args, **kwargs):
-        if calls:
-            raise Crash("killed between two commits")
-        calls.append(args[1].name)
-        return real_commit(*args, **kwargs)
-
-    per_file.commit_staged = crashing_commit
-    try:
-        with pytest.raises(Crash):
-            run_features(cfg, spark)
-    finally:
-        per_file.commit_staged = real_commit
+    with crash_after_commits(1), pytest.raises(Crash):
+        run_features(cfg, spark)
     state["versions"]["crashed"] = {t.name: t.version for t in lake.describe()}
     step("features", run_features)
     step("features-again", run_features)

@@ -22,6 +22,7 @@ from lake.delta import Lake
 from lake.schemas import BRONZE_MIDI, SILVER_CHORDS, SILVER_QUARANTINE, SILVER_SCORES, SILVER_TRACKS
 from tests.conftest import make_config
 from tests.integration.test_lake_jobs import bronze_rows
+from tests.support.lake_faults import rows_in
 from tests.unit.test_lake_dedup import tune
 from tests.unit.test_lake_features import make_score
 
@@ -29,12 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 FILES = {f"tune-{seed}-{bpm}": (make_score([(0, False, tune(seed, 40))], bpm=bpm, meter=(4, 4)).dumps_midi(), "folk")
          for seed in range(12) for bpm in (72, 90, 110, 132)}
 SETTINGS = ["lake.chunk_files=6"]
-
-
-def scores_rows(lake: Lake) -> int:
-    if not lake.exists(SILVER_SCORES):
-        return 0
-    return lake.read(SILVER_SCORES, columns=["sha256"]).num_rows
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +48,12 @@ def killed_and_rerun(tmp_path_factory, spark):
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 300
-    while scores_rows(lake) == 0 and proc.poll() is None and time.monotonic() < deadline:
+    while rows_in(lake, SILVER_SCORES) == 0 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     still_running = proc.poll() is None
     os.killpg(proc.pid, signal.SIGKILL)
     output = proc.communicate()[0].decode(errors="replace")
-    before = scores_rows(lake)
+    before = rows_in(lake, SILVER_SCORES)
     report = run_features(cfg, spark)
     return dict(lake=lake, report=report, before=before, still_running=still_running, output=output)
 

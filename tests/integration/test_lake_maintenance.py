@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from lake.delta import Lake, RetentionError, SchemaEvolutionError
 from lake.schemas import GOLD_PAIRS, GOLD_SPLITS, TABLES
-from lake.schemas.spec import LINEAGE, TableSpec
+from lake.schemas.spec import TableSpec
 from tests.conftest import make_config
 
 T0 = datetime(2026, 2, 1, tzinfo=timezone.utc)

@@ -18,14 +18,11 @@ from lake.tokenizer import tokenizer_id
 from tests.conftest import make_config
 from tests.integration.test_lake_features_jobs import DUPES, HOSTILE, LATE
 from tests.integration.test_lake_jobs import BAD, GOOD, bronze_rows
+from tests.support.lake_faults import Crash, crash_after_commits
 
 TABLES = (SILVER_SCORES, SILVER_CHORDS, SILVER_TRACKS, SILVER_TOKENS, SILVER_TRACK_TOKENS, SILVER_QUARANTINE)
 LINEAGE = {"job_run_id", "processed_at", "source_version"}
 FIRST = {**GOOD, **BAD, **DUPES, **HOSTILE}
-
-
-class Crash(RuntimeError):
-    pass
 
 
 def rows(lake: Lake, spec) -> list[tuple]:
@@ -106,27 +103,13 @@ def test_an_incremental_pass_adds_only_the_new_file(lakes):
 
 
 def test_a_crash_mid_pass_hands_over_to_the_two_jobs_without_duplicates(tmp_path, spark):
-    import lake.jobs.per_file as per_file
     from lake.jobs.silver import run_silver
 
     cfg = make_config(tmp_path)
     lake = Lake.from_config(cfg)
     lake.insert_new(BRONZE_MIDI, bronze_rows({**GOOD, **BAD}))
-    real_commit = per_file.commit_staged
-    done = []
-
-    def crash_after_two(*args, **kwargs):
-        if len(done) == 2:  # silver_scores and silver_chords committed, the rest not
-            raise Crash("killed between two commits")
-        done.append(args[1].name)
-        return real_commit(*args, **kwargs)
-
-    per_file.commit_staged = crash_after_two
-    try:
-        with pytest.raises(Crash):
-            run_silver(cfg, spark)
-    finally:
-        per_file.commit_staged = real_commit
+    with crash_after_commits(2) as done, pytest.raises(Crash):  # silver_scores and silver_chords, the rest not
+        run_silver(cfg, spark)
     assert done == [SILVER_SCORES.name, SILVER_CHORDS.name]
     reports = run_silver(cfg, spark)
     assert [r.job for r in reports] == ["features", "encode"], "a half-committed pass is finished by the two jobs"
