@@ -70,22 +70,20 @@ def build_tokenizer(tok_cfg) -> miditok.MusicTokenizer:
     return _build(json.dumps(_params(tok_cfg), sort_keys=True))
 
 
-_FAST: dict[int, object] = {}
-
-
 def encode_ids(tokenizer: miditok.MusicTokenizer, score) -> np.ndarray:
     """The token ids of ``score`` (int32), exactly ``tokenizer.encode(score).ids``.
 
     For the lake's default kind (REMI in one stream with programs) the ids come from
     :class:`lake.remi_fast.FastREMI`, about ten times faster than miditok's per-event loop and
-    tested to give the same ids; every other configuration goes through miditok itself.
+    tested to give the same ids; every other configuration goes through miditok itself. The
+    encoder is built once per tokenizer and kept on it.
     """
     from lake.remi_fast import FastREMI
 
-    key = id(tokenizer)
-    if key not in _FAST:
-        _FAST[key] = FastREMI(tokenizer) if FastREMI.supports(tokenizer) else None
-    fast = _FAST[key]
+    fast = getattr(tokenizer, "_lake_fast_remi", False)
+    if fast is False:
+        fast = FastREMI(tokenizer) if FastREMI.supports(tokenizer) else None
+        tokenizer._lake_fast_remi = fast
     if fast is not None:
         return fast.encode(score)
     return np.asarray(tokenizer.encode(score).ids, dtype=np.int32)
