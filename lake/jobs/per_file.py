@@ -286,7 +286,7 @@ class PerFileJob:
     lineage: Lineage
     make_process: object  # () -> process(row) -> (status, reason, {table name: [rows]})
     metadata: dict
-    partition_bytes: int  # input bytes per Spark task (when the input must be shuffled to spread it)
+    partition_bytes: int  # input bytes per Spark task: the scan split size, and the shuffle target when files are few
 
     def outputs(self) -> list[TableSpec]:
         """Every output in commit order (a table two stages share comes once, at its last stage)."""
