@@ -18,7 +18,7 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from ingest.corpus_export import export_pieces
+from ingest.corpus_export import EXPORT_VERSION, export_pieces
 from musiclake.config import SourceConfig
 
 MANIFEST = "manifest.json"
@@ -81,6 +81,8 @@ def _cached(site_dir: Path, limit: int, faults: bool) -> dict | None:
     if not path.exists():
         return None
     manifest = json.loads(path.read_text())
+    if manifest.get("export_version") != EXPORT_VERSION:  # exported by other rules: rebuild
+        return None
     if len(manifest["pieces"]) >= limit and manifest["faults"] == faults:
         return manifest
     return None
@@ -90,7 +92,7 @@ def build_site(site_dir: str | Path, limit: int, faults: bool = True) -> dict:
     """Export ``limit`` corpus pieces into a static site under ``site_dir``; returns its manifest.
 
     Reuses the existing site when its manifest already holds at least ``limit`` pieces built with
-    the same ``faults`` setting. Otherwise builds next to it and swaps it in, so a half-built site
+    the same ``faults`` setting by the same export rules (``EXPORT_VERSION``). Otherwise builds next to it and swaps it in, so a half-built site
     is never taken for a finished one.
     """
     site_dir = Path(site_dir).resolve()
@@ -136,7 +138,7 @@ def build_site(site_dir: str | Path, limit: int, faults: bool = True) -> dict:
     (work / "index.html").write_text(_doc("Score archive", f"<h1>Score archive</h1>\n<p>{len(pieces)} scores.</p>\n"
                                                            f"<ul class=\"pages\">\n{links}\n</ul>"), encoding="utf-8")
 
-    manifest = {"limit": limit, "faults": faults, "pieces": pieces, "fault_files": fault_files, "skipped": skipped}
+    manifest = {"export_version": EXPORT_VERSION, "limit": limit, "faults": faults, "pieces": pieces, "fault_files": fault_files, "skipped": skipped}
     (work / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     shutil.rmtree(site_dir, ignore_errors=True)
     work.rename(site_dir)

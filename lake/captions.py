@@ -5,8 +5,9 @@ progression, in English and Chinese. Deterministic by construction (same feature
 a caption can be rebuilt from a silver row at any time. Both languages read the same fields:
 ``bpm``, ``style``, ``key_tonic``, ``key_mode``, ``time_signature``, ``instruments`` (GM names,
 'Drums' for drum tracks) and, when known, ``chords`` (chord symbols per bar, e.g. ``["C", "Am",
-"N", "G7"]``; ``N`` or None for a bar without a chord) or directly ``progression`` (symbols). The mood is derived from mode and tempo
-(:func:`mood_of`), so it needs no field of its own.
+"N", "G7"]``; ``N`` or None for a bar without a chord) or directly ``progression`` (symbols). The
+mood is derived from mode and tempo (:func:`lake.vocab.mood_of`, a name of :data:`lake.vocab.MOODS`),
+so it needs no field of its own. Every word for a key, tempo, style or mood comes from :mod:`lake.vocab`.
 """
 
 from __future__ import annotations
@@ -14,38 +15,14 @@ from __future__ import annotations
 from miditok.constants import MIDI_INSTRUMENTS
 
 from lake.midi_features import DRUMS
-from lake.vocab import key_name, normalize_style, tempo_bin, tempo_word
+from lake.vocab import (DRUMS_ZH, FAMILY_ZH, MOODS, STYLE_ZH, TEMPO_ZH, key_name, key_zh, mood_of, normalize_style,
+                        tempo_word)
 
 MAX_INSTRUMENTS = 4
 PROGRESSION_LENGTH = 4
 NO_CHORD = ("", "N", "N.C.", "NC")
 
-# Mood from mode and tempo: slow below 70 BPM (grave .. adagio), fast from 110 (allegro and up).
-MOODS = {("major", "slow"): "calm", ("major", "moderate"): "bright", ("major", "fast"): "joyful",
-         ("minor", "slow"): "sad", ("minor", "moderate"): "melancholic", ("minor", "fast"): "dramatic"}
-MOOD_ZH = {"calm": "平静", "bright": "明朗", "joyful": "欢快", "sad": "悲伤", "melancholic": "忧郁", "dramatic": "激昂"}
-
-TEMPO_ZH = {"grave": "庄板", "largo": "广板", "adagio": "柔板", "andante": "行板", "moderato": "中板",
-            "allegro": "快板", "vivace": "活板", "presto": "急板", "prestissimo": "最急板"}
-STYLE_ZH = {"classical": "古典", "folk": "民谣", "jazz": "爵士", "pop": "流行", "rock": "摇滚",
-            "electronic": "电子", "ambient": "氛围", "film": "电影配乐"}
-# The 16 General MIDI instrument families, in program order (8 programs each).
-FAMILY_ZH = ("钢琴", "有音高打击乐器", "风琴", "吉他", "贝斯", "弦乐", "合奏", "铜管",
-             "簧管", "木管", "合成主音", "合成音色", "合成效果", "民族乐器", "打击乐器", "音效")
-TONIC_ZH = {"C#": "升C", "Eb": "降E", "F#": "升F", "Ab": "降A", "Bb": "降B"}
-DRUMS_ZH = "鼓组"
-
 _FAMILY_OF_NAME = {MIDI_INSTRUMENTS[p]["name"]: p // 8 for p in range(128)}
-
-
-def mood_of(key_mode: str, bpm: float) -> str:
-    """'calm' | 'bright' | 'joyful' (major) or 'sad' | 'melancholic' | 'dramatic' (minor), by tempo."""
-    b = tempo_bin(bpm)
-    pace = "slow" if b <= 2 else "moderate" if b <= 4 else "fast"
-    mode = key_mode.lower()
-    if mode not in ("major", "minor"):
-        raise ValueError(f"unknown mode {key_mode!r}")
-    return MOODS[(mode, pace)]
 
 
 def chord_progression(chords: list[str | None] | None, length: int = PROGRESSION_LENGTH) -> list[str]:
@@ -97,14 +74,13 @@ def caption_zh(features: dict) -> str:
     """E.g. '一首中板古典风格的G大调作品，每分钟96拍，4/4拍，由钢琴和合奏演奏。情绪明朗。和弦进行为G - D - Em - C。'"""
     word = TEMPO_ZH[tempo_word(features["bpm"])]
     style = STYLE_ZH.get(normalize_style(features.get("style")))
-    tonic, mode = key_name(features["key_tonic"], features["key_mode"]).split()
-    key = f"{TONIC_ZH.get(tonic, tonic)}{'大调' if mode == 'major' else '小调'}"
+    key = key_zh(key_name(features["key_tonic"], features["key_mode"]))
     text = (f"一首{word}{style + '风格' if style else ''}的{key}作品，每分钟{round(features['bpm'])}拍，"
             f"{features['time_signature']}拍")
     families = _unique([_family_zh(n) for n in features.get("instruments") or []])
     if families:
         text += f"，由{'、'.join(families[:-1]) + '和' if len(families) > 1 else ''}{families[-1]}演奏"
-    text += f"。情绪{MOOD_ZH[mood_of(features['key_mode'], features['bpm'])]}。"
+    text += f"。情绪{MOODS[mood_of(features['key_mode'], features['bpm'])].zh}。"
     progression = features.get("progression") or chord_progression(features.get("chords"))
     if progression:
         text += f"和弦进行为{' - '.join(progression)}。"

@@ -10,32 +10,25 @@ once: notes are cut at the grid lines into (segment, pitch class, overlap) piece
 carry (:func:`bars_from_beats`), so a bar of four chorale chords is named by its main harmony
 rather than by the blur of all four.
 
-Labels are ``<root>:<quality>`` (``C:maj``, ``F#:min7``, ``N``); :func:`chord_symbol` writes the
-lead-sheet form (``C``, ``F#m7``).
+Labels are ``<root>:<quality>`` (``C:maj``, ``F#:min7``, ``N``); :func:`lake.vocab.chord_symbol` writes the
+lead-sheet form (``C``, ``F#m7``). The qualities and their intervals are :data:`lake.vocab.CHORD_QUALITIES`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from lake.vocab import PITCH_CLASSES
+from lake.vocab import CHORD_QUALITIES, NO_CHORD, PITCH_CLASSES, chord_symbol  # noqa: F401 (chord_symbol: re-exported)
 
-NO_CHORD = "N"
 BASS_BONUS = 0.1
 MAX_PIECES_PER_NOTE = 64  # a note held longer than this many segments only counts in its first 64
 
 # Quality -> intervals above the root. Order matters only for exact ties: simpler chords first.
-QUALITIES: dict[str, tuple[int, ...]] = {
-    "maj": (0, 4, 7), "min": (0, 3, 7), "7": (0, 4, 7, 10), "min7": (0, 3, 7, 10), "maj7": (0, 4, 7, 11),
-    "dim": (0, 3, 6), "aug": (0, 4, 8), "sus4": (0, 5, 7), "sus2": (0, 2, 7), "hdim7": (0, 3, 6, 10),
-    "dim7": (0, 3, 6, 9),
-}
+QUALITIES = CHORD_QUALITIES
 # Multiplies a quality's match: sets that fit a plain triad or seventh as well as a rarer chord
 # (a bar mixing several chords often looks like a sus chord) lean to the common reading.
 PRIOR = {"maj": 1.0, "min": 1.0, "7": 0.98, "min7": 0.98, "maj7": 0.97, "dim": 0.96, "hdim7": 0.98,
          "aug": 0.92, "sus4": 0.92, "sus2": 0.9, "dim7": 0.94}
-SYMBOL_SUFFIX = {"maj": "", "min": "m", "7": "7", "min7": "m7", "maj7": "maj7", "dim": "dim", "aug": "aug",
-                 "sus4": "sus4", "sus2": "sus2", "hdim7": "m7b5", "dim7": "dim7"}
 
 
 def _templates() -> tuple[np.ndarray, list[str], np.ndarray]:
@@ -144,14 +137,6 @@ def chords_on_grid(starts, ends, pitches, bounds) -> list[str]:
     """Chord labels of each grid segment for the given pitched notes (ticks or seconds, any unit)."""
     hist, bass = segment_histograms(np.asarray(starts), np.asarray(ends), np.asarray(pitches), np.asarray(bounds))
     return list(label_segments(hist, bass))
-
-
-def chord_symbol(label: str) -> str:
-    """``C:maj`` -> ``C``, ``A:min7`` -> ``Am7``, ``N`` -> ``N``."""
-    if label == NO_CHORD:
-        return NO_CHORD
-    root, quality = label.split(":")
-    return root + SYMBOL_SUFFIX[quality]
 
 
 def progression(labels: list[str], length: int = 4) -> list[str]:

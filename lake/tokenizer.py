@@ -5,8 +5,10 @@ beside the tables whose ``tokenizer_id`` column names it, so any token row can b
 a different config is a different id (and file), so every version of the vocabulary stays readable.
 
 ``kind`` picks the miditok tokenization among those that write one stream of single ids for all
-instruments (:data:`KINDS`: REMI, TSD, MIDILike). :class:`ProgramSplitter` cuts that stream into
-one sequence per program for multi-track generation, without tokenizing twice.
+instruments (:data:`KINDS`: REMI, TSD, MIDILike). The config accepts only REMI: TSD and MIDILike
+write no Bar token, which training and sampling need; they stay buildable here for analysis.
+:class:`ProgramSplitter` cuts that stream into one sequence per program for multi-track generation,
+without tokenizing twice.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "MUSICLAKE__"
 DEFAULT_FILE = "musiclake.yaml"
@@ -140,7 +140,9 @@ class IngestConfig(_Section):
 
 
 class TokenizerConfig(_Section):
-    kind: Literal["REMI", "TSD", "MIDILike"] = "REMI"
+    # Only kinds that work end to end (lake tokens, training, sampling bar by bar). lake.tokenizer can build
+    # TSD and MIDILike too, but they write no Bar token, which the generator counts bars and places chords by.
+    kind: Literal["REMI"] = "REMI"
     use_programs: bool = True
     use_tempos: bool = True
     use_time_signatures: bool = True
@@ -148,25 +150,117 @@ class TokenizerConfig(_Section):
     num_velocities: int = Field(16, ge=1)
     max_file_bytes: int = Field(4 * 1024 * 1024, ge=64)
 
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _works_end_to_end(cls, v):
+        from pydantic_core import PydanticCustomError
+
+        if v in ("TSD", "MIDILike"):
+            raise PydanticCustomError("tokenizer_kind", "{kind} writes no Bar token, which the generator needs to "
+                                      "count bars and place a chord per bar; use REMI", {"kind": v})
+        if v != "REMI":
+            raise PydanticCustomError("tokenizer_kind", "unknown tokenization; the one that works end to end is REMI")
+        return v
+
+
+class Gate(_Section):
+    """A promotion gate on one metric of a candidate model version (see training.lifecycle).
+
+    ``min`` / ``max`` are absolute thresholds; the candidate must also not be worse than the current
+    champion by more than ``tolerance`` (in the metric's own units). Which way is worse comes from
+    ``better``, or, when that is unset, from the threshold given (``min``: higher is better).
+    """
+
+    min: float | None = Field(None, description="pass only when the metric is >= min")
+    max: float | None = Field(None, description="pass only when the metric is <= max")
+    better: Literal["higher", "lower"] | None = Field(None, description="direction for the regression check (default: from min/max)")
+    tolerance: float = Field(0.0, ge=0, description="largest worsening against the champion that still passes")
+
+    @model_validator(mode="after")
+    def _has_direction(self):
+        if self.better is None and (self.min is None) == (self.max is None):
+            raise ValueError("say which way is better: set better (higher|lower), or exactly one of min/max")
+        return self
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.better == "higher" if self.better is not None else self.min is not None
+
+
+# Model sizes and run lengths by name; keys set explicitly (file, env, --set) win over the preset.
+TRAIN_PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": {"n_layer": 2, "n_head": 4, "n_embd": 128, "block_size": 256, "batch_size": 16, "max_steps": 300,
+             "learning_rate": 3e-3},
+    "small": {"n_layer": 6, "n_head": 8, "n_embd": 384, "block_size": 512, "batch_size": 32, "max_steps": 5000,
+              "learning_rate": 1e-3},
+    "base": {"n_layer": 12, "n_head": 12, "n_embd": 768, "block_size": 1024, "batch_size": 32, "max_steps": 50_000,
+             "learning_rate": 6e-4},
+}
+
 
 class TrainConfig(_Section):
-    num_workers: int = Field(2, ge=1)
+    """The generator's training run (training.train on the generic loop training.loop)."""
+
+    preset: Literal["tiny", "small", "base"] = Field("tiny", description="sizes from TRAIN_PRESETS; explicit keys override")
+    num_workers: int = Field(2, ge=1, description="Ray Train workers (DDP ranks)")
+    cpus_per_worker: int = Field(1, ge=1, description="CPUs each worker reserves, and its torch threads")
+    use_gpu: bool = Field(False, description="one GPU per worker")
+    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="autocast dtype; fp16 adds a gradient scaler")
     max_steps: int = Field(300, ge=1)
-    batch_size: int = Field(16, ge=1)
+    batch_size: int = Field(16, ge=1, description="windows per worker per step")
     block_size: int = Field(256, ge=16)
     n_layer: int = Field(2, ge=1)
     n_head: int = Field(4, ge=1)
     n_embd: int = Field(128, ge=8)
     dropout: float = Field(0.1, ge=0, lt=1)
-    learning_rate: float = Field(3e-3, gt=0)
+    learning_rate: float = Field(3e-3, gt=0, description="peak learning rate after warm-up")
+    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="cosine decay ends at learning_rate * this")
+    warmup_steps: int | None = Field(None, ge=0, description="linear warm-up; None: 10% of max_steps, at most 50")
+    weight_decay: float = Field(0.1, ge=0, description="AdamW decay on matrices (not on biases, norms)")
+    grad_clip: float = Field(1.0, ge=0, description="max global gradient norm; 0: no clipping")
     seed: int = 0
-    log_every: int = Field(10, ge=1)
+    log_every: int = Field(10, ge=1, description="steps between MLflow batches and progress lines")
+    eval_every: int = Field(0, ge=0, description="steps between validation passes; 0: only at the end")
+    checkpoint_every: int = Field(50, ge=1, description="steps between checkpoints (and one at the end)")
+    keep_checkpoints: int = Field(2, ge=1, description="checkpoints kept per run in storage_path")
+    max_failures: int = Field(1, ge=-1, description="worker-group restarts from the last checkpoint; -1: no limit")
     storage_path: str = Field("./data/ray_results", description="Ray Train checkpoints and results")
+    gates: dict[str, Gate] = Field(
+        default_factory=lambda: {"val_loss": Gate(better="lower", tolerance=0.1)},
+        description="metric -> gate a new version must pass to become champion")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            preset = data.get("preset", "tiny")
+            if preset in TRAIN_PRESETS:
+                data = {**TRAIN_PRESETS[preset], **data}
+        return data
 
     @field_validator("storage_path")
     @classmethod
     def _absolute(cls, v: str) -> str:
         return local_or_uri(v)
+
+
+class ClapConfig(_Section):
+    """The CLAP text–music model (training.clap): a size preset and what a run overrides of it."""
+
+    preset: Literal["tiny", "small", "base"] = "tiny"
+    num_workers: int = Field(2, ge=1)
+    use_gpu: bool = False
+    mixed_precision: bool = Field(False, description="bf16 autocast (on GPU workers)")
+    max_steps: int | None = Field(None, ge=1, description="None: the preset's")
+    batch_size: int | None = Field(None, ge=2, description="pairs per worker and step; None: the preset's")
+    learning_rate: float | None = Field(None, gt=0, description="None: the preset's")
+    seed: int = 0
+    log_every: int = Field(10, ge=1)
+    checkpoint_every: int = Field(100, ge=1, description="steps between checkpoints under train.storage_path")
+    max_failures: int = Field(2, ge=-1, description="worker failures a run recovers from, from its last checkpoint")
+    gate_metric: str = Field("validation.t2m.en.mrr", description="what decides challenger -> champion")
+    gate_min_lift: float = Field(1.5, ge=0, description="the gate metric must reach this multiple of chance")
+    gate_tolerance: float = Field(0.02, ge=0, description="and fall at most this far below the champion's")
 
 
 class ServeConfig(_Section):
@@ -199,6 +293,7 @@ class Config(_Section):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    clap: ClapConfig = Field(default_factory=ClapConfig)
     serve: ServeConfig = Field(default_factory=ServeConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)
 

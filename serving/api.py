@@ -1,18 +1,18 @@
-"""The HTTP API's shape, defined once: request, attributes, response, error, routes, and how a key is spelled.
+"""The HTTP API's shape, defined once: request, attributes, response, error, routes.
 
 The Ray Serve app, the CLI client and the tests all import these models, so a field renamed here is
 renamed everywhere. Requests forbid unknown fields: a misspelled ``bmp`` is a 422 naming it, never a
-silently ignored value.
+silently ignored value. How a key is spelled is :func:`lake.vocab.parse_key`.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from lake.vocab import STYLES, key_name
+from lake.vocab import parse_key
+from training.request import Attributes, Source  # noqa: F401 - part of the API's shape
 
 API_VERSION = "v1"
 GENERATE_PATH = f"/{API_VERSION}/generate"
@@ -28,56 +28,6 @@ def base_url(cfg) -> str:
     host = "127.0.0.1" if cfg.serve.host in ("0.0.0.0", "::") else cfg.serve.host
     return f"http://{host}:{cfg.serve.port}"
 
-
-# Where an attribute came from, strongest first. "derived" marks chords computed from key and style.
-Source = Literal["request", "prompt", "keyword", "derived", "default"]
-
-# A key written in Latin letters: tonic letter, optional accidental, optional mode ("D minor", "F#m", "Bb major",
-# "E flat minor", "Dmaj"; "DM" is major). A request may leave the mode out; a prompt search requires it.
-ACCIDENTAL = r"(?:[#♯b♭]|-?\s?sharp|-?\s?flat)"
-_EN_KEY = re.compile(rf"(?P<letter>[A-G])\s*(?P<acc>{ACCIDENTAL})?\s*(?P<mode>major|minor|maj|min|m)?", re.I)
-# A key written the Chinese way: "D小调", "降B大调", "升F小调", "#F小调", "bB大调", "D调" (major).
-# ZH_KEY (with 调) is what a prompt search uses; a request field may also drop the 调 ("D小").
-_ZH_TONIC = r"(?P<pre>升|降|[#♯♭]|b(?=[A-G]))?\s*(?P<letter>[A-Ga-g])\s*(?P<acc>[#♯b♭])?\s*"
-ZH_KEY = _ZH_TONIC + r"(?P<zmode>大调|小调|调)"
-_ZH_KEY = re.compile(_ZH_TONIC + r"(?P<zmode>大调|小调|调|大|小)")
-
-
-def _accidental(text: str | None) -> str:
-    t = (text or "").replace(" ", "").replace("-", "").lower()
-    if t in ("#", "♯", "sharp", "升"):
-        return "#"
-    if t in ("b", "♭", "flat", "降"):
-        return "b"
-    return ""
-
-
-def key_from_match(m: re.Match) -> str:
-    """The canonical key name ("D minor") of a match of the English or Chinese key pattern."""
-    groups = m.groupdict()
-    acc = _accidental(groups.get("acc") or groups.get("pre"))
-    if groups.get("zmode"):
-        mode = "minor" if groups["zmode"].startswith("小") else "major"
-    else:
-        word = groups.get("mode") or ""
-        mode = "minor" if word == "m" or word.lower().startswith("min") else "major"
-    return key_name(groups["letter"].upper() + acc, mode)
-
-
-def parse_key(text: str) -> str:
-    """Normalize a key as people write it ("d minor", "Dm", "F#m", "Bb major", "D小调") to "D minor".
-
-    A key without a mode is major. Raises ValueError with a one-line message for anything else.
-    """
-    stripped = text.strip()
-    m = _EN_KEY.fullmatch(stripped) or _ZH_KEY.fullmatch(stripped)
-    if m is None:
-        raise ValueError(f"unknown key {text!r}: write a tonic A-G, optional #/b, and major/minor, "
-                         "e.g. 'D minor' or 'F#m'")
-    try:
-        return key_from_match(m)
-    except ValueError as e:
-        raise ValueError(f"unknown key {text!r}: {e}") from None
 
 
 class GenerateRequest(BaseModel):
@@ -104,27 +54,6 @@ class GenerateRequest(BaseModel):
     @classmethod
     def _key(cls, v: str | None) -> str | None:
         return None if v is None else parse_key(v)
-
-
-class Attributes(BaseModel):
-    """The musical attributes recommended for a prompt, and where each one came from."""
-
-    style: str
-    bpm: float
-    key: str
-    time_signature: str
-    instruments: list[str]
-    progression: list[str] = Field(description="the chord progression as roman numerals, e.g. ['I', 'V', 'vi', 'IV']")
-    chords: list[str] = Field(description="the progression as chord names in the key, e.g. ['C', 'G', 'Am', 'F']")
-    mood: str | None = None
-    sources: dict[str, Source]
-
-    @field_validator("style")
-    @classmethod
-    def _style(cls, v: str) -> str:
-        if v not in STYLES:
-            raise ValueError(f"style {v!r} is not one of {', '.join(STYLES)}")
-        return v
 
 
 class ModelInfo(BaseModel):

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from musiclake.config import Config
 from serving.api import (API_VERSION, GENERATE_PATH, HEALTH_PATH, MODELS_PATH, ErrorResponse, GenerateRequest,
                          GenerateResponse, HealthResponse, ModelInfo, ModelsResponse, RegisteredVersion, base_url)
-from serving.prompt_rules import recommend
+from training.prompts import recommend
 from training.registry import MODEL_NAME, ModelNotFound, list_versions, load_generator, resolve
 
 APP_NAME = "musiclake"

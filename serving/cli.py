@@ -117,7 +117,7 @@ def recommend(prompt: str = typer.Option(..., "--prompt", "-p", help="what to ma
               as_json: bool = typer.Option(False, "--json", help="print the attributes as JSON"),
               config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt) -> None:
     """Print the attributes a prompt maps to (no model, no Ray) and where each came from."""
-    from serving.prompt_rules import recommend as rules
+    from training.prompts import recommend as rules
 
     load_or_exit(config, set_)
     req = _request(prompt, bpm, key, 8, None, None)

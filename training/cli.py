@@ -1,7 +1,14 @@
-"""``musiclake training``: train and register the generator, list its registered versions."""
+"""``musiclake train``: train the generator, list registered versions, promote and roll back champions.
+
+    musiclake train run [--resume] [--preset tiny|small|base] [--force] [--no-evaluate]
+    musiclake train models [--model generator|clap]
+    musiclake train promote VERSION --reason "..." [--model clap] [--by NAME]
+    musiclake train rollback --reason "..." [--model clap] [--by NAME]
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
@@ -9,37 +16,120 @@ import typer
 
 from musiclake.cli_common import ConfigOpt, SetOpt, load_or_exit
 
-app = typer.Typer(help="Train the generator with Ray Train and register it in MLflow.", no_args_is_help=True)
+app = typer.Typer(help="Train with Ray Train, register in MLflow, gate, promote and roll back.", no_args_is_help=True)
 
+ModelOpt = typer.Option("generator", "--model", "-m", help="generator or clap")
+ReasonOpt = typer.Option(..., "--reason", "-r", help="why (recorded with the change)")
+ByOpt = typer.Option(None, "--by", help="who (recorded; default: the login name)")
 
 
 @app.command()
 def run(force: bool = typer.Option(False, "--force", help="train even if an identical model is registered"),
+        resume: bool = typer.Option(False, "--resume", help="continue the newest interrupted run from its checkpoint"),
+        preset: Optional[str] = typer.Option(None, "--preset", help="tiny, small or base (explicit --set keys win)"),
+        evaluate: bool = typer.Option(True, "--evaluate/--no-evaluate",
+                                      help="measure the new version with training.evaluate before the gates"),
         config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt) -> None:
-    """Train on the lake's current gold pairs + tokens and register the model as champion."""
+    """Train the generator on the lake's pinned data, register it as challenger, promote it if its gates pass."""
     from training.data import NoTrainingData
-    from training.train import run_training
+    from training.train import NothingToResume, run_training
 
-    cfg = load_or_exit(config, set_)
+    cfg = load_or_exit(config, ([f"train.preset={preset}"] if preset else []) + list(set_ or []))
+    evaluator = None
+    if evaluate:
+        try:
+            from training.evaluate import evaluate_version as evaluator
+        except ImportError as e:
+            typer.echo(f"error: cannot evaluate ({e}); run with --no-evaluate to gate on the training losses only",
+                       err=True)
+            raise typer.Exit(1) from None
     try:
-        result = run_training(cfg, force=force)
-    except NoTrainingData as e:
+        result = run_training(cfg, force=force, resume=resume, evaluate=evaluator)
+    except (NoTrainingData, NothingToResume) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
     typer.echo(result.summary())
 
 
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M") if ms else "-"
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+
+
 @app.command()
-def models(config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt) -> None:
-    """List the registered generator versions with their aliases and tags."""
-    from training.registry import MODEL_NAME, list_versions
+def models(model: str = ModelOpt, config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt) -> None:
+    """The registered versions with their aliases, gate decision and metrics side by side, and the champion history."""
+    from training.lifecycle import METRIC_TAG, history
+    from training.registry import list_versions, model_name
 
     cfg = load_or_exit(config, set_)
-    versions = list_versions(cfg)
+    name = _model_or_exit(model, model_name)
+    versions = list_versions(cfg, name)
     if not versions:
-        typer.echo(f"no versions of {MODEL_NAME} registered in {cfg.mlflow.tracking_uri}")
+        typer.echo(f"no versions of {name} registered in {cfg.mlflow.tracking_uri}")
         return
+    metric_names = sorted({k[len(METRIC_TAG):] for v in versions for k in v.tags if k.startswith(METRIC_TAG)})
+    rows = [["version", "aliases", "decision", *metric_names, "created", "fingerprint", "run"]]
     for v in versions:
-        aliases = ",".join(v.aliases) or "-"
-        tags = " ".join(f"{k}={val}" for k, val in sorted(v.tags.items()))
-        typer.echo(f"{MODEL_NAME} v{v.version} @{aliases} run={v.run_id} {tags}")
+        values = []
+        for m in metric_names:
+            raw = v.tags.get(METRIC_TAG + m)
+            values.append(f"{float(raw):.4f}" if raw is not None else "-")
+        rows.append([f"{name} v{v.version}", ",".join(f"@{a}" for a in v.aliases) or "-",
+                     v.tags.get("lifecycle.decision", "-"), *values, _when(v.created_ms),
+                     v.tags.get("fingerprint", "-"), v.run_id or "-"])
+    for line in _table(rows):
+        typer.echo(line)
+    events = history(cfg, name)
+    if events:
+        typer.echo("champion history (newest last):")
+        for e in events[-10:]:
+            was = f"v{e['previous']}" if e.get("previous") is not None else "none"
+            typer.echo(f"  {e['at']}  {e['event']:<8} {was} -> v{e['version']}  by {e['by']}: {e['reason']}")
+
+
+def _model_or_exit(model: str, model_name) -> str:
+    try:
+        return model_name(model)
+    except ValueError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def promote(version: int = typer.Argument(..., help="the version number to make champion"),
+            reason: str = ReasonOpt, by: Optional[str] = ByOpt, model: str = ModelOpt,
+            config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt) -> None:
+    """Make VERSION champion without its gates (recorded with who and why)."""
+    from training.lifecycle import LifecycleError
+    from training.lifecycle import promote as do_promote
+    from training.registry import model_name
+
+    cfg = load_or_exit(config, set_)
+    try:
+        decision = do_promote(cfg, _model_or_exit(model, model_name), version, reason=reason, by=by)
+    except LifecycleError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(decision.summary())
+
+
+@app.command()
+def rollback(reason: str = ReasonOpt, by: Optional[str] = ByOpt, model: str = ModelOpt,
+             config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt) -> None:
+    """Put the previous champion back (as the recorded history says); recorded with who and why."""
+    from training.lifecycle import LifecycleError
+    from training.lifecycle import rollback as do_rollback
+    from training.registry import model_name
+
+    cfg = load_or_exit(config, set_)
+    try:
+        decision = do_rollback(cfg, _model_or_exit(model, model_name), reason=reason, by=by)
+    except LifecycleError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(decision.summary())

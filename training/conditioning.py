@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from lake.vocab import KEY_NAMES, STYLES, TEMPO_BIN_EDGES, key_name, normalize_style
+from lake.vocab import KEY_NAMES, STYLES, TEMPO_BIN_EDGES, normalize_style, parse_key
 
 PREFIX_LEN = 4
 N_TEMPO_BINS = len(TEMPO_BIN_EDGES) + 1
@@ -71,11 +71,11 @@ class Conditioning:
 
 
 def canonical_key(key: str) -> str:
-    """``"c# minor"``, ``"Db major"``, ``"C major"`` to the lake's spelling; ValueError when it is no key."""
-    parts = key.split()
-    if len(parts) != 2:
-        raise ValueError(f"unknown key {key!r}: expected '<tonic> major|minor', e.g. 'A minor'")
-    return key_name(parts[0], parts[1])
+    """``"c# minor"``, ``"Db major"``, ``"D小调"`` to the lake's spelling (:func:`lake.vocab.parse_key`).
+
+    The mode must be written: a conditioning key is never guessed. ValueError when it is no key.
+    """
+    return parse_key(key, require_mode=True)
 
 
 def attribute_vocab(base_vocab_size: int, *, pad_id: int = 0, bos_id: int = 1, eos_id: int = 2) -> Conditioning:

@@ -1,4 +1,8 @@
-"""The generator in the MLflow model registry: its name, the champion alias, loading a version.
+"""The models in the MLflow model registry: their names, the aliases, resolving and loading a version.
+
+Two registered models: the generator (``musiclake-generator``, the default everywhere) and the
+CLAP text-music model (``musiclake-clap``). Each has the aliases ``champion`` (what serving uses)
+and ``challenger`` (the newest version under evaluation); ``training.lifecycle`` moves them.
 
 Serving resolves an alias (or a version number) to one concrete version first and loads that
 version, so a model loaded as "champion" always says exactly which version it is.
@@ -7,15 +11,20 @@ version, so a model loaded as "champion" always says exactly which version it is
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from training.generator import Generator
+if TYPE_CHECKING:
+    from training.generator import Generator
 
 MODEL_NAME = "musiclake-generator"
+CLAP_MODEL_NAME = "musiclake-clap"
+MODELS = {"generator": MODEL_NAME, "clap": CLAP_MODEL_NAME}  # short name -> registered model name
 CHAMPION = "champion"
+CHALLENGER = "challenger"
 # What MLflow answers for a missing model or version, and for a missing alias.
 _NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
@@ -41,6 +50,15 @@ class VersionInfo:
     created_ms: int
 
 
+def model_name(model: str) -> str:
+    """The registered name for ``model``: a short name ("generator", "clap") or a registered name."""
+    if model in MODELS:
+        return MODELS[model]
+    if model in MODELS.values():
+        return model
+    raise ValueError(f"unknown model {model!r}: one of {', '.join(MODELS)}")
+
+
 def client(cfg) -> MlflowClient:
     """A client on ``cfg.mlflow`` (tracking and registry share the same store)."""
     mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)
@@ -48,40 +66,42 @@ def client(cfg) -> MlflowClient:
     return MlflowClient(tracking_uri=cfg.mlflow.tracking_uri, registry_uri=cfg.mlflow.tracking_uri)
 
 
-def resolve(cfg, ref: str = CHAMPION) -> ModelRef:
-    """The version that ``ref`` (an alias such as "champion", or a version number) names now."""
+def resolve(cfg, ref: str = CHAMPION, model: str = MODEL_NAME) -> ModelRef:
+    """The version of ``model`` that ``ref`` (an alias such as "champion", or a version number) names now."""
+    name = model_name(model)
     c = client(cfg)
     ref = str(ref).strip()
     try:
-        mv = c.get_model_version(MODEL_NAME, ref) if ref.isdigit() else c.get_model_version_by_alias(MODEL_NAME, ref)
+        mv = c.get_model_version(name, ref) if ref.isdigit() else c.get_model_version_by_alias(name, ref)
     except MlflowException as e:
         if e.error_code not in _NOT_FOUND:
             raise
         kind = "version" if ref.isdigit() else "alias"
-        raise ModelNotFound(f"model {MODEL_NAME!r} has no {kind} {ref!r} in {cfg.mlflow.tracking_uri}") from None
-    return ModelRef(name=MODEL_NAME, version=int(mv.version), ref=ref, run_id=mv.run_id)
+        raise ModelNotFound(f"model {name!r} has no {kind} {ref!r} in {cfg.mlflow.tracking_uri}") from None
+    return ModelRef(name=name, version=int(mv.version), ref=ref, run_id=mv.run_id)
 
 
-def load_generator(cfg, ref: str = CHAMPION) -> tuple[Generator, ModelRef]:
+def load_generator(cfg, ref: str = CHAMPION) -> tuple["Generator", ModelRef]:
     """Load the generator that ``ref`` names, with the concrete version it resolved to."""
     model_ref = resolve(cfg, ref)
     pyfunc = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{model_ref.version}")
     return pyfunc.unwrap_python_model().generator, model_ref
 
 
-def list_versions(cfg) -> list[VersionInfo]:
-    """Every registered version of the generator, newest first, with its aliases and tags."""
+def list_versions(cfg, model: str = MODEL_NAME) -> list[VersionInfo]:
+    """Every registered version of ``model``, newest first, with its aliases and tags."""
+    name = model_name(model)
     c = client(cfg)
     try:
-        model = c.get_registered_model(MODEL_NAME)
+        registered = c.get_registered_model(name)
     except MlflowException as e:
         if e.error_code not in _NOT_FOUND:
             raise
         return []
     aliases: dict[int, list[str]] = {}
-    for alias, version in (model.aliases or {}).items():  # searched versions do not carry their aliases
+    for alias, version in (registered.aliases or {}).items():  # searched versions do not carry their aliases
         aliases.setdefault(int(version), []).append(alias)
-    versions = c.search_model_versions(f"name='{MODEL_NAME}'")
+    versions = c.search_model_versions(f"name='{name}'")
     return sorted((VersionInfo(version=int(mv.version), aliases=tuple(sorted(aliases.get(int(mv.version), ()))),
                                run_id=mv.run_id, tags=dict(mv.tags or {}), created_ms=int(mv.creation_timestamp or 0))
                    for mv in versions), key=lambda v: -v.version)

@@ -1,21 +1,25 @@
-"""Fit the generator with Ray Train on pinned lake data, track it in MLflow, register it as champion.
+"""Train the generator on pinned lake data with the generic loop, track it in MLflow, put it through the gates.
+
+    pin data versions -> fingerprint (reuse an identical registered version) -> MLflow run
+    -> training.loop.fit(GeneratorTask) -> pyfunc model registered -> lifecycle.challenge:
+       alias "challenger", evaluated, "champion" only when train.gates pass
 
 The driver owns MLflow: it opens the run (Ray Train V2 takes no MLflow logger callback), hands
-the run id to the workers, and after the fit logs and registers the model. Rank 0 logs the loss
-curve into that run while training. A run is skipped when a registered version already carries
-the same fingerprint (train config + tokenizer + data versions), so a second demo never retrains.
+the run id to the workers, whose rank 0 logs the per-step loss, learning rate and tokens/s into
+it, and after the fit logs and registers the model. A run is skipped when a registered version
+already carries the same fingerprint (train config + tokenizer + data versions), so a second demo
+never retrains. ``resume=True`` continues the newest interrupted generator run from its last
+checkpoint, at the data versions that run pinned.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
-import shutil
 import tempfile
-import time
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import mlflow
 import torch
@@ -25,14 +29,24 @@ from lake.delta import Lake
 from lake.tokenizer import build_tokenizer, tokenizer_id
 from musiclake.cluster import init_ray
 from musiclake.runinfo import code_version, new_run_id
-from training import registry
-from training.conditioning import for_tokenizer
+from training import lifecycle, registry
+from training.conditioning import Conditioning, for_tokenizer
 from training.data import build_datasets, pin_versions
 from training.generator import CHECKPOINT_FILE, TOKENIZER_FILE, GeneratorModel, save_checkpoint
-from training.model import GeneratorConfig, MusicTransformer
+from training.generator_task import GeneratorTask
+from training.loop import TrainSettings, fit, load_checkpoint
+from training.model import GeneratorConfig
 
-# Train settings that change the model; where results are stored and how often to log do not.
-_NOT_FINGERPRINTED = ("storage_path", "log_every")
+# Train settings that change the model; where results go, how often to log, check or checkpoint,
+# how to recover and which gates judge it do not (the loop replays exactly, so neither do restarts).
+_NOT_FINGERPRINTED = ("storage_path", "log_every", "eval_every", "checkpoint_every", "keep_checkpoints",
+                      "max_failures", "gates", "preset", "cpus_per_worker")
+KIND_TAG = "musiclake.kind"
+KIND = "train-generator"
+
+
+class NothingToResume(RuntimeError):
+    """``--resume`` found no interrupted generator run that matches this config."""
 
 
 @dataclass
@@ -40,18 +54,24 @@ class TrainResult:
     run_id: str
     model_name: str
     model_version: int
-    alias: str
+    alias: str  # champion | challenger | "" (a reused version with neither)
     metrics: dict[str, float]
     data_versions: dict[str, int]
     fingerprint: str
     reused: bool
+    decision: lifecycle.Decision | None = None
+    resumed_from: int | None = None  # the checkpoint step a resumed run started from
 
     def summary(self) -> str:
         how = "reused (same config, tokenizer and data)" if self.reused else "trained"
+        if self.resumed_from is not None:
+            how = f"resumed from step {self.resumed_from} and trained"
         loss = ", ".join(f"{k} {v:.4f}" for k, v in sorted(self.metrics.items()) if k.endswith("loss")) or "no loss"
         data = ", ".join(f"{k} v{v}" for k, v in sorted(self.data_versions.items()))
-        return (f"{how}: {self.model_name} v{self.model_version} @{self.alias} | run {self.run_id} | {loss} | "
+        alias = f" @{self.alias}" if self.alias else ""
+        line = (f"{how}: {self.model_name} v{self.model_version}{alias} | run {self.run_id} | {loss} | "
                 f"data {data} | fingerprint {self.fingerprint}")
+        return line + ("\n" + self.decision.summary() if self.decision is not None else "")
 
 
 def fingerprint(train_cfg, tok_id: str, data_versions: dict[str, int]) -> str:
@@ -59,103 +79,6 @@ def fingerprint(train_cfg, tok_id: str, data_versions: dict[str, int]) -> str:
     settings = {k: v for k, v in train_cfg.model_dump(mode="json").items() if k not in _NOT_FINGERPRINTED}
     blob = json.dumps({"train": settings, "tokenizer_id": tok_id, "data": data_versions}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def _lr_at(step: int, max_steps: int, base: float) -> float:
-    """Linear warm-up over the first 10% of steps (at most 50), then cosine decay to 10% of ``base``."""
-    warmup = max(1, min(50, max_steps // 10))
-    if step <= warmup:
-        return base * step / warmup
-    progress = (step - warmup) / max(1, max_steps - warmup)
-    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def _batches_forever(shard, batch_size: int, seed: int):
-    """Endless shuffled batches of a dataset shard, one pass after another."""
-    epoch = 0
-    while True:
-        n = 0
-        for batch in shard.iter_torch_batches(batch_size=batch_size, dtypes=torch.long,
-                                              local_shuffle_buffer_size=batch_size * 4,
-                                              local_shuffle_seed=seed + epoch):
-            n += 1
-            yield batch["tokens"]
-        if n == 0:
-            raise RuntimeError("this worker's training shard is empty")
-        epoch += 1
-
-
-@torch.no_grad()
-def _eval_loss(model: MusicTransformer, shard, batch_size: int) -> float:
-    """Token-weighted mean loss over the whole validation set."""
-    model.eval()
-    total, count = 0.0, 0
-    for batch in shard.iter_torch_batches(batch_size=batch_size, dtypes=torch.long):
-        x = batch["tokens"]
-        n = int((x[:, 1:] != model.cfg.pad_id).sum())
-        _, loss = model(x[:, :-1], x[:, 1:])
-        total += loss.item() * n
-        count += n
-    model.train()
-    return total / max(count, 1)
-
-
-def _train_loop(config: dict) -> None:
-    """One Ray Train worker: DDP over its shard of the windows for ``max_steps`` steps."""
-    import ray.train
-    import ray.train.torch
-    import torch.distributed as dist
-    from mlflow import MlflowClient
-
-    from training.conditioning import Conditioning
-
-    torch.set_num_threads(1)
-    torch.manual_seed(config["seed"])
-    ctx = ray.train.get_context()
-    rank, world = ctx.get_world_rank(), ctx.get_world_size()
-    raw = MusicTransformer(GeneratorConfig(**config["model"]))
-    model = ray.train.torch.prepare_model(raw)
-    opt = torch.optim.AdamW(raw.parameters(), lr=config["learning_rate"], weight_decay=0.1, betas=(0.9, 0.95))
-    batches = _batches_forever(ray.train.get_dataset_shard("train"), config["batch_size"], config["seed"] + rank)
-    mlf = MlflowClient(tracking_uri=config["tracking_uri"]) if rank == 0 else None
-
-    max_steps, log_every = config["max_steps"], config["log_every"]
-    model.train()
-    window_loss, window_steps, t0, last = 0.0, 0, time.monotonic(), float("nan")
-    for step in range(1, max_steps + 1):
-        for group in opt.param_groups:
-            group["lr"] = _lr_at(step, max_steps, config["learning_rate"])
-        x = next(batches)
-        _, loss = model(x[:, :-1], x[:, 1:])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(raw.parameters(), 1.0)
-        opt.step()
-        window_loss += loss.item()
-        window_steps += 1
-        if step % log_every == 0 or step == max_steps:
-            mean = torch.tensor([window_loss / window_steps])
-            if world > 1:
-                dist.all_reduce(mean)
-                mean /= world
-            last = float(mean)
-            window_loss, window_steps = 0.0, 0
-            if mlf is not None:
-                mlf.log_metric(config["mlflow_run_id"], "train_loss", last, step=step)
-                rate = step / max(time.monotonic() - t0, 1e-9)
-                print(f"train step {step}/{max_steps} | loss {last:.4f} | {rate:.2f} steps/s", flush=True)
-
-    metrics = {"train_loss": last, "step": max_steps}
-    if rank != 0:
-        ray.train.report(metrics)
-        return
-    if config["has_validation"]:
-        metrics["val_loss"] = _eval_loss(raw, ray.train.get_dataset_shard("validation"), config["batch_size"])
-        mlf.log_metric(config["mlflow_run_id"], "val_loss", metrics["val_loss"], step=max_steps)
-    with tempfile.TemporaryDirectory() as tmp:
-        save_checkpoint(os.path.join(tmp, CHECKPOINT_FILE), raw, Conditioning.from_dict(config["conditioning"]),
-                        config["tokenizer_id"], max_steps)
-        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
 
 
 def _experiment_id(client, cfg) -> str:
@@ -170,33 +93,61 @@ def _find_version(cfg, fp: str) -> registry.VersionInfo | None:
     return next((v for v in registry.list_versions(cfg) if v.tags.get("fingerprint") == fp), None)
 
 
+def _data_versions(tags: dict[str, str]) -> dict[str, int]:
+    return {k[len("data."):-len(".version")]: int(v) for k, v in tags.items()
+            if k.startswith("data.") and k.endswith(".version")}
+
+
 def _reuse(client, mv: registry.VersionInfo, fp: str) -> TrainResult:
-    """Answer with an existing version (promoting it to champion if it is not)."""
-    if registry.CHAMPION not in mv.aliases:
-        client.set_registered_model_alias(registry.MODEL_NAME, registry.CHAMPION, str(mv.version))
+    """Answer with an existing version as it stands (its gates were decided when it was registered)."""
     run = client.get_run(mv.run_id)
-    versions = {k[len("data."):-len(".version")]: int(v) for k, v in mv.tags.items()
-                if k.startswith("data.") and k.endswith(".version")}
-    return TrainResult(run_id=mv.run_id, model_name=registry.MODEL_NAME, model_version=int(mv.version),
-                       alias=registry.CHAMPION, metrics=dict(run.data.metrics), data_versions=versions,
-                       fingerprint=fp, reused=True)
+    alias = next((a for a in (registry.CHAMPION, registry.CHALLENGER) if a in mv.aliases), "")
+    return TrainResult(run_id=mv.run_id, model_name=registry.MODEL_NAME, model_version=int(mv.version), alias=alias,
+                       metrics=dict(run.data.metrics), data_versions=_data_versions(mv.tags), fingerprint=fp,
+                       reused=True)
 
 
-def run_training(cfg, force: bool = False) -> TrainResult:
-    """Train on the lake as it is now and register the model as champion (or reuse an identical one)."""
-    from ray.train import DataConfig, RunConfig, ScalingConfig
-    from ray.train.torch import TorchTrainer
+def _interrupted_run(client, cfg):
+    """The newest generator training run that did not finish, if any."""
+    exp = client.get_experiment_by_name(cfg.mlflow.experiment)
+    if exp is None:
+        return None
+    runs = client.search_runs([exp.experiment_id], filter_string=f"tags.`{KIND_TAG}` = '{KIND}'",
+                              order_by=["attributes.start_time DESC"], max_results=50)
+    return next((r for r in runs if r.info.status != "FINISHED"), None)
 
+
+def run_training(cfg, force: bool = False, resume: bool = False,
+                 evaluate: Callable[[Any, str], Any] | None = None) -> TrainResult:
+    """Train on the lake as it is now, register the model and let the gates decide on champion.
+
+    ``evaluate(cfg, ref)`` (e.g. ``training.evaluate.evaluate_version``) adds its metrics to the
+    training losses before the gates (``cfg.train.gates``) are applied.
+    """
     lake = Lake.from_config(cfg)
     tok_cfg, tr = cfg.tokenizer, cfg.train
     tok_id = tokenizer_id(tok_cfg)
-    versions = pin_versions(lake)
-    fp = fingerprint(tr, tok_id, versions)
     client = registry.client(cfg)
-    if not force:
-        previous = _find_version(cfg, fp)
-        if previous is not None:
-            return _reuse(client, previous, fp)
+    previous_run = None
+    if resume:
+        previous_run = _interrupted_run(client, cfg)
+        if previous_run is None:
+            raise NothingToResume(f"no interrupted generator run in experiment {cfg.mlflow.experiment!r} "
+                                  f"({cfg.mlflow.tracking_uri}) to resume")
+        versions = _data_versions(previous_run.data.tags)
+        fp = fingerprint(tr, tok_id, versions)
+        if fp != previous_run.data.tags.get("fingerprint"):
+            raise NothingToResume(
+                f"run {previous_run.info.run_name} was started with another train config or tokenizer "
+                f"(fingerprint {previous_run.data.tags.get('fingerprint')}, now {fp}): resume needs the same "
+                "settings; train afresh without --resume")
+    else:
+        versions = pin_versions(lake)
+        fp = fingerprint(tr, tok_id, versions)
+        if not force:
+            previous = _find_version(cfg, fp)
+            if previous is not None:
+                return _reuse(client, previous, fp)
 
     init_ray(cfg)
     tokenizer = build_tokenizer(tok_cfg)
@@ -205,47 +156,53 @@ def run_training(cfg, force: bool = False) -> TrainResult:
                           bar_id=tokenizer["Bar_None"], versions=versions)
     gcfg = GeneratorConfig(vocab_size=cond.vocab_size, block_size=tr.block_size, n_layer=tr.n_layer,
                            n_head=tr.n_head, n_embd=tr.n_embd, dropout=tr.dropout, pad_id=cond.pad_id)
+    task = GeneratorTask(model_config=gcfg.to_dict(), conditioning=cond.to_dict(), tokenizer_id=tok_id)
 
     data_tags = {f"data.{name}.version": str(v) for name, v in versions.items()}
     tags = {"git_commit": code_version(), "tokenizer_id": tok_id, "fingerprint": fp, **data_tags}
-    run = client.create_run(_experiment_id(client, cfg), run_name=new_run_id("train"), tags=tags)
-    run_id = run.info.run_id
-    params = {**{f"train.{k}": v for k, v in tr.model_dump(mode="json").items()},
-              "tokenizer_id": tok_id, "vocab_size": cond.vocab_size, "base_vocab_size": cond.base_vocab_size,
-              **{f"n_{k}": v for k, v in data.counts.items()}, **data_tags}
-    client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])
+    if previous_run is not None:
+        run_id, run_name = previous_run.info.run_id, previous_run.info.run_name
+        client.update_run(run_id, status="RUNNING")
+    else:
+        run = client.create_run(_experiment_id(client, cfg), run_name=new_run_id("train"),
+                                tags={**tags, KIND_TAG: KIND})
+        run_id, run_name = run.info.run_id, run.info.run_name
+        params = {**{f"train.{k}": v for k, v in tr.model_dump(mode="json").items()},
+                  "tokenizer_id": tok_id, "vocab_size": cond.vocab_size, "base_vocab_size": cond.base_vocab_size,
+                  **{f"n_{k}": v for k, v in data.counts.items()}, **data_tags}
+        client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])
 
-    loop_config = {"model": gcfg.to_dict(), "conditioning": cond.to_dict(), "tokenizer_id": tok_id,
-                   "seed": tr.seed, "learning_rate": tr.learning_rate, "batch_size": tr.batch_size,
-                   "max_steps": tr.max_steps, "log_every": tr.log_every, "tracking_uri": cfg.mlflow.tracking_uri,
-                   "mlflow_run_id": run_id, "has_validation": data.validation is not None}
     datasets = {"train": data.train, **({"validation": data.validation} if data.validation is not None else {})}
-    trainer = TorchTrainer(
-        _train_loop, train_loop_config=loop_config,
-        scaling_config=ScalingConfig(num_workers=tr.num_workers, use_gpu=False),
-        run_config=RunConfig(name=run.info.run_name, storage_path=tr.storage_path),
-        datasets=datasets, dataset_config=DataConfig(datasets_to_split=["train"]))
     try:
-        result = trainer.fit()
-        version = _register(client, run_id, result.checkpoint, tokenizer, tags)
+        result = fit(cfg, task, datasets, TrainSettings.from_section(tr), mlflow_run_id=run_id, run_name=run_name,
+                     resume=resume)
+        version = _register(client, run_id, result.checkpoint, task, tokenizer, tags)
+    except KeyboardInterrupt:
+        client.set_terminated(run_id, status="KILLED")
+        raise
     except BaseException:
         client.set_terminated(run_id, status="FAILED")
         raise
     client.set_terminated(run_id, status="FINISHED")
     metrics = {k: float(v) for k, v in result.metrics.items() if k.endswith("loss")}
+    decision = lifecycle.challenge(cfg, registry.MODEL_NAME, version, tr.gates, metrics=metrics, evaluate=evaluate)
     return TrainResult(run_id=run_id, model_name=registry.MODEL_NAME, model_version=version,
-                       alias=registry.CHAMPION, metrics=metrics, data_versions=dict(versions), fingerprint=fp,
-                       reused=False)
+                       alias=registry.CHAMPION if decision.promoted else registry.CHALLENGER, metrics=metrics,
+                       data_versions=dict(versions), fingerprint=fp, reused=False, decision=decision,
+                       resumed_from=result.start_step if resume else None)
 
 
-def _register(client, run_id: str, checkpoint, tokenizer, tags: dict[str, str]) -> int:
-    """Log the pyfunc model into the run, register it, tag it like the run and make it champion."""
+def _register(client, run_id: str, checkpoint, task: GeneratorTask, tokenizer, tags: dict[str, str]) -> int:
+    """Log the pyfunc model into the run and register it, tagged like the run (no alias yet)."""
     from importlib.metadata import version as dist_version
 
+    state = load_checkpoint(checkpoint)
+    model = task.build_model()
+    model.load_state_dict(state["model"])
     with tempfile.TemporaryDirectory() as tmp:
         ckpt_path = os.path.join(tmp, CHECKPOINT_FILE)
-        with checkpoint.as_directory() as ckpt_dir:
-            shutil.copy(os.path.join(ckpt_dir, CHECKPOINT_FILE), ckpt_path)
+        save_checkpoint(ckpt_path, model, Conditioning.from_dict(task.conditioning), task.tokenizer_id,
+                        int(state["step"]))
         tokenizer.save(tmp, filename=TOKENIZER_FILE)
         with mlflow.start_run(run_id=run_id):
             info = mlflow.pyfunc.log_model(
@@ -257,5 +214,4 @@ def _register(client, run_id: str, checkpoint, tokenizer, tags: dict[str, str]) 
     version = int(info.registered_model_version)
     for key, value in tags.items():
         client.set_model_version_tag(registry.MODEL_NAME, str(version), key, value)
-    client.set_registered_model_alias(registry.MODEL_NAME, registry.CHAMPION, str(version))
     return version

@@ -84,3 +84,20 @@ GOLD_SPLITS = TableSpec(
         *LINEAGE,
     ]),
 )
+
+GOLD_MUSIC_EMBEDDINGS = TableSpec(
+    name="gold_music_embeddings",
+    layer="gold",
+    key=("sha256", "model_name", "model_version"),
+    description="Every tokenized piece embedded by a registered CLAP model version (training.clap): unit vectors "
+                "in the model's text-music space, for text->piece search and nearest pieces of a MIDI file.",
+    schema=pa.schema([
+        pa.field("sha256", pa.string(), nullable=False),
+        pa.field("model_name", pa.string(), nullable=False),  # "musiclake-clap"
+        pa.field("model_version", pa.int32(), nullable=False),  # the registered version that embedded it
+        pa.field("embedding", pa.list_(pa.float32()), nullable=False),  # L2-normalised, length ``dim``
+        pa.field("dim", pa.int32(), nullable=False),
+        pa.field("tokenizer_id", pa.string(), nullable=False),  # the silver_tokens ids the music tower read
+        *LINEAGE,  # source_table silver_tokens, source_version: the version read
+    ]),
+)

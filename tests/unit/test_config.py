@@ -53,6 +53,9 @@ def test_config_file_from_environment_variable(tmp_path):
     ([], {"MUSICLAKE__SERVE__PORT": "99999"}, "serve.port"),
     (["spark.driver_memory=lots"], {}, "spark.driver_memory"),
     (["nonsense"], {}, "must look like section.key=value"),
+    (["tokenizer.kind=TSD"], {}, "tokenizer.kind: TSD writes no Bar token, which the generator needs"),
+    (["tokenizer.kind=MIDILike"], {}, "tokenizer.kind: MIDILike writes no Bar token"),
+    (["tokenizer.kind=Octuple"], {}, "tokenizer.kind: unknown tokenization; the one that works end to end is REMI"),
 ])
 def test_mistakes_are_one_clear_line(overrides, env, fragment):
     with pytest.raises(ConfigError) as err:

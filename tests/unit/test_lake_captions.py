@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lake.captions import caption_en, caption_zh, chord_progression, mood_of
+from lake.captions import caption_en, caption_zh, chord_progression
+from lake.vocab import mood_of
 
 
 def feats(**over) -> dict:

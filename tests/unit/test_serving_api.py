@@ -3,8 +3,8 @@
 import pytest
 from pydantic import ValidationError
 
-from lake.vocab import KEY_NAMES
-from serving.api import Attributes, GenerateRequest, parse_key
+from lake.vocab import KEY_NAMES, parse_key
+from serving.api import Attributes, GenerateRequest
 
 
 @pytest.mark.parametrize("written, key", [

@@ -2,8 +2,8 @@
 
 import pytest
 
-from lake.vocab import KEY_NAMES, STYLES
-from serving.prompt_rules import (DEFAULT_STYLE, MOODS, STYLE_DEFAULTS, STYLE_WORDS, chord_names, recommend)
+from lake.vocab import KEY_NAMES, MOODS, STYLE_WORDS, STYLES, chord_names
+from training.prompts import DEFAULT_STYLE, STYLE_DEFAULTS, recommend
 
 EXAMPLES = ["relaxed cafe afternoon with a touch of electronic", "咖啡馆午后的轻松氛围,带点电子音乐元素"]
 

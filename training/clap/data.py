@@ -1,0 +1,205 @@
+"""CLAP training data: gold text–music pairs joined with their REMI tokens at pinned table versions.
+
+Each piece of ``gold_text_music_pairs`` gives several texts: its English caption (and the feature
+caption when the caption came from a source such as MidiCaps), its Chinese caption, and its
+lyrics when ``text_kind == "lyrics"``. A training step takes one music clip and one of its texts
+per piece, drawn afresh each time (:func:`collate`). Both tables are read at explicit Delta
+versions (:func:`pin_versions`); those versions travel with the model.
+
+The music clip is a crop of ``music_len`` tokens: the first ones, or (training, with probability
+``1 - first_crop_prob``) a stretch starting at a random bar line, prefixed with the time signature
+and tempo in force there, so every clip says its meter and tempo as the captions do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from lake.delta import Lake
+from lake.schemas import GOLD_PAIRS, SILVER_TOKENS
+from lake.vocab import mood_of
+
+LANGS = ("en", "zh", "lyrics")
+MAX_KEPT_TOKENS = 8192  # tokens of a piece kept for random crops
+GOLD_COLUMNS = ["sha256", "split", "text", "text_kind", "caption", "caption_zh", "feature_caption", "style", "bpm",
+                "tempo_bin", "key_name", "time_signature", "mood"]
+
+
+class NoClapData(RuntimeError):
+    """The pinned lake snapshot has too few pairs to train on."""
+
+
+@dataclass(frozen=True)
+class MusicVocab:
+    """The REMI ids a crop needs: padding, bar lines, and the tokens that set the tempo and the meter."""
+
+    pad_id: int
+    bar_id: int
+    tempo_ids: tuple[int, ...]
+    timesig_ids: tuple[int, ...]
+
+    @classmethod
+    def from_tokenizer(cls, tokenizer) -> "MusicVocab":
+        vocab = tokenizer.vocab
+        return cls(pad_id=vocab["PAD_None"], bar_id=vocab["Bar_None"],
+                   tempo_ids=tuple(i for t, i in vocab.items() if t.startswith("Tempo_")),
+                   timesig_ids=tuple(i for t, i in vocab.items() if t.startswith("TimeSig_")))
+
+    def to_dict(self) -> dict:
+        return {"pad_id": self.pad_id, "bar_id": self.bar_id, "tempo_ids": list(self.tempo_ids),
+                "timesig_ids": list(self.timesig_ids)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MusicVocab":
+        return cls(int(d["pad_id"]), int(d["bar_id"]), tuple(d["tempo_ids"]), tuple(d["timesig_ids"]))
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One piece: its tokens, its texts (one language each) and the gold attributes the baseline reads."""
+
+    sha256: str
+    split: str
+    tokens: np.ndarray
+    texts: tuple[str, ...]
+    langs: tuple[str, ...]
+    attrs: dict = field(hash=False, compare=False)
+
+    def text(self, lang: str) -> str | None:
+        return next((t for t, l in zip(self.texts, self.langs) if l == lang), None)
+
+
+def pin_versions(lake: Lake) -> dict[str, int]:
+    """The current version of each table the CLAP model reads, to read them at exactly those versions."""
+    return {SILVER_TOKENS.name: lake.version(SILVER_TOKENS), GOLD_PAIRS.name: lake.version(GOLD_PAIRS)}
+
+
+def texts_of(row: dict) -> list[tuple[str, str]]:
+    """(language, text) of a gold row: EN caption(s), ZH caption, lyrics; empty texts left out."""
+    out = []
+    for lang, text in (("en", row.get("caption")), ("en", row.get("feature_caption")), ("zh", row.get("caption_zh")),
+                       ("lyrics", row.get("text") if row.get("text_kind") == "lyrics" else None)):
+        text = (text or "").strip()
+        if text and (lang, text) not in out:
+            out.append((lang, text))
+    return out
+
+
+def attributes(row: dict) -> dict:
+    """The gold labels of a piece that the attribute baseline matches against."""
+    tonic, mode = row["key_name"].split()
+    return {"style": row["style"], "key": row["key_name"], "mode": mode, "tempo_bin": int(row["tempo_bin"]),
+            "mood": row.get("mood") or mood_of(mode, row["bpm"]), "time_signature": row["time_signature"]}
+
+
+def load_pairs(lake: Lake, versions: dict[str, int], tokenizer_id: str,
+               splits: Sequence[str] | None = None) -> list[Pair]:
+    """Gold pairs (of ``splits``, default all) joined on sha256 with their tokens, sorted by sha256."""
+    gold = lake.read(GOLD_PAIRS, version=versions[GOLD_PAIRS.name])  # small; older versions may lack columns
+    gold = gold.select([c for c in GOLD_COLUMNS if c in gold.column_names])
+    toks = lake.read(SILVER_TOKENS, version=versions[SILVER_TOKENS.name], columns=["sha256", "tokens"],
+                     filters=[("tokenizer_id", "=", tokenizer_id)])
+    by_sha: dict[str, np.ndarray] = {}
+    for sha, ids in zip(toks.column("sha256").to_pylist(), toks.column("tokens").to_pylist()):
+        by_sha.setdefault(sha, np.asarray(ids[:MAX_KEPT_TOKENS], dtype=np.int32))
+    pairs: dict[str, Pair] = {}
+    for row in gold.to_pylist():
+        ids, sha = by_sha.get(row["sha256"]), row["sha256"]
+        if ids is None or not len(ids) or sha in pairs or (splits and row["split"] not in splits):
+            continue
+        texts = texts_of(row)
+        if texts:
+            pairs[sha] = Pair(sha, row["split"], ids, tuple(t for _, t in texts), tuple(l for l, _ in texts),
+                              attributes(row))
+    return [pairs[k] for k in sorted(pairs)]
+
+
+# -- crops and batches --------------------------------------------------------------------------
+def crop(ids: np.ndarray, length: int, vocab: MusicVocab, start: int = 0) -> np.ndarray:
+    """``length`` tokens from ``start``: the time signature and tempo in force there, then the piece."""
+    ids = np.asarray(ids)
+    if start <= 0 or len(ids) <= length:
+        return ids[:length]
+    state = [_last_of(ids[:start], group) for group in (vocab.timesig_ids, vocab.tempo_ids)]
+    state = [s for s in state if s is not None]
+    return np.concatenate([np.asarray(state, dtype=ids.dtype), ids[start:start + length - len(state)]])
+
+
+def _last_of(ids: np.ndarray, group: tuple[int, ...]) -> int | None:
+    hits = np.flatnonzero(np.isin(ids, group))
+    return int(ids[hits[-1]]) if len(hits) else None
+
+
+def random_start(ids: np.ndarray, length: int, vocab: MusicVocab, rng: np.random.Generator) -> int:
+    """A bar line from which at least half a clip of the piece remains (0 when the piece fits one clip)."""
+    if len(ids) <= length:
+        return 0
+    bars = np.flatnonzero(np.asarray(ids[:len(ids) - length // 2]) == vocab.bar_id)
+    return int(rng.choice(bars)) if len(bars) else 0
+
+
+def collate(batch: dict, rng: np.random.Generator, vocab: MusicVocab, music_len: int, text_len: int,
+            first_crop_prob: float = 1.0, text_pad_id: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """A batch of rows (``tokens``, ``text_ids``, ``text_lang``) -> (music [B, Tm], text [B, Tt], langs).
+
+    One text per piece is drawn uniformly among its texts; the music crop is the first clip with
+    probability ``first_crop_prob``, else one from a random bar.
+    """
+    from training.clap.text import pad_batch
+
+    music, texts, langs = [], [], []
+    for ids, text_ids, text_lang in zip(batch["tokens"], batch["text_ids"], batch["text_lang"]):
+        ids = np.asarray(ids)
+        start = 0 if rng.random() < first_crop_prob else random_start(ids, music_len, vocab, rng)
+        music.append(crop(ids, music_len, vocab, start))
+        j = int(rng.integers(len(text_ids)))
+        texts.append(np.asarray(text_ids[j]))
+        langs.append(str(text_lang[j]))
+    return pad_batch(music, music_len, vocab.pad_id), pad_batch(texts, text_len, text_pad_id), langs
+
+
+# -- Ray Datasets ---------------------------------------------------------------------------------
+@dataclass
+class ClapData:
+    train: object  # ray.data.Dataset of rows sha256, tokens, text_ids, text_lang
+    validation: object | None
+    versions: dict[str, int]
+    tokenizer_id: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def pairs_table(pairs: Sequence[Pair], text_tok, text_len: int):
+    """Arrow rows for a Ray Dataset: the tokens and every text of each pair as BPE ids."""
+    import pyarrow as pa
+
+    from training.clap.text import encode_texts
+
+    flat = [t for p in pairs for t in p.texts]
+    ids = iter(encode_texts(text_tok, flat, text_len)) if flat else iter(())
+    return pa.table({
+        "sha256": pa.array([p.sha256 for p in pairs], pa.string()),
+        "tokens": pa.array([p.tokens for p in pairs], pa.list_(pa.int32())),
+        "text_ids": pa.array([[next(ids) for _ in p.texts] for p in pairs], pa.list_(pa.list_(pa.int32()))),
+        "text_lang": pa.array([list(p.langs) for p in pairs], pa.list_(pa.string())),
+    })
+
+
+def build_datasets(pairs: Sequence[Pair], text_tok, text_len: int, versions: dict[str, int], tokenizer_id: str,
+                   min_train: int) -> ClapData:
+    """Materialised Ray Datasets of the train and validation pairs (no transform on top: see training.data)."""
+    import ray.data
+
+    train = [p for p in pairs if p.split == "train"]
+    val = [p for p in pairs if p.split == "validation"]
+    if len(train) < min_train:
+        raise NoClapData(f"{GOLD_PAIRS.name} v{versions[GOLD_PAIRS.name]} joined with {SILVER_TOKENS.name} "
+                         f"v{versions[SILVER_TOKENS.name]} (tokenizer {tokenizer_id}) gives {len(train)} train "
+                         f"pairs, need at least {min_train}: run the lake jobs first")
+    counts = {"train_pairs": len(train), "validation_pairs": len(val),
+              **{f"train_texts_{lang}": sum(lang in p.langs for p in train) for lang in LANGS}}
+    return ClapData(train=ray.data.from_arrow(pairs_table(train, text_tok, text_len)),
+                    validation=ray.data.from_arrow(pairs_table(val, text_tok, text_len)) if val else None,
+                    versions=dict(versions), tokenizer_id=tokenizer_id, counts=counts)

@@ -1,0 +1,101 @@
+"""From a trained checkpoint to MIDI: the :class:`Generator` (request in, piece out) and its MLflow pyfunc face.
+
+The checkpoint is a plain dict (model weights, :class:`NoteModelConfig`, the step, the data
+versions), so a registered version needs nothing from the lake to generate. ``generate`` takes the
+one request type (:class:`training.request.PieceRequest`) and returns the one result type: the
+model samples melody, harmony and bass under the request's constraints (``training.sample``), the
+arranger adds drums and doublings, and every track says which of the two wrote it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import mlflow.pyfunc
+import torch
+
+from training.arranger import double, drums
+from training.note_model import NoteModelConfig, NoteTransformer
+from training.notes import to_score
+from training.request import ROLES, PieceRequest, PieceResult, TrackResult
+from training.sample import REGISTER, Notes, sample
+
+CHECKPOINT_FILE = "model.pt"
+
+
+def save_checkpoint(path: str, model: NoteTransformer, step: int, extra: dict | None = None) -> None:
+    torch.save({"model_state": model.state_dict(), "model_config": model.cfg.to_dict(), "step": step,
+                **(extra or {})}, path)
+
+
+class Generator:
+    """A trained note model: :class:`PieceRequest` in, :class:`PieceResult` (MIDI + provenance) out."""
+
+    def __init__(self, model: NoteTransformer):
+        self.model = model.eval()
+
+    @classmethod
+    def from_checkpoint(cls, path: str) -> "Generator":
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        model = NoteTransformer(NoteModelConfig(**ckpt["model_config"]))
+        model.load_state_dict(ckpt["model_state"])
+        return cls(model)
+
+    def generate(self, req: PieceRequest, given: Notes | None = None, use_cache: bool = True) -> PieceResult:
+        """Write the piece ``req`` asks for. ``given`` (role → notes) are kept as they are and the
+        other roles are written around them (infilling / harmonising a melody)."""
+        t0 = time.perf_counter()
+        seed = req.seed if req.seed is not None else secrets.randbelow(2**31)
+        req = req.model_copy(update={"seed": seed})
+        plan = req.resolve()
+        with torch.inference_mode():
+            sampled = sample(self.model, plan, seed, req.temperature, use_cache=use_cache, given=given)
+        parts: dict[str, Notes] = {}
+        programs: dict[str, int] = {}
+        tracks: list[TrackResult] = []
+        for i, t in enumerate(plan.tracks):
+            if t.doubles is not None:
+                continue
+            if given and t.role in given:
+                part, source = list(given[t.role]), "model"
+            elif t.role in REGISTER:
+                part, source = sampled.notes.get(t.role, []), "model"
+            else:  # drums
+                part, source = drums(plan), "arranger"
+            parts[t.role], programs[t.role] = part, t.program
+            tracks.append(TrackResult(role=t.role, instrument=t.instrument, program=t.program, source=source,
+                                      n_notes=len(part)))
+        for i, t in enumerate(plan.tracks):
+            if t.doubles is None:
+                continue
+            name = f"{t.role}:{i}"
+            reg = REGISTER.get(t.role, (40, 84))
+            parts[name] = double(parts.get(t.role, []), t.program, reg) if t.program >= 0 else drums(plan)
+            programs[name] = t.program
+            tracks.append(TrackResult(role=t.role, instrument=t.instrument, program=t.program, source="arranger",
+                                      n_notes=len(parts[name]), doubles=t.role))
+        score = to_score(parts, programs, req.bpm, plan.numerator, plan.denominator)
+        from symusic import TimeUnit
+
+        return PieceResult(midi=score.dumps_midi(), request=req, chords=list(plan.chords), tracks=tracks, seed=seed,
+                           n_notes=int(score.note_num()), duration_s=float(score.to(TimeUnit.second).end()),
+                           n_steps=sampled.n_steps, elapsed_ms=(time.perf_counter() - t0) * 1000)
+
+
+class GeneratorModel(mlflow.pyfunc.PythonModel):
+    """The MLflow pyfunc face of a :class:`Generator` (artifact ``checkpoint``); input: request dicts."""
+
+    def load_context(self, context) -> None:
+        self.generator = Generator.from_checkpoint(context.artifacts["checkpoint"])
+
+    def predict(self, context, model_input, params=None):
+        rows = model_input.to_dict("records") if hasattr(model_input, "to_dict") else list(model_input)
+        out = []
+        for row in rows:
+            res = self.generator.generate(PieceRequest.model_validate(row))
+            out.append(res.model_dump(exclude={"midi"}) | {"midi": res.midi})
+        return out
+
+
+__all__ = ["CHECKPOINT_FILE", "Generator", "GeneratorModel", "ROLES", "save_checkpoint"]

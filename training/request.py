@@ -1,0 +1,258 @@
+"""The one generation request and result: what the generator is asked for and what it wrote.
+
+The API (serving), the MLflow pyfunc wrapper, the evaluator and the CLI all use these types, so a
+field renamed here is renamed everywhere. A :class:`PieceRequest` names musical attributes only
+(the prompt is the API's business); :meth:`PieceRequest.resolve` turns it into a :class:`Plan`:
+one chord per bar, one track per role with its GM program, the bar length on the 16th grid.
+
+Roles: ``melody`` (always written by the model), ``harmony`` (chords / accompaniment), ``bass`` and
+``drums``. An instrument is assigned a role by its GM family; a second instrument of a role that
+is taken doubles that role (written by the arranger, and the result says so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from lake.vocab import (STYLE_DEFAULTS, STYLES, chord_names, instrument_name, instrument_program, normalize_style, parse_chord,
+                        parse_key)
+
+ROLES = ("melody", "harmony", "bass", "drums")
+Role = Literal["melody", "harmony", "bass", "drums"]
+TrackSource = Literal["model", "arranger"]
+
+STEPS_PER_QUARTER = 4  # the onset/duration grid: 16th notes
+MAX_BAR_STEPS = 32  # 8/4, 16/8 ...: longer bars are refused
+BPM_MIN, BPM_MAX = 30.0, 300.0
+BARS_MIN, BARS_MAX, BARS_DEFAULT = 1, 64, 16
+CONTROLS = ("tension", "density")  # later controls (film scoring); accepted and recorded, 0..1
+
+# GM programs whose instruments usually carry a tune (solo strings, brass, reeds, pipes, synth leads, ethnic).
+_LEAD_PROGRAMS = set(range(40, 45)) | set(range(56, 88)) | set(range(104, 112)) | {21, 22, 23}
+
+
+def parse_time_signature(text: str) -> tuple[int, int]:
+    """``"3/4"`` → (3, 4); the bar must fit the 16th grid and hold at most :data:`MAX_BAR_STEPS` steps."""
+    try:
+        num_s, den_s = str(text).strip().split("/")
+        num, den = int(num_s), int(den_s)
+    except ValueError:
+        raise ValueError(f"time signature {text!r} must look like '3/4'") from None
+    if den not in (2, 4, 8, 16) or num < 1:
+        raise ValueError(f"time signature {text!r}: denominator must be 2, 4, 8 or 16 and numerator >= 1")
+    steps = num * STEPS_PER_QUARTER * 4 // den
+    if steps < 1 or steps > MAX_BAR_STEPS or (num * STEPS_PER_QUARTER * 4) % den:
+        raise ValueError(f"time signature {text!r}: a bar must last 1..{MAX_BAR_STEPS} sixteenths")
+    return num, den
+
+
+def role_of_program(program: int) -> str:
+    """The role an instrument plays by default: drums, bass (GM bass family), else melody or harmony."""
+    if program < 0:
+        return "drums"
+    if 32 <= program < 40:
+        return "bass"
+    return "melody" if program in _LEAD_PROGRAMS else "harmony"
+
+
+class PieceRequest(BaseModel):
+    """The attributes of a piece to generate; every one is honoured and measured from the notes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    style: str = Field("pop", description=f"one of {', '.join(STYLES)}")
+    bpm: float = Field(110.0, ge=BPM_MIN, le=BPM_MAX)
+    key: str = Field("C major", description="e.g. 'D minor', 'F#m', 'Bb major', 'D小调'")
+    time_signature: str = Field("4/4", description="e.g. '4/4', '3/4', '6/8'")
+    instruments: list[str] | None = Field(None, min_length=1, max_length=8,
+                                          description="instrument names (e.g. 'piano', 'synth bass', 'drums'); "
+                                                      "a role each by GM family")
+    chords: list[str] | None = Field(None, min_length=1, max_length=BARS_MAX,
+                                     description="chord symbols, one per bar, repeated to fill the bars")
+    progression: list[str] | None = Field(None, min_length=1, max_length=BARS_MAX,
+                                          description="roman numerals in the key (used when chords is not given)")
+    bars: int = Field(BARS_DEFAULT, ge=BARS_MIN, le=BARS_MAX)
+    tracks: list[Role] | None = Field(None, description="only these roles (default: every role an instrument has)")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    temperature: float = Field(0.9, gt=0.0, le=2.0)
+    controls: dict[str, float] = Field(default_factory=dict, description=f"later controls: {', '.join(CONTROLS)}")
+
+    @field_validator("style")
+    @classmethod
+    def _style(cls, v: str) -> str:
+        s = v.strip().lower()
+        if s not in STYLES:
+            raise ValueError(f"style {v!r} is not one of {', '.join(STYLES)}")
+        return normalize_style(s)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: str) -> str:
+        return parse_key(v)
+
+    @field_validator("time_signature")
+    @classmethod
+    def _ts(cls, v: str) -> str:
+        num, den = parse_time_signature(v)
+        return f"{num}/{den}"
+
+    @field_validator("instruments")
+    @classmethod
+    def _instruments(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return None
+        return [instrument_name(instrument_program(name)) for name in v]
+
+    @field_validator("chords")
+    @classmethod
+    def _chords(cls, v: list[str] | None) -> list[str] | None:
+        for c in v or []:
+            parse_chord(c)
+        return v
+
+    @field_validator("controls")
+    @classmethod
+    def _controls(cls, v: dict[str, float]) -> dict[str, float]:
+        for name, value in v.items():
+            if name not in CONTROLS:
+                raise ValueError(f"unknown control {name!r} (known: {', '.join(CONTROLS)})")
+            if not 0.0 <= float(value) <= 1.0:
+                raise ValueError(f"control {name} must be within 0..1, got {value}")
+        return v
+
+    @model_validator(mode="after")
+    def _progression(self) -> "PieceRequest":
+        if self.progression is not None and self.chords is None:
+            chord_names(self.progression, self.key)  # raises a one-line ValueError on a bad numeral
+        return self
+
+    def resolve(self) -> "Plan":
+        """Chords per bar, a track per role with its program, the bar on the 16th grid."""
+        num, den = parse_time_signature(self.time_signature)
+        mode = self.key.split()[1]
+        defaults = STYLE_DEFAULTS[self.style]
+        progression = self.progression or (defaults.minor if mode == "minor" else defaults.major)
+        symbols = self.chords or chord_names(list(progression), self.key)
+        bar_chords = tuple(symbols[i % len(symbols)] for i in range(self.bars))
+        tracks = assign_tracks(self.instruments or list(defaults.instruments), self.tracks)
+        return Plan(request=self, numerator=num, denominator=den,
+                    bar_steps=num * STEPS_PER_QUARTER * 4 // den, chords=bar_chords,
+                    chord_pcs=tuple(parse_chord(c) for c in bar_chords), tracks=tracks)
+
+
+@dataclass(frozen=True)
+class TrackPlan:
+    role: str
+    instrument: str
+    program: int  # -1: drum kit
+    doubles: str | None = None  # the role this track doubles (an arranger copy), None for a part of its own
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A request made concrete: what the sampler and the arranger work from."""
+
+    request: PieceRequest
+    numerator: int
+    denominator: int
+    bar_steps: int
+    chords: tuple[str, ...]  # one symbol per bar
+    chord_pcs: tuple[tuple[int, str], ...]  # (root pitch class, quality) per bar
+    tracks: tuple[TrackPlan, ...]
+
+    def track(self, role: str) -> TrackPlan | None:
+        return next((t for t in self.tracks if t.role == role and t.doubles is None), None)
+
+
+def assign_tracks(instruments: list[str], only: list[str] | None = None) -> tuple[TrackPlan, ...]:
+    """One track per role from the instruments; the melody always has one (the first instrument that
+    is not drums or bass when no lead instrument is named); a second instrument of a taken role doubles it."""
+    programs = [(instrument_name(instrument_program(n)), instrument_program(n)) for n in instruments]
+    roles: dict[str, tuple[str, int]] = {}
+    extra: list[tuple[str, int, str]] = []
+    for name, prog in programs:
+        role = role_of_program(prog)
+        if role not in roles:
+            roles[role] = (name, prog)
+        else:
+            extra.append((name, prog, role))
+    pitched = [(n, p) for n, p in programs if p >= 0 and not 32 <= p < 40]
+    if "melody" not in roles:
+        if pitched:
+            roles["melody"] = pitched[0]
+            if roles.get("harmony") == pitched[0]:  # the only harmony instrument also carries the tune
+                extra = [e for e in extra if (e[0], e[1]) != pitched[0]]
+                nxt = next(((n, p) for n, p, r in extra if r == "harmony"), None)
+                if nxt is not None:
+                    roles["harmony"] = nxt
+                    extra = [e for e in extra if (e[0], e[1]) != nxt]
+        else:
+            roles["melody"] = ("piano", 0)
+    if "harmony" not in roles:
+        lead_extra = next(((n, p) for n, p, r in extra if r == "melody"), None)
+        if lead_extra is not None:
+            roles["harmony"] = lead_extra
+            extra = [e for e in extra if (e[0], e[1]) != lead_extra]
+        else:
+            roles["harmony"] = roles["melody"]
+    wanted = set(only) if only else set(ROLES)
+    wanted.add("melody")
+    out = [TrackPlan(role, *roles[role]) for role in ROLES if role in roles and role in wanted]
+    out += [TrackPlan(role, name, prog, doubles=role) for name, prog, role in extra if role in wanted]
+    return tuple(out)
+
+
+class TrackResult(BaseModel):
+    role: str
+    instrument: str
+    program: int = Field(description="GM program, -1 for the drum kit")
+    source: TrackSource = Field(description="'model' when the generator sampled it, 'arranger' when rules wrote it")
+    n_notes: int
+    doubles: str | None = None
+
+
+class PieceResult(BaseModel):
+    """What the generator wrote: the MIDI and, per track, who made it."""
+
+    midi: bytes
+    request: PieceRequest = Field(description="the request with its seed filled in")
+    chords: list[str] = Field(description="the chord asked for in each bar")
+    tracks: list[TrackResult]
+    seed: int
+    n_notes: int
+    duration_s: float
+    n_steps: int = Field(description="sampling steps the model took (one per note or bar line)")
+    elapsed_ms: float
+
+
+# Where an attribute came from, strongest first. "derived" marks chords computed from key and style.
+Source = Literal["request", "prompt", "keyword", "derived", "default"]
+
+
+class Attributes(BaseModel):
+    """The musical attributes recommended for a prompt, and where each one came from."""
+
+    style: str
+    bpm: float
+    key: str
+    time_signature: str
+    instruments: list[str]
+    progression: list[str] = Field(description="the chord progression as roman numerals, e.g. ['I', 'V', 'vi', 'IV']")
+    chords: list[str] = Field(description="the progression as chord names in the key, e.g. ['C', 'G', 'Am', 'F']")
+    mood: str | None = None
+    sources: dict[str, Source]
+
+    @field_validator("style")
+    @classmethod
+    def _style(cls, v: str) -> str:
+        if v not in STYLES:
+            raise ValueError(f"style {v!r} is not one of {', '.join(STYLES)}")
+        return v
+
+    def to_request(self, **fields) -> "PieceRequest":
+        """The generation request these attributes make (``fields``: bars, seed, temperature, tracks ...)."""
+        return PieceRequest(style=self.style, bpm=self.bpm, key=self.key, time_signature=self.time_signature,
+                            instruments=list(self.instruments), chords=list(self.chords), **fields)

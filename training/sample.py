@@ -1,0 +1,190 @@
+"""Constrained sampling of note steps: the model writes the notes, small named masks keep them on the request.
+
+The loop walks the plan bar by bar. Each bar starts with a BAR step carrying the requested chord
+(a control, never sampled). Then each role in turn: a *given* role (infilling: notes the caller
+already has) is fed as it is; a *sampled* role draws notes one step at a time:
+
+* ``continue``: the model's probability that the next step is another note of this role (kind NOTE
+  and this role), until the role has its minimum notes in the bar, reaches its cap or the bar ends;
+* ``pos``: not before the role's previous onset (a melody strictly after: it is one line), inside the bar;
+  the first harmony and bass note of a bar sit on the downbeat;
+* ``pitch``: the role's register; the key's scale for the melody, the bar's chord tones on the
+  strong beats and for harmony and bass (the bass starts on the root); harmony covers the chord's
+  tones before it repeats any;
+* ``dur``: ends inside the bar; ``vel``: free.
+
+Everything is one forward step per note with a KV cache (``use_cache=False`` recomputes the whole
+context every step, for the benchmark). When the context outgrows the model's block, the cache is
+rebuilt from the prelude and the most recent steps (RoPE positions are relative, so this is the
+same picture the training windows gave).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from lake.chords import QUALITIES
+from lake.vocab import scale_pitch_classes
+from training.note_model import NoteTransformer
+from training.notes import NOTE, bar_step, bin_velocity, header, note_step, track_step
+from training.request import ROLES, Plan
+
+REGISTER = {"melody": (55, 88), "harmony": (45, 79), "bass": (28, 55)}
+MIN_NOTES = {"melody": 1, "harmony": 3, "bass": 1}  # harmony: at least every tone of its chord
+MAX_NOTES = {"melody": 16, "harmony": 24, "bass": 8}
+Notes = dict[str, list[tuple[int, int, int, int, int]]]  # role -> (bar, pos, pitch, dur, velocity)
+
+
+@dataclass
+class Sampled:
+    notes: Notes
+    n_steps: int  # forward steps the model took (prefills count their rows)
+
+
+def _strong(pos: int, plan: Plan) -> bool:
+    """Downbeats and the bar's main beats: quarters in x/4 (every other in 4/4), dotted quarters in x/8."""
+    if plan.denominator == 8 and plan.numerator % 3 == 0:
+        return pos % 6 == 0
+    if plan.numerator == 4 and plan.denominator == 4:
+        return pos % 8 == 0
+    return pos % 4 == 0
+
+
+class _Context:
+    """The steps fed so far and the model state after them (cached or recomputed)."""
+
+    def __init__(self, model: NoteTransformer, use_cache: bool):
+        self.model, self.use_cache = model, use_cache
+        self.rows: list[np.ndarray] = []
+        self.prelude = 0
+        self.cache = model.new_cache(capacity=model.cfg.block_size) if use_cache else None
+        self.steps = 0
+
+    def feed(self, rows: list[np.ndarray]) -> torch.Tensor:
+        """Append ``rows``; returns the hidden state after the last one (C,)."""
+        self.rows.extend(rows)
+        block = self.model.cfg.block_size
+        if not self.use_cache:
+            ctx = self.rows if len(self.rows) <= block else self.rows[:self.prelude] + self.rows[-(block - self.prelude):]
+            self.steps += 1
+            return self.model.hidden(torch.from_numpy(np.stack(ctx))[None])[0, -1]
+        if self.cache.length + len(rows) > self.cache.capacity:  # slide: prelude + the recent half block
+            keep = self.rows[:self.prelude] + self.rows[-(block // 2):]
+            self.cache.reset()
+            self.steps += len(keep)
+            return self.model.hidden(torch.from_numpy(np.stack(keep))[None], self.cache)[0, -1]
+        self.steps += len(rows)
+        return self.model.hidden(torch.from_numpy(np.stack(rows))[None], self.cache)[0, -1]
+
+
+def _draw(logits: torch.Tensor, allowed: torch.Tensor, temperature: float, rng: torch.Generator) -> int:
+    """One value from ``logits`` (V,) restricted to ``allowed`` (V,) bool; index in raw (unshifted) values."""
+    lg = logits.masked_fill(~allowed, float("-inf")) / temperature
+    return int(torch.multinomial(torch.softmax(lg, dim=-1), 1, generator=rng))
+
+
+def _mask(size: int, values) -> torch.Tensor:
+    m = torch.zeros(size, dtype=torch.bool)
+    idx = [v + 1 for v in values if 0 <= v + 1 < size]
+    if idx:
+        m[idx] = True
+    return m
+
+
+@torch.no_grad()
+def sample(model: NoteTransformer, plan: Plan, seed: int, temperature: float = 0.9, use_cache: bool = True,
+           given: Notes | None = None) -> Sampled:
+    """The notes of every model role of ``plan`` (melody, harmony, bass), bar by bar; ``given`` roles are fed."""
+    model.eval()
+    given = given or {}
+    rng = torch.Generator().manual_seed(int(seed))
+    req = plan.request
+    sampled_roles = [t.role for t in plan.tracks if t.doubles is None and t.role in REGISTER and t.role not in given]
+    order = [r for r in ROLES if r in given] + sampled_roles
+    programs = {t.role: t.program for t in plan.tracks if t.doubles is None}
+    ctx = _Context(model, use_cache)
+    prelude = [header(req.style, req.bpm, req.key, req.time_signature)]
+    prelude += [track_step(r, programs.get(r, 0)) for r in order]
+    ctx.prelude = len(prelude)
+    ctx.feed(prelude)
+    scale = set(scale_pitch_classes(req.key))
+    sizes = model.cfg.fields
+    notes: Notes = {r: [] for r in order}
+    given_by_bar = {r: {} for r in given}
+    for r, evs in given.items():
+        for ev in sorted(evs):
+            given_by_bar[r].setdefault(ev[0], []).append(ev)
+    for bar in range(req.bars):
+        root, quality = plan.chord_pcs[bar]
+        tones = sorted({(root + i) % 12 for i in QUALITIES[quality]})
+        h = ctx.feed([bar_step(root, quality)])
+        for role in order:
+            ri = ROLES.index(role)
+            if role in given:
+                evs = given_by_bar[role].get(bar, [])
+                if evs:
+                    h = ctx.feed([note_step(role, p, pitch, d, v) for _, p, pitch, d, v in evs])
+                    notes[role].extend(evs)
+                continue
+            h = _sample_role(model, ctx, h, plan, role, ri, bar, tones, root, scale, sizes, temperature, rng,
+                             notes[role])
+    return Sampled(notes={r: notes[r] for r in sampled_roles}, n_steps=ctx.steps)
+
+
+def _sample_role(model, ctx, h, plan, role, ri, bar, tones, root, scale, sizes, temperature, rng, out) -> torch.Tensor:
+    lo, hi = REGISTER[role]
+    count, last_pos, last_pitch, covered = 0, -1, -1, set()
+    role_t = torch.tensor(ri + 1)
+    while True:
+        if count >= (len(tones) if role == "harmony" else MIN_NOTES[role]) and len(covered) >= (
+                len(tones) if role == "harmony" else 0):
+            if count >= MAX_NOTES[role] or last_pos >= plan.bar_steps - 1 and role == "melody":
+                break
+            p_kind = torch.softmax(model.kind_logits(h) / temperature, -1)
+            p_role = torch.softmax(model.role_logits(h) / temperature, -1)
+            p_more = float(p_kind[NOTE] * p_role[ri + 1])
+            if float(torch.rand(1, generator=rng)) >= p_more:
+                break
+        # onset
+        first = count == 0
+        if first and role in ("harmony", "bass"):
+            pos_values = [0]
+        else:
+            start = last_pos + 1 if role == "melody" else max(last_pos, 0)
+            pos_values = range(start, plan.bar_steps)
+        if not pos_values:
+            break
+        pos = _draw(model.pos_logits(h, role_t), _mask(sizes["pos"], pos_values), temperature, rng) - 1
+        pos_t = torch.tensor(pos + 1)
+        # pitch
+        if role == "melody":
+            pcs = set(tones) if _strong(pos, plan) else scale | set(tones)
+        elif role == "bass" and first:
+            pcs = {root}
+        elif role == "harmony" and len(covered) < len(tones):
+            pcs = set(tones) - covered
+        else:
+            pcs = set(tones)
+        floor = last_pitch + 1 if (pos == last_pos and role != "melody") else lo
+        candidates = [p for p in range(max(lo, floor), hi + 1) if p % 12 in pcs]
+        if not candidates and pos == last_pos:  # no room above this onset's top note: a later onset
+            later = range(last_pos + 1, plan.bar_steps)
+            if not later:
+                break
+            pos = _draw(model.pos_logits(h, role_t), _mask(sizes["pos"], later), temperature, rng) - 1
+            pos_t = torch.tensor(pos + 1)
+            candidates = [p for p in range(lo, hi + 1) if p % 12 in pcs]
+        pitch_l, dur_l, vel_l = model.note_logits(h, role_t, pos_t)
+        pitch = _draw(pitch_l, _mask(sizes["pitch"], candidates), temperature, rng) - 1
+        max_dur = plan.bar_steps - pos
+        dur = _draw(dur_l, _mask(sizes["dur"], range(0, min(max_dur, sizes["dur"] - 1))), temperature, rng)
+        velocity = bin_velocity(_draw(vel_l, _mask(sizes["vel"], range(sizes["vel"] - 1)), temperature, rng) - 1)
+        out.append((bar, pos, pitch, dur, velocity))
+        h = ctx.feed([note_step(role, pos, pitch, dur, velocity)])
+        count += 1
+        covered.add(pitch % 12)
+        last_pos, last_pitch = pos, pitch
+    return h
