@@ -217,8 +217,9 @@ IRISH_DANCES = {  # rhythm: (low, high, beat) with beat "half-bar" or "meter"
     "jig": (104, 124, "meter"), "slide": (120, 138, "meter"), "slip jig": (112, 130, "meter"),
     "waltz": (120, 150, "meter"), "march": (100, 120, "meter"), "air": (56, 76, "meter"),
 }
-IRISH_BY_METER = {"6/8": "jig", "9/8": "slip jig", "12/8": "slide", "2/2": "reel", "3/4": "air",
-                  "4/4": "hornpipe", "2/4": "march"}  # an O'Neill tune without R: field or tempo word
+# An O'Neill tune with neither R: field nor tempo word: compound and cut-time meters are dances
+# (jig, slip jig, slide, reel), 2/4 a march, anything else an air (the untyped tunes are mostly airs).
+IRISH_BY_METER = {"6/8": "jig", "9/8": "slip jig", "12/8": "slide", "2/2": "reel", "2/4": "march"}
 CHINESE_GENRES = {  # Essen R: genre: (low, high) quarter BPM (the songs are notated in 2/4 with 1/16 notes)
     "shange": (56, 72),  # mountain song, sung freely
     "xiaodiao": (66, 88),  # ditty
@@ -324,7 +325,7 @@ def _marks(score, c: "Candidate", ts) -> list[tuple[float, Tempo]]:
 
 
 def _opening_words(score, ts) -> str | None:
-    """The text expressions of the first bar (a pickup and the bar after it), joined."""
+    """The text expressions within one bar's length of the start (a pickup's and the first full bar's), joined."""
     from music21 import expressions
 
     bar = float(ts.barDuration.quarterLength) if ts is not None else 4.0
@@ -529,10 +530,48 @@ def write_programs(score, c: "Candidate") -> tuple[list[dict], set[int]]:
                 part.insert(0, insts[0])
             for inst in insts:
                 inst.midiProgram = program
+                inst.midiChannel = None  # some files put every part on channel 1: let music21 give each program its own
         out.append({"name": " ".join(str(part.partName or "").split()) or None, "program": program, "by": why})
         if part.recurse().notes:
             sounding.add(program)
     return out, sounding
+
+
+def unshare_time_signatures(score) -> None:
+    """Give every bar its own TimeSignature object.
+
+    music21's ABC reader puts one object into several bars when a tune returns to its meter after an
+    odd bar (O'Neill's 415: 2/4, a 5/32 bar, 2/4 again), and its MIDI writer then fails ("already
+    found in this Stream") on what are good tunes.
+    """
+    import copy
+
+    from music21 import meter
+
+    seen: set[int] = set()
+    for s in score.recurse(streamsOnly=True, includeSelf=True):
+        for ts in list(s.getElementsByClass(meter.TimeSignature)):
+            if id(ts) in seen:
+                s.replace(ts, copy.deepcopy(ts))
+            else:
+                seen.add(id(ts))
+
+
+def drop_repeats(score) -> None:
+    """Turn repeat barlines, repeat expressions (D.C., segno) and volta brackets into plain bars.
+
+    For the few scores whose repeats music21 cannot expand ("badly formed repeats"): written once
+    through rather than not at all.
+    """
+    from music21 import bar, repeat, spanner, stream
+
+    for m in score.recurse().getElementsByClass(stream.Measure):
+        for side in ("leftBarline", "rightBarline"):
+            if isinstance(getattr(m, side), bar.Repeat):
+                setattr(m, side, bar.Barline("regular"))
+        m.removeByClass(repeat.RepeatExpression)
+    for s in score.recurse(streamsOnly=True, includeSelf=True):
+        s.removeByClass(spanner.RepeatBracket)
 
 
 def check_written(path: str, tempo_map: list[tuple[float, Tempo]], programs: set[int]) -> None:
@@ -563,7 +602,7 @@ def lyric_lines(assembled: str) -> list[str]:
 
 def export_piece(c: Candidate, dest: str) -> dict:
     """Parse one corpus piece and write it as MIDI to ``dest``; runs in a worker process."""
-    from music21 import corpus, text
+    from music21 import corpus, repeat, text
 
     try:
         score = corpus.parse(c.corpus_path, number=c.number)
@@ -571,8 +610,15 @@ def export_piece(c: Candidate, dest: str) -> dict:
         tempo_map = piece_tempo(score, c)
         parts, sounding = write_programs(score, c)
         write_tempo(score, tempo_map)
+        unshare_time_signatures(score)
         Path(dest).parent.mkdir(parents=True, exist_ok=True)
-        score.write("midi", fp=dest)
+        repeats = "expanded"
+        try:
+            score.write("midi", fp=dest)
+        except repeat.ExpanderException:
+            drop_repeats(score)
+            score.write("midi", fp=dest)
+            repeats = "played once (music21 cannot expand them)"
         check_written(dest, tempo_map, sounding)
     except Exception as e:  # music21 raises many kinds; any of them means "skip this piece"
         message = re.sub(r",? ?(id\(\)=\d+|0x[0-9a-f]+)", "", str(e))  # no memory addresses: stable manifests
@@ -583,7 +629,7 @@ def export_piece(c: Candidate, dest: str) -> dict:
     return {"title": " ".join((title + c.suffix).split()), "lyrics": lines,
             "tempo": {"bpm": first.qpm, "source": first.source, "rule": first.rule, "beat_bpm": first.beat_bpm,
                       "beat": first.beat, "changes": len(tempo_map) - 1},
-            "parts": parts}
+            "parts": parts, "repeats": repeats}
 
 
 def export_pieces(limit: int, midi_dir: Path, workers: int = EXPORT_WORKERS) -> tuple[list[dict], list[dict]]:
@@ -635,6 +681,6 @@ def export_pieces(limit: int, midi_dir: Path, workers: int = EXPORT_WORKERS) -> 
         pieces.append({"slug": c.slug, "title": done[c]["title"], "style": c.style, "collection": c.collection,
                        "midi": dest(c).relative_to(midi_dir.parent).as_posix(), "language": c.language,
                        "lyrics": done[c]["lyrics"], "corpus_path": c.corpus_path, "number": c.number,
-                       "tempo": done[c]["tempo"], "parts": done[c]["parts"],
+                       "tempo": done[c]["tempo"], "parts": done[c]["parts"], "repeats": done[c]["repeats"],
                        "programs": sorted({p["program"] for p in done[c]["parts"]})})
     return pieces, skipped

@@ -101,12 +101,12 @@ def agreement(site_dir: str | Path, pieces: int | None = None, split: str = "all
 
 
 def _line(label: str, s: dict) -> str:
-    cells = "  ".join(f"{s['shares'][k]:6.1%}" for k in RELATIONS)
+    cells = "  ".join(f"{s['shares'][k]:>8.1%}" for k in RELATIONS)
     return f"  {label:<52} {s['n']:>4}  {cells}  {s['mirex']:.3f}"
 
 
 def report(result: dict) -> str:
-    head = f"  {'':<52} {'n':>4}  " + "  ".join(f"{k:>6}" for k in RELATIONS) + "  MIREX"
+    head = f"  {'':<52} {'n':>4}  " + "  ".join(f"{k:>8}" for k in RELATIONS) + "  MIREX"
     lines = [f"key agreement of the lake's labels (lake.midi_features) with music21, {result['pieces']} pieces "
              f"of {result['site']} (split: {result['split']})", head]
     lines += [_line(REFERENCES[ref], s) for ref, s in result["overall"].items()]

@@ -440,19 +440,21 @@ class StyleDefaults:
     minor: tuple[str, ...]  # ... and in a minor key
 
 
-# What a style brings when the prompt does not say: tempo, instruments (lake.vocab.INSTRUMENTS names) and progressions.
+# What a style brings when the prompt does not say: tempo, instruments (INSTRUMENTS names) and progressions.
+# Minor progressions reach the major dominant (V, with the leading tone), so the key is heard as minor and
+# not as its relative major.
 STYLE_DEFAULTS: dict[str, StyleDefaults] = {
     "classical": StyleDefaults(90, ("piano", "string ensemble"), ("I", "IV", "V", "I"), ("i", "iv", "V", "i")),
-    "folk": StyleDefaults(96, ("acoustic guitar", "harmonica"), ("I", "IV", "I", "V"), ("i", "VII", "VI", "VII")),
+    "folk": StyleDefaults(96, ("acoustic guitar", "harmonica"), ("I", "IV", "I", "V"), ("i", "VII", "VI", "V")),
     "jazz": StyleDefaults(116, ("piano", "acoustic bass", "drums", "saxophone"),
                           ("ii7", "V7", "Imaj7", "vi7"), ("iiø7", "V7", "i7", "i7")),
-    "pop": StyleDefaults(110, ("piano", "electric bass", "drums"), ("I", "V", "vi", "IV"), ("i", "VI", "III", "VII")),
+    "pop": StyleDefaults(110, ("piano", "electric bass", "drums"), ("I", "V", "vi", "IV"), ("i", "VI", "iv", "V")),
     "rock": StyleDefaults(124, ("electric guitar", "electric bass", "drums"),
                           ("I", "bVII", "IV", "I"), ("i", "VI", "VII", "i")),
     "electronic": StyleDefaults(124, ("electric piano", "synth pad", "synth bass"),
-                                ("I", "V", "vi", "IV"), ("i", "VI", "III", "VII")),
-    "ambient": StyleDefaults(70, ("synth pad", "piano"), ("Imaj7", "IVmaj7"), ("i7", "VImaj7")),
+                                ("I", "V", "vi", "IV"), ("i", "VI", "III", "V")),
+    "ambient": StyleDefaults(70, ("synth pad", "piano"), ("Imaj7", "IVmaj7"), ("i7", "VImaj7", "iv7", "V7")),
     "film": StyleDefaults(90, ("string ensemble", "french horn", "timpani"),
-                          ("I", "iii", "IV", "iv"), ("i", "VI", "III", "VII")),
+                          ("I", "iii", "IV", "iv"), ("i", "VI", "iv", "V")),
     "other": StyleDefaults(100, ("piano",), ("I", "IV", "V", "I"), ("i", "iv", "v", "i")),
 }

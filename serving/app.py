@@ -14,6 +14,7 @@ import asyncio
 import base64
 import time
 
+import pydantic
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -92,7 +93,15 @@ class GeneratorService:
               responses={404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, 500: {"model": ErrorResponse}})
     async def generate(self, req: GenerateRequest):
         t0 = time.perf_counter()
-        attrs = recommend(req.prompt, bpm=req.bpm, key=req.key)
+        try:
+            attrs = recommend(req.prompt, **req.explicit())
+            piece_req = req.piece_request(attrs)
+        except pydantic.ValidationError as e:  # a chord the vocabulary does not read, an unknown instrument
+            err = e.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "body"
+            return _error(422, f"invalid request: {field}: {err['msg'].removeprefix('Value error, ')}")
+        except ValueError as e:  # a roman numeral that is no chord
+            return _error(422, f"invalid request: {str(e).splitlines()[0]}")
         ref = req.model or self.cfg.serve.model_alias
         try:
             model_ref = await asyncio.to_thread(resolve, self.cfg, ref)
@@ -102,14 +111,14 @@ class GeneratorService:
         except Exception as e:  # noqa: BLE001 - any load failure is this request's 500, with its message
             return _error(500, f"could not load model {ref!r}: {type(e).__name__}: {e}")
         try:
-            piece = await asyncio.to_thread(loaded.generator.generate, attrs.style, attrs.bpm, attrs.key,
-                                            bars=req.bars, seed=req.seed)
+            piece = await asyncio.to_thread(loaded.generator.generate, piece_req)
         except Exception as e:  # noqa: BLE001 - a failed generation is a 500 that says why
             return _error(500, f"generation failed: {type(e).__name__}: {e}")
         return GenerateResponse(
             midi_base64=base64.b64encode(piece.midi).decode("ascii"), attributes=attrs,
-            model=ModelInfo(name=model_ref.name, version=model_ref.version, ref=ref),
-            n_notes=piece.n_notes, duration_s=piece.duration_s, elapsed_ms=(time.perf_counter() - t0) * 1000)
+            model=ModelInfo(name=model_ref.name, version=model_ref.version, ref=ref), tracks=piece.tracks,
+            chords=piece.chords, seed=piece.seed, n_notes=piece.n_notes, duration_s=piece.duration_s,
+            n_steps=piece.n_steps, elapsed_ms=(time.perf_counter() - t0) * 1000)
 
     @api.get(HEALTH_PATH, response_model=HealthResponse)
     async def healthz(self) -> HealthResponse:

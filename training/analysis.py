@@ -155,21 +155,36 @@ class Pulse:
 
 
 def onset_events(notes: Notes) -> tuple[np.ndarray, np.ndarray]:
-    """(onset times in seconds, salience) of the merged onset events (see the module doc)."""
+    """(onset times in seconds, salience) of the merged onset events (see the module doc).
+
+    A note weighs by its duration (log-compressed), register and velocity, a drum hit by its kind.
+    Within a track, the notes of one onset add up (compressed by SALIENCE_POWER) and the track's
+    events are scaled to a mean of 1: a track's accents count, its loudness or thickness does not,
+    so a pad holding one thick chord per bar does not outweigh the melody that moves on every beat.
+    The tracks' events then add up across tracks.
+    """
     if notes.n == 0:
         return np.zeros(0), np.zeros(0)
     dur = np.clip(notes.end_s - notes.start_s, 0.0, 4.0)
     w_dur = 1.0 + np.log2(1.0 + dur / 0.25)
     w_reg = 1.0 + np.clip(60 - notes.pitch, 0, 36) / 24.0
     w_vel = np.clip((notes.velocity + 1) / 101.0, 0.2, 1.3)
-    w = np.where(notes.drum, _DRUM_WEIGHT[np.clip(notes.pitch, 0, 127)] * 1.5, w_dur * w_reg) * w_vel
-    order = np.argsort(notes.start_s, kind="stable")
-    t, w = notes.start_s[order], w[order]
-    new = np.append(True, np.diff(t) > MERGE_S)
+    w = np.where(notes.drum, _DRUM_WEIGHT[np.clip(notes.pitch, 0, 127)], w_dur * w_reg) * w_vel
+    # events per track
+    order = np.lexsort((notes.start_s, notes.track))
+    t, w, tr = notes.start_s[order], w[order], notes.track[order]
+    new = np.append(True, (np.diff(t) > MERGE_S) | (tr[1:] != tr[:-1]))
     group = np.cumsum(new) - 1
-    times = t[new]
-    sal = np.bincount(group, weights=w)
-    return times, sal ** SALIENCE_POWER  # simultaneous notes add up, compressed: a chord is not ten melody notes
+    ev_t, ev_tr = t[new], tr[new]
+    ev_w = np.bincount(group, weights=w) ** SALIENCE_POWER
+    track_mean = np.bincount(ev_tr, weights=ev_w) / np.maximum(np.bincount(ev_tr), 1)
+    ev_w = ev_w / track_mean[ev_tr]
+    # events across tracks
+    order = np.argsort(ev_t, kind="stable")
+    ev_t, ev_w = ev_t[order], ev_w[order]
+    new = np.append(True, np.diff(ev_t) > MERGE_S)
+    group = np.cumsum(new) - 1
+    return ev_t[new], np.bincount(group, weights=ev_w)
 
 
 def _grid_hits(times: np.ndarray, sal: np.ndarray, periods: np.ndarray, tol_s: np.ndarray,

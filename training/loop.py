@@ -426,7 +426,7 @@ def _flush(window: list, log: _Log | None, name: str, s: TrainSettings, world: i
 
 def _report(task: Task, raw: torch.nn.Module, opt, scaler, s: TrainSettings, step: int, metrics: dict,
             rank: int, world: int) -> None:
-    """Every rank reports (a barrier); rank 0 attaches the checkpoint."""
+    """Every rank reports (a barrier); rank 0 attaches the checkpoint and waits until Ray Train has registered it."""
     import ray.train
 
     reported = {"step": step, **metrics}
@@ -440,3 +440,6 @@ def _report(task: Task, raw: torch.nn.Module, opt, scaler, s: TrainSettings, ste
     with tempfile.TemporaryDirectory() as tmp:
         torch.save(state, os.path.join(tmp, CHECKPOINT_FILE))
         ray.train.report(reported, checkpoint=ray.train.Checkpoint.from_directory(tmp), checkpoint_dir_name=name)
+    # The controller registers a report when it next polls the workers; a worker group that died
+    # before that would restart from the checkpoint before. Wait until this one is on record.
+    ray.train.get_all_reported_checkpoints(consistency_mode=ray.train.CheckpointConsistencyMode.COMMITTED)

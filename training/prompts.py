@@ -138,8 +138,14 @@ def _normalize(prompt: str) -> str:
     return unicodedata.normalize("NFKC", prompt)
 
 
-def recommend(prompt: str, bpm: float | None = None, key: str | None = None) -> Attributes:
-    """Attributes for ``prompt``; ``bpm`` and ``key`` (any spelling :func:`parse_key` reads) win when given."""
+def recommend(prompt: str, bpm: float | None = None, key: str | None = None, time_signature: str | None = None,
+              instruments: list[str] | None = None, chords: list[str] | None = None,
+              progression: list[str] | None = None) -> Attributes:
+    """Attributes for ``prompt``; every argument given explicitly wins over the prompt (source "request").
+
+    ``key`` takes any spelling :func:`parse_key` reads; ``chords`` are symbols per bar, ``progression``
+    roman numerals in the key (chords win when both are given).
+    """
     text = _normalize(prompt)
     lower = text.lower()
     sources: dict[str, str] = {}
@@ -174,7 +180,9 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None) -> 
     else:
         key, sources["key"] = key_name(DEFAULT_TONIC["major"], "major"), "default"
 
-    if (ts := _explicit_time_signature(text)) is not None:
+    if time_signature is not None:
+        ts, sources["time_signature"] = time_signature, "request"
+    elif (ts := _explicit_time_signature(text)) is not None:
         sources["time_signature"] = "prompt"
     elif meter := _METER_RE.search(lower):
         ts, sources["time_signature"] = METER_KEYWORDS[_matched_word(meter, METER_KEYWORDS)], "keyword"
@@ -183,10 +191,19 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None) -> 
 
     named = list(dict.fromkeys(INSTRUMENT_WORDS[_matched_word(m, INSTRUMENT_WORDS)]
                                for m in _INSTRUMENT_RE.finditer(lower)))
-    instruments = named or list(defaults.instruments)
-    sources["instruments"] = "prompt" if named else sources["style"]
+    if instruments is not None:
+        instruments, sources["instruments"] = list(instruments), "request"
+    else:
+        instruments = named or list(defaults.instruments)
+        sources["instruments"] = "prompt" if named else sources["style"]
 
-    if written_progression := _PROGRESSION.search(text):
+    if chords is not None:
+        sources["chords"] = "request"
+        return Attributes(style=style, bpm=float(bpm), key=key, time_signature=ts, instruments=instruments,
+                          progression=[], chords=list(chords), mood=mood_name, sources=sources)
+    if progression is not None:
+        progression, sources["chords"] = list(progression), "request"
+    elif written_progression := _PROGRESSION.search(text):
         progression = re.split(r"\s*[-–—]\s*", written_progression.group(0))
         sources["chords"] = "prompt"
     else:
@@ -198,8 +215,8 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None) -> 
                       sources=sources)
 
 
-
 def request_for_prompt(prompt: str, **fields) -> PieceRequest:
     """The generation request a prompt makes: its recommended attributes plus ``fields`` (bars, seed, ...)."""
-    overrides = {k: fields.pop(k) for k in ("bpm", "key") if k in fields}
+    overrides = {k: fields.pop(k) for k in ("bpm", "key", "time_signature", "instruments", "chords", "progression")
+                 if k in fields}
     return recommend(prompt, **overrides).to_request(**fields)

@@ -10,7 +10,7 @@ import pytest
 import requests
 import symusic
 
-from ingest.corpus_export import catalog, lyric_lines, quotas
+from ingest.corpus_export import EXPORT_VERSION, VOICE, catalog, lyric_lines, quotas
 from ingest.score_site import MANIFEST, ScoreSite, build_site, site_source
 
 SITE_LIMIT = 10
@@ -41,6 +41,22 @@ def test_every_exported_midi_parses_and_matches_its_hash(manifest, site_dir):
         assert hashlib.sha256(data).hexdigest() == p["sha256"] and len(data) == p["size"]
         score = symusic.Score.from_midi(data)
         assert score.note_num() > 0, p["slug"]
+
+
+def test_every_midi_carries_the_tempo_and_programs_its_manifest_entry_states(manifest, site_dir):
+    pieces = manifest["pieces"]
+    assert manifest["export_version"] == EXPORT_VERSION
+    for p in pieces:
+        score = symusic.Score.from_midi((site_dir / p["midi"]).read_bytes())
+        assert p["tempo"]["source"] in ("marked", "assigned") and p["tempo"]["rule"], p["slug"]
+        assert score.tempos[0].time == 0 and abs(score.tempos[0].qpm - p["tempo"]["bpm"]) < 0.01, p["slug"]
+        assert {t.program for t in score.tracks if t.note_num()} == set(p["programs"]), p["slug"]
+        assert p["programs"] == sorted({part["program"] for part in p["parts"]})
+    chorales = [p for p in pieces if p["collection"] == "bach-chorales"]
+    assert chorales and all(VOICE in p["programs"] for p in chorales)
+    folk = [p for p in pieces if p["style"] == "folk"]
+    assert folk and all(p["programs"] != [0] for p in folk)
+    assert len({p["tempo"]["bpm"] for p in pieces}) > len(pieces) // 2  # no longer one tempo for all
 
 
 def test_lyrics_pages_exist_exactly_for_pieces_with_lyrics(manifest, site_dir):

@@ -15,9 +15,10 @@ small transformer over a byte-level BPE learned on the training texts (``trainin
 reads every script with no unknown token, puts EN and ZH in one space by training them on the
 same pieces, and trains with the music tower in about a minute.
 
-Under DDP, :func:`clip_loss` gathers the embeddings of every rank with gradients
-(``torch.distributed.nn.functional.all_gather``), so each worker scores its clips against the
-global batch, and the gradient of the other ranks' losses flows back to the local embeddings.
+Under DDP, :func:`clip_loss` gathers the embeddings of every rank with gradients (an all_gather
+whose backward all-reduces the gradient, as torch.distributed.nn's did before its deprecation), so
+each worker scores its clips against the global batch, and the gradient of the other ranks'
+losses flows back to the local embeddings.
 """
 
 from __future__ import annotations
@@ -150,6 +151,27 @@ def _init(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
+class _GatherWithGrad(torch.autograd.Function):
+    """all_gather whose backward hands each rank the summed gradient of its own rows."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        import torch.distributed as dist
+
+        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, x.contiguous())
+        ctx.rows, ctx.rank = x.shape[0], dist.get_rank()
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        import torch.distributed as dist
+
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad)  # every rank's loss reads every rank's rows: add up what each says about ours
+        return grad[ctx.rank * ctx.rows:(ctx.rank + 1) * ctx.rows]
+
+
 def gather_with_grad(x: torch.Tensor) -> tuple[torch.Tensor, int]:
     """(rows of every rank concatenated in rank order, this rank's first row); gradients flow back.
 
@@ -160,19 +182,18 @@ def gather_with_grad(x: torch.Tensor) -> tuple[torch.Tensor, int]:
 
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return x, 0
-    from torch.distributed.nn.functional import all_gather
-
-    return torch.cat(all_gather(x), dim=0), dist.get_rank() * x.shape[0]
+    return _GatherWithGrad.apply(x), dist.get_rank() * x.shape[0]
 
 
-def clip_loss(music: torch.Tensor, text: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+def clip_loss(music: torch.Tensor, text: torch.Tensor, scale: torch.Tensor, gather: bool = True) -> torch.Tensor:
     """Symmetric InfoNCE over the global batch: row i of ``music`` pairs with row i of ``text``.
 
     Each rank scores its own rows against every rank's rows (the "local loss" of open_clip), which
-    gives the same gradient as the full global similarity matrix at 1/world of the cost.
+    gives the same gradient as the full global similarity matrix at 1/world of the cost. With
+    ``gather=False`` the batch is this process's rows only (evaluation on one rank).
     """
-    all_music, offset = gather_with_grad(music)
-    all_text, _ = gather_with_grad(text)
+    (all_music, offset), (all_text, _) = (gather_with_grad(music), gather_with_grad(text)) if gather else \
+        ((music, 0), (text, 0))
     labels = torch.arange(music.shape[0], device=music.device) + offset
     music_to_text = scale * music @ all_text.T
     text_to_music = scale * text @ all_music.T

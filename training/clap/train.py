@@ -132,7 +132,7 @@ def _val_loss(raw: Clap, shard, vocab: MusicVocab, s: dict, device) -> float:
     raw.eval()
     try:
         m, t, scale = raw(torch.from_numpy(music).to(device), torch.from_numpy(text).to(device))
-        return float(clip_loss(m, t, scale))
+        return float(clip_loss(m, t, scale, gather=False))
     finally:
         raw.train()
 

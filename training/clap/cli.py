@@ -1,0 +1,132 @@
+"""``musiclake clap train|evaluate|embed|models|search`` and ``musiclake search`` (the same search)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from musiclake.cli_common import ConfigOpt, SetOpt, load_or_exit
+
+app = typer.Typer(help="The CLAP text-music model: train, evaluate, embed the lake, search it.", no_args_is_help=True)
+
+
+def _model_or_exit(cfg, ref: str):
+    from training.clap.api import ClapModel
+    from training.clap.registry import ModelNotFound
+
+    try:
+        return ClapModel.load(cfg, ref)
+    except ModelNotFound as e:
+        typer.echo(f"error: {e}; train one with `musiclake clap train`", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def train(force: bool = typer.Option(False, "--force", help="train even if an identical model is registered"),
+          resume: bool = typer.Option(False, "--resume", help="continue the last unfinished run of these settings"),
+          preset: Optional[str] = typer.Option(None, "--preset", help="tiny | small | base (default: clap.preset)"),
+          config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt) -> None:
+    """Fit on the lake's gold pairs + tokens, register as challenger, promote if the gate passes, embed the lake."""
+    from training.clap.data import NoClapData
+    from training.clap.train import run_clap_training
+
+    cfg = load_or_exit(config, [*(set_ or []), *([f"clap.preset={preset}"] if preset else [])])
+    try:
+        result = run_clap_training(cfg, force=force, resume=resume)
+    except NoClapData as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    if result.table:
+        typer.echo(result.table)
+    typer.echo(result.summary())
+
+
+@app.command()
+def evaluate(model: str = typer.Option("champion", "--model", help="alias or version"),
+             splits: str = typer.Option("validation,test", "--splits", help="comma-separated gold splits"),
+             log: bool = typer.Option(False, "--log", help="also log the metrics into the version's MLflow run"),
+             config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt) -> None:
+    """Retrieval R@1/R@10/MRR per language beside chance and the attribute baseline, on the lake as it is now."""
+    from lake.delta import Lake
+    from training.clap.data import load_pairs, pin_versions
+    from training.clap.evaluate import evaluate_pairs
+
+    cfg = load_or_exit(config, set_)
+    clap = _model_or_exit(cfg, model)
+    lake = Lake.from_config(cfg)
+    versions = pin_versions(lake)
+    pairs = load_pairs(lake, versions, clap.encoder.tokenizer_id)
+    report = evaluate_pairs(clap.encoder, pairs, splits=[s.strip() for s in splits.split(",") if s.strip()])
+    data = ", ".join(f"{k} v{v}" for k, v in sorted(versions.items()))
+    typer.echo(f"{clap.name} v{clap.version} (@{clap.ref.ref}) on {data}")
+    typer.echo(report.table())
+    if log:
+        from training.clap.registry import client
+        from training.clap.train import _log_metrics
+
+        _log_metrics(client(cfg), clap.ref.run_id, report.metrics())
+
+
+@app.command()
+def embed(model: str = typer.Option("champion", "--model", help="alias or version"),
+          config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt) -> None:
+    """Embed every lake piece the version has not embedded yet into gold_music_embeddings."""
+    from lake.delta import Lake
+    from training.clap import MODEL_NAME
+    from training.clap.embeddings import embed_lake
+
+    cfg = load_or_exit(config, set_)
+    clap = _model_or_exit(cfg, model)
+    typer.echo(embed_lake(Lake.from_config(cfg), clap.encoder, MODEL_NAME, clap.version).summary())
+
+
+@app.command()
+def models(config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt) -> None:
+    """Registered CLAP versions with their aliases, gate decision and held-out metrics."""
+    from training.clap import MODEL_NAME
+    from training.clap.registry import client, list_versions
+
+    cfg = load_or_exit(config, set_)
+    versions = list_versions(cfg)
+    if not versions:
+        typer.echo(f"no versions of {MODEL_NAME} registered in {cfg.mlflow.tracking_uri}")
+        return
+    c = client(cfg)
+    keys = ("validation.t2m.en.mrr", "validation.t2m.zh.mrr", "validation.t2m.lyrics.mrr", "validation.m2t.en.mrr",
+            "test.t2m.en.mrr")
+    typer.echo(f"{'version':<12} {'aliases':<22} " + " ".join(f"{k:>22}" for k in keys))
+    for v in versions:
+        metrics = c.get_run(v.run_id).data.metrics
+        cells = " ".join(f"{metrics[k]:>22.3f}" if k in metrics else f"{'-':>22}" for k in keys)
+        typer.echo(f"{'v' + str(v.version):<12} {','.join(v.aliases) or '-':<22} {cells}")
+        if v.tags.get("gate"):
+            typer.echo(f"{'':<12} {v.tags['gate']}")
+
+
+def search(query: str = typer.Argument(..., help="free text, English or Chinese"),
+           k: int = typer.Option(10, "-k", "--k", min=1, help="how many pieces"),
+           model: str = typer.Option("champion", "--model", help="CLAP alias or version"),
+           midi: Optional[Path] = typer.Option(None, "--midi", help="search by this MIDI file instead of the text"),
+           config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt) -> None:
+    """The lake pieces nearest to a text (or a MIDI file) in the CLAP space, with their scores."""
+    from training.clap.api import NoEmbeddings
+
+    cfg = load_or_exit(config, set_)
+    clap = _model_or_exit(cfg, model)
+    try:
+        hits = clap.nearest(midi.read_bytes() if midi else query, k=k)
+        total = len(clap.index()[0])
+    except NoEmbeddings as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    what = f"MIDI {midi}" if midi else repr(query)
+    typer.echo(f"{clap.name} v{clap.version} (@{clap.ref.ref}): {len(hits)} of {total} lake pieces nearest to {what}")
+    typer.echo(f"{'#':>3} {'score':>6}  {'sha256':<12} {'style':<10} {'key':<9} title / url")
+    for i, h in enumerate(hits, 1):
+        typer.echo(f"{i:>3} {h.score:>6.3f}  {h.sha256[:12]:<12} {h.style or '-':<10} {h.key_name or '-':<9} "
+                   f"{h.title or '-'}  {h.url or ''}")
+
+
+app.command("search")(search)
