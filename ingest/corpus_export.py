@@ -41,8 +41,9 @@ GROUP_SHARES = (("bach", 0.45), ("china", 0.20), ("irish", 0.20), ("classical", 
 CLASSICAL_MAX_BYTES = 25_000  # bigger movements take many seconds each to export
 EXPORT_WORKERS = 2
 # Bump when a change here changes the exported bytes or the manifest: a site built by another
-# version is rebuilt (ingest.score_site compares it). 2: tempo and GM programs from the scores.
-EXPORT_VERSION = 2
+# version is rebuilt (ingest.score_site compares it). 1 (no marker): music21's defaults;
+# 3: tempo and GM programs from the scores (2 was a draft of it).
+EXPORT_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -361,9 +362,30 @@ def assigned_tempo(c: "Candidate", ts, header: dict[str, list[str]]) -> Tempo:
     return _tempo(_pick(lo, hi, c.slug), _beat(ts), "assigned", f"{c.group} default, moderato (meter {meter})")
 
 
+def main_meter(score):
+    """The time signature in force for the most bars' length of the first part (None without any).
+
+    Not simply the first: music21 gives some ABC pickups a meter of their own (5/8 before a 6/8 jig).
+    """
+    from music21 import stream
+
+    part = score.parts.first() if score.parts else score
+    held: dict[str, float] = {}
+    first: dict[str, object] = {}
+    current = None
+    for bar in part.getElementsByClass(stream.Measure):
+        current = bar.timeSignature or current
+        if current is not None:
+            held[current.ratioString] = held.get(current.ratioString, 0.0) + float(bar.duration.quarterLength)
+            first.setdefault(current.ratioString, current)
+    if not held:
+        return score.flatten().getElementsByClass("TimeSignature").first()
+    return first[max(held, key=held.get)]  # ties: the earlier meter (dicts keep insertion order)
+
+
 def piece_tempo(score, c: "Candidate") -> list[tuple[float, Tempo]]:
     """The piece's tempo map, (offset, tempo) from offset 0; see the module doc for the order of rules."""
-    ts = score.flatten().getElementsByClass("TimeSignature").first()
+    ts = main_meter(score)
     marks = _marks(score, c, ts)
     later = [(off, t) for off, t in marks if off > 0]
     start = next((t for off, t in marks if off == 0), None)

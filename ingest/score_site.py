@@ -92,8 +92,8 @@ def build_site(site_dir: str | Path, limit: int, faults: bool = True) -> dict:
     """Export ``limit`` corpus pieces into a static site under ``site_dir``; returns its manifest.
 
     Reuses the existing site when its manifest already holds at least ``limit`` pieces built with
-    the same ``faults`` setting by the same export rules (``EXPORT_VERSION``). Otherwise builds next to it and swaps it in, so a half-built site
-    is never taken for a finished one.
+    the same ``faults`` setting by the same export rules (``EXPORT_VERSION``). Otherwise builds next
+    to it and swaps it in, so a half-built site is never taken for a finished one.
     """
     site_dir = Path(site_dir).resolve()
     cached = _cached(site_dir, limit, faults)
@@ -138,7 +138,8 @@ def build_site(site_dir: str | Path, limit: int, faults: bool = True) -> dict:
     (work / "index.html").write_text(_doc("Score archive", f"<h1>Score archive</h1>\n<p>{len(pieces)} scores.</p>\n"
                                                            f"<ul class=\"pages\">\n{links}\n</ul>"), encoding="utf-8")
 
-    manifest = {"export_version": EXPORT_VERSION, "limit": limit, "faults": faults, "pieces": pieces, "fault_files": fault_files, "skipped": skipped}
+    manifest = {"export_version": EXPORT_VERSION, "limit": limit, "faults": faults, "pieces": pieces,
+                "fault_files": fault_files, "skipped": skipped}
     (work / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     shutil.rmtree(site_dir, ignore_errors=True)
     work.rename(site_dir)

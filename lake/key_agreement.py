@@ -12,6 +12,10 @@ and compared with three references:
 
 Each pair is one of: exact, fifth (same mode, tonic a fifth up or down), relative (C major / A minor),
 parallel (C major / C minor) or other; the MIREX key score weighs them 1, 0.5, 0.3, 0.2 and 0.
+
+Two lines of context follow: music21's Krumhansl against music21's default on the same score (how
+much of the gap is the choice of profiles), and the lake's own histogram correlated with music21's
+Aarden-Essen profiles instead of Krumhansl-Kessler (what the lake would agree with if it used them).
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ REFERENCES = {
     "score_key": "music21 analyze('key') on the corpus score",
     "midi_key": "music21 analyze('key') on the exported MIDI file",
     "score_krumhansl": "music21 analyze('krumhansl') on the corpus score",
+}
+CONTEXT = {  # name: (keys compared, reference)
+    "music21's own Krumhansl-Kessler (not the lake)": ("score_krumhansl", "score_key"),
+    "the lake's histogram with Aarden-Essen profiles": ("lake_aarden", "score_key"),
 }
 
 
@@ -50,17 +58,35 @@ def _m21_key(k) -> tuple[int, str]:
     return int(k.tonic.pitchClass), str(k.mode)
 
 
+def _aarden_key(prepared) -> tuple[int, str]:
+    """The lake's duration-weighted pitch-class histogram, correlated with music21's Aarden-Essen profiles."""
+    import numpy as np
+    from music21.analysis.discrete import AardenEssen
+
+    weights = AardenEssen()
+    profiles = np.array([np.roll(weights.getWeights(mode), t) for mode in ("major", "minor") for t in range(12)])
+    z_profiles = (profiles - profiles.mean(axis=1, keepdims=True)) / profiles.std(axis=1, keepdims=True)
+    pitched = ~prepared.drum
+    hist = np.bincount(prepared.pitch[pitched] % 12, minlength=12,
+                       weights=(prepared.end - prepared.start)[pitched].astype(np.float64))
+    if not hist.any() or np.allclose(hist, hist[0]):
+        return 0, "major"
+    best = int(np.argmax(z_profiles @ ((hist - hist.mean()) / hist.std())))
+    return best % 12, ("major", "minor")[best // 12]
+
+
 def piece_keys(piece: dict, site_dir: str) -> dict:
     """The lake's key and the three music21 keys of one manifest entry (runs in a worker process)."""
     from music21 import converter, corpus
 
-    from lake.midi_features import analyze, parse_midi
+    from lake.midi_features import analyze, check_score, parse_midi
     from lake.vocab import PITCH_CLASSES
 
     data = (Path(site_dir) / piece["midi"]).read_bytes()
-    f = analyze(parse_midi(data)).features
+    prepared = check_score(parse_midi(data))
+    f = analyze(parse_midi(data), prepared=prepared).features
     out = {"slug": piece["slug"], "collection": piece["collection"], "sha256": piece.get("sha256"),
-           "lake": (PITCH_CLASSES.index(f["key_tonic"]), f["key_mode"])}
+           "lake": (PITCH_CLASSES.index(f["key_tonic"]), f["key_mode"]), "lake_aarden": _aarden_key(prepared)}
     try:
         score = corpus.parse(piece["corpus_path"], number=piece.get("number"))
         out["score_key"] = _m21_key(score.analyze("key"))
@@ -71,9 +97,9 @@ def piece_keys(piece: dict, site_dir: str) -> dict:
     return out
 
 
-def summarize(rows: list[dict], reference: str) -> dict:
-    """Counts per relation, shares and the MIREX score of the lake's keys against ``reference``."""
-    counts = Counter(relation(tuple(r["lake"]), tuple(r[reference])) for r in rows if reference in r)
+def summarize(rows: list[dict], reference: str, ours: str = "lake") -> dict:
+    """Counts per relation, shares and the MIREX score of the keys ``ours`` (the lake's) against ``reference``."""
+    counts = Counter(relation(tuple(r[ours]), tuple(r[reference])) for r in rows if reference in r and ours in r)
     n = sum(counts.values())
     shares = {k: (counts[k] / n if n else 0.0) for k in RELATIONS}
     return {"n": n, "counts": {k: counts[k] for k in RELATIONS}, "shares": shares,
@@ -97,6 +123,7 @@ def agreement(site_dir: str | Path, pieces: int | None = None, split: str = "all
             "errors": [{"slug": r["slug"], "error": r["error"]} for r in rows if "error" in r],
             "overall": {ref: summarize(rows, ref) for ref in REFERENCES},
             "by_collection": {c: summarize(rs, "score_key") for c, rs in sorted(by_collection.items())},
+            "context": {name: summarize(rows, ref, ours) for name, (ours, ref) in CONTEXT.items()},
             "rows": rows}
 
 
@@ -112,6 +139,8 @@ def report(result: dict) -> str:
     lines += [_line(REFERENCES[ref], s) for ref, s in result["overall"].items()]
     lines += ["", "against music21 analyze('key') on the corpus score, per collection:", head]
     lines += [_line(c, s) for c, s in result["by_collection"].items()]
+    lines += ["", "context, against music21 analyze('key') on the corpus score:", head]
+    lines += [_line(name, s) for name, s in result["context"].items()]
     if result["errors"]:
         lines.append(f"\n{len(result['errors'])} pieces without a music21 reference: "
                      + "; ".join(f"{e['slug']} ({e['error']})" for e in result["errors"][:5]))
@@ -128,7 +157,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None, help="also write the summaries and per-piece keys here")
     args = ap.parse_args(argv)
     if not (Path(args.site) / "manifest.json").exists():
-        print(f"{args.site} holds no manifest.json: build the site first (musiclake ingest site build)", file=sys.stderr)
+        print(f"{args.site} holds no manifest.json: build it first (musiclake ingest site build)", file=sys.stderr)
         return 2
     result = agreement(args.site, args.pieces, args.split, args.workers)
     print(report(result))

@@ -245,22 +245,30 @@ class TrainConfig(_Section):
 
 
 class ClapConfig(_Section):
-    """The CLAP text–music model (training.clap): a size preset and what a run overrides of it."""
+    """The CLAP text-music model (training.clap) on the generic loop: a size preset, the run's knobs, its gates.
+
+    Model sizes, steps, batch and learning rate come from ``training.clap.config.PRESETS[preset]``
+    unless set here; the other keys are training.loop.TrainSettings of the same names.
+    """
 
     preset: Literal["tiny", "small", "base"] = "tiny"
-    num_workers: int = Field(2, ge=1)
+    num_workers: int = Field(2, ge=1, description="Ray Train workers (DDP ranks); the loss sees every rank's batch")
+    cpus_per_worker: int = Field(1, ge=1)
     use_gpu: bool = False
-    mixed_precision: bool = Field(False, description="bf16 autocast (on GPU workers)")
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     max_steps: int | None = Field(None, ge=1, description="None: the preset's")
     batch_size: int | None = Field(None, ge=2, description="pairs per worker and step; None: the preset's")
     learning_rate: float | None = Field(None, gt=0, description="None: the preset's")
     seed: int = 0
     log_every: int = Field(10, ge=1)
     checkpoint_every: int = Field(100, ge=1, description="steps between checkpoints under train.storage_path")
-    max_failures: int = Field(2, ge=-1, description="worker failures a run recovers from, from its last checkpoint")
-    gate_metric: str = Field("validation.t2m.en.mrr", description="what decides challenger -> champion")
-    gate_min_lift: float = Field(1.5, ge=0, description="the gate metric must reach this multiple of chance")
-    gate_tolerance: float = Field(0.02, ge=0, description="and fall at most this far below the champion's")
+    keep_checkpoints: int = Field(2, ge=1)
+    max_failures: int = Field(2, ge=-1, description="worker-group restarts from the last checkpoint; -1: no limit")
+    gates: dict[str, Gate] = Field(
+        default_factory=lambda: {"validation.t2m.en.mrr_over_chance": Gate(min=1.5),
+                                 "validation.t2m.en.mrr": Gate(better="higher", tolerance=0.02)},
+        description="held-out retrieval metric -> gate a new version must pass to become champion "
+                    "(the champion is re-measured on the same pool first)")
 
 
 class ServeConfig(_Section):

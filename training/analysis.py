@@ -68,8 +68,8 @@ BPM_STEP = 0.0025  # relative step of the candidate grid
 ALPHA = 0.7  # coverage exponent: score ~ precision * T**ALPHA
 PRIOR_FLAT_BPM = (60.0, 180.0)
 PRIOR_OCTAVES = 1.0  # width (sigma) of the log-normal tempo prior outside the flat range, in octaves
-MAX_SUBDIVISIONS = 4.5
-SUBDIVISION_PENALTY = 0.6
+MAX_SUBDIVISIONS = 4.0
+SUBDIVISION_OCTAVES = 0.5
 SALIENCE_POWER = 0.5
 MERGE_S = 0.025  # onsets closer than this are one event
 WINDOW_S, HOP_S = 12.0, 6.0
@@ -224,11 +224,12 @@ def tatum_s(times: np.ndarray) -> float:
 
 
 def _subdivision_factor(periods: np.ndarray, tatum: float) -> np.ndarray:
-    """Beats are divided into at most MAX_SUBDIVISIONS tatums: longer candidates are penalised per octave beyond."""
+    """Beats hold at most MAX_SUBDIVISIONS tatums (sixteenths in a quarter): a longer candidate falls
+    off log-normally, SUBDIVISION_OCTAVES wide, per octave beyond."""
     if tatum <= 0:
         return np.ones_like(periods)
     beyond = np.maximum(np.log2(periods / tatum / MAX_SUBDIVISIONS), 0.0)
-    return SUBDIVISION_PENALTY ** beyond
+    return np.exp(-0.5 * (beyond / SUBDIVISION_OCTAVES) ** 2)
 
 
 def find_pulse(notes: Notes) -> Pulse | None:

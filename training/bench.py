@@ -22,10 +22,12 @@ import torch
 
 
 def _train_rate(preset: str, steps: int, batch_size: int) -> tuple[float, int]:
-    from training.note_model import PRESETS, NoteModelConfig, NoteTransformer
+    from musiclake.config import TRAIN_PRESETS as PRESETS
+    from training.model import NoteModelConfig, NoteTransformer
     from training.notes import FIELD_NAMES, N_FIELDS, field_sizes
 
-    cfg = NoteModelConfig(**PRESETS[preset])
+    sizes_ = PRESETS[preset]
+    cfg = NoteModelConfig(**{k: sizes_[k] for k in ("n_layer", "n_head", "n_embd", "block_size")})
     model = NoteTransformer(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     sizes = field_sizes()
@@ -48,8 +50,9 @@ def _train_rate(preset: str, steps: int, batch_size: int) -> tuple[float, int]:
 
 
 def _generator(args):
-    from training.note_generator import Generator
-    from training.note_model import PRESETS, NoteModelConfig, NoteTransformer
+    from training.generator import Generator
+    from musiclake.config import TRAIN_PRESETS
+    from training.model import NoteModelConfig, NoteTransformer
 
     if args.model:
         try:
@@ -63,7 +66,8 @@ def _generator(args):
     else:
         note = "--model not given"
     torch.manual_seed(0)
-    return Generator(NoteTransformer(NoteModelConfig(**PRESETS[args.preset]))), \
+    sizes = {k: TRAIN_PRESETS[args.preset][k] for k in ("n_layer", "n_head", "n_embd", "block_size")}
+    return Generator(NoteTransformer(NoteModelConfig(**sizes))), \
         f"freshly initialised {args.preset} model ({note})"
 
 

@@ -1,138 +1,155 @@
-"""Training data: pinned lake snapshots joined into fixed-length, conditioned token windows.
+"""The generator's training data: pinned lake snapshots → note-step windows, through Ray Data.
 
-``gold_text_music_pairs`` gives each piece its split and attributes (style, tempo bin, key);
-``silver_tokens`` gives its token ids under the current tokenizer. Both are read at explicit Delta
-versions, and those versions travel with the model, so a run can always say which data made it.
+``gold_text_music_pairs`` gives each piece its split and attributes (style, BPM, key, meter);
+``bronze_midi_files`` its bytes. Both are read at explicit Delta versions that travel with the
+model. Each piece is parsed with symusic, quantized to 16ths, given roles and a chord per bar
+(``training.notes``), and cut into windows of ``block_size + 1`` steps that start at a bar line
+behind the piece's prelude. Training pieces are also transposed (the key label moves with them),
+so every key is seen; the role order inside bars is shuffled for half the copies, which teaches
+filling one role given the others.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
 from lake.delta import Lake
-from lake.schemas import GOLD_PAIRS, SILVER_TOKENS
-from training.conditioning import Conditioning
+from lake.schemas import BRONZE_MIDI, GOLD_PAIRS
+from lake.vocab import KEY_NAMES, PITCH_CLASSES
+from training.request import ROLES
+
+TRANSPOSITIONS = 6  # shifted copies per training piece (plus the original)
+WINDOW_STRIDE_BARS = 8
 
 
 class NoTrainingData(RuntimeError):
     """The pinned lake snapshot has nothing to train on."""
 
 
-@dataclass(frozen=True)
-class Piece:
-    sha256: str
-    split: str
-    style: str
-    tempo_bin: int
-    key_name: str
-    tokens: np.ndarray
-
-
 @dataclass
-class TrainingData:
-    """The Ray Datasets of windows (column ``tokens``) and where they came from."""
-
-    train: object  # ray.data.Dataset
-    validation: object | None  # ray.data.Dataset, None when no piece falls in the validation split
+class NoteData:
+    train: object  # ray.data.Dataset with column "steps" (block_size + 1, N_FIELDS) int16
+    validation: object | None
     versions: dict[str, int]
-    tokenizer_id: str
     counts: dict[str, int] = field(default_factory=dict)
 
 
 def pin_versions(lake: Lake) -> dict[str, int]:
-    """The current version of each table training reads, to read them at exactly those versions."""
-    return {SILVER_TOKENS.name: lake.version(SILVER_TOKENS), GOLD_PAIRS.name: lake.version(GOLD_PAIRS)}
+    return {BRONZE_MIDI.name: lake.version(BRONZE_MIDI), GOLD_PAIRS.name: lake.version(GOLD_PAIRS)}
 
 
-def load_pieces(lake: Lake, versions: dict[str, int], tokenizer_id: str) -> list[Piece]:
-    """Gold pairs joined on sha256 with their tokens under ``tokenizer_id``, sorted by sha256."""
-    gold = lake.read(GOLD_PAIRS, version=versions[GOLD_PAIRS.name],
-                     columns=["sha256", "split", "style", "tempo_bin", "key_name"])
-    toks = lake.read(SILVER_TOKENS, version=versions[SILVER_TOKENS.name], columns=["sha256", "tokens"],
-                     filters=[("tokenizer_id", "=", tokenizer_id)])
-    by_sha: dict[str, np.ndarray] = {}
-    for sha, ids in zip(toks.column("sha256").to_pylist(), toks.column("tokens").to_pylist()):
-        by_sha.setdefault(sha, np.asarray(ids, dtype=np.int64))
-    pieces: dict[str, Piece] = {}
-    for row in gold.to_pylist():
-        ids = by_sha.get(row["sha256"])
-        if ids is not None and len(ids) and row["sha256"] not in pieces:
-            pieces[row["sha256"]] = Piece(row["sha256"], row["split"], row["style"], int(row["tempo_bin"]),
-                                          row["key_name"], ids)
-    return [pieces[k] for k in sorted(pieces)]
+def transpose_key(key: str, shift: int) -> str:
+    tonic, mode = key.split()
+    return f"{PITCH_CLASSES[(PITCH_CLASSES.index(tonic) + shift) % 12]} {mode}"
 
 
-def make_windows(prefix: Sequence[int], tokens: Sequence[int], block_size: int, pad_id: int, eos_id: int,
-                 bar_id: int | None = None) -> np.ndarray:
-    """Windows of ``block_size + 1`` ids, each ``prefix`` + a stretch of ``tokens + [EOS]``, PAD-filled.
+def piece_windows(midi: bytes, style: str, bpm: float, key: str, time_signature: str, block_size: int,
+                  shifts: list[int], shuffle_seed: int | None) -> list[np.ndarray]:
+    """Windows of one piece under each transposition in ``shifts`` (0 = as written)."""
+    from dataclasses import replace
 
-    A piece longer than one window gives several; every later window starts on a Bar token when
-    the previous stretch holds one, so the model always sees music begin at a bar line after the
-    prefix (the stretches may then overlap by part of a bar).
-    """
+    from lake.midi_features import parse_midi
+    from training.notes import encode, note_table
+
+    table = note_table(parse_midi(midi), time_signature)
+    if table.n_bars == 0:
+        return []
+    rng = np.random.default_rng(shuffle_seed) if shuffle_seed is not None else None
+    drums = table.role == ROLES.index("drums")
+    out = []
+    for shift in shifts:
+        pitch = np.where(drums, table.pitch, table.pitch + shift)
+        if shift and (pitch.min() < 0 or pitch.max() > 127):
+            continue
+        chords = [(None if r is None else (r + shift) % 12, q) for r, q in table.chords]
+        t = replace(table, pitch=pitch, chords=chords)
+        order = list(ROLES)
+        if rng is not None and rng.random() < 0.5:
+            rng.shuffle(order)
+        steps, bar_of = encode(t, style, bpm, transpose_key(key, shift), time_signature, order)
+        out.extend(cut_windows(steps, bar_of, block_size))
+    return out
+
+
+def cut_windows(steps: np.ndarray, bar_of: np.ndarray, block_size: int) -> list[np.ndarray]:
+    """Windows of ``block_size + 1`` rows: the prelude, then the music from a bar line on; zero-padded."""
     width = block_size + 1
-    room = width - len(prefix)
-    if room < 1:
-        raise ValueError(f"prefix of {len(prefix)} tokens leaves no room in block_size {block_size}")
-    body = np.append(np.asarray(tokens, dtype=np.int64), eos_id)
-    rows, start = [], 0
-    while True:
-        chunk = body[start:start + room]
-        row = np.full(width, pad_id, dtype=np.int64)
-        row[:len(prefix)] = prefix
-        row[len(prefix):len(prefix) + len(chunk)] = chunk
-        rows.append(row)
-        if start + room >= len(body):
+    prelude = int(np.argmax(bar_of >= 0)) if (bar_of >= 0).any() else len(steps)
+    room = width - prelude
+    if room < 2:
+        raise ValueError(f"a prelude of {prelude} steps leaves no room in block_size {block_size}")
+    body, body_bars = steps[prelude:], bar_of[prelude:]
+    starts = np.flatnonzero(np.append(True, body_bars[1:] != body_bars[:-1]) & (body_bars >= 0))
+    bar_starts = {int(body_bars[i]): int(i) for i in starts}
+    windows, bar = [], 0
+    while bar in bar_starts:
+        s = bar_starts[bar]
+        chunk = body[s:s + room]
+        row = np.zeros((width, steps.shape[1]), dtype=np.int16)
+        row[:prelude] = steps[:prelude]
+        row[prelude:prelude + len(chunk)] = chunk
+        windows.append(row)
+        if s + room >= len(body):
             break
-        nxt = start + room
-        if bar_id is not None:
-            bars = np.flatnonzero(chunk[1:] == bar_id)
-            if len(bars):
-                nxt = start + 1 + int(bars[-1])
-        start = nxt
-    return np.stack(rows)
+        bar += WINDOW_STRIDE_BARS
+    return windows
 
 
-def windows_for(pieces: Sequence[Piece], cond: Conditioning, block_size: int, bar_id: int | None) -> np.ndarray:
-    if not pieces:
-        return np.zeros((0, block_size + 1), dtype=np.int64)
-    return np.concatenate([
-        make_windows(cond.prefix(p.style, p.tempo_bin, p.key_name), p.tokens, block_size, cond.pad_id,
-                     cond.eos_id, bar_id)
-        for p in pieces])
+def _encode_batch(batch: dict, block_size: int, train: bool, seed: int) -> dict:
+    rows = []
+    for i in range(len(batch["sha256"])):
+        sha = batch["sha256"][i]
+        piece_seed = (int(sha[:8], 16) + seed) % 2**32
+        if train:
+            rng = np.random.default_rng(piece_seed)
+            shifts = [0] + [int(s) for s in rng.choice([s for s in range(-6, 6) if s], TRANSPOSITIONS, replace=False)]
+        else:
+            shifts = [0]
+        try:
+            rows.extend(piece_windows(batch["content"][i], batch["style"][i], float(batch["bpm"][i]),
+                                      batch["key_name"][i], batch["time_signature"][i], block_size, shifts,
+                                      piece_seed if train else None))
+        except Exception:  # noqa: BLE001 - a piece the lake parsed but the note table cannot use adds nothing
+            continue
+    width = block_size + 1
+    from training.notes import N_FIELDS
+
+    arr = np.stack(rows) if rows else np.zeros((0, width, N_FIELDS), dtype=np.int16)
+    return {"steps": arr}
 
 
-def build_datasets(lake: Lake, cond: Conditioning, tokenizer_id: str, block_size: int, min_train_windows: int = 1,
-                   bar_id: int | None = None, versions: dict[str, int] | None = None) -> TrainingData:
-    """Ray Datasets of train and validation windows from the lake at ``versions`` (default: now)."""
-    versions = versions or pin_versions(lake)
-    pieces = load_pieces(lake, versions, tokenizer_id)
-    train_pieces = [p for p in pieces if p.split == "train"]
-    val_pieces = [p for p in pieces if p.split == "validation"]
-    train = windows_for(train_pieces, cond, block_size, bar_id)
-    val = windows_for(val_pieces, cond, block_size, bar_id)
-    if len(train) < min_train_windows:
-        raise NoTrainingData(
-            f"{GOLD_PAIRS.name} v{versions[GOLD_PAIRS.name]} joined with {SILVER_TOKENS.name} "
-            f"v{versions[SILVER_TOKENS.name]} (tokenizer {tokenizer_id}) gives {len(train)} train windows, "
-            f"need at least {min_train_windows}: run the lake jobs first")
-    counts = {"train_pieces": len(train_pieces), "validation_pieces": len(val_pieces),
-              "train_windows": len(train), "validation_windows": len(val)}
-    return TrainingData(train=_dataset(train), validation=_dataset(val) if len(val) else None,
-                        versions=dict(versions), tokenizer_id=tokenizer_id, counts=counts)
-
-
-def _dataset(windows: np.ndarray):
-    """A materialized Ray Dataset with one tensor column ``tokens``.
-
-    Built straight from Arrow with no transform on top: a map stage would need a free CPU, and
-    the training workers may hold every CPU of a small cluster while they consume it.
-    """
-    import pyarrow as pa
+def build_datasets(lake: Lake, block_size: int, versions: dict[str, int] | None = None, seed: int = 0,
+                        min_train_windows: int = 1) -> NoteData:
+    """Train and validation Ray Datasets of note windows from the lake at ``versions`` (default: now)."""
     import ray.data
-    from ray.data.extensions import ArrowTensorArray
 
-    return ray.data.from_arrow(pa.table({"tokens": ArrowTensorArray.from_numpy(windows)}))
+    versions = versions or pin_versions(lake)
+    gold = lake.read(GOLD_PAIRS, version=versions[GOLD_PAIRS.name],
+                     columns=["sha256", "split", "style", "bpm", "key_name", "time_signature"])
+    gold = gold.filter(np.isin(np.asarray(gold.column("key_name").to_pylist(), dtype=object), list(KEY_NAMES)))
+    shas = gold.column("sha256").to_pylist()
+    bronze = lake.read(BRONZE_MIDI, version=versions[BRONZE_MIDI.name], columns=["sha256", "content"],
+                       filters=[("sha256", "in", shas)] if shas else None)
+    joined = gold.join(bronze, "sha256", join_type="inner").sort_by("sha256")
+    counts = {}
+    out = {}
+    for split, train in (("train", True), ("validation", False)):
+        part = joined.filter(np.asarray(joined.column("split").to_pylist(), dtype=object) == split)
+        counts[f"{split}_pieces"] = part.num_rows
+        if part.num_rows == 0:
+            out[split] = None
+            counts[f"{split}_windows"] = 0
+            continue
+        ds = ray.data.from_arrow(part).map_batches(_encode_batch, batch_size=16, batch_format="numpy",
+                                                   fn_kwargs={"block_size": block_size, "train": train,
+                                                              "seed": seed}).materialize()
+        counts[f"{split}_windows"] = ds.count()
+        out[split] = ds if counts[f"{split}_windows"] else None
+    if counts["train_windows"] < min_train_windows:
+        raise NoTrainingData(
+            f"{GOLD_PAIRS.name} v{versions[GOLD_PAIRS.name]} joined with {BRONZE_MIDI.name} "
+            f"v{versions[BRONZE_MIDI.name]} gives {counts['train_windows']} train windows, need at least "
+            f"{min_train_windows}: run ingest and the lake jobs first")
+    return NoteData(train=out["train"], validation=out["validation"], versions=dict(versions), counts=counts)

@@ -1,9 +1,10 @@
 """The generator as a :class:`training.loop.Task`: which model to build, its loss on a batch, what travels with it.
 
 Everything model-specific about training the generator lives here, so changing the generator
-(its model class, its batch columns) changes this file and nothing in the loop. Today: the
-``training.model.MusicTransformer`` over windows of token ids (``training.data``, column
-``tokens``: ``block_size + 1`` ids per row), next-token cross-entropy over the non-PAD targets.
+(its model class, its batch columns) changes this file and nothing in the loop: the
+``training.model.NoteTransformer`` over windows of note steps (``training.data``, column
+``steps``: ``block_size + 1`` rows of ``training.notes.N_FIELDS`` fields), the sum of its per-field
+cross-entropies; the tokens counted are the steps with a target (not padding).
 """
 
 from __future__ import annotations
@@ -12,24 +13,23 @@ from dataclasses import dataclass
 
 import torch
 
-from training.model import GeneratorConfig, MusicTransformer
+from training.model import NoteModelConfig, NoteTransformer
+from training.notes import FORMAT_ID, F
 
 
 @dataclass(frozen=True)
 class GeneratorTask:
-    model_config: dict  # GeneratorConfig.to_dict()
-    conditioning: dict  # Conditioning.to_dict()
-    tokenizer_id: str
+    model_config: dict  # NoteModelConfig.to_dict()
+    format_id: str = FORMAT_ID
     name: str = "generator"
 
-    def build_model(self) -> MusicTransformer:
-        return MusicTransformer(GeneratorConfig(**self.model_config))
+    def build_model(self) -> NoteTransformer:
+        return NoteTransformer(NoteModelConfig(**self.model_config))
 
     def loss(self, model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
-        x = batch["tokens"]
-        _, loss = model(x[:, :-1], x[:, 1:])
-        return loss, int((x[:, 1:] != self.model_config["pad_id"]).sum())
+        x = batch["steps"].long()
+        loss, _ = model(x[:, :-1], x[:, 1:])
+        return loss, int((x[:, 1:, F["kind"]] > 0).sum())
 
     def checkpoint_extra(self) -> dict:
-        return {"generator_config": dict(self.model_config), "conditioning": dict(self.conditioning),
-                "tokenizer_id": self.tokenizer_id}
+        return {"model_config": dict(self.model_config), "format_id": self.format_id}

@@ -133,7 +133,7 @@ def check_gates(metrics: Mapping[str, float], gates: Mapping[str, Any],
             worse = theirs - value if gate.higher_is_better else value - theirs
             parts.append(f"champion v{champion_version} {_fmt(theirs)}, tolerance {gate.tolerance:g}")
             if worse > gate.tolerance + 1e-12:
-                problems.append(f"worse than the champion by {worse:.4g} (tolerance {gate.tolerance:g})")
+                problems.append(f"worse than the champion by {worse:.4g}")
         elif champion is not None:
             parts.append("champion has no value")
         said = f"{name} {_fmt(value)} ({'; '.join(parts) or 'no threshold'})"

@@ -38,7 +38,9 @@ run's checkpoint list. Either way the continuation is exact, not approximate: ev
 whole training set (no Ray Data split, whose row order is not fixed) and takes its rows from a
 permutation that is a function of (seed, epoch, rank), and torch is reseeded from (seed, rank,
 step) before every step, so batch and dropout masks at step k are the same whether or not the
-run stopped before k; the checkpoint therefore needs no RNG or data-iterator state. The price is
+run stopped before k; the checkpoint therefore needs no RNG or data-iterator state. Rows are put
+in an order of their own (by a hash of their content) first, so a dataset rebuilt in another block
+order on ``--resume`` replays the same batches. The price is
 that each worker holds the training set in memory (token windows: 10^6 windows of 257 int64 ids
 are 2 GB); a corpus beyond that wants streaming shards and loses the exact replay.
 Steps replayed after a restart are logged again, with the same values.
@@ -220,12 +222,26 @@ class _Rows:
             for name, values in batch.items():
                 parts.setdefault(name, []).append(values)
         columns = {}
-        for name, chunks in parts.items():
+        for name, chunks in sorted(parts.items()):
             values = np.concatenate(chunks)
             if not (np.issubdtype(values.dtype, np.number) or values.dtype == np.bool_):
                 raise TypeError(f"dataset column {name!r} is {values.dtype}, not a fixed-shape numeric tensor column")
             columns[name] = values
-        return cls(columns)
+        return cls(columns).canonical()
+
+    def canonical(self) -> "_Rows":
+        """The rows sorted by a hash of their content: an order that does not depend on how the
+        dataset's blocks were produced (a rebuilt dataset on ``--resume`` may come in another order)."""
+        import hashlib
+
+        if self.n == 0:
+            return self
+        cols = list(self.columns.values())
+        keys = np.fromiter((int.from_bytes(hashlib.blake2b(b"".join(c[i].tobytes() for c in cols),
+                                                           digest_size=8).digest(), "little")
+                            for i in range(self.n)), dtype=np.uint64, count=self.n)
+        order = np.argsort(keys, kind="stable")
+        return _Rows({k: v[order] for k, v in self.columns.items()})
 
     def take(self, idx: np.ndarray, device) -> dict[str, torch.Tensor]:
         return {k: torch.from_numpy(np.ascontiguousarray(v[idx])).to(device, non_blocking=True)

@@ -48,6 +48,18 @@ SAMPLED = ("kind", "role", "pos", "pitch", "dur", "vel")  # what the model predi
 NO_CHORD_ROOT = 12
 
 
+def _format_id() -> str:
+    """Names this layout: a model trained on one layout reads only data of the same one."""
+    import hashlib
+    import json
+
+    blob = json.dumps([FIELDS, TIME_SIGNATURES, QUALITY_NAMES, list(ROLES), STEPS_PER_QUARTER], sort_keys=True)
+    return "notes-" + hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+FORMAT_ID = _format_id()
+
+
 def field_sizes() -> dict[str, int]:
     """Embedding size of each field: its values + the 0 "not set" slot."""
     return {name: n + 1 for name, n in FIELDS.items()}

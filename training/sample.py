@@ -28,7 +28,7 @@ import torch
 
 from lake.chords import QUALITIES
 from lake.vocab import scale_pitch_classes
-from training.note_model import NoteTransformer
+from training.model import NoteTransformer
 from training.notes import NOTE, bar_step, bin_velocity, header, note_step, track_step
 from training.request import ROLES, Plan
 

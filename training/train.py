@@ -26,16 +26,15 @@ import torch
 from mlflow.entities import Param
 
 from lake.delta import Lake
-from lake.tokenizer import build_tokenizer, tokenizer_id
 from musiclake.cluster import init_ray
 from musiclake.runinfo import code_version, new_run_id
 from training import lifecycle, registry
-from training.conditioning import Conditioning, for_tokenizer
 from training.data import build_datasets, pin_versions
-from training.generator import CHECKPOINT_FILE, TOKENIZER_FILE, GeneratorModel, save_checkpoint
+from training.generator import CHECKPOINT_FILE, GeneratorModel, save_checkpoint
 from training.generator_task import GeneratorTask
 from training.loop import TrainSettings, fit, load_checkpoint
-from training.model import GeneratorConfig
+from training.model import NoteModelConfig
+from training.notes import FORMAT_ID
 
 # Train settings that change the model; where results go, how often to log, check or checkpoint,
 # how to recover and which gates judge it do not (the loop replays exactly, so neither do restarts).
@@ -125,8 +124,8 @@ def run_training(cfg, force: bool = False, resume: bool = False,
     training losses before the gates (``cfg.train.gates``) are applied.
     """
     lake = Lake.from_config(cfg)
-    tok_cfg, tr = cfg.tokenizer, cfg.train
-    tok_id = tokenizer_id(tok_cfg)
+    tr = cfg.train
+    tok_id = FORMAT_ID  # the note-step layout plays the tokenizer's part
     client = registry.client(cfg)
     previous_run = None
     if resume:
@@ -150,13 +149,10 @@ def run_training(cfg, force: bool = False, resume: bool = False,
                 return _reuse(client, previous, fp)
 
     init_ray(cfg)
-    tokenizer = build_tokenizer(tok_cfg)
-    cond = for_tokenizer(tokenizer)
-    data = build_datasets(lake, cond, tok_id, tr.block_size, min_train_windows=tr.num_workers,
-                          bar_id=tokenizer["Bar_None"], versions=versions)
-    gcfg = GeneratorConfig(vocab_size=cond.vocab_size, block_size=tr.block_size, n_layer=tr.n_layer,
-                           n_head=tr.n_head, n_embd=tr.n_embd, dropout=tr.dropout, pad_id=cond.pad_id)
-    task = GeneratorTask(model_config=gcfg.to_dict(), conditioning=cond.to_dict(), tokenizer_id=tok_id)
+    data = build_datasets(lake, tr.block_size, versions=versions, seed=tr.seed, min_train_windows=tr.num_workers)
+    mcfg = NoteModelConfig(block_size=tr.block_size, n_layer=tr.n_layer, n_head=tr.n_head, n_embd=tr.n_embd,
+                           dropout=tr.dropout)
+    task = GeneratorTask(model_config=mcfg.to_dict())
 
     data_tags = {f"data.{name}.version": str(v) for name, v in versions.items()}
     tags = {"git_commit": code_version(), "tokenizer_id": tok_id, "fingerprint": fp, **data_tags}
@@ -168,7 +164,7 @@ def run_training(cfg, force: bool = False, resume: bool = False,
                                 tags={**tags, KIND_TAG: KIND})
         run_id, run_name = run.info.run_id, run.info.run_name
         params = {**{f"train.{k}": v for k, v in tr.model_dump(mode="json").items()},
-                  "tokenizer_id": tok_id, "vocab_size": cond.vocab_size, "base_vocab_size": cond.base_vocab_size,
+                  "tokenizer_id": tok_id,
                   **{f"n_{k}": v for k, v in data.counts.items()}, **data_tags}
         client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])
 
@@ -176,7 +172,7 @@ def run_training(cfg, force: bool = False, resume: bool = False,
     try:
         result = fit(cfg, task, datasets, TrainSettings.from_section(tr), mlflow_run_id=run_id, run_name=run_name,
                      resume=resume)
-        version = _register(client, run_id, result.checkpoint, task, tokenizer, tags)
+        version = _register(client, run_id, result.checkpoint, task, tags)
     except KeyboardInterrupt:
         client.set_terminated(run_id, status="KILLED")
         raise
@@ -192,7 +188,7 @@ def run_training(cfg, force: bool = False, resume: bool = False,
                        resumed_from=result.start_step if resume else None)
 
 
-def _register(client, run_id: str, checkpoint, task: GeneratorTask, tokenizer, tags: dict[str, str]) -> int:
+def _register(client, run_id: str, checkpoint, task: GeneratorTask, tags: dict[str, str]) -> int:
     """Log the pyfunc model into the run and register it, tagged like the run (no alias yet)."""
     from importlib.metadata import version as dist_version
 
@@ -201,13 +197,11 @@ def _register(client, run_id: str, checkpoint, task: GeneratorTask, tokenizer, t
     model.load_state_dict(state["model"])
     with tempfile.TemporaryDirectory() as tmp:
         ckpt_path = os.path.join(tmp, CHECKPOINT_FILE)
-        save_checkpoint(ckpt_path, model, Conditioning.from_dict(task.conditioning), task.tokenizer_id,
-                        int(state["step"]))
-        tokenizer.save(tmp, filename=TOKENIZER_FILE)
+        save_checkpoint(ckpt_path, model, int(state["step"]), {"format_id": task.format_id})
         with mlflow.start_run(run_id=run_id):
             info = mlflow.pyfunc.log_model(
                 name="generator", python_model=GeneratorModel(),
-                artifacts={"checkpoint": ckpt_path, "tokenizer": os.path.join(tmp, TOKENIZER_FILE)},
+                artifacts={"checkpoint": ckpt_path},
                 pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}",
                                   f"miditok=={dist_version('miditok')}", f"symusic=={dist_version('symusic')}"],
                 registered_model_name=registry.MODEL_NAME)

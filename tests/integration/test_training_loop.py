@@ -1,8 +1,8 @@
 """The generic Ray Train loop on real Ray Train, Ray Data, torch DDP and MLflow, with the generator's task.
 
-One uninterrupted tiny run is the reference; an interrupted run resumed with ``resume=True`` and a
-run whose worker dies mid-way (restarted by ``FailureConfig``) must log exactly the reference's
-loss at every step, the step after the checkpoint they continued from included.
+One uninterrupted tiny run is the reference; an interrupted run resumed with ``resume=True``, in
+which a worker then dies (restarted by ``FailureConfig``), must log exactly the reference's loss at
+every step, the step after each checkpoint it continued from included.
 """
 
 import math
@@ -18,31 +18,45 @@ from tests.conftest import make_config
 from tests.support.training_faults import DieAt
 from training.generator_task import GeneratorTask
 from training.loop import RunExists, Task, TrainSettings, fit, load_checkpoint
-from training.model import GeneratorConfig
+from training.model import NoteModelConfig
+from training.notes import F, FIELD_NAMES, NOTE, field_sizes
 
 STEPS, EVERY = 12, 4  # checkpoints at 4, 8, 12
 
 
+@pytest.fixture(scope="module", autouse=True)
+def quick_controller():
+    """Ray Train's controller polls its workers every 2 s; these runs last a second or two."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.2")
+        yield
+
+
 def _windows(n: int, seed: int) -> np.ndarray:
-    """Rows of 65 ids that repeat a short random motif: learnable within a few steps."""
+    """Rows of 65 note steps that repeat a short random motif: learnable within a few steps."""
     rng = np.random.default_rng(seed)
-    rows = [np.tile(rng.integers(3, 40, size=3 + i % 4), 40)[:65] for i in range(n)]
-    return np.stack(rows).astype(np.int64)
+    sizes = field_sizes()
+    rows = []
+    for i in range(n):
+        motif = np.stack([rng.integers(1, min(sizes[name], 12), size=3 + i % 4) for name in FIELD_NAMES], -1)
+        motif[:, F["kind"]] = NOTE
+        rows.append(np.tile(motif, (40, 1))[:65])
+    return np.stack(rows).astype(np.int16)
 
 
 def _dataset(rows: np.ndarray):
     import ray.data
     from ray.data.extensions import ArrowTensorArray
 
-    return ray.data.from_arrow(pa.table({"tokens": ArrowTensorArray.from_numpy(rows)}))
+    return ray.data.from_arrow(pa.table({"steps": ArrowTensorArray.from_numpy(rows)}))
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory, ray_session):
     root = tmp_path_factory.mktemp("training-loop")
     cfg = make_config(root)
-    gcfg = GeneratorConfig(vocab_size=48, block_size=64, n_layer=1, n_head=2, n_embd=32, dropout=0.1, pad_id=0)
-    task = GeneratorTask(model_config=gcfg.to_dict(), conditioning={"note": "test"}, tokenizer_id="test-tok")
+    task = GeneratorTask(model_config=NoteModelConfig(block_size=64, n_layer=1, n_head=2, n_embd=32,
+                                                      dropout=0.1).to_dict())
     datasets = {"train": _dataset(_windows(24, 0)), "validation": _dataset(_windows(6, 1))}
     client = MlflowClient(tracking_uri=cfg.mlflow.tracking_uri)
     experiment = client.create_experiment("loop", artifact_location=cfg.mlflow.artifact_location)
@@ -100,37 +114,29 @@ def test_tiny_generator_trains_loss_falls_and_every_step_is_logged(setup, refere
     assert kept == ["checkpoint_step00000008", "checkpoint_step00000012"]  # keep_checkpoints=2
 
 
-def test_interrupted_run_resumes_from_its_checkpoint_with_the_same_next_step_loss(setup, reference, tmp_path):
+def test_interrupted_run_resumes_and_a_killed_worker_restarts_with_the_same_losses(setup, reference, tmp_path):
+    """Stopped at step 7 (checkpoint 4), resumed; in the resumed run a worker dies at step 10 (checkpoint 8)."""
     _, cfg, task, datasets, client, experiment = setup
     _, _, expected = reference
-    dying = DieAt(task, step=7, rank=1, marker=str(tmp_path / "died"))
+    dying = DieAt(task, steps=(7, 10), rank=1, marker_dir=tmp_path)
     run_id = client.create_run(experiment).info.run_id
-    with pytest.raises(TrainingFailedError):
+    with pytest.raises(TrainingFailedError):  # max_failures=0: the run stops
         fit(cfg, dying, datasets, _settings(cfg), mlflow_run_id=run_id, run_name="interrupted")
-    assert (tmp_path / "died").exists()
+    assert (tmp_path / "died-at-7").read_text() == "rank 1 died at step 7\n"
     assert sorted(_history(client, run_id, "train_loss")) == list(range(1, 7))  # flushed at 3, 4 (checkpoint), 6
-
     with pytest.raises(RunExists):
         fit(cfg, dying, datasets, _settings(cfg), mlflow_run_id=run_id, run_name="interrupted")
-    result = fit(cfg, dying, datasets, _settings(cfg), mlflow_run_id=run_id, run_name="interrupted", resume=True)
-    assert (result.steps, result.start_step) == (STEPS, EVERY)
-    losses = _history(client, run_id, "train_loss")
-    assert losses[EVERY + 1] == [expected[EVERY + 1][0]] * 2  # step 5: before the stop and after the resume
-    assert {s: set(v) for s, v in losses.items()} == {s: set(v) for s, v in expected.items()}
-    assert result.metrics["val_loss"] == reference[0].metrics["val_loss"]
 
-
-def test_killed_worker_is_restarted_from_the_last_checkpoint(setup, reference, tmp_path):
-    _, cfg, task, datasets, client, experiment = setup
-    _, _, expected = reference
-    run_id = client.create_run(experiment).info.run_id
-    dying = DieAt(task, step=10, rank=1, marker=str(tmp_path / "died"))
-    result = fit(cfg, dying, datasets, _settings(cfg, max_failures=1), mlflow_run_id=run_id, run_name="killed")
-    assert (tmp_path / "died").read_text() == "rank 1 died at step 10\n"
+    result = fit(cfg, dying, datasets, _settings(cfg, max_failures=1), mlflow_run_id=run_id, run_name="interrupted",
+                 resume=True)
+    assert (tmp_path / "died-at-10").exists()
+    # The resumed group started at checkpoint 4; the group Ray Train restarted after the death at 10, at checkpoint 8.
     assert (result.steps, result.start_step) == (STEPS, 2 * EVERY)
     losses = _history(client, run_id, "train_loss")
-    assert losses[2 * EVERY + 1] == [expected[2 * EVERY + 1][0]] * 2  # step 9, logged by both worker groups
+    assert losses[EVERY + 1] == [expected[EVERY + 1][0]] * 2  # step 5: before the stop, and after the resume
+    assert losses[2 * EVERY + 1] == [expected[2 * EVERY + 1][0]] * 2  # step 9: before the death, and after it
     assert {s: set(v) for s, v in losses.items()} == {s: set(v) for s, v in expected.items()}
+    assert result.metrics["val_loss"] == reference[0].metrics["val_loss"]
     assert load_checkpoint(result.checkpoint)["step"] == STEPS
 
 

@@ -1,4 +1,4 @@
-"""The corpus export writes the scores' tempo and instruments into the MIDI: real music21 corpus pieces, read back with symusic."""
+"""The corpus export writes the scores' tempo and instruments into the MIDI (real corpus pieces, read back by symusic)."""
 
 from __future__ import annotations
 

@@ -7,9 +7,9 @@ from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from lake.chords import QUALITIES
 from lake.vocab import parse_chord, scale_pitch_classes
-from training.note_data import cut_windows
-from training.note_generator import Generator
-from training.note_model import NoteModelConfig, NoteTransformer
+from training.data import cut_windows
+from training.generator import Generator
+from training.model import NoteModelConfig, NoteTransformer
 from training.notes import BAR, F, NOTE, encode, note_table, prelude_length
 from training.request import PieceRequest
 from training.sample import sample
@@ -81,7 +81,7 @@ def test_kv_cache_gives_the_same_hidden_states_as_the_full_pass():
 
 
 def test_rope_scores_depend_only_on_relative_positions():
-    from training.note_model import _rope_tables, _rotate
+    from training.model import _rope_tables, _rotate
 
     torch.manual_seed(0)
     q, k = torch.randn(1, 1, 5, 16), torch.randn(1, 1, 5, 16)

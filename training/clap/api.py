@@ -21,8 +21,8 @@ import numpy as np
 from lake.delta import Lake
 from lake.schemas import SILVER_SCORES
 from lake.vocab import CAPTION_MOODS, STYLES, sha256_hex
+from training import registry as reg
 from training.clap import MODEL_NAME
-from training.clap import registry as reg
 from training.clap.embeddings import load_embeddings
 
 # The label sets the captions teach: styles (but "other") and the six caption moods.
@@ -59,7 +59,7 @@ class ClapModel:
         """Resolve ``ref`` to one concrete version and load it (``ModelNotFound`` when nothing answers)."""
         from training.clap.train import load_encoder
 
-        model_ref = reg.resolve(cfg, str(ref))
+        model_ref = reg.resolve(cfg, str(ref), MODEL_NAME)
         return cls(load_encoder(cfg, model_ref.version), model_ref, Lake.from_config(cfg))
 
     @property
@@ -91,11 +91,11 @@ class ClapModel:
                   templates: dict[str, str] | None = None) -> dict[str, dict[str, float]]:
         """Per label set, a probability per label (softmax of the scaled cosine to each label's prompt).
 
-        ``query`` is a MIDI file (bytes) or a text. Prompts are ``templates[set].format(label)``,
-        "{}" (the bare label) for a set without a template.
+        ``query`` is a MIDI file (bytes) or a text. Prompts are ``templates[set].format(label)``
+        (:data:`DEFAULT_TEMPLATES` for "style" and "mood"), the bare label for a set without one.
         """
         labels = DEFAULT_LABELS if labels is None else labels
-        templates = {**DEFAULT_TEMPLATES, **(templates or {})} if labels is DEFAULT_LABELS else (templates or {})
+        templates = {**DEFAULT_TEMPLATES, **(templates or {})}
         q = self._embed_query(query)
         out = {}
         for group, names in labels.items():

@@ -1,4 +1,7 @@
-"""``musiclake clap train|evaluate|embed|models|search`` and ``musiclake search`` (the same search)."""
+"""``musiclake clap train|evaluate|embed|search`` and ``musiclake search`` (the same search).
+
+Registered versions side by side, promotion and rollback: ``musiclake train models|promote|rollback --model clap``.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ app = typer.Typer(help="The CLAP text-music model: train, evaluate, embed the la
 
 def _model_or_exit(cfg, ref: str):
     from training.clap.api import ClapModel
-    from training.clap.registry import ModelNotFound
+    from training.registry import ModelNotFound
 
     try:
         return ClapModel.load(cfg, ref)
@@ -30,12 +33,12 @@ def train(force: bool = typer.Option(False, "--force", help="train even if an id
           config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt) -> None:
     """Fit on the lake's gold pairs + tokens, register as challenger, promote if the gate passes, embed the lake."""
     from training.clap.data import NoClapData
-    from training.clap.train import run_clap_training
+    from training.clap.train import NothingToResume, run_clap_training
 
     cfg = load_or_exit(config, [*(set_ or []), *([f"clap.preset={preset}"] if preset else [])])
     try:
         result = run_clap_training(cfg, force=force, resume=resume)
-    except NoClapData as e:
+    except (NoClapData, NothingToResume) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
     if result.table:
@@ -63,8 +66,8 @@ def evaluate(model: str = typer.Option("champion", "--model", help="alias or ver
     typer.echo(f"{clap.name} v{clap.version} (@{clap.ref.ref}) on {data}")
     typer.echo(report.table())
     if log:
-        from training.clap.registry import client
         from training.clap.train import _log_metrics
+        from training.registry import client
 
         _log_metrics(client(cfg), clap.ref.run_id, report.metrics())
 
@@ -80,29 +83,6 @@ def embed(model: str = typer.Option("champion", "--model", help="alias or versio
     cfg = load_or_exit(config, set_)
     clap = _model_or_exit(cfg, model)
     typer.echo(embed_lake(Lake.from_config(cfg), clap.encoder, MODEL_NAME, clap.version).summary())
-
-
-@app.command()
-def models(config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt) -> None:
-    """Registered CLAP versions with their aliases, gate decision and held-out metrics."""
-    from training.clap import MODEL_NAME
-    from training.clap.registry import client, list_versions
-
-    cfg = load_or_exit(config, set_)
-    versions = list_versions(cfg)
-    if not versions:
-        typer.echo(f"no versions of {MODEL_NAME} registered in {cfg.mlflow.tracking_uri}")
-        return
-    c = client(cfg)
-    keys = ("validation.t2m.en.mrr", "validation.t2m.zh.mrr", "validation.t2m.lyrics.mrr", "validation.m2t.en.mrr",
-            "test.t2m.en.mrr")
-    typer.echo(f"{'version':<12} {'aliases':<22} " + " ".join(f"{k:>22}" for k in keys))
-    for v in versions:
-        metrics = c.get_run(v.run_id).data.metrics
-        cells = " ".join(f"{metrics[k]:>22.3f}" if k in metrics else f"{'-':>22}" for k in keys)
-        typer.echo(f"{'v' + str(v.version):<12} {','.join(v.aliases) or '-':<22} {cells}")
-        if v.tags.get("gate"):
-            typer.echo(f"{'':<12} {v.tags['gate']}")
 
 
 def search(query: str = typer.Argument(..., help="free text, English or Chinese"),

@@ -3,12 +3,14 @@
 Each piece of ``gold_text_music_pairs`` gives several texts: its English caption (and the feature
 caption when the caption came from a source such as MidiCaps), its Chinese caption, and its
 lyrics when ``text_kind == "lyrics"``. A training step takes one music clip and one of its texts
-per piece, drawn afresh each time (:func:`collate`). Both tables are read at explicit Delta
+per piece, drawn afresh each step (``training.clap.task``). Both tables are read at explicit Delta
 versions (:func:`pin_versions`); those versions travel with the model.
 
 The music clip is a crop of ``music_len`` tokens: the first ones, or (training, with probability
 ``1 - first_crop_prob``) a stretch starting at a random bar line, prefixed with the time signature
-and tempo in force there, so every clip says its meter and tempo as the captions do.
+and tempo in force there, so every clip says its meter and tempo as the captions do. Each piece
+carries ``crops_per_piece`` such clips, drawn once (seeded by its hash) into fixed-shape tensor
+columns, the form the generic loop (``training.loop``) holds in memory and replays exactly.
 """
 
 from __future__ import annotations
@@ -141,65 +143,74 @@ def random_start(ids: np.ndarray, length: int, vocab: MusicVocab, rng: np.random
     return int(rng.choice(bars)) if len(bars) else 0
 
 
-def collate(batch: dict, rng: np.random.Generator, vocab: MusicVocab, music_len: int, text_len: int,
-            first_crop_prob: float = 1.0, text_pad_id: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """A batch of rows (``tokens``, ``text_ids``, ``text_lang``) -> (music [B, Tm], text [B, Tt], langs).
-
-    One text per piece is drawn uniformly among its texts; the music crop is the first clip with
-    probability ``first_crop_prob``, else one from a random bar.
-    """
-    from training.clap.text import pad_batch
-
-    music, texts, langs = [], [], []
-    for ids, text_ids, text_lang in zip(batch["tokens"], batch["text_ids"], batch["text_lang"]):
-        ids = np.asarray(ids)
-        start = 0 if rng.random() < first_crop_prob else random_start(ids, music_len, vocab, rng)
-        music.append(crop(ids, music_len, vocab, start))
-        j = int(rng.integers(len(text_ids)))
-        texts.append(np.asarray(text_ids[j]))
-        langs.append(str(text_lang[j]))
-    return pad_batch(music, music_len, vocab.pad_id), pad_batch(texts, text_len, text_pad_id), langs
-
-
 # -- Ray Datasets ---------------------------------------------------------------------------------
+def piece_crops(ids: np.ndarray, sha256: str, length: int, k: int, vocab: MusicVocab) -> np.ndarray:
+    """[k, length] int32 clips of a piece, PAD-filled: the first clip, then k - 1 from random bars.
+
+    The bars are drawn with a generator seeded by the piece's hash, so the same piece always gives
+    the same clips (a dataset rebuilt on resume is the same dataset).
+    """
+    rng = np.random.default_rng(int(sha256[:16], 16))
+    out = np.full((k, length), vocab.pad_id, dtype=np.int32)
+    for i in range(k):
+        clip = crop(ids, length, vocab, 0 if i == 0 else random_start(ids, length, vocab, rng))
+        out[i, :len(clip)] = clip
+    return out
+
+
 @dataclass
 class ClapData:
-    train: object  # ray.data.Dataset of rows sha256, tokens, text_ids, text_lang
+    train: object  # ray.data.Dataset: crops [K, music_len], texts [MAX_TEXTS, text_len], n_texts
     validation: object | None
     versions: dict[str, int]
     tokenizer_id: str
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def pairs_table(pairs: Sequence[Pair], text_tok, text_len: int):
-    """Arrow rows for a Ray Dataset: the tokens and every text of each pair as BPE ids."""
-    import pyarrow as pa
+MAX_TEXTS = 4  # EN caption, EN feature caption, ZH caption, lyrics
 
+
+def pair_arrays(pairs: Sequence[Pair], text_tok, vocab: MusicVocab, music_len: int, text_len: int,
+                crops_per_piece: int) -> dict[str, np.ndarray]:
+    """Fixed-shape columns of the pairs: ``crops`` [n, K, music_len], ``texts`` [n, MAX_TEXTS, text_len], ``n_texts``."""
     from training.clap.text import encode_texts
 
-    flat = [t for p in pairs for t in p.texts]
-    ids = iter(encode_texts(text_tok, flat, text_len)) if flat else iter(())
-    return pa.table({
-        "sha256": pa.array([p.sha256 for p in pairs], pa.string()),
-        "tokens": pa.array([p.tokens for p in pairs], pa.list_(pa.int32())),
-        "text_ids": pa.array([[next(ids) for _ in p.texts] for p in pairs], pa.list_(pa.list_(pa.int32()))),
-        "text_lang": pa.array([list(p.langs) for p in pairs], pa.list_(pa.string())),
-    })
+    n = len(pairs)
+    crops = np.stack([piece_crops(p.tokens, p.sha256, music_len, crops_per_piece, vocab) for p in pairs]) if n else \
+        np.zeros((0, crops_per_piece, music_len), dtype=np.int32)
+    texts = np.zeros((n, MAX_TEXTS, text_len), dtype=np.int32)  # text pad id 0
+    flat = encode_texts(text_tok, [t for p in pairs for t in p.texts[:MAX_TEXTS]], text_len) if n else []
+    at = 0
+    for i, p in enumerate(pairs):
+        for j in range(min(len(p.texts), MAX_TEXTS)):
+            texts[i, j, :len(flat[at])] = flat[at]
+            at += 1
+    n_texts = np.asarray([min(len(p.texts), MAX_TEXTS) for p in pairs], dtype=np.int32)
+    return {"crops": crops, "texts": texts, "n_texts": n_texts}
 
 
-def build_datasets(pairs: Sequence[Pair], text_tok, text_len: int, versions: dict[str, int], tokenizer_id: str,
-                   min_train: int) -> ClapData:
-    """Materialised Ray Datasets of the train and validation pairs (no transform on top: see training.data)."""
+def _dataset(columns: dict[str, np.ndarray]):
+    """A materialised Ray Dataset of tensor columns (what training.loop reads), no transform on top."""
+    import pyarrow as pa
     import ray.data
+    from ray.data.extensions import ArrowTensorArray
 
+    return ray.data.from_arrow(pa.table({k: ArrowTensorArray.from_numpy(v) if v.ndim > 1 else v
+                                         for k, v in columns.items()}))
+
+
+def build_datasets(pairs: Sequence[Pair], text_tok, vocab: MusicVocab, settings, versions: dict[str, int],
+                   tokenizer_id: str, min_train: int) -> ClapData:
+    """Ray Datasets of the train and validation pairs (``settings``: a ClapSettings)."""
     train = [p for p in pairs if p.split == "train"]
     val = [p for p in pairs if p.split == "validation"]
     if len(train) < min_train:
         raise NoClapData(f"{GOLD_PAIRS.name} v{versions[GOLD_PAIRS.name]} joined with {SILVER_TOKENS.name} "
                          f"v{versions[SILVER_TOKENS.name]} (tokenizer {tokenizer_id}) gives {len(train)} train "
                          f"pairs, need at least {min_train}: run the lake jobs first")
+    shape = (text_tok, vocab, settings.music_len, settings.text_len, settings.crops_per_piece)
     counts = {"train_pairs": len(train), "validation_pairs": len(val),
               **{f"train_texts_{lang}": sum(lang in p.langs for p in train) for lang in LANGS}}
-    return ClapData(train=ray.data.from_arrow(pairs_table(train, text_tok, text_len)),
-                    validation=ray.data.from_arrow(pairs_table(val, text_tok, text_len)) if val else None,
+    return ClapData(train=_dataset(pair_arrays(train, *shape)),
+                    validation=_dataset(pair_arrays(val, *shape)) if val else None,
                     versions=dict(versions), tokenizer_id=tokenizer_id, counts=counts)

@@ -65,7 +65,7 @@ class ClapEncoder:
 
     @property
     def logit_scale(self) -> float:
-        return float(self.model.scale())
+        return float(self.model.scale().detach())
 
     @torch.no_grad()
     def embed_text(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:

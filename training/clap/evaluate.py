@@ -147,15 +147,24 @@ class EvalReport:
     rows: list[Row] = field(default_factory=list)
 
     def metrics(self) -> dict[str, float]:
-        """Flat MLflow metrics: ``<split>.<direction>.<lang>.<r1|r10|mrr|pool>`` and ``baseline.`` / ``chance.``."""
+        """Flat MLflow metrics: ``<split>.<direction>.<lang>.<r1|r10|mrr|mrr_over_chance|pool>``,
+        and the same under ``baseline.`` / ``chance.``."""
         out = {}
         for r in self.rows:
             stem = f"{r.split}.{r.direction}.{r.lang}"
             out.update({f"{stem}.{k}": v for k, v in r.model.items()})
+            out[f"{stem}.mrr_over_chance"] = r.model["mrr"] / r.chance["mrr"]
             out.update({f"baseline.{stem}.{k}": v for k, v in r.baseline.items()})
+            out[f"baseline.{stem}.mrr_over_chance"] = r.baseline["mrr"] / r.chance["mrr"]
             out.update({f"chance.{stem}.{k}": v for k, v in r.chance.items()})
             out[f"{stem}.pool"] = float(r.pool)
         return out
+
+    def headline(self) -> dict[str, float]:
+        """The few metrics a registered version carries (lifecycle tags): held-out MRR per direction and language."""
+        return {k: v for k, v in self.metrics().items()
+                if not k.startswith(("baseline.", "chance.", "train.")) and k.endswith((".mrr", ".mrr_over_chance"))
+                and (k.endswith(".mrr") or k.startswith("validation.t2m."))}
 
     def table(self) -> str:
         head = (f"{'split':<10} {'dir':<4} {'lang':<6} {'pool':>5} {'n':>5} | {'R@1':>5} {'R@10':>5} {'MRR':>5} | "

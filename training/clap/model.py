@@ -136,13 +136,6 @@ class Clap(nn.Module):
     def forward(self, music_ids: torch.Tensor, text_ids: torch.Tensor):
         return self.encode_music(music_ids), self.encode_text(text_ids), self.scale()
 
-    def param_groups(self, weight_decay: float) -> list[dict]:
-        """Matrices (token embeddings included) decay; biases, norms, position embeddings and the temperature do not."""
-        decay, plain = [], []
-        for name, p in self.named_parameters():
-            (decay if p.dim() >= 2 and not name.endswith("pos.weight") else plain).append(p)
-        return [{"params": decay, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}]
-
 
 def _init(m: nn.Module) -> None:
     if isinstance(m, (nn.Linear, nn.Embedding)):

@@ -1,0 +1,159 @@
+"""Challenger -> gates -> champion, forced promotion and rollback, on a real MLflow registry (sqlite).
+
+Versions are registered straight from a run's artifact folder: the lifecycle never looks inside a
+model, only at its metrics, tags and aliases, for the generator and the CLAP model alike.
+"""
+
+from types import SimpleNamespace
+
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from musiclake.config import ConfigError, Gate
+from tests.conftest import make_config
+from training import lifecycle
+from training.cli import app
+from training.lifecycle import LifecycleError, challenge, check_gates, promote, promote_if_better, rollback
+from training.registry import CHALLENGER, CHAMPION, CLAP_MODEL_NAME, MODEL_NAME, list_versions, resolve
+
+GATES = {"val_loss": Gate(max=3.0, tolerance=0.05), "key_exact": Gate(min=0.5, tolerance=0.02)}
+
+
+@pytest.fixture
+def reg(tmp_path):
+    cfg = make_config(tmp_path)
+    client = MlflowClient(tracking_uri=cfg.mlflow.tracking_uri, registry_uri=cfg.mlflow.tracking_uri)
+    experiment = client.create_experiment("lifecycle", artifact_location=cfg.mlflow.artifact_location)
+
+    def register(model: str = MODEL_NAME, **logged: float) -> int:
+        """A new version of ``model`` whose training run logged ``logged``."""
+        run = client.create_run(experiment)
+        for key, value in logged.items():
+            client.log_metric(run.info.run_id, key, value)
+        if not client.search_registered_models(f"name='{model}'"):
+            client.create_registered_model(model)
+        source = f"{cfg.mlflow.artifact_location}/{run.info.run_id}/artifacts/model"
+        return int(client.create_model_version(model, source=source, run_id=run.info.run_id).version)
+
+    return cfg, client, register
+
+
+def _aliases(cfg, model=MODEL_NAME) -> dict[int, tuple[str, ...]]:
+    return {v.version: v.aliases for v in list_versions(cfg, model) if v.aliases}
+
+
+def test_gates_in_isolation_absolute_thresholds_regression_and_unmeasured():
+    champion = {"val_loss": 2.5, "key_exact": 0.70}
+    ok = check_gates({"val_loss": 2.54, "key_exact": 0.69}, GATES, champion, 1)
+    assert all(c.passed for c in ok) and "champion v1 2.5, tolerance 0.05" in ok[1].reason
+    low, = [c for c in check_gates({"val_loss": 2.0, "key_exact": 0.45}, GATES, champion, 1) if not c.passed]
+    assert low.metric == "key_exact" and "below the minimum 0.5" in low.reason
+    worse, = [c for c in check_gates({"val_loss": 2.6, "key_exact": 0.9}, GATES, champion, 1) if not c.passed]
+    assert worse.metric == "val_loss" and "worse than the champion by 0.1" in worse.reason
+    assert all(c.passed for c in check_gates({"val_loss": 2.6, "key_exact": 0.9}, GATES, None))  # no champion
+    missing = check_gates({"val_loss": 2.0, "key_exact": float("nan")}, GATES, champion, 1)
+    assert [c.passed for c in missing] == [False, True] and missing[0].reason == "key_exact: not measured"
+    regression_only = {"val_loss": Gate(better="lower", tolerance=0.1)}
+    assert check_gates({"val_loss": 9.0}, regression_only, None)[0].passed
+    assert not check_gates({"val_loss": 2.61}, regression_only, {"val_loss": 2.5}, 3)[0].passed
+    with pytest.raises(ValueError, match="say which way is better"):
+        Gate(tolerance=0.1)
+    with pytest.raises(ConfigError, match="train.gates.val_loss"):
+        make_config("/tmp", "train.gates={val_loss: {tolerance: 0.1}}")
+
+
+def test_bad_challengers_are_not_promoted_and_a_good_one_is(reg):
+    cfg, client, register = reg
+    v1 = register(val_loss=2.5)
+    first = challenge(cfg, "generator", v1, GATES, metrics={"val_loss": 2.5},
+                      evaluate=lambda c, ref: SimpleNamespace(metrics={"key_exact": 0.70, "ref": ref}))
+    assert first.promoted and (first.champion_before, first.champion_after) == (None, v1)
+    assert _aliases(cfg) == {v1: (CHAMPION,)}  # challenger moved on to champion
+    tags = client.get_model_version(MODEL_NAME, str(v1)).tags
+    assert tags["metric.val_loss"] == "2.5" and tags["metric.key_exact"] == "0.7" and "metric.ref" not in tags
+    assert tags["lifecycle.decision"] == "promoted" and tags["lifecycle.decided_by"] == "gates"
+
+    cases = [({"val_loss": 2.4, "key_exact": 0.45}, "key_exact 0.45 (>= 0.5; champion v1 0.7, tolerance 0.02): "
+                                                    "below the minimum 0.5; worse than the champion by 0.25"),
+             ({"val_loss": 2.6, "key_exact": 0.72}, "val_loss 2.6 (<= 3; champion v1 2.5, tolerance 0.05): "
+                                                    "worse than the champion by 0.1"),
+             ({"val_loss": 2.0}, "key_exact: not measured")]
+    for metrics, why in cases:
+        bad = register()
+        decision = challenge(cfg, "generator", bad, GATES, metrics=metrics)
+        assert not decision.promoted and decision.kind == "rejected"
+        assert why in decision.reasons, decision.summary()
+        assert resolve(cfg, CHAMPION).version == v1 and resolve(cfg, CHALLENGER).version == bad
+        tags = client.get_model_version(MODEL_NAME, str(bad)).tags
+        assert tags["lifecycle.decision"] == "rejected" and why in tags["lifecycle.reasons"]
+        assert tags["lifecycle.compared_with"] == str(v1)
+        assert "REJECTED" in decision.summary() and f"FAIL {why}" in decision.summary()
+
+    # Within both tolerances of the champion, above both thresholds: promoted.
+    good = register()
+    decision = challenge(cfg, "generator", good, GATES, metrics={"val_loss": 2.54, "key_exact": 0.69})
+    assert decision.promoted and (decision.champion_before, decision.champion_after) == (v1, good)
+    assert resolve(cfg, CHAMPION).version == good
+    assert CHALLENGER not in dict(client.get_registered_model(MODEL_NAME).aliases)
+    assert [(e["event"], e["version"], e["previous"]) for e in lifecycle.history(cfg, MODEL_NAME)] == \
+        [("promote", v1, None), ("promote", good, v1)]
+
+    # The champion's metrics come from its tags, else from its run: v1 logged val_loss in its run.
+    assert lifecycle.version_metrics(cfg, MODEL_NAME, v1) == {"val_loss": 2.5, "key_exact": 0.7}
+    # Gating is the same for the CLAP model and leaves the generator alone.
+    clap = register(CLAP_MODEL_NAME)
+    assert promote_if_better(cfg, "clap", clap, {"t2m_mrr": 0.3}, {"t2m_mrr": {"min": 0.1}}).promoted
+    assert resolve(cfg, CHAMPION, model="clap").version == clap and resolve(cfg, CHAMPION).version == good
+
+
+def test_promote_and_rollback_move_the_alias_and_are_recorded(reg):
+    cfg, client, register = reg
+    cli = ["--set", f"mlflow.tracking_uri={cfg.mlflow.tracking_uri}"]
+    v1, v2, v3 = register(), register(), register()
+    assert challenge(cfg, MODEL_NAME, v1, GATES, metrics={"val_loss": 2.5, "key_exact": 0.7}).promoted
+    assert challenge(cfg, MODEL_NAME, v2, GATES, metrics={"val_loss": 2.4, "key_exact": 0.8}).promoted
+    assert not challenge(cfg, MODEL_NAME, v3, GATES, metrics={"val_loss": 2.9, "key_exact": 0.8}).promoted
+
+    runner = CliRunner()
+    out = runner.invoke(app, ["promote", str(v3), "--reason", "listening test preferred it", "--by", "alice", *cli])
+    assert out.exit_code == 0, out.output
+    assert f"{MODEL_NAME} v{v3}: FORCED to champion by alice (champion was v{v2}): listening test" in out.output
+    assert _aliases(cfg) == {v3: (CHAMPION,)}
+    tags = client.get_model_version(MODEL_NAME, str(v3)).tags
+    assert (tags["lifecycle.decision"], tags["lifecycle.decided_by"]) == ("forced", "alice")
+
+    listing = runner.invoke(app, ["models", *cli])
+    assert listing.exit_code == 0, listing.output
+    lines = listing.output.splitlines()
+    assert lines[0].split() == ["version", "aliases", "decision", "key_exact", "val_loss", "created", "fingerprint",
+                                "run"]
+    assert lines[1].split()[:6] == [MODEL_NAME, f"v{v3}", "@champion", "forced", "0.8000", "2.9000"]
+    assert lines[2].split()[:6] == [MODEL_NAME, f"v{v2}", "-", "promoted", "0.8000", "2.4000"]
+    assert "champion history (newest last):" in listing.output and "by alice: listening test" in listing.output
+
+    out = runner.invoke(app, ["rollback", "--reason", "users complained", "--by", "bob", *cli])
+    assert out.exit_code == 0, out.output
+    assert f"ROLLBACK by bob: champion v{v3} -> v{v2}: users complained" in out.output
+    assert resolve(cfg, CHAMPION).version == v2
+    assert client.get_model_version(MODEL_NAME, str(v3)).tags["lifecycle.decision"] == "rollback"
+    assert rollback(cfg, MODEL_NAME, reason="again", by="bob").champion_after == v1
+    with pytest.raises(LifecycleError, match="no previous champion"):
+        rollback(cfg, MODEL_NAME, reason="once more")
+    out = runner.invoke(app, ["rollback", "--reason", "once more", *cli])
+    assert out.exit_code == 1 and "no previous champion recorded before v1" in out.output
+    assert [(e["event"], e["version"], e["by"]) for e in lifecycle.history(cfg, MODEL_NAME)] == [
+        ("promote", v1, "gates"), ("promote", v2, "gates"), ("force", v3, "alice"), ("rollback", v2, "bob"),
+        ("rollback", v1, "bob")]
+    # After rolling back to v1, a promotion then a rollback returns to v1 again.
+    promote(cfg, MODEL_NAME, v2, reason="fixed", by="carol")
+    assert rollback(cfg, MODEL_NAME, reason="not fixed").champion_after == v1
+    with pytest.raises(LifecycleError, match="already champion"):
+        promote(cfg, MODEL_NAME, v1, reason="x")
+    with pytest.raises(LifecycleError, match="no version 99"):
+        promote(cfg, MODEL_NAME, 99, reason="x")
+
+    clap = runner.invoke(app, ["models", "--model", "clap", *cli])
+    assert clap.exit_code == 0 and f"no versions of {CLAP_MODEL_NAME} registered" in clap.output
+    wrong = runner.invoke(app, ["models", "--model", "nope", *cli])
+    assert wrong.exit_code == 2 and "unknown model 'nope'" in wrong.output
