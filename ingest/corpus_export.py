@@ -651,7 +651,7 @@ def export_piece(c: Candidate, dest: str) -> dict:
     return {"title": " ".join((title + c.suffix).split()), "lyrics": lines,
             "tempo": {"bpm": first.qpm, "source": first.source, "rule": first.rule, "beat_bpm": first.beat_bpm,
                       "beat": first.beat, "changes": len(tempo_map) - 1},
-            "parts": parts, "repeats": repeats}
+            "parts": parts, "programs": sorted(sounding), "repeats": repeats}
 
 
 def export_pieces(limit: int, midi_dir: Path, workers: int = EXPORT_WORKERS) -> tuple[list[dict], list[dict]]:
@@ -703,6 +703,6 @@ def export_pieces(limit: int, midi_dir: Path, workers: int = EXPORT_WORKERS) -> 
         pieces.append({"slug": c.slug, "title": done[c]["title"], "style": c.style, "collection": c.collection,
                        "midi": dest(c).relative_to(midi_dir.parent).as_posix(), "language": c.language,
                        "lyrics": done[c]["lyrics"], "corpus_path": c.corpus_path, "number": c.number,
-                       "tempo": done[c]["tempo"], "parts": done[c]["parts"], "repeats": done[c]["repeats"],
-                       "programs": sorted({p["program"] for p in done[c]["parts"]})})
+                       "tempo": done[c]["tempo"], "parts": done[c]["parts"], "programs": done[c]["programs"],
+                       "repeats": done[c]["repeats"]})
     return pieces, skipped

@@ -27,9 +27,13 @@ def quiet_ray_data() -> None:
     """Ray Data's per-operator bars flood a terminal shared with our own progress lines; keep them off."""
     from ray.data import DataContext
 
+    import logging
+
     data_ctx = DataContext.get_current()
     data_ctx.enable_progress_bars = False
     data_ctx.enable_operator_progress_bars = False
+    data_ctx.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
 def dashboard_url() -> str | None:

@@ -1,4 +1,4 @@
-"""The main job on embedded defaults: corpus site → ingest → lake → gold → train → serve → a MIDI file.
+"""The main job on embedded defaults: corpus site → ingest → lake → gold → models → serve → MIDI files.
 
 Each stage is the real one (the same functions the per-stage CLIs call); the demo only wires them
 and reports where every result is. A second run reuses what is there: the site export is cached,
@@ -27,6 +27,8 @@ class DemoResult:
     ingest: list = field(default_factory=list)
     lake_jobs: list = field(default_factory=list)
     training: object = None
+    clap: object = None
+    evaluation: object = None
     endpoint: str = ""
     outputs: list[Path] = field(default_factory=list)
     responses: list[dict] = field(default_factory=list)
@@ -34,8 +36,11 @@ class DemoResult:
     elapsed_s: float = 0.0
 
 
+STAGES = 7
+
+
 def _stage(n: int, title: str) -> None:
-    print(f"\n=== [{n}/6] {title} ===", flush=True)
+    print(f"\n=== [{n}/{STAGES}] {title} ===", flush=True)
 
 
 def with_site_source(cfg: Config, site_url: str) -> Config:
@@ -88,17 +93,34 @@ def run_demo(cfg: Config, keep_serving: bool = False) -> DemoResult:
     finally:
         spark.stop()
 
-    _stage(4, "training: Ray Train TorchTrainer -> MLflow run + registered model")
-    result.training = run_training(cfg)
+    _stage(4, "generator: Ray Train (tiny preset) -> MLflow challenger -> evaluation from the notes -> gates")
+
+    def evaluate(cfg_, ref):
+        from training.evaluate import evaluate_version
+
+        report = evaluate_version(cfg_, ref)
+        result.evaluation = report
+        print(report.table(), flush=True)
+        return report
+
+    result.training = run_training(cfg, evaluate=evaluate)
     print(result.training.summary())
 
-    _stage(5, "serving: Ray Serve POST /v1/generate")
+    _stage(5, "CLAP: text-music contrastive model (Ray Train) -> retrieval evaluation -> gates -> lake embeddings")
+    from training.clap.train import run_clap_training
+
+    result.clap = run_clap_training(cfg)
+    print(result.clap.summary())
+
+    _stage(6, "serving: Ray Serve POST /v1/generate")
     result.endpoint = serving_app.deploy(cfg)
     out_dir = Path(cfg.demo.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         for lang, prompt in PROMPTS:
-            body = {"prompt": prompt or cfg.demo.prompt, "bars": 8, "seed": 7}
+            # the version this run trained (or reused), champion or not: the demo shows what it made
+            body = {"prompt": prompt or cfg.demo.prompt, "bars": 16, "seed": 7,
+                    "model": str(result.training.model_version)}
             resp = requests.post(f"{result.endpoint}/v1/generate", json=body, timeout=300)
             if resp.status_code != 200:
                 raise RuntimeError(f"endpoint answered {resp.status_code}: {resp.text[:300]}")
@@ -109,8 +131,9 @@ def run_demo(cfg: Config, keep_serving: bool = False) -> DemoResult:
             result.outputs.append(path)
             result.responses.append(payload)
             a = payload["attributes"]
-            print(f"[{lang}] {body['prompt']!r} -> {a['style']}, {a['bpm']:g} BPM, {a['key']}, "
-                  f"{', '.join(a['instruments'])}; chords {'-'.join(a['chords'])}; "
+            tracks = ", ".join(f"{t['role']}={t['instrument']} ({t['source']}, {t['n_notes']})" for t in payload["tracks"])
+            print(f"[{lang}] {body['prompt']!r} -> {a['style']}, {a['bpm']:g} BPM, {a['key']}, {a['time_signature']}; "
+                  f"chords {'-'.join(a['chords'])}; tracks {tracks}; "
                   f"{payload['n_notes']} notes, {payload['duration_s']:.1f}s, {payload['elapsed_ms']:.0f} ms -> {path}")
         if keep_serving:
             print(f"\nserving at {result.endpoint} until Ctrl-C")
@@ -122,7 +145,7 @@ def run_demo(cfg: Config, keep_serving: bool = False) -> DemoResult:
     finally:
         serving_app.shutdown()
 
-    _stage(6, "where everything is")
+    _stage(7, "where everything is")
     result.tables = Lake.from_config(cfg).describe()
     result.elapsed_s = time.monotonic() - t0
     print(report(cfg, result))
@@ -136,10 +159,12 @@ def report(cfg: Config, r: DemoResult) -> str:
              f"  {'table':<24} {'layer':<7} {'version':>7} {'rows':>8} {'size':>10}"]
     for t in r.tables:
         lines.append(f"  {t.name:<24} {t.layer:<7} {t.version:>7} {t.rows:>8} {t.size_bytes / 1e6:>8.2f}MB")
-    tr = r.training
+    lines.append(f"MLflow: {cfg.mlflow.tracking_uri}")
+    for tr in (r.training, r.clap):
+        if tr is not None:
+            lines.append(f"  {tr.model_name} v{tr.model_version} @{tr.alias or '-'}{' (reused)' if tr.reused else ''}"
+                         f"  run {tr.run_id}")
     lines += [
-        f"MLflow: {cfg.mlflow.tracking_uri}  run {tr.run_id}  model {tr.model_name} v{tr.model_version} "
-        f"(alias {tr.alias}{', reused' if tr.reused else ''})",
         "  UI: make mlflow-ui  ->  http://127.0.0.1:5000",
         f"Endpoint (while serving): {r.endpoint}/v1/generate   start it with: make serve",
         f"Ray dashboard (while running): {r.ray_dashboard or 'disabled'}",

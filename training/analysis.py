@@ -85,6 +85,11 @@ _DRUM_WEIGHT[[41, 43, 45, 47, 48, 50]] = 1.5
 _DRUM_WEIGHT[[49, 52, 55, 57]] = 1.5
 _DRUM_WEIGHT[[42, 44, 46, 51, 53, 54, 56, 59, 69, 70, 80, 81]] = 0.6
 
+HALF_BAR_SHARE = 0.6  # meter: harmony moving this much on the half-bar (against the bar line) makes two-beat bars
+HARMONY_MIN = 0.05
+POLYPHONIC_SHARE = 0.5  # meter: beats with two pitch classes or more, for the harmony to count
+TRIPLE_MIN = 0.05
+TRIPLE_MARGIN = 1.3  # meter: threes must give this much more downbeat contrast than twos and fours
 COMPOUND_BEAT_QUARTERS = 1.5  # a compound-meter beat (6/8, 9/8, 12/8) is a dotted quarter
 
 
@@ -425,22 +430,22 @@ def instruments_present(midi: bytes | Score | Notes, requested_programs) -> floa
 
 
 # -- meter -------------------------------------------------------------------------------------
-def _beat_salience(times, sal, period, phase, positions) -> np.ndarray:
-    """Salience near each grid point ``phase + k * period * position`` (positions in beats)."""
-    tol = min(TOLERANCE_S, TOLERANCE_FRAC * period)
-    d = times[:, None] - positions[None, :]
-    return (sal[:, None] * np.exp(-0.5 * (d / tol) ** 2)).sum(axis=0)
-
-
 def meter_estimate(midi: bytes | Score | Notes) -> str | None:
     """The meter the notes' accents imply: "2/4", "3/4", "4/4", "6/8", "9/8" or "12/8" (None: too few onsets).
 
-    On the beat grid of :func:`find_pulse`: the salience at the halves and quarters of each beat
-    against that at its thirds says simple or compound. For the bar, every beat gets an accent:
-    its onset salience, its bass onset (the lowest pitched note starting there), and how much the
-    pitch classes sounding change from the beat before (chords change at bar lines); the grouping
-    into 2, 3 or 4 beats whose best downbeat phase has the largest mean accent over the other beats
-    wins, ties to the larger bar.
+    On the beat grid of :func:`find_pulse`:
+
+    * simple or compound: the onset salience at the thirds of each beat against that at its halves
+      and quarters;
+    * every beat gets an accent: its onset salience (scaled to the strongest beat) and its harmonic
+      motion (of the accompaniment: all pitched tracks but the highest): how far its pitch-class content moved from the beat before (cosine distance of the
+      duration-weighted histograms) plus half a point for a new bass note (the lowest note sounding
+      starts on the beat and differs from the one before);
+    * three beats per bar win when grouping in threes gives a clearly larger downbeat contrast (mean
+      accent on the best phase minus the mean on the other beats) than twos and fours;
+    * two or four: four, unless the harmony moves on the half-bar (beat 3 of four) at least
+      HALF_BAR_SHARE as much as on the downbeat, both measured above the weak beats. Without
+      harmonic motion at bar lines, two- and four-beat bars cannot be told apart and four is reported.
     """
     notes = load_notes(midi)
     pulse = find_pulse(notes)
@@ -453,46 +458,78 @@ def meter_estimate(midi: bytes | Score | Notes) -> str | None:
     if n_beats < 4:
         return None
     beats = first + T * np.arange(n_beats)
-    on_beat = _beat_salience(times, sal, T, 0, beats)
-    halves = _beat_salience(times, sal, T, 0, beats + T / 2)
-    quarters = _beat_salience(times, sal, T, 0, np.concatenate([beats + T / 4, beats + 3 * T / 4]))
-    thirds = _beat_salience(times, sal, T, 0, np.concatenate([beats + T / 3, beats + 2 * T / 3]))
+    on_beat = _beat_salience(times, sal, T, beats)
+    halves = _beat_salience(times, sal, T, beats + T / 2)
+    quarters = _beat_salience(times, sal, T, np.concatenate([beats + T / 4, beats + 3 * T / 4]))
+    thirds = _beat_salience(times, sal, T, np.concatenate([beats + T / 3, beats + 2 * T / 3]))
     compound = thirds.sum() > 1.2 * (halves.sum() + 0.5 * quarters.sum())
 
-    # per-beat accents: onset salience, bass onsets, harmonic change
+    onset = on_beat / max(on_beat.max(), 1e-9)
+    harmony = np.zeros(n_beats)  # harmonic motion into each beat + a new bass note on it
+    hist = np.zeros((n_beats, 12))
     pitched = ~notes.drum
-    accent = on_beat / max(on_beat.max(), 1e-9)
     if pitched.any():
         ps, pe, pp = notes.start_s[pitched], notes.end_s[pitched], notes.pitch[pitched]
-        bounds = np.append(beats - T / 8, beats[-1] + T - T / 8)  # a beat's notes start a little early at most
+        early = min(TOLERANCE_S, TOLERANCE_FRAC * T)  # notes a hair early still belong to the beat
+        bounds = np.append(beats - early, beats[-1] + T - early)
         hist, low = chordlib.segment_histograms(ps, pe, pp, bounds)
-        norms = np.linalg.norm(hist, axis=1)
-        unit = hist / np.where(norms > 0, norms, 1.0)[:, None]
-        change = np.zeros(n_beats)
-        change[1:] = 1.0 - (unit[1:] * unit[:-1]).sum(axis=1)
-        change[1:][(norms[1:] == 0) | (norms[:-1] == 0)] = 0.0
-        # a bass onset: the lowest note sounding in the beat starts at the beat and changes pitch
-        starts_at = np.zeros(n_beats, dtype=bool)
-        k = np.rint((ps - first) / T).astype(np.int64)
-        near = (np.abs(ps - (first + k * T)) <= min(TOLERANCE_S, TOLERANCE_FRAC * T)) & (k >= 0) & (k < n_beats)
-        lowest_start = np.full(n_beats, 128)
-        np.minimum.at(lowest_start, k[near], pp[near])
-        starts_at = (lowest_start == low) & (low < 128)
-        new_bass = starts_at & np.append(True, low[1:] != low[:-1])
-        accent = accent + 1.0 * change + 0.5 * new_bass
-    best_m, best_score = 4, -np.inf
-    for m in (4, 3, 2):
-        if n_beats < 2 * m:
-            continue
-        score = -np.inf
-        for p in range(m):
-            mask = (np.arange(n_beats) % m) == p
-            score = max(score, accent[mask].mean() - accent[~mask].mean())
-        if score > best_score + 0.02:
-            best_m, best_score = m, score
+        if ((hist > 0).sum(axis=1) >= 2).mean() >= POLYPHONIC_SHARE:  # a single line's motion is melodic
+            harmony[1:] = _cosine_distance(hist[1:], hist[:-1])
+            k = np.rint((ps - first) / T).astype(np.int64)
+            near = (np.abs(ps - (first + k * T)) <= early) & (k >= 0) & (k < n_beats)
+            lowest_start = np.full(n_beats, 128)
+            np.minimum.at(lowest_start, k[near], pp[near])
+            harmony += 0.5 * ((lowest_start == low) & (low < 128) & np.append(True, low[1:] != low[:-1]))
+        else:
+            hist = np.zeros((n_beats, 12))
+    beats_per_bar = _grouping(onset + harmony, hist)
     if compound:
-        return {2: "6/8", 3: "9/8", 4: "12/8"}[best_m]
-    return f"{best_m}/4"
+        return {2: "6/8", 3: "9/8", 4: "12/8"}[beats_per_bar]
+    return f"{beats_per_bar}/4"
+
+
+def _cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """1 - cosine similarity of the rows of ``a`` and ``b``; 0 where either row is empty."""
+    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    ok = (na > 0) & (nb > 0)
+    sim = (a * b).sum(axis=1) / np.where(ok, na * nb, 1.0)
+    return np.where(ok, 1.0 - sim, 0.0)
+
+
+def _beat_salience(times: np.ndarray, sal: np.ndarray, period: float, positions: np.ndarray) -> np.ndarray:
+    """Onset salience near each grid point (Gaussian tolerance as in :func:`find_pulse`)."""
+    tol = min(TOLERANCE_S, TOLERANCE_FRAC * period)
+    d = times[:, None] - positions[None, :]
+    return (sal[:, None] * np.exp(-0.5 * (d / tol) ** 2)).sum(axis=0)
+
+
+def _grouping(accent: np.ndarray, hist: np.ndarray) -> int:
+    """Beats per bar (2, 3 or 4) from per-beat accents and pitch-class histograms (see :func:`meter_estimate`)."""
+    n = len(accent)
+    idx = np.arange(n)
+
+    def contrast(m: int) -> float:
+        if n < 2 * m:
+            return -np.inf
+        return max(accent[idx % m == p].mean() - accent[idx % m != p].mean() for p in range(m))
+
+    s2, s3, s4 = contrast(2), contrast(3), contrast(4)
+    if s3 > TRIPLE_MIN and s3 > TRIPLE_MARGIN * max(s2, s4):
+        return 3
+    if n < 8:
+        return 2 if s2 >= s4 else 4
+    # two or four: how much the harmony of two-beat windows moves across each boundary
+    pairs = hist[:n - 1] + hist[1:]  # window starting at each beat
+    moves = []
+    for p in range(4):
+        starts = np.arange(p, n - 3, 2)  # consecutive two-beat windows from phase p
+        d = _cosine_distance(pairs[starts], pairs[starts + 2])  # boundary at starts + 2
+        at_bar = (starts + 2 - p) % 4 == 0
+        moves.append((d[at_bar].mean() if at_bar.any() else 0.0, d[~at_bar].mean() if (~at_bar).any() else 0.0))
+    across, within = max(moves)
+    if across <= HARMONY_MIN:  # the harmony does not mark bar lines: two and four look alike
+        return 4
+    return 2 if within >= HALF_BAR_SHARE * across else 4
 
 
 def time_signature_hit(measured: str | None, requested: str) -> bool:

@@ -8,10 +8,11 @@ already has) is fed as it is; a *sampled* role draws notes one step at a time:
   and this role), until the role has its minimum notes in the bar, reaches its cap or the bar ends;
 * ``pos``: not before the role's previous onset (a melody strictly after: it is one line), inside the bar;
   the first harmony and bass note of a bar sit on the downbeat;
-* ``pitch``: the role's register; the key's scale for the melody, the bar's chord tones on the
-  strong beats and for harmony and bass (the bass starts on the root); harmony covers the chord's
-  tones before it repeats any;
-* ``dur``: ends inside the bar; ``vel``: free.
+* ``dur``: ends inside the bar (drawn before the pitch, which depends on it);
+* ``pitch``: the role's register; the key's scale for the melody, the bar's chord tones for its
+  notes on strong beats or held a beat or more, and for harmony and bass (the bass starts on the
+  root); harmony covers the chord's tones before it repeats any;
+* ``vel``: free.
 
 Everything is one forward step per note with a KV cache (``use_cache=False`` recomputes the whole
 context every step, for the benchmark). When the context outgrows the model's block, the cache is
@@ -33,7 +34,7 @@ from training.notes import NOTE, bar_step, bin_velocity, header, note_step, trac
 from training.request import ROLES, Plan
 
 REGISTER = {"melody": (55, 88), "harmony": (45, 79), "bass": (28, 55)}
-MIN_NOTES = {"melody": 1, "harmony": 3, "bass": 1}  # harmony: at least every tone of its chord
+MIN_NOTES = {"melody": 1, "bass": 1}  # harmony plays at least every tone of its chord
 MAX_NOTES = {"melody": 16, "harmony": 24, "bass": 8}
 Notes = dict[str, list[tuple[int, int, int, int, int]]]  # role -> (bar, pos, pitch, dur, velocity)
 
@@ -42,6 +43,11 @@ Notes = dict[str, list[tuple[int, int, int, int, int]]]  # role -> (bar, pos, pi
 class Sampled:
     notes: Notes
     n_steps: int  # forward steps the model took (prefills count their rows)
+
+
+def _beat_steps(plan: Plan) -> int:
+    """16ths per beat: a dotted quarter in compound meters (6/8, 9/8, 12/8), else the denominator's note."""
+    return 6 if plan.denominator == 8 and plan.numerator % 3 == 0 else 16 // plan.denominator
 
 
 def _strong(pos: int, plan: Plan) -> bool:
@@ -139,8 +145,8 @@ def _sample_role(model, ctx, h, plan, role, ri, bar, tones, root, scale, sizes, 
     count, last_pos, last_pitch, covered = 0, -1, -1, set()
     role_t = torch.tensor(ri + 1)
     while True:
-        if count >= (len(tones) if role == "harmony" else MIN_NOTES[role]) and len(covered) >= (
-                len(tones) if role == "harmony" else 0):
+        done = len(covered) >= len(tones) if role == "harmony" else count >= MIN_NOTES[role]
+        if done:
             if count >= MAX_NOTES[role] or last_pos >= plan.bar_steps - 1 and role == "melody":
                 break
             p_kind = torch.softmax(model.kind_logits(h) / temperature, -1)
@@ -159,9 +165,11 @@ def _sample_role(model, ctx, h, plan, role, ri, bar, tones, root, scale, sizes, 
             break
         pos = _draw(model.pos_logits(h, role_t), _mask(sizes["pos"], pos_values), temperature, rng) - 1
         pos_t = torch.tensor(pos + 1)
-        # pitch
+        pitch_l, dur_l, vel_l = model.note_logits(h, role_t, pos_t)
+        dur = _draw(dur_l, _mask(sizes["dur"], range(0, min(plan.bar_steps - pos, sizes["dur"] - 1))), temperature, rng)
+        # pitch: a melody note on a strong beat, or held for a beat or more, is a chord tone
         if role == "melody":
-            pcs = set(tones) if _strong(pos, plan) else scale | set(tones)
+            pcs = set(tones) if _strong(pos, plan) or dur >= _beat_steps(plan) else scale | set(tones)
         elif role == "bass" and first:
             pcs = {root}
         elif role == "harmony" and len(covered) < len(tones):
@@ -176,11 +184,10 @@ def _sample_role(model, ctx, h, plan, role, ri, bar, tones, root, scale, sizes, 
                 break
             pos = _draw(model.pos_logits(h, role_t), _mask(sizes["pos"], later), temperature, rng) - 1
             pos_t = torch.tensor(pos + 1)
+            pitch_l, dur_l, vel_l = model.note_logits(h, role_t, pos_t)
+            dur = min(dur, plan.bar_steps - pos)
             candidates = [p for p in range(lo, hi + 1) if p % 12 in pcs]
-        pitch_l, dur_l, vel_l = model.note_logits(h, role_t, pos_t)
         pitch = _draw(pitch_l, _mask(sizes["pitch"], candidates), temperature, rng) - 1
-        max_dur = plan.bar_steps - pos
-        dur = _draw(dur_l, _mask(sizes["dur"], range(0, min(max_dur, sizes["dur"] - 1))), temperature, rng)
         velocity = bin_velocity(_draw(vel_l, _mask(sizes["vel"], range(sizes["vel"] - 1)), temperature, rng) - 1)
         out.append((bar, pos, pitch, dur, velocity))
         h = ctx.feed([note_step(role, pos, pitch, dur, velocity)])

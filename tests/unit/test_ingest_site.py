@@ -51,7 +51,7 @@ def test_every_midi_carries_the_tempo_and_programs_its_manifest_entry_states(man
         assert p["tempo"]["source"] in ("marked", "assigned") and p["tempo"]["rule"], p["slug"]
         assert score.tempos[0].time == 0 and abs(score.tempos[0].qpm - p["tempo"]["bpm"]) < 0.01, p["slug"]
         assert {t.program for t in score.tracks if t.note_num()} == set(p["programs"]), p["slug"]
-        assert p["programs"] == sorted({part["program"] for part in p["parts"]})
+        assert set(p["programs"]) <= {part["program"] for part in p["parts"]}  # programs: of the parts with notes
     chorales = [p for p in pieces if p["collection"] == "bach-chorales"]
     assert chorales and all(VOICE in p["programs"] for p in chorales)
     folk = [p for p in pieces if p["style"] == "folk"]

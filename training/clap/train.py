@@ -204,7 +204,9 @@ def run_clap_training(cfg, force: bool = False, resume: bool = False) -> ClapTra
     _log_metrics(client, run_id, {**report.metrics(), "logit_scale": encoder.logit_scale})
     client.set_terminated(run_id, status="FINISHED")
     _remeasure_champion(cfg, pairs, version)
-    decision = lifecycle.challenge(cfg, MODEL_NAME, version, cfg.clap.gates, metrics={**losses, **report.headline()})
+    measured = report.metrics()
+    carried = {**losses, **report.headline(), **{k: measured[k] for k in cfg.clap.gates if k in measured}}
+    decision = lifecycle.challenge(cfg, MODEL_NAME, version, cfg.clap.gates, metrics=carried)
     timings["evaluate+gate"] = time.monotonic() - t
 
     t = time.monotonic()
@@ -215,7 +217,7 @@ def run_clap_training(cfg, force: bool = False, resume: bool = False) -> ClapTra
     timings["total"] = time.monotonic() - t0
     return ClapTrainResult(run_id=run_id, model_name=MODEL_NAME, model_version=version,
                            alias=registry.CHAMPION if decision.promoted else registry.CHALLENGER,
-                           metrics={**losses, **report.headline()}, data_versions=dict(versions), fingerprint=fp,
+                           metrics=carried, data_versions=dict(versions), fingerprint=fp,
                            reused=False, decision=decision, table=report.table(), embeddings=embedded.summary(),
                            resumed_from=result.start_step if resume else None, timings=timings)
 
