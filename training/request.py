@@ -30,8 +30,10 @@ BPM_MIN, BPM_MAX = 30.0, 300.0
 BARS_MIN, BARS_MAX, BARS_DEFAULT = 1, 64, 16
 CONTROLS = ("tension", "density")  # later controls (film scoring); accepted and recorded, 0..1
 
-# GM programs whose instruments usually carry a tune (solo strings, brass, reeds, pipes, synth leads, ethnic).
-_LEAD_PROGRAMS = set(range(40, 45)) | set(range(56, 88)) | set(range(104, 112)) | {21, 22, 23}
+# GM programs whose instruments usually carry a tune (solo strings, brass, reeds, pipes, synth leads, ethnic),
+# and those that sit low enough to be the bass line (cello, contrabass, tuba, bassoon, besides the bass family).
+_LOW_PROGRAMS = {42, 43, 58, 70}
+_LEAD_PROGRAMS = (set(range(40, 45)) | set(range(56, 88)) | set(range(104, 112)) | {21, 22, 23}) - _LOW_PROGRAMS
 
 
 def parse_time_signature(text: str) -> tuple[int, int]:
@@ -53,7 +55,7 @@ def role_of_program(program: int) -> str:
     """The role an instrument plays by default: drums, bass (GM bass family), else melody or harmony."""
     if program < 0:
         return "drums"
-    if 32 <= program < 40:
+    if 32 <= program < 40 or program in _LOW_PROGRAMS:
         return "bass"
     return "melody" if program in _LEAD_PROGRAMS else "harmony"
 
@@ -179,7 +181,7 @@ def assign_tracks(instruments: list[str], only: list[str] | None = None) -> tupl
             roles[role] = (name, prog)
         else:
             extra.append((name, prog, role))
-    pitched = [(n, p) for n, p in programs if p >= 0 and not 32 <= p < 40]
+    pitched = [(n, p) for n, p in programs if role_of_program(p) in ("melody", "harmony")]
     if "melody" not in roles:
         if pitched:
             roles["melody"] = pitched[0]
@@ -189,7 +191,13 @@ def assign_tracks(instruments: list[str], only: list[str] | None = None) -> tupl
                 if nxt is not None:
                     roles["harmony"] = nxt
                     extra = [e for e in extra if (e[0], e[1]) != nxt]
-        else:
+        elif "bass" in roles:  # only low instruments: the lowest role gives up its instrument to the tune
+            roles["melody"] = roles.pop("bass")
+            nxt = next(((n, p) for n, p, r in extra if r == "bass"), None)
+            if nxt is not None:
+                roles["bass"] = nxt
+                extra = [e for e in extra if (e[0], e[1]) != nxt]
+        else:  # drums alone: the tune still needs an instrument
             roles["melody"] = ("piano", 0)
     if "harmony" not in roles:
         lead_extra = next(((n, p) for n, p, r in extra if r == "melody"), None)
