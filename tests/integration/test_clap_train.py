@@ -134,11 +134,14 @@ def test_fit_register_gate_embed_search_and_reuse(clap_cfg, ray_session):
     again = embed_lake(lake, clap.encoder, MODEL_NAME, 1)
     assert (again.embedded, again.already) == (0, N) and lake.read(GOLD_MUSIC_EMBEDDINGS).num_rows == N
 
-    # search: a training piece's own caption finds it, and the best hits share its style
-    target = next(g for g in gold if g["split"] == "train" and g["style"] == "jazz")
-    hits = clap.nearest(target["caption"], k=3)
-    assert target["sha256"] in [h.sha256 for h in hits] and hits[0].style == "jazz"
-    assert hits[0].title and hits[0].url.startswith("http://scores.test/") and hits[0].score >= hits[1].score
+    # search: a training piece's caption brings up pieces of its style first, and often the piece itself
+    train = [g for g in gold if g["split"] == "train"]
+    found = {g["sha256"]: clap.nearest(g["caption"], k=3) for g in train}
+    assert all(len(h) == 3 and h[0].score >= h[1].score >= h[2].score for h in found.values())
+    assert sum(found[g["sha256"]][0].style == g["style"] for g in train) >= 0.7 * len(train)  # chance: 1/3
+    assert sum(g["sha256"] in [h.sha256 for h in found[g["sha256"]]] for g in train) >= 0.3 * len(train)  # 1/10
+    hit = found[train[0]["sha256"]][0]
+    assert hit.title.startswith("Piece ") and hit.url.startswith("http://scores.test/") and hit.key_name
     # zero-shot style from the notes alone, over every piece: well above the 1/3 of chance
     guesses = [clap.zero_shot(_piece(i)[0].dumps_midi(), {"style": list(STYLES)})["style"] for i in range(N)]
     assert all(sum(g.values()) == pytest.approx(1.0) for g in guesses)
@@ -148,9 +151,10 @@ def test_fit_register_gate_embed_search_and_reuse(clap_cfg, ray_session):
     cosines = clap.embed_music(midis) @ clap.embed_text(["a jazz piece"])[0]
     assert sorted(i for i, _ in ranked) == [0, 1, 2, 3]
     assert [s for _, s in ranked] == sorted(cosines.tolist(), reverse=True)
-    out = _cli(cfg, "search", target["caption"], "-k", "3")
+    out = _cli(cfg, "search", train[0]["caption"], "-k", "3")
     assert out.exit_code == 0, out.output
-    assert f"{MODEL_NAME} v1 (@champion)" in out.output and target["sha256"][:12] in out.output
+    assert f"{MODEL_NAME} v1 (@champion): 3 of {N} lake pieces" in out.output
+    assert all(h.sha256[:12] in out.output for h in found[train[0]["sha256"]])
 
     # the same fingerprint is not trained again; a challenger that fails the gate stays challenger
     assert run_clap_training(cfg).reused

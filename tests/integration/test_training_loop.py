@@ -24,14 +24,6 @@ from training.notes import F, FIELD_NAMES, NOTE, field_sizes
 STEPS, EVERY = 12, 4  # checkpoints at 4, 8, 12
 
 
-@pytest.fixture(scope="module", autouse=True)
-def quick_controller():
-    """Ray Train's controller polls its workers every 2 s; these runs last a second or two."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.2")
-        yield
-
-
 def _windows(n: int, seed: int) -> np.ndarray:
     """Rows of 65 note steps that repeat a short random motif: learnable within a few steps."""
     rng = np.random.default_rng(seed)

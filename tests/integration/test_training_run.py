@@ -21,14 +21,6 @@ from training.request import PieceRequest
 from training.train import NothingToResume, run_training
 
 
-@pytest.fixture(scope="module", autouse=True)
-def quick_controller():
-    """Ray Train's controller polls its workers every 2 s; these runs last a few seconds."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.2")
-        yield
-
-
 @pytest.fixture(scope="module")
 def train_cfg(tmp_path_factory):
     root = tmp_path_factory.mktemp("training-run")
@@ -42,7 +34,9 @@ def train_cfg(tmp_path_factory):
 def test_train_interrupt_resume_register_reuse_retrain_and_generate(train_cfg, ray_session, monkeypatch, tmp_path):
     cfg = train_cfg
     lake = Lake.from_config(cfg)
-    client = MlflowClient(tracking_uri=cfg.mlflow.tracking_uri)
+    # Both URIs: a client given only the tracking URI takes the registry URI set process-wide by the last
+    # registry.client() call, which may be another test's database.
+    client = MlflowClient(tracking_uri=cfg.mlflow.tracking_uri, registry_uri=cfg.mlflow.tracking_uri)
     with pytest.raises(NothingToResume, match="no interrupted generator run"):
         run_training(cfg, resume=True)
 

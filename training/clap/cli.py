@@ -41,8 +41,6 @@ def train(force: bool = typer.Option(False, "--force", help="train even if an id
     except (NoClapData, NothingToResume) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
-    if result.table:
-        typer.echo(result.table)
     typer.echo(result.summary())
 
 

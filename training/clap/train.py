@@ -57,7 +57,7 @@ class ClapTrainResult:
     fingerprint: str
     reused: bool
     decision: lifecycle.Decision | None = None
-    table: str = ""  # the evaluation table
+    table: str = ""  # the retrieval evaluation table (part of the summary)
     embeddings: str = ""  # what the embedding pass wrote
     resumed_from: int | None = None
     timings: dict[str, float] = field(default_factory=dict)
@@ -73,6 +73,8 @@ class ClapTrainResult:
                  f"data {data} | fingerprint {self.fingerprint}"]
         if self.timings:
             lines.append("took " + ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items()))
+        if self.table:
+            lines.append(self.table)
         if self.decision is not None:
             lines.append(self.decision.summary())
         if self.embeddings:
