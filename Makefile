@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-unit test-e2e serve lake-tables mlflow-ui bench-ingest bench-lake clean
+.PHONY: setup demo test test-unit test-e2e serve lake-tables mlflow-ui bench-ingest bench-lake bench-train clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,9 @@ bench-ingest: setup
 
 bench-lake: setup
 	$(PY) -m lake.bench
+
+bench-train: setup
+	$(PY) -m training.bench
 
 clean:
 	rm -rf data out

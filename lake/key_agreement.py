@@ -114,8 +114,11 @@ def agreement(site_dir: str | Path, pieces: int | None = None, split: str = "all
     manifest = json.loads((site_dir / "manifest.json").read_text(encoding="utf-8"))
     chosen = [p for p in manifest["pieces"] if split == "all" or split_of(p["sha256"]) == split]
     chosen = chosen[:pieces] if pieces else chosen
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        rows = list(pool.map(piece_keys, chosen, [str(site_dir)] * len(chosen), chunksize=4))
+    if workers <= 1:
+        rows = [piece_keys(p, str(site_dir)) for p in chosen]
+    else:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            rows = list(pool.map(piece_keys, chosen, [str(site_dir)] * len(chosen), chunksize=4))
     by_collection = defaultdict(list)
     for r in rows:
         by_collection[r["collection"]].append(r)
@@ -153,7 +156,7 @@ def main(argv=None) -> int:
     ap.add_argument("--pieces", type=int, default=None, help="only the first N pieces of the manifest")
     ap.add_argument("--split", choices=("all", "train", "validation"), default="all",
                     help="only the pieces of this split (the lake's split by content hash)")
-    ap.add_argument("--workers", type=int, default=2, help="worker processes (music21 is slow)")
+    ap.add_argument("--workers", type=int, default=2, help="worker processes (music21 is slow); 1: in this one")
     ap.add_argument("--json", default=None, help="also write the summaries and per-piece keys here")
     args = ap.parse_args(argv)
     if not (Path(args.site) / "manifest.json").exists():

@@ -189,7 +189,7 @@ class Gate(_Section):
 
 # Model sizes and run lengths by name; keys set explicitly (file, env, --set) win over the preset.
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": {"n_layer": 2, "n_head": 4, "n_embd": 128, "block_size": 256, "batch_size": 16, "max_steps": 300,
+    "tiny": {"n_layer": 2, "n_head": 4, "n_embd": 128, "block_size": 256, "batch_size": 12, "max_steps": 200,
              "learning_rate": 3e-3},
     "small": {"n_layer": 6, "n_head": 8, "n_embd": 384, "block_size": 512, "batch_size": 32, "max_steps": 5000,
               "learning_rate": 1e-3},

@@ -7,7 +7,7 @@ harmony and bass sampled, drums arranged) with the registered champion when the 
 has one (else a freshly initialised model of the preset, said so), timed over several seeds, with
 the KV cache and without it (the whole context recomputed every step), in one run.
 
-    python -m training.bench [--preset tiny] [--seeds 8] [--train-steps 20] [--model champion]
+    python -m training.bench [--preset tiny] [--seeds 8] [--train-steps 20] [--model champion] [--config FILE]
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _generator(args):
             from musiclake.config import load_config
             from training.registry import load_generator
 
-            gen, ref = load_generator(load_config(), args.model)
+            gen, ref = load_generator(load_config(args.config), args.model)
             return gen, f"registered musiclake-generator v{ref.version} (@{args.model})"
         except Exception as e:  # noqa: BLE001 - the bench still measures an untrained model of the preset
             note = f"no registered model ({type(e).__name__}: {str(e)[:80]})"
@@ -80,6 +80,7 @@ def main(argv=None) -> None:
     ap.add_argument("--train-steps", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--model", default="champion", help="registry alias or version; '' for an untrained model")
+    ap.add_argument("--config", default=None, help="musiclake config (where MLflow is); default: the usual lookup")
     args = ap.parse_args(argv)
 
     cores = os.cpu_count() or 1

@@ -33,5 +33,9 @@ def evaluate(model: str = typer.Option("champion", "--model", "-m",
         raise typer.Exit(1)
 
 
-app = typer.Typer(help="Evaluate generators from the notes they write.", no_args_is_help=True)
-app.command("run")(evaluate)
+# Standalone (`python -m training.eval_cli --model champion`); `musiclake evaluate` wires the same function.
+app = typer.Typer(help="Evaluate a registered generator from the notes it writes.", add_completion=False)
+app.command()(evaluate)
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -35,14 +35,14 @@ from training.request import ROLES, Plan
 
 REGISTER = {"melody": (55, 88), "harmony": (45, 79), "bass": (28, 55)}
 MIN_NOTES = {"melody": 1, "bass": 1}  # harmony plays at least every tone of its chord
-MAX_NOTES = {"melody": 16, "harmony": 24, "bass": 8}
+MAX_NOTES = {"melody": 12, "harmony": 16, "bass": 8}
 Notes = dict[str, list[tuple[int, int, int, int, int]]]  # role -> (bar, pos, pitch, dur, velocity)
 
 
 @dataclass
 class Sampled:
     notes: Notes
-    n_steps: int  # forward steps the model took (prefills count their rows)
+    n_steps: int  # rows the model read: the prelude, bar lines, given and sampled notes
 
 
 def _beat_steps(plan: Plan) -> int:
@@ -60,29 +60,36 @@ def _strong(pos: int, plan: Plan) -> bool:
 
 
 class _Context:
-    """The steps fed so far and the model state after them (cached or recomputed)."""
+    """The steps fed so far and the model state after them (cached or recomputed).
+
+    The model sees the prelude plus ``rows[start:]``; when that outgrows the block, ``start`` jumps so
+    the most recent half block stays. Both modes see exactly the same rows, so they write the same music.
+    """
 
     def __init__(self, model: NoteTransformer, use_cache: bool):
         self.model, self.use_cache = model, use_cache
         self.rows: list[np.ndarray] = []
         self.prelude = 0
+        self.start = 0
         self.cache = model.new_cache(capacity=model.cfg.block_size) if use_cache else None
-        self.steps = 0
+        self.steps = 0  # rows fed (prelude, forced and sampled steps)
+
+    def _visible(self) -> list[np.ndarray]:
+        return self.rows[:self.prelude] + self.rows[max(self.start, self.prelude):]
 
     def feed(self, rows: list[np.ndarray]) -> torch.Tensor:
         """Append ``rows``; returns the hidden state after the last one (C,)."""
         self.rows.extend(rows)
-        block = self.model.cfg.block_size
-        if not self.use_cache:
-            ctx = self.rows if len(self.rows) <= block else self.rows[:self.prelude] + self.rows[-(block - self.prelude):]
-            self.steps += 1
-            return self.model.hidden(torch.from_numpy(np.stack(ctx))[None])[0, -1]
-        if self.cache.length + len(rows) > self.cache.capacity:  # slide: prelude + the recent half block
-            keep = self.rows[:self.prelude] + self.rows[-(block // 2):]
-            self.cache.reset()
-            self.steps += len(keep)
-            return self.model.hidden(torch.from_numpy(np.stack(keep))[None], self.cache)[0, -1]
         self.steps += len(rows)
+        block = self.model.cfg.block_size
+        slide = self.prelude + len(self.rows) - max(self.start, self.prelude) > block
+        if slide:
+            self.start = len(self.rows) - block // 2
+        if not self.use_cache:
+            return self.model.hidden(torch.from_numpy(np.stack(self._visible()))[None])[0, -1]
+        if slide:  # rebuild the cache from what stays visible
+            self.cache.reset()
+            return self.model.hidden(torch.from_numpy(np.stack(self._visible()))[None], self.cache)[0, -1]
         return self.model.hidden(torch.from_numpy(np.stack(rows))[None], self.cache)[0, -1]
 
 
@@ -114,8 +121,8 @@ def sample(model: NoteTransformer, plan: Plan, seed: int, temperature: float = 0
     ctx = _Context(model, use_cache)
     prelude = [header(req.style, req.bpm, req.key, req.time_signature)]
     prelude += [track_step(r, programs.get(r, 0)) for r in order]
-    ctx.prelude = len(prelude)
     ctx.feed(prelude)
+    ctx.prelude = len(prelude)
     scale = set(scale_pitch_classes(req.key))
     sizes = model.cfg.fields
     notes: Notes = {r: [] for r in order}

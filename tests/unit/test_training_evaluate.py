@@ -200,7 +200,7 @@ def _rule_pyfunc():
     return RuleModel()
 
 
-@pytest.mark.filterwarnings("ignore:Add type hints")
+@pytest.mark.filterwarnings("ignore:.*Add type hints:UserWarning")
 def test_evaluate_version_loads_the_registered_model_and_logs_a_tagged_run(tmp_path):
     import mlflow
     from typer.testing import CliRunner
@@ -233,11 +233,11 @@ def test_evaluate_version_loads_the_registered_model_and_logs_a_tagged_run(tmp_p
         f"  - {{id: c{i}, kind: request, seed: {i}, bpm: {bpm}, key: G major}}\n" for i, bpm in enumerate((90, 140, 70))))
     overrides = ["--set", f"mlflow.tracking_uri=sqlite:///{tmp_path}/mlflow.db",
                  "--set", f"mlflow.artifact_location={tmp_path}/mlartifacts"]
-    out = CliRunner().invoke(app, ["run", "--model", str(mv.version), "--eval-set", str(tmp_path / "set.yaml"),
+    out = CliRunner().invoke(app, ["--model", str(mv.version), "--eval-set", str(tmp_path / "set.yaml"),
                                    "--limit", "2", *overrides])
     assert out.exit_code == 0, out.output
     assert "cases" in out.output and "logged to MLflow run" in out.output
     runs = c.search_runs([exp_id], "tags.model_ref = '%s'" % mv.version)
     assert len(runs) == 1 and runs[0].data.metrics["eval.n_cases"] == 2
-    missing = CliRunner().invoke(app, ["run", "--model", "challenger", *overrides])
+    missing = CliRunner().invoke(app, ["--model", "challenger", *overrides])
     assert missing.exit_code == 1 and "no alias 'challenger'" in missing.output
