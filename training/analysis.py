@@ -29,13 +29,14 @@ Onset tempo (:func:`onset_bpm`, :func:`find_pulse`)
     3. The winner is refined over the whole piece (+-1.5 % in 0.02 % steps).
 
     The beat found is the tactus: a quarter note in simple meters, a dotted quarter in compound ones
-    (:func:`quarter_bpm` turns it into quarter notes for a request in 6/8). Measured on the hand-made
-    pieces of tests/unit/test_training_analysis.py: quarter-note pulses 50-200 BPM, eighth melodies
-    over quarter basses 50-180, sixteenth melodies over quarter basses, drum grooves with hi-hat
-    eighths, chorales, waltzes (the quarter, not the bar), polkas, 6/8 (the dotted quarter), all within
-    0.1 %. Limits: a tune whose long notes and chord changes fall on every other beat, with few notes
-    between, reads at half tempo (a folk tune at 120 with a chord per bar read as 60); a piece without
-    accents (one voice of even eighths) is ambiguous by nature and reads near the middle of the prior;
+    (:func:`quarter_bpm` turns it into quarter notes for a request in 6/8). Measured on hand-made
+    pieces (those of tests/unit/test_training_analysis.py and more, docs/models.md): quarter-note
+    pulses 50-200 BPM, eighth melodies over quarter basses 50-180, sixteenth melodies over quarter
+    basses, drum grooves with hi-hat eighths, chorales, waltzes (the quarter, not the bar), polkas,
+    6/8 (the dotted quarter), all within 0.02 %. Limits: a tune whose long notes and chord changes
+    fall on every other beat, with few notes between, reads at half tempo (a folk tune at 120 with a
+    chord per bar reads as 60); a piece without accents (one voice of even eighths) is ambiguous by
+    nature and the priors decide;
     rubato or tempo changes give the tempo that holds most onsets; swing is not modelled. A stream of
     equal notes is its own pulse: equal dotted eighths at 100 BPM read as 133.3 BPM (the notes are
     the beat; only accents could make them syncopations).
@@ -459,9 +460,10 @@ def meter_estimate(midi: bytes | Score | Notes, pulse: Pulse | None = None) -> s
     * simple or compound: the onset salience at the thirds of each beat against that at its halves
       and quarters;
     * every beat gets an accent: its onset salience (scaled to the strongest beat) and its harmonic
-      motion (of the notes under the tune, :func:`_below_the_tune`): how far its pitch-class content moved from the beat before (cosine distance of the
-      duration-weighted histograms) plus half a point for a new bass note (the lowest note sounding
-      starts on the beat and differs from the one before);
+      motion, from the notes under the tune (:func:`_below_the_tune`): how far their pitch-class
+      content moved from the beat before (cosine distance of the duration-weighted histograms),
+      plus half a point for a new bass note (the lowest note sounding starts on the beat and differs
+      from the one before);
     * three beats per bar win when grouping in threes gives a clearly larger downbeat contrast (mean
       accent on the best phase minus the mean on the other beats) than twos and fours;
     * two or four: four, unless the harmony moves on the half-bar (beat 3 of four) at least
@@ -625,7 +627,8 @@ def measure(midi: bytes, request) -> Measurement:
         bpm_requested=float(request.bpm), bpm_measured=round(measured_bpm, 3), onset_pulse_bpm=round(pulse_bpm, 3),
         bpm_error_pct=round(bpm_error_pct(measured_bpm, request.bpm), 3),
         tempo_bin_hit=tempo_bin_hit(measured_bpm, request.bpm),
-        key_requested=request.key, key_measured=key, key_relation=key_relation(key, request.key), key_with_drums=key_all,
+        key_requested=request.key, key_measured=key, key_relation=key_relation(key, request.key),
+        key_with_drums=key_all,
         chords_requested=[chord_label(*parse_chord(c)) for c in requested_chords], chords_measured=measured_chords,
         chord_accuracy=round(chord_accuracy(measured_chords, requested_chords), 4),
         instruments_requested=wanted, instruments_missing=[p for p in wanted if p not in present],

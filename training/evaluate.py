@@ -28,12 +28,13 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from training.analysis import Measurement, measure
+from training.analysis import Measurement, key_relation, measure
 from training.request import PieceRequest
 
 DEFAULT_SET = Path(__file__).with_name("eval_requests.yaml")
 LANGS = ("en", "zh", "request")
-OCTAVE_TOLERANCE_PCT = 4.0  # "Accuracy 2" of tempo estimation: within 4 % of the tempo, its half, double, third or triple
+# "Accuracy 2" of tempo estimation: within 4 % of the tempo, its half, double, third or triple.
+OCTAVE_TOLERANCE_PCT = 4.0
 
 # Metric -> (comparison, threshold): the targets for the demo model, 16 bars x 4 tracks.
 TARGETS: dict[str, tuple[str, float]] = {
@@ -203,7 +204,8 @@ def aggregate(results: list[CaseResult]) -> dict[str, float]:
     out["bpm_octave_hit_pct"] = _pct(m is not None and _octave_hit(m.bpm_measured, m.bpm_requested) for m in ms)
     out["key_exact_pct"] = _pct(m is not None and m.key_relation == "exact" for m in ms)
     out["key_exact_or_relative_pct"] = _pct(m is not None and m.key_relation in ("exact", "relative") for m in ms)
-    out["key_with_drums_exact_pct"] = _pct(m is not None and m.key_with_drums == m.key_requested for m in ms)
+    out["key_with_drums_exact_pct"] = _pct(m is not None and key_relation(m.key_with_drums, m.key_requested) == "exact"
+                                           for m in ms)
     bars = [len(r.measurement.chords_requested) if r.ok else r.case.bars for r in results]
     hit_bars = [round(m.chord_accuracy * b) if m else 0 for m, b in zip(ms, bars)]
     out["chord_accuracy_pct"] = round(100.0 * sum(hit_bars) / max(sum(bars), 1), 2)
@@ -276,9 +278,11 @@ class EvalReport:
         widths = [max(len(str(row[i])) for row in [heads] + lines) for i in range(len(heads))]
 
         def fmt(row):
-            return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+            return "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                             for i, (c, w) in enumerate(zip(row, widths)))
 
-        title = "evaluation" + (f" of {self.model}" if self.model else "") + (f" on {self.eval_set}" if self.eval_set else "")
+        title = "evaluation" + (f" of {self.model}" if self.model else "")
+        title += f" on {self.eval_set}" if self.eval_set else ""
         verdict = "all targets met" if self.passed else \
             "targets missed: " + ", ".join(METRIC_LABELS[k] for k, ok in checks.items() if not ok)
         out = [title, fmt(heads), "  ".join("-" * w for w in widths)] + [fmt(r) for r in lines] + [verdict]

@@ -7,7 +7,7 @@ already has) is fed as it is; a *sampled* role draws notes one step at a time:
 * ``continue``: the model's probability that the next step is another note of this role (kind NOTE
   and this role), until the role has its minimum notes in the bar, reaches its cap or the bar ends;
 * ``pos``: not before the role's previous onset (a melody strictly after: it is one line), inside the bar;
-  the first harmony and bass note of a bar sit on the downbeat;
+  harmony and bass strike on the beats (dotted quarters in 6/8, 9/8, 12/8), their first note on the downbeat;
 * ``dur``: ends inside the bar (drawn before the pitch, which depends on it);
 * ``pitch``: the role's register; the key's scale for the melody, the bar's chord tones for its
   notes on strong beats or held a beat or more, and for harmony and bass (the bass starts on the
@@ -165,9 +165,11 @@ def _sample_role(model, ctx, h, plan, role, ri, bar, tones, root, scale, sizes, 
         first = count == 0
         if first and role in ("harmony", "bass"):
             pos_values = [0]
-        else:
-            start = last_pos + 1 if role == "melody" else max(last_pos, 0)
-            pos_values = range(start, plan.bar_steps)
+        elif role == "melody":
+            pos_values = range(last_pos + 1, plan.bar_steps)
+        else:  # harmony and bass strike on the beats: the pulse is heard where the meter puts it
+            beat = _beat_steps(plan)
+            pos_values = range(max(last_pos, 0) + (-max(last_pos, 0)) % beat, plan.bar_steps, beat)
         if not pos_values:
             break
         pos = _draw(model.pos_logits(h, role_t), _mask(sizes["pos"], pos_values), temperature, rng) - 1
@@ -185,8 +187,11 @@ def _sample_role(model, ctx, h, plan, role, ri, bar, tones, root, scale, sizes, 
             pcs = set(tones)
         floor = last_pitch + 1 if (pos == last_pos and role != "melody") else lo
         candidates = [p for p in range(max(lo, floor), hi + 1) if p % 12 in pcs]
+        if not candidates and role == "harmony" and len(covered) < len(tones):  # the chord comes first
+            candidates = [p for p in range(lo, hi + 1) if p % 12 in pcs]
         if not candidates and pos == last_pos:  # no room above this onset's top note: a later onset
-            later = range(last_pos + 1, plan.bar_steps)
+            beat = _beat_steps(plan)
+            later = range(last_pos + beat - last_pos % beat, plan.bar_steps, beat)
             if not later:
                 break
             pos = _draw(model.pos_logits(h, role_t), _mask(sizes["pos"], later), temperature, rng) - 1

@@ -69,7 +69,8 @@ def six_eight(quarter_bpm: float, bars: int = 12) -> bytes:
     for bar in range(bars):
         base, r = bar * 3.0, (0, 5, 7, 0)[bar % 4]
         notes += [(q(base), q(1.45), 40 + r, 95), (q(base + 1.5), q(1.45), 47 + r, 90)]
-        notes += [(q(base + k / 2), q(0.45), 60 + r + (0, 4, 7, 4, 7, 4)[k], 80 if k % 3 == 0 else 60) for k in range(6)]
+        notes += [(q(base + k / 2), q(0.45), 60 + r + (0, 4, 7, 4, 7, 4)[k], 80 if k % 3 == 0 else 60)
+                  for k in range(6)]
     return add(s, notes).dumps_midi()
 
 
@@ -210,7 +211,8 @@ def test_key_relations():
 
 # -- chords ----------------------------------------------------------------------------------------
 # C, G/B, Am, F/C, Dm7, G7: block chords over a bar each, inversions in the bass
-PROGRESSION = ((48, 52, 55, 60), (47, 50, 55, 62), (45, 48, 52, 57), (48, 53, 57, 60), (50, 53, 57, 60), (43, 47, 50, 53))
+PROGRESSION = ((48, 52, 55, 60), (47, 50, 55, 62), (45, 48, 52, 57), (48, 53, 57, 60), (50, 53, 57, 60),
+               (43, 47, 50, 53))
 
 
 def block_chords(meter=(4, 4), voicings=PROGRESSION) -> bytes:

@@ -61,7 +61,7 @@ class RuleGenerator:
                                        source="arranger", n_notes=t.note_num(), doubles=track.doubles))
         midi = score.dumps_midi()
         return PieceResult(midi=midi, request=req, chords=list(plan.chords), tracks=results, seed=req.seed or 0,
-                           n_notes=sum(r.n_notes for r in results), duration_s=plan.request.bars * bar / TPQ * 60 / req.bpm,
+                           n_notes=sum(r.n_notes for r in results), duration_s=req.bars * bar / TPQ * 60 / req.bpm,
                            n_steps=0, elapsed_ms=(time.perf_counter() - t0) * 1000)
 
 
@@ -194,13 +194,12 @@ def _rule_pyfunc():
         def load_context(self, context) -> None:
             self.generator = RuleGenerator()
 
-        def predict(self, context, model_input, params=None):
+        def predict(self, context, model_input: list[str], params=None) -> list[str]:
             return []
 
     return RuleModel()
 
 
-@pytest.mark.filterwarnings("ignore:.*Add type hints:UserWarning")
 def test_evaluate_version_loads_the_registered_model_and_logs_a_tagged_run(tmp_path):
     import mlflow
     from typer.testing import CliRunner
@@ -229,8 +228,9 @@ def test_evaluate_version_loads_the_registered_model_and_logs_a_tagged_run(tmp_p
         E.evaluate_version(cfg, "challenger", cases=CASES[:1], progress=False)
 
     # the command line: the same, printed, with a set file of its own and a limit
-    (tmp_path / "set.yaml").write_text("bars: 4\ncases:\n" + "".join(
-        f"  - {{id: c{i}, kind: request, seed: {i}, bpm: {bpm}, key: G major}}\n" for i, bpm in enumerate((90, 140, 70))))
+    entries = [f"  - {{id: c{i}, kind: request, seed: {i}, bpm: {bpm}, key: G major}}\n"
+               for i, bpm in enumerate((90, 140, 70))]
+    (tmp_path / "set.yaml").write_text("bars: 4\ncases:\n" + "".join(entries))
     overrides = ["--set", f"mlflow.tracking_uri=sqlite:///{tmp_path}/mlflow.db",
                  "--set", f"mlflow.artifact_location={tmp_path}/mlartifacts"]
     out = CliRunner().invoke(app, ["--model", str(mv.version), "--eval-set", str(tmp_path / "set.yaml"),

@@ -50,3 +50,12 @@ def test_time_signatures_on_the_grid():
     assert parse_time_signature("12/8") == (12, 8)
     with pytest.raises(ValueError, match="sixteenths"):
         parse_time_signature("9/4")
+
+
+def test_a_recommended_progression_ends_on_the_tonic_but_requested_chords_are_played_as_written():
+    from training.prompts import request_for_prompt
+
+    derived = request_for_prompt("happy pop song", bars=8).resolve()
+    assert derived.chords[-1] == "C" and derived.chords[:4] == ("C", "G", "Am", "F")
+    written = request_for_prompt("happy pop song", bars=8, chords=["C", "G", "Am", "F"]).resolve()
+    assert written.chords[-1] == "F"

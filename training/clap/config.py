@@ -24,9 +24,11 @@ class ClapSettings:
     text_len: int  # BPE tokens per text, [CLS] included
     text_vocab_size: int
     dropout: float
-    # the data: crops per piece (the first one + some from random bars), drawn with this probability the first
+    # the data: crops per piece (the first one + some from random bars), drawn with this probability the first;
+    # short attribute prompts per piece and language added to its training texts (training.clap.prompts)
     crops_per_piece: int
     first_crop_prob: float
+    prompts_per_lang: int
     # the optimiser (the loop's schedule: warm-up, cosine decay to 10%)
     batch_size: int  # pairs per worker and step; the loss sees batch_size * num_workers
     max_steps: int
@@ -41,13 +43,16 @@ class ClapSettings:
 PRESETS: dict[str, ClapSettings] = {
     "tiny": ClapSettings(n_embd=64, n_head=4, music_layers=2, text_layers=2, embed_dim=64, music_len=256,
                          text_len=64, text_vocab_size=2000, dropout=0.0, crops_per_piece=8, first_crop_prob=0.5,
-                         batch_size=16, max_steps=240, learning_rate=2e-3, weight_decay=0.05, warmup_steps=20),
+                         prompts_per_lang=2, batch_size=16, max_steps=240, learning_rate=2e-3, weight_decay=0.05,
+                         warmup_steps=20),
     "small": ClapSettings(n_embd=192, n_head=6, music_layers=4, text_layers=4, embed_dim=192, music_len=512,
                           text_len=96, text_vocab_size=8000, dropout=0.1, crops_per_piece=8, first_crop_prob=0.3,
-                          batch_size=32, max_steps=5000, learning_rate=1e-3, weight_decay=0.1, warmup_steps=200),
+                          prompts_per_lang=3, batch_size=32, max_steps=5000, learning_rate=1e-3, weight_decay=0.1,
+                          warmup_steps=200),
     "base": ClapSettings(n_embd=384, n_head=8, music_layers=6, text_layers=6, embed_dim=256, music_len=1024,
                          text_len=128, text_vocab_size=16000, dropout=0.1, crops_per_piece=8, first_crop_prob=0.3,
-                         batch_size=64, max_steps=30000, learning_rate=5e-4, weight_decay=0.1, warmup_steps=1000),
+                         prompts_per_lang=3, batch_size=64, max_steps=30000, learning_rate=5e-4, weight_decay=0.1,
+                         warmup_steps=1000),
 }
 
 # Loop settings that do not change the model a run makes (the loop replays exactly after a restart).

@@ -27,7 +27,7 @@ from lake.vocab import mood_of
 LANGS = ("en", "zh", "lyrics")
 MAX_KEPT_TOKENS = 8192  # tokens of a piece kept for random crops
 GOLD_COLUMNS = ["sha256", "split", "text", "text_kind", "caption", "caption_zh", "feature_caption", "style", "bpm",
-                "tempo_bin", "key_name", "time_signature", "mood"]
+                "tempo_bin", "key_name", "time_signature", "mood", "instruments"]
 
 
 class NoClapData(RuntimeError):
@@ -94,7 +94,8 @@ def attributes(row: dict) -> dict:
     """The gold labels of a piece that the attribute baseline matches against."""
     tonic, mode = row["key_name"].split()
     return {"style": row["style"], "key": row["key_name"], "mode": mode, "tempo_bin": int(row["tempo_bin"]),
-            "mood": row.get("mood") or mood_of(mode, row["bpm"]), "time_signature": row["time_signature"]}
+            "mood": row.get("mood") or mood_of(mode, row["bpm"]), "time_signature": row["time_signature"],
+            "instruments": list(row.get("instruments") or [])}
 
 
 def load_pairs(lake: Lake, versions: dict[str, int], tokenizer_id: str,
@@ -170,22 +171,32 @@ class ClapData:
 MAX_TEXTS = 4  # EN caption, EN feature caption, ZH caption, lyrics
 
 
+def training_texts(p: Pair, prompts_per_lang: int) -> list[str]:
+    """A piece's texts, then its short attribute prompts (EN and ZH, see training.clap.prompts)."""
+    from training.clap.prompts import prompts_for
+
+    return list(p.texts[:MAX_TEXTS]) + [t for _, t in prompts_for(p.attrs, p.sha256, prompts_per_lang)]
+
+
 def pair_arrays(pairs: Sequence[Pair], text_tok, vocab: MusicVocab, music_len: int, text_len: int,
-                crops_per_piece: int) -> dict[str, np.ndarray]:
-    """Fixed-shape columns of the pairs: ``crops`` [n, K, music_len], ``texts`` [n, MAX_TEXTS, text_len], ``n_texts``."""
+                crops_per_piece: int, prompts_per_lang: int = 0) -> dict[str, np.ndarray]:
+    """Fixed-shape columns of the pairs: ``crops`` [n, K, music_len], ``texts`` [n, T, text_len], ``n_texts``.
+
+    T = MAX_TEXTS + 2 * prompts_per_lang; a step draws one of a piece's ``n_texts`` texts.
+    """
     from training.clap.text import encode_texts
 
-    n = len(pairs)
+    n, width = len(pairs), MAX_TEXTS + 2 * prompts_per_lang
     crops = np.stack([piece_crops(p.tokens, p.sha256, music_len, crops_per_piece, vocab) for p in pairs]) if n else \
         np.zeros((0, crops_per_piece, music_len), dtype=np.int32)
-    texts = np.zeros((n, MAX_TEXTS, text_len), dtype=np.int32)  # text pad id 0
-    flat = encode_texts(text_tok, [t for p in pairs for t in p.texts[:MAX_TEXTS]], text_len) if n else []
-    at = 0
-    for i, p in enumerate(pairs):
-        for j in range(min(len(p.texts), MAX_TEXTS)):
-            texts[i, j, :len(flat[at])] = flat[at]
-            at += 1
-    n_texts = np.asarray([min(len(p.texts), MAX_TEXTS) for p in pairs], dtype=np.int32)
+    per_piece = [training_texts(p, prompts_per_lang) if prompts_per_lang else list(p.texts[:MAX_TEXTS]) for p in pairs]
+    texts = np.zeros((n, width, text_len), dtype=np.int32)  # text pad id 0
+    flat = iter(encode_texts(text_tok, [t for ts in per_piece for t in ts], text_len) if n else [])
+    for i, ts in enumerate(per_piece):
+        for j in range(len(ts)):
+            ids = next(flat)
+            texts[i, j, :len(ids)] = ids
+    n_texts = np.asarray([len(ts) for ts in per_piece], dtype=np.int32)
     return {"crops": crops, "texts": texts, "n_texts": n_texts}
 
 
@@ -210,7 +221,8 @@ def build_datasets(pairs: Sequence[Pair], text_tok, vocab: MusicVocab, settings,
                          f"pairs, need at least {min_train}: run the lake jobs first")
     shape = (text_tok, vocab, settings.music_len, settings.text_len, settings.crops_per_piece)
     counts = {"train_pairs": len(train), "validation_pairs": len(val),
-              **{f"train_texts_{lang}": sum(lang in p.langs for p in train) for lang in LANGS}}
-    return ClapData(train=_dataset(pair_arrays(train, *shape)),
+              **{f"train_texts_{lang}": sum(lang in p.langs for p in train) for lang in LANGS},
+              "train_prompts": 2 * settings.prompts_per_lang * len(train)}
+    return ClapData(train=_dataset(pair_arrays(train, *shape, prompts_per_lang=settings.prompts_per_lang)),
                     validation=_dataset(pair_arrays(val, *shape)) if val else None,
                     versions=dict(versions), tokenizer_id=tokenizer_id, counts=counts)

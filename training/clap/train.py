@@ -30,7 +30,8 @@ from musiclake.runinfo import code_version, new_run_id
 from training import lifecycle, registry
 from training.clap import MODEL_NAME
 from training.clap.config import NOT_FINGERPRINTED, ClapSettings, settings_for, train_settings
-from training.clap.data import MusicVocab, NoClapData, Pair, build_datasets, load_pairs, pin_versions
+from training.clap.data import (MusicVocab, NoClapData, Pair, build_datasets, load_pairs, pin_versions,
+                               training_texts)
 from training.clap.encoder import CHECKPOINT_FILE, TOKENIZER_FILE, ClapEncoder
 from training.clap.model import ClapConfig
 from training.clap.task import ClapTask
@@ -158,7 +159,11 @@ def run_clap_training(cfg, force: bool = False, resume: bool = False) -> ClapTra
 
             text_tok = Tokenizer.from_str(f.read())
     else:
-        text_tok = train_tokenizer([t for p in pairs if p.split == "train" for t in p.texts], settings.text_vocab_size)
+        text_tok = train_tokenizer([t for p in pairs if p.split == "train"
+                                    for t in training_texts(p, settings.prompts_per_lang)], settings.text_vocab_size)
+    from musiclake.cluster import init_ray
+
+    init_ray(cfg)  # before the first Ray Dataset: Ray Data would start a default Ray of its own
     data = build_datasets(pairs, text_tok, vocab, settings, versions, tok_id, min_train=2 * cfg.clap.num_workers)
     mcfg = ClapConfig(music_vocab_size=len(tokenizer), text_vocab_size=text_tok.get_vocab_size(),
                       music_len=settings.music_len, text_len=settings.text_len, music_layers=settings.music_layers,
