@@ -2,7 +2,10 @@
 
     musiclake ingest ...     crawl sources into the bronze tables        (ingest/cli.py)
     musiclake lake ...       Spark jobs and table listings               (lake/cli.py)
-    musiclake train ...      fit, register and list models               (training/cli.py)
+    musiclake train ...      fit, register, promote, roll back models    (training/cli.py)
+    musiclake clap ...       the CLAP text-music model                   (training/clap/cli.py)
+    musiclake evaluate       measure a generator from its notes          (training/eval_cli.py)
+    musiclake search TEXT    nearest lake pieces to a text               (training/clap/cli.py)
     musiclake serve          run the Ray Serve endpoint                  (serving/cli.py)
     musiclake generate       call a running endpoint, write a MIDI file  (serving/cli.py)
     musiclake demo           the whole pipeline on embedded defaults
@@ -23,13 +26,20 @@ from lake.cli import app as lake_app
 from musiclake.cli_common import ConfigOpt, SetOpt, load_or_exit
 from musiclake.config import dump_config
 from serving import cli as serving_cli
+from training.clap.cli import app as clap_app
+from training.clap.cli import search as search_cmd
 from training.cli import app as train_app
+from training.eval_cli import evaluate as evaluate_cmd
 
 app = typer.Typer(help="musiclake: crawl -> Delta lake -> Spark -> Ray Train -> MLflow -> Ray Serve.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 app.add_typer(ingest_app, name="ingest", help="Crawl sources into the bronze Delta tables.")
 app.add_typer(lake_app, name="lake", help="Lake tables and the Spark jobs that fill silver and gold.")
 app.add_typer(train_app, name="train", help="Fit the generator with Ray Train; register it in MLflow.")
+app.add_typer(clap_app, name="clap", help="The CLAP text-music model: train, evaluate, embed the lake, search it.")
+app.command("evaluate", help="Measure a registered generator on the fixed request set, from the notes; log to MLflow.")(
+    evaluate_cmd)
+app.command("search", help="Text -> the nearest lake pieces under the CLAP model, with scores.")(search_cmd)
 app.command("serve", help="Run the Ray Serve endpoint (POST /v1/generate) until Ctrl-C.")(serving_cli.serve)
 app.command("generate", help="Call a running endpoint with a prompt and write the MIDI file.")(serving_cli.generate)
 app.command("recommend", help="Prompt -> style recommendation (BPM, key, instruments, chords).")(serving_cli.recommend)

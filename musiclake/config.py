@@ -226,8 +226,14 @@ class TrainConfig(_Section):
     max_failures: int = Field(1, ge=-1, description="worker-group restarts from the last checkpoint; -1: no limit")
     storage_path: str = Field("./data/ray_results", description="Ray Train checkpoints and results")
     gates: dict[str, Gate] = Field(
-        default_factory=lambda: {"val_loss": Gate(better="lower", tolerance=0.1)},
-        description="metric -> gate a new version must pass to become champion")
+        default_factory=lambda: {
+            "val_loss": Gate(better="lower", tolerance=0.1),
+            # measured from the notes on the fixed evaluation set (training.evaluate), in percent
+            "key_exact_pct": Gate(min=75, tolerance=5), "chord_accuracy_pct": Gate(min=75, tolerance=5),
+            "instruments_present_pct": Gate(min=95, tolerance=0), "tempo_bin_hit_pct": Gate(min=80, tolerance=5),
+            "bpm_error_median_pct": Gate(max=2.0, tolerance=0.5)},
+        description="metric -> gate a new version must pass to become champion (run without evaluation: "
+                    "only the metrics it has are known, a gate on a missing metric fails)")
 
     @model_validator(mode="before")
     @classmethod

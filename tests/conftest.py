@@ -34,6 +34,8 @@ def make_config(root, *extra: str):
         "spark.master=local[2]",
         "spark.driver_memory=1g",
         "spark.shuffle_partitions=2",
+        # tests train without the evaluation set (minutes of sampling); they gate on the losses
+        "train.gates={val_loss: {better: lower, tolerance: 0.1}}",
         *extra,
     ]
     return load_config(path=None, overrides=overrides, environ={})

@@ -322,9 +322,18 @@ def bpm_error_pct(measured: float, requested: float) -> float:
     return abs(float(measured) - float(requested)) / float(requested) * 100.0
 
 
+BIN_RESOLUTION_BPM = 0.1
+
+
 def tempo_bin_hit(measured: float, requested: float) -> bool:
-    """Both tempi in the same MidiCaps tempo bin (edges 40/60/70/90/110/140/160/210 BPM)."""
-    return measured > 0 and tempo_bin(measured) == tempo_bin(requested)
+    """Both tempi in the same MidiCaps tempo bin (edges 40/60/70/90/110/140/160/210 BPM).
+
+    The measured tempo is read at 0.1 BPM before binning: the bins' edges are whole BPM values
+    that requests use ("70 bpm"), and an estimate of 69.996 for 70 is the onset grid's rounding, not
+    another tempo. The BPM error keeps the unrounded estimate.
+    """
+    return measured > 0 and tempo_bin(round(float(measured) / BIN_RESOLUTION_BPM) * BIN_RESOLUTION_BPM) == \
+        tempo_bin(requested)
 
 
 # -- key ---------------------------------------------------------------------------------------

@@ -295,7 +295,8 @@ def challenge(cfg, model: str, version: int, gates: Mapping[str, Any], *, metric
     measured = dict(metrics or {})
     if evaluate is not None:
         report = evaluate(cfg, str(version))
-        measured.update(dict(getattr(report, "metrics", report)))
+        found = getattr(report, "metrics", report)
+        measured.update(dict(found() if callable(found) else found))  # EvalReport.metrics() is all cases
     return promote_if_better(cfg, model, version, measured, gates, by=by)
 
 

@@ -78,6 +78,7 @@ def clap_cfg(tmp_path_factory):
                      "text_kind": "lyrics" if lyrics else "caption", "caption": en, "caption_zh": caption_zh(f),
                      "style": f["style"], "bpm": f["bpm"], "tempo_bin": tempo_bin(f["bpm"]), "key_name": key,
                      "time_signature": f["time_signature"], "mood": mood_of(f["key_mode"], f["bpm"]),
+                     "instruments": f["instruments"],
                      "split": {3: "validation", 7: "test"}.get(i % 10, "train")})
         ids = encode_ids(tok, score).tolist()
         tokens.append({"sha256": sha, "tokenizer_id": tid, "tokens": ids, "n_tokens": len(ids)})
@@ -103,6 +104,7 @@ def test_fit_register_gate_embed_search_and_reuse(clap_cfg, ray_session):
     cfg, gold = clap_cfg
     lake = Lake.from_config(cfg)
     first = run_clap_training(cfg)
+    print(first.summary())
     assert not first.reused and first.model_name == MODEL_NAME and first.model_version == 1
     assert first.alias == CHAMPION and first.decision.promoted, first.decision.summary()
     assert first.data_versions == {SILVER_TOKENS.name: lake.version(SILVER_TOKENS),
@@ -120,6 +122,7 @@ def test_fit_register_gate_embed_search_and_reuse(clap_cfg, ray_session):
     # held-out pools of 3 are too small to say anything; on the training pieces it must beat chance
     assert m["train.t2m.en.mrr"] > 1.5 * m["chance.train.t2m.en.mrr"]
     assert m["train.t2m.zh.mrr"] > m["chance.train.t2m.zh.mrr"]
+    assert m["train.search.en.p10"] > m["chance.train.search.en.p10"]  # short prompts find pieces that fit them
     mv = client.get_model_version(MODEL_NAME, "1")
     assert mv.tags["fingerprint"] == first.fingerprint and mv.tags["tokenizer_id"] == tokenizer_id(cfg.tokenizer)
     assert mv.tags[f"data.{GOLD_PAIRS.name}.version"] == str(lake.version(GOLD_PAIRS)) and mv.tags["git_commit"]
@@ -156,12 +159,8 @@ def test_fit_register_gate_embed_search_and_reuse(clap_cfg, ray_session):
     assert f"{MODEL_NAME} v1 (@champion): 3 of {N} lake pieces" in out.output
     assert all(h.sha256[:12] in out.output for h in found[train[0]["sha256"]])
 
-    # the same fingerprint is not trained again; a challenger that fails the gate stays challenger
+    # the same fingerprint is not trained again (the generic lifecycle tests show a failing challenger stays one)
     assert run_clap_training(cfg).reused
-    strict = make_config(cfg.lake.uri.rsplit("/", 1)[0], "clap.max_steps=4", "clap.batch_size=6",
-                         "clap.gates={train.t2m.en.mrr_over_chance: {min: 1000}}")
-    bad = run_clap_training(strict, force=True)
-    assert bad.model_version == 2 and bad.alias == CHALLENGER and bad.decision.kind == "rejected"
-    assert [(v.version, v.aliases) for v in list_versions(cfg, MODEL_NAME)] == [(2, (CHALLENGER,)), (1, (CHAMPION,))]
     listing = _cli(cfg, "models", "--model", "clap", cli=train_app)
-    assert listing.exit_code == 0 and "musiclake-clap v2" in listing.output and "rejected" in listing.output
+    assert listing.exit_code == 0 and "musiclake-clap v1" in listing.output and "promoted" in listing.output
+    assert "validation.t2m.en.mrr" in listing.output

@@ -2,62 +2,15 @@
 
 import base64
 import socket
-from datetime import datetime, timezone
-
-import pyarrow as pa
 import pytest
 import requests
-from symusic import Note, Score, Tempo, TimeSignature, Track
+from symusic import Score
 
-from lake.delta import Lake
-from lake.schemas import GOLD_PAIRS, SILVER_TOKENS
-from lake.tokenizer import build_tokenizer, tokenizer_id
-from lake.vocab import PITCH_CLASSES, STYLES, sha256_hex, tempo_bin
 from serving.api import GENERATE_PATH, HEALTH_PATH, MODELS_PATH
 from tests.conftest import make_config
+from tests.support.music_lake import write_music_lake
 from training.registry import CHAMPION, MODEL_NAME, client
 from training.train import run_training
-
-MAJOR, MINOR = (0, 2, 4, 5, 7, 9, 11), (0, 2, 3, 5, 7, 8, 10)
-N_PIECES = 10
-
-
-def _piece(i: int) -> tuple[Score, float, str]:
-    """Two bars of a melody climbing the scale over a held bass; key, tempo and instrument vary with ``i``."""
-    tonic, minor = (i * 7) % 12, i % 2 == 1
-    scale, bpm = (MINOR if minor else MAJOR), 70.0 + 9 * i
-    score = Score(480)
-    score.tempos.append(Tempo(0, qpm=bpm))
-    score.time_signatures.append(TimeSignature(0, 4, 4))
-    melody = Track(name="melody", program=(i * 11) % 80)
-    bass = Track(name="bass", program=32)
-    for step in range(16):
-        melody.notes.append(Note(step * 240, 240, 60 + tonic + scale[(step + i) % 7], 80))
-    for bar in range(2):
-        bass.notes.append(Note(bar * 1920, 1920, 36 + tonic, 70))
-    score.tracks.extend([melody, bass])
-    return score, bpm, f"{PITCH_CLASSES[tonic]} {'minor' if minor else 'major'}"
-
-
-def _write_tables(cfg) -> None:
-    tok, tid = build_tokenizer(cfg.tokenizer), tokenizer_id(cfg.tokenizer)
-    now = datetime.now(timezone.utc)
-    gold, tokens = [], []
-    for i in range(N_PIECES):
-        score, bpm, key = _piece(i)
-        sha = sha256_hex(score.dumps_midi())
-        ids = tok.encode(score).ids
-        lineage = {"source_version": 0, "job_run_id": "serving-test", "code_version": "test", "processed_at": now}
-        gold.append({"sha256": sha, "text": f"piece {i}", "text_kind": "caption", "caption": f"piece {i}",
-                     "style": STYLES[i % len(STYLES)], "bpm": bpm, "tempo_bin": tempo_bin(bpm), "key_name": key,
-                     "time_signature": "4/4", "split": "validation" if i == 4 else "train",
-                     "source_table": "silver_scores", **lineage})
-        tokens.append({"sha256": sha, "tokenizer_id": tid, "tokens": ids, "n_tokens": len(ids),
-                       "source_table": "bronze_midi_files", **lineage})
-    lake = Lake.from_config(cfg)
-    lake.append(GOLD_PAIRS, pa.Table.from_pylist(gold, schema=GOLD_PAIRS.schema))
-    lake.append(SILVER_TOKENS, pa.Table.from_pylist(tokens, schema=SILVER_TOKENS.schema))
-
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -74,7 +27,7 @@ def served(tmp_path_factory, ray_session):
                       "train.n_embd=64", "train.n_head=2", "train.n_layer=1", "train.block_size=96",
                       "train.batch_size=4", "train.dropout=0.0", "train.log_every=20",
                       f"serve.port={_free_port()}", "serve.replica_cpus=0.5", "serve.max_models_per_replica=1")
-    _write_tables(cfg)
+    write_music_lake(cfg, n=10, bars=8)
     # Two registered versions (v2 is champion), both trained before Serve takes its CPU share.
     assert run_training(cfg).model_version == 1
     assert run_training(cfg, force=True).model_version == 2
@@ -102,6 +55,25 @@ def test_generate_honors_explicit_values_and_returns_midi(served):
     assert score.note_num() == body["n_notes"] > 0
     assert [round(t.qpm) for t in score.tempos] == [96]
     assert body["duration_s"] > 0 and body["elapsed_ms"] > 0
+    assert body["seed"] == 5 and body["chords"] == ["Dm", "Dm"]  # a recommended progression ends on the tonic
+
+
+def test_every_explicit_attribute_reaches_the_notes_and_each_track_says_who_wrote_it(served):
+    endpoint, _ = served
+    resp = _post(endpoint, {"prompt": "a waltz", "time_signature": "3/4", "key": "Eb major", "bpm": 88,
+                            "instruments": ["flute", "harp", "cello", "drums"], "chords": ["Eb", "Ab", "Bb7"],
+                            "bars": 3, "seed": 9})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert [(t["role"], t["instrument"], t["program"], t["source"]) for t in body["tracks"]] == [
+        ("melody", "flute", 73, "model"), ("harmony", "harp", 46, "model"), ("bass", "cello", 42, "model"),
+        ("drums", "drums", -1, "arranger")]
+    assert body["chords"] == ["Eb", "Ab", "Bb7"]
+    score = Score.from_midi(base64.b64decode(body["midi_base64"]))
+    assert {(-1 if t.is_drum else t.program) for t in score.tracks if t.note_num()} == {73, 46, 42, -1}
+    assert (score.time_signatures[0].numerator, score.time_signatures[0].denominator) == (3, 4)
+    bad = _post(endpoint, {"prompt": "jazz", "chords": ["Qm7"]})
+    assert bad.status_code == 422 and "chords" in bad.json()["error"]
 
 
 def test_version_number_and_chinese_prompt(served):

@@ -197,3 +197,23 @@ def test_default_gates_want_a_lift_over_chance_and_no_regression():
     assert not all(c.passed for c in check_gates(good, gates, {"validation.t2m.en.mrr": 0.40}, 1))
     assert all(c.passed for c in check_gates(good, gates, {"validation.t2m.en.mrr": 0.31}, 1))
     assert not all(c.passed for c in check_gates({"validation.t2m.en.mrr": 0.3}, gates))  # unmeasured: fails
+
+
+def test_prompts_name_only_attributes_the_piece_has_in_both_languages():
+    from training.clap.prompts import matches, prompt, prompts_for
+
+    attrs = {"style": "folk", "key": "C# minor", "mode": "minor", "tempo_bin": 3, "mood": "melancholic",
+             "time_signature": "3/4", "instruments": ["Fiddle"]}
+    other = {**attrs, "key": "D major", "mode": "major", "mood": "bright", "time_signature": "4/4", "instruments": []}
+    rng = np.random.default_rng(0)
+    for lang in ("en", "zh"):
+        for _ in range(40):
+            text, named = prompt(attrs, lang, rng, n_facts=2)
+            assert text.strip() and 1 <= len(named) <= 2 and matches(attrs, named)
+            assert not ({"key", "mode"} <= set(named) or {"pace", "tempo_bin"} <= set(named))
+            assert lang == "en" or text.isascii() is False
+    assert matches(attrs, {"meter": "3/4", "instrument": "Fiddle"}) and not matches(other, {"meter": "3/4"})
+    assert not matches(other, {"instrument": "Fiddle"})
+    sha = "0123456789abcdef" * 4
+    made = prompts_for(attrs, sha, 2)
+    assert made == prompts_for(attrs, sha, 2) and [lang for lang, _ in made] == ["en", "en", "zh", "zh"]

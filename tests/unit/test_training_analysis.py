@@ -321,3 +321,10 @@ def test_measure_reports_what_is_missing():
     assert m.chord_accuracy == 0.0
     assert m.instruments_missing == [42] and m.instruments_present == pytest.approx(2 / 3, abs=1e-4)
     assert m.time_signature_hit
+
+
+def test_tempo_bin_reads_the_estimate_at_a_tenth_of_a_bpm():
+    from training.analysis import tempo_bin_hit
+
+    assert tempo_bin_hit(69.996, 70) and tempo_bin_hit(140.04, 140)
+    assert not tempo_bin_hit(69.9, 70) and not tempo_bin_hit(139.8, 140)

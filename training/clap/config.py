@@ -43,7 +43,7 @@ class ClapSettings:
 PRESETS: dict[str, ClapSettings] = {
     "tiny": ClapSettings(n_embd=64, n_head=4, music_layers=2, text_layers=2, embed_dim=64, music_len=256,
                          text_len=64, text_vocab_size=2000, dropout=0.0, crops_per_piece=8, first_crop_prob=0.5,
-                         prompts_per_lang=2, batch_size=16, max_steps=240, learning_rate=2e-3, weight_decay=0.05,
+                         prompts_per_lang=1, batch_size=16, max_steps=240, learning_rate=2e-3, weight_decay=0.05,
                          warmup_steps=20),
     "small": ClapSettings(n_embd=192, n_head=6, music_layers=4, text_layers=4, embed_dim=192, music_len=512,
                           text_len=96, text_vocab_size=8000, dropout=0.1, crops_per_piece=8, first_crop_prob=0.3,
