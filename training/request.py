@@ -77,8 +77,8 @@ class PieceRequest(BaseModel):
     progression: list[str] | None = Field(None, min_length=1, max_length=BARS_MAX,
                                           description="roman numerals in the key (used when chords is not given)")
     bars: int = Field(BARS_DEFAULT, ge=BARS_MIN, le=BARS_MAX)
-    cadence: bool = Field(False, description="end on the tonic chord (set by the recommender when it chose the "
-                                             "chords; explicit chords are played as written)")
+    cadence: bool | None = Field(None, description="end on the tonic chord; default: when the chords are the "
+                                                    "style's (chosen for the request), never for chords asked for")
     tracks: list[Role] | None = Field(None, description="only these roles (default: every role an instrument has)")
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
     temperature: float = Field(0.9, gt=0.0, le=2.0)
@@ -141,7 +141,8 @@ class PieceRequest(BaseModel):
         progression = self.progression or (defaults.minor if mode == "minor" else defaults.major)
         symbols = self.chords or chord_names(list(progression), self.key)
         bar_chords = [symbols[i % len(symbols)] for i in range(self.bars)]
-        if self.cadence and self.bars > 1:
+        cadence = self.cadence if self.cadence is not None else (self.chords is None and self.progression is None)
+        if cadence and self.bars > 1:
             bar_chords[-1] = chord_names(["i" if mode == "minor" else "I"], self.key)[0]
         bar_chords = tuple(bar_chords)
         tracks = assign_tracks(self.instruments or list(defaults.instruments), self.tracks)

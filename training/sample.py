@@ -9,9 +9,11 @@ already has) is fed as it is; a *sampled* role draws notes one step at a time:
 * ``pos``: not before the role's previous onset (a melody strictly after: it is one line), inside the bar;
   harmony and bass strike on the beats (dotted quarters in 6/8, 9/8, 12/8), their first note on the downbeat;
 * ``dur``: ends inside the bar (drawn before the pitch, which depends on it);
-* ``pitch``: the role's register; the key's scale for the melody, the bar's chord tones for its
+* ``pitch``: the role's register; the key's scale for the melody (harmonic minor in minor keys; the
+  bar's chord tones are always allowed), the bar's chord tones for its
   notes on strong beats or held a beat or more, and for harmony and bass (the bass starts on the
-  root); harmony covers the chord's tones before it repeats any;
+  root); harmony covers the chord's tones before it repeats any; a closing tonic bar puts the
+  melody's main notes on the keynote;
 * ``vel``: free.
 
 Everything is one forward step per note with a KV cache (``use_cache=False`` recomputes the whole
@@ -28,7 +30,7 @@ import numpy as np
 import torch
 
 from lake.chords import QUALITIES
-from lake.vocab import scale_pitch_classes
+from lake.vocab import pitch_class, scale_pitch_classes
 from training.model import NoteTransformer
 from training.notes import NOTE, bar_step, bin_velocity, header, note_step, track_step
 from training.request import ROLES, Plan
@@ -124,6 +126,9 @@ def sample(model: NoteTransformer, plan: Plan, seed: int, temperature: float = 0
     ctx.feed(prelude)
     ctx.prelude = len(prelude)
     scale = set(scale_pitch_classes(req.key))
+    if req.key.endswith("minor"):  # harmonic minor: the leading tone, which tells a minor key from its relatives
+        tonic = pitch_class(req.key.split()[0])
+        scale = (scale - {(tonic + 10) % 12}) | {(tonic + 11) % 12}
     sizes = model.cfg.fields
     notes: Notes = {r: [] for r in order}
     given_by_bar = {r: {} for r in given}
@@ -149,6 +154,7 @@ def sample(model: NoteTransformer, plan: Plan, seed: int, temperature: float = 0
 
 def _sample_role(model, ctx, h, plan, role, ri, bar, tones, root, scale, sizes, temperature, rng, out) -> torch.Tensor:
     lo, hi = REGISTER[role]
+    tonic = pitch_class(plan.request.key.split()[0])
     count, last_pos, last_pitch, covered = 0, -1, -1, set()
     role_t = torch.tensor(ri + 1)
     while True:
@@ -179,6 +185,8 @@ def _sample_role(model, ctx, h, plan, role, ri, bar, tones, root, scale, sizes, 
         # pitch: a melody note on a strong beat, or held for a beat or more, is a chord tone
         if role == "melody":
             pcs = set(tones) if _strong(pos, plan) or dur >= _beat_steps(plan) else scale | set(tones)
+            if bar == plan.request.bars - 1 and root == tonic and pcs == set(tones):
+                pcs = {tonic}  # a closing tonic bar: its main notes land on the keynote
         elif role == "bass" and first:
             pcs = {root}
         elif role == "harmony" and len(covered) < len(tones):

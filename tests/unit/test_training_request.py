@@ -33,7 +33,8 @@ def test_resolve_repeats_the_progression_over_the_bars_and_reads_the_meter():
 
 def test_chords_win_over_the_progression_and_default_to_the_style():
     assert PieceRequest(chords=["C", "F"], progression=["vi"], bars=3).resolve().chords == ("C", "F", "C")
-    assert PieceRequest(style="jazz", key="F", bars=4).resolve().chords == ("Gm7", "C7", "Fmaj7", "Dm7")
+    assert PieceRequest(style="jazz", key="F", bars=4).resolve().chords == ("Gm7", "C7", "Fmaj7", "F")  # cadence
+    assert PieceRequest(style="jazz", key="F", bars=4, cadence=False).resolve().chords == ("Gm7", "C7", "Fmaj7", "Dm7")
 
 
 @pytest.mark.parametrize("field, value", [("key", "H minor"), ("chords", ["Xm"]), ("instruments", ["kazoo-9000"]),
