@@ -19,7 +19,7 @@ from training.clap import MODEL_NAME
 from training.clap.api import ClapModel
 from training.clap.cli import app
 from training.clap.embeddings import embed_lake
-from training.registry import CHALLENGER, CHAMPION, list_versions
+from training.registry import CHAMPION
 from training.cli import app as train_app
 from training.clap.train import run_clap_training
 

@@ -83,7 +83,7 @@ def embed(model: str = typer.Option("champion", "--model", help="alias or versio
     typer.echo(embed_lake(Lake.from_config(cfg), clap.encoder, MODEL_NAME, clap.version).summary())
 
 
-def search(query: str = typer.Argument(..., help="free text, English or Chinese"),
+def search(query: Optional[str] = typer.Argument(None, help="free text, English or Chinese"),
            k: int = typer.Option(10, "-k", "--k", min=1, help="how many pieces"),
            model: str = typer.Option("champion", "--model", help="CLAP alias or version"),
            midi: Optional[Path] = typer.Option(None, "--midi", help="search by this MIDI file instead of the text"),
@@ -91,6 +91,9 @@ def search(query: str = typer.Argument(..., help="free text, English or Chinese"
     """The lake pieces nearest to a text (or a MIDI file) in the CLAP space, with their scores."""
     from training.clap.api import NoEmbeddings
 
+    if not query and midi is None:
+        typer.echo("error: give a text to search for, or --midi FILE", err=True)
+        raise typer.Exit(2)
     cfg = load_or_exit(config, set_)
     clap = _model_or_exit(cfg, model)
     try:

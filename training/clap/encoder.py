@@ -1,9 +1,9 @@
 """A trained CLAP model as an object: text, REMI tokens or MIDI bytes in, unit vectors out; its MLflow pyfunc.
 
-The checkpoint is a plain dict: the weights, the :class:`ClapConfig`, the text tokenizer (its
-JSON), the REMI ids the crops need, the lake tokenizer id and the step (plus the optimizer state
-in training checkpoints). The lake's miditok tokenizer travels beside it as its JSON file, so a
-registered version embeds MIDI without the lake.
+The checkpoint is a plain dict: ``model_state`` (the weights), ``clap_config``, ``text_tokenizer``
+(its JSON), ``music_vocab`` (the REMI ids the crops need), ``tokenizer_id`` (the lake tokenizer)
+and ``step``, made from the generic loop's last checkpoint. The lake's miditok tokenizer travels
+beside it as its JSON file, so a registered version embeds MIDI without the lake.
 """
 
 from __future__ import annotations
@@ -21,15 +21,6 @@ from training.clap.text import encode_texts, pad_batch
 
 CHECKPOINT_FILE = "clap.pt"
 TOKENIZER_FILE = "tokenizer.json"
-
-
-def checkpoint_dict(model: Clap, text_tok, vocab: MusicVocab, tokenizer_id: str, step: int,
-                    optimizer: torch.optim.Optimizer | None = None) -> dict:
-    ckpt = {"model_state": model.state_dict(), "clap_config": model.cfg.to_dict(), "text_tokenizer": text_tok.to_str(),
-            "music_vocab": vocab.to_dict(), "tokenizer_id": tokenizer_id, "step": step}
-    if optimizer is not None:
-        ckpt["optimizer_state"] = optimizer.state_dict()
-    return ckpt
 
 
 class ClapEncoder:
