@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from lake.delta import Lake
 from lake.schemas import BRONZE_MIDI, GOLD_PAIRS
@@ -130,8 +132,11 @@ def build_datasets(lake: Lake, block_size: int, versions: dict[str, int] | None 
                      columns=["sha256", "split", "style", "bpm", "key_name", "time_signature"])
     gold = gold.filter(np.isin(np.asarray(gold.column("key_name").to_pylist(), dtype=object), list(KEY_NAMES)))
     shas = gold.column("sha256").to_pylist()
-    bronze = lake.read(BRONZE_MIDI, version=versions[BRONZE_MIDI.name], columns=["sha256", "content"],
-                       filters=[("sha256", "in", shas)] if shas else None)
+    # joined in Arrow, not as a delta-rs filter: a crawled table's strings may come back as string_view,
+    # which delta-rs cannot compare with a filter's plain strings
+    bronze = lake.read(BRONZE_MIDI, version=versions[BRONZE_MIDI.name], columns=["sha256", "content"])
+    bronze = bronze.cast(pa.schema([pa.field("sha256", pa.string()), pa.field("content", pa.binary())]))
+    bronze = bronze.filter(pc.is_in(bronze.column("sha256"), value_set=pa.array(shas, pa.string())))
     joined = gold.join(bronze, "sha256", join_type="inner").sort_by("sha256")
     counts = {}
     out = {}
