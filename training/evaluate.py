@@ -379,13 +379,6 @@ def log_to_mlflow(client, run_id: str, report: EvalReport, prefix: str = "eval")
     return logged
 
 
-def _experiment_id(client, cfg) -> str:
-    exp = client.get_experiment_by_name(cfg.mlflow.experiment)
-    if exp is not None:
-        return exp.experiment_id
-    return client.create_experiment(cfg.mlflow.experiment, artifact_location=cfg.mlflow.artifact_location)
-
-
 def evaluate_version(cfg, ref: str = "champion", cases: list[EvalCase] | None = None, limit: int | None = None,
                      set_path: str | Path | None = None, progress: bool = True) -> EvalReport:
     """Load the registered generator ``ref`` names (an alias or a version number), evaluate it and log
@@ -406,7 +399,7 @@ def evaluate_version(cfg, ref: str = "champion", cases: list[EvalCase] | None = 
     client = registry.client(cfg)
     tags = {"musiclake.stage": "evaluate", "model_name": model_ref.name, "model_version": str(model_ref.version),
             "model_ref": str(ref), "model_run_id": model_ref.run_id or "", "git_commit": code_version()}
-    run = client.create_run(_experiment_id(client, cfg), run_name=new_run_id("eval"), tags=tags)
+    run = client.create_run(registry.experiment_id(client, cfg), run_name=new_run_id("eval"), tags=tags)
     try:
         log_to_mlflow(client, run.info.run_id, report)
     except Exception:

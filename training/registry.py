@@ -105,3 +105,31 @@ def list_versions(cfg, model: str = MODEL_NAME) -> list[VersionInfo]:
     return sorted((VersionInfo(version=int(mv.version), aliases=tuple(sorted(aliases.get(int(mv.version), ()))),
                                run_id=mv.run_id, tags=dict(mv.tags or {}), created_ms=int(mv.creation_timestamp or 0))
                    for mv in versions), key=lambda v: -v.version)
+
+
+# -- runs: the experiment, the data versions a run or version carries, an unfinished run to resume ----------
+KIND_TAG = "musiclake.kind"  # what a training run trains: "train-generator" | "train-clap"
+
+
+def experiment_id(c: MlflowClient, cfg) -> str:
+    """The id of ``cfg.mlflow.experiment``, created (with the configured artifact root) when missing."""
+    exp = c.get_experiment_by_name(cfg.mlflow.experiment)
+    if exp is not None:
+        return exp.experiment_id
+    return c.create_experiment(cfg.mlflow.experiment, artifact_location=cfg.mlflow.artifact_location)
+
+
+def data_versions(tags: dict[str, str]) -> dict[str, int]:
+    """``{table: version}`` from ``data.<table>.version`` tags."""
+    return {k[len("data."):-len(".version")]: int(v) for k, v in tags.items()
+            if k.startswith("data.") and k.endswith(".version")}
+
+
+def interrupted_run(c: MlflowClient, cfg, kind: str):
+    """The newest training run of ``kind`` that did not finish, if any."""
+    exp = c.get_experiment_by_name(cfg.mlflow.experiment)
+    if exp is None:
+        return None
+    runs = c.search_runs([exp.experiment_id], filter_string=f"tags.`{KIND_TAG}` = '{kind}'",
+                         order_by=["attributes.start_time DESC"], max_results=50)
+    return next((r for r in runs if r.info.status != "FINISHED"), None)

@@ -40,7 +40,7 @@ from training.notes import FORMAT_ID
 # how to recover and which gates judge it do not (the loop replays exactly, so neither do restarts).
 _NOT_FINGERPRINTED = ("storage_path", "log_every", "eval_every", "checkpoint_every", "keep_checkpoints",
                       "max_failures", "gates", "preset", "cpus_per_worker")
-KIND_TAG = "musiclake.kind"
+KIND_TAG = registry.KIND_TAG
 KIND = "train-generator"
 
 
@@ -80,21 +80,9 @@ def fingerprint(train_cfg, tok_id: str, data_versions: dict[str, int]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _experiment_id(client, cfg) -> str:
-    exp = client.get_experiment_by_name(cfg.mlflow.experiment)
-    if exp is not None:
-        return exp.experiment_id
-    return client.create_experiment(cfg.mlflow.experiment, artifact_location=cfg.mlflow.artifact_location)
-
-
 def _find_version(cfg, fp: str) -> registry.VersionInfo | None:
     """The newest registered version trained with fingerprint ``fp``, if any."""
     return next((v for v in registry.list_versions(cfg) if v.tags.get("fingerprint") == fp), None)
-
-
-def _data_versions(tags: dict[str, str]) -> dict[str, int]:
-    return {k[len("data."):-len(".version")]: int(v) for k, v in tags.items()
-            if k.startswith("data.") and k.endswith(".version")}
 
 
 def _reuse(client, mv: registry.VersionInfo, fp: str) -> TrainResult:
@@ -102,18 +90,8 @@ def _reuse(client, mv: registry.VersionInfo, fp: str) -> TrainResult:
     run = client.get_run(mv.run_id)
     alias = next((a for a in (registry.CHAMPION, registry.CHALLENGER) if a in mv.aliases), "")
     return TrainResult(run_id=mv.run_id, model_name=registry.MODEL_NAME, model_version=int(mv.version), alias=alias,
-                       metrics=dict(run.data.metrics), data_versions=_data_versions(mv.tags), fingerprint=fp,
+                       metrics=dict(run.data.metrics), data_versions=registry.data_versions(mv.tags), fingerprint=fp,
                        reused=True)
-
-
-def _interrupted_run(client, cfg):
-    """The newest generator training run that did not finish, if any."""
-    exp = client.get_experiment_by_name(cfg.mlflow.experiment)
-    if exp is None:
-        return None
-    runs = client.search_runs([exp.experiment_id], filter_string=f"tags.`{KIND_TAG}` = '{KIND}'",
-                              order_by=["attributes.start_time DESC"], max_results=50)
-    return next((r for r in runs if r.info.status != "FINISHED"), None)
 
 
 def run_training(cfg, force: bool = False, resume: bool = False,
@@ -129,11 +107,11 @@ def run_training(cfg, force: bool = False, resume: bool = False,
     client = registry.client(cfg)
     previous_run = None
     if resume:
-        previous_run = _interrupted_run(client, cfg)
+        previous_run = registry.interrupted_run(client, cfg, KIND)
         if previous_run is None:
             raise NothingToResume(f"no interrupted generator run in experiment {cfg.mlflow.experiment!r} "
                                   f"({cfg.mlflow.tracking_uri}) to resume")
-        versions = _data_versions(previous_run.data.tags)
+        versions = registry.data_versions(previous_run.data.tags)
         fp = fingerprint(tr, tok_id, versions)
         if fp != previous_run.data.tags.get("fingerprint"):
             raise NothingToResume(
@@ -160,7 +138,7 @@ def run_training(cfg, force: bool = False, resume: bool = False,
         run_id, run_name = previous_run.info.run_id, previous_run.info.run_name
         client.update_run(run_id, status="RUNNING")
     else:
-        run = client.create_run(_experiment_id(client, cfg), run_name=new_run_id("train"),
+        run = client.create_run(registry.experiment_id(client, cfg), run_name=new_run_id("train"),
                                 tags={**tags, KIND_TAG: KIND})
         run_id, run_name = run.info.run_id, run.info.run_name
         params = {**{f"train.{k}": v for k, v in tr.model_dump(mode="json").items()},

@@ -28,6 +28,7 @@ from lake.delta import Lake
 from lake.tokenizer import build_tokenizer, tokenizer_id
 from musiclake.runinfo import code_version, new_run_id
 from training import lifecycle, registry
+from training.train import TrainResult
 from training.clap import MODEL_NAME
 from training.clap.config import NOT_FINGERPRINTED, ClapSettings, settings_for, train_settings
 from training.clap.data import (MusicVocab, NoClapData, Pair, build_datasets, load_pairs, pin_versions,
@@ -37,7 +38,7 @@ from training.clap.model import ClapConfig
 from training.clap.task import ClapTask
 from training.clap.text import text_tokenizer_id, train_tokenizer
 
-KIND_TAG = "musiclake.kind"
+KIND_TAG = registry.KIND_TAG
 KIND = "train-clap"
 TEXT_TOKENIZER_ARTIFACT = "text_tokenizer.json"
 EVAL_SPLITS = ("validation", "test", "train")
@@ -48,36 +49,22 @@ class NothingToResume(RuntimeError):
 
 
 @dataclass
-class ClapTrainResult:
-    run_id: str
-    model_name: str
-    model_version: int
-    alias: str  # champion | challenger | "" (a reused version with neither)
-    metrics: dict[str, float]
-    data_versions: dict[str, int]
-    fingerprint: str
-    reused: bool
-    decision: lifecycle.Decision | None = None
+class ClapTrainResult(TrainResult):
+    """A generator's TrainResult plus the retrieval table, the embedding pass and the stage timings."""
+
     table: str = ""  # the retrieval evaluation table (part of the summary)
     embeddings: str = ""  # what the embedding pass wrote
-    resumed_from: int | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
-        how = "reused (same settings, tokenizer and data)" if self.reused else "trained"
-        if self.resumed_from is not None:
-            how = f"resumed from step {self.resumed_from} and trained"
-        loss = ", ".join(f"{k} {v:.4f}" for k, v in sorted(self.metrics.items()) if k.endswith("loss")) or "no loss"
-        data = ", ".join(f"{k} v{v}" for k, v in sorted(self.data_versions.items()))
-        alias = f" @{self.alias}" if self.alias else ""
-        lines = [f"{how}: {self.model_name} v{self.model_version}{alias} | run {self.run_id} | {loss} | "
-                 f"data {data} | fingerprint {self.fingerprint}"]
+        head, _, decision = super().summary().partition("\n")
+        lines = [head]
         if self.timings:
             lines.append("took " + ", ".join(f"{k} {v:.1f}s" for k, v in self.timings.items()))
         if self.table:
             lines.append(self.table)
-        if self.decision is not None:
-            lines.append(self.decision.summary())
+        if decision:
+            lines.append(decision)
         if self.embeddings:
             lines.append(self.embeddings)
         return "\n".join(lines)
@@ -93,28 +80,6 @@ def fingerprint(settings: ClapSettings, loop_settings, tok_id: str, data_version
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _experiment_id(client, cfg) -> str:
-    exp = client.get_experiment_by_name(cfg.mlflow.experiment)
-    if exp is not None:
-        return exp.experiment_id
-    return client.create_experiment(cfg.mlflow.experiment, artifact_location=cfg.mlflow.artifact_location)
-
-
-def _data_versions(tags: dict[str, str]) -> dict[str, int]:
-    return {k[len("data."):-len(".version")]: int(v) for k, v in tags.items()
-            if k.startswith("data.") and k.endswith(".version")}
-
-
-def _interrupted_run(client, cfg):
-    """The newest CLAP training run that did not finish, if any."""
-    exp = client.get_experiment_by_name(cfg.mlflow.experiment)
-    if exp is None:
-        return None
-    runs = client.search_runs([exp.experiment_id], filter_string=f"tags.`{KIND_TAG}` = '{KIND}'",
-                              order_by=["attributes.start_time DESC"], max_results=50)
-    return next((r for r in runs if r.info.status != "FINISHED"), None)
-
-
 def run_clap_training(cfg, force: bool = False, resume: bool = False) -> ClapTrainResult:
     """Train on the lake as it is now, register, let the gates decide on champion, embed the lake.
 
@@ -128,11 +93,11 @@ def run_clap_training(cfg, force: bool = False, resume: bool = False) -> ClapTra
     client = registry.client(cfg)
     previous_run = None
     if resume:
-        previous_run = _interrupted_run(client, cfg)
+        previous_run = registry.interrupted_run(client, cfg, KIND)
         if previous_run is None:
             raise NothingToResume(f"no interrupted CLAP run in experiment {cfg.mlflow.experiment!r} "
                                   f"({cfg.mlflow.tracking_uri}) to resume")
-        versions = _data_versions(previous_run.data.tags)
+        versions = registry.data_versions(previous_run.data.tags)
     else:
         versions = pin_versions(lake)
 
@@ -178,7 +143,7 @@ def run_clap_training(cfg, force: bool = False, resume: bool = False) -> ClapTra
     if previous_run is not None:
         client.update_run(run_id, status="RUNNING")
     else:
-        run = client.create_run(_experiment_id(client, cfg), run_name=new_run_id("clap"), tags={**tags, KIND_TAG: KIND})
+        run = client.create_run(registry.experiment_id(client, cfg), run_name=new_run_id("clap"), tags={**tags, KIND_TAG: KIND})
         run_id, run_name = run.info.run_id, run.info.run_name
         _log_start(client, run_id, settings, loop_settings, data.counts, text_tok, data_tags)
     timings["prepare"] = time.monotonic() - t0
@@ -301,7 +266,7 @@ def _reuse(cfg, lake: Lake, client, mv: registry.VersionInfo, fp: str) -> ClapTr
     alias = next((a for a in (registry.CHAMPION, registry.CHALLENGER) if a in mv.aliases), "")
     embedded = embed_lake(lake, load_encoder(cfg, mv.version), MODEL_NAME, mv.version)
     return ClapTrainResult(run_id=mv.run_id, model_name=MODEL_NAME, model_version=int(mv.version), alias=alias,
-                           metrics=dict(run.data.metrics), data_versions=_data_versions(mv.tags), fingerprint=fp,
+                           metrics=dict(run.data.metrics), data_versions=registry.data_versions(mv.tags), fingerprint=fp,
                            reused=True, embeddings=embedded.summary())
 
 
