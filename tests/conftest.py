@@ -64,3 +64,13 @@ def spark(cfg):
     s = spark_session(cfg, app_name="musiclake-tests")
     yield s
     s.stop()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The whole-pipeline test runs first, on a Ray session no earlier test has used.
+
+    Run after the ingest, lake and training tests in the same session, its crawl waited forever on
+    fetch batches that no actor was running (seen twice in full runs here; the test passes alone and
+    after the training tests alone); the cause is not found yet, so it goes first.
+    """
+    items.sort(key=lambda item: 0 if item.get_closest_marker("e2e") else 1)
