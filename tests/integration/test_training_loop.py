@@ -134,7 +134,7 @@ def test_interrupted_run_resumes_and_a_killed_worker_restarts_with_the_same_loss
 
 def test_presets_set_the_sizes_and_explicit_keys_win(tmp_path):
     tiny = make_config(tmp_path).train
-    assert (tiny.preset, tiny.n_layer, tiny.n_embd, tiny.block_size, tiny.max_steps) == ("tiny", 2, 128, 256, 300)
+    assert (tiny.preset, tiny.n_layer, tiny.n_embd, tiny.block_size, tiny.max_steps) == ("tiny", 2, 128, 256, 200)
     small = make_config(tmp_path, "train.preset=small", "train.max_steps=7").train
     assert (small.n_layer, small.n_head, small.n_embd, small.block_size, small.max_steps) == (6, 8, 384, 512, 7)
     base = make_config(tmp_path, "train.preset=base").train
