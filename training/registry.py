@@ -125,6 +125,19 @@ def data_versions(tags: dict[str, str]) -> dict[str, int]:
             if k.startswith("data.") and k.endswith(".version")}
 
 
+class NothingToResume(RuntimeError):
+    """``--resume`` found no interrupted training run that matches this config."""
+
+
+def run_to_resume(c: MlflowClient, cfg, kind: str, what: str):
+    """The interrupted run of ``kind`` to continue and the data versions it pinned; NothingToResume if none."""
+    run = interrupted_run(c, cfg, kind)
+    if run is None:
+        raise NothingToResume(f"no interrupted {what} run in experiment {cfg.mlflow.experiment!r} "
+                              f"({cfg.mlflow.tracking_uri}) to resume")
+    return run, data_versions(run.data.tags)
+
+
 def interrupted_run(c: MlflowClient, cfg, kind: str):
     """The newest training run of ``kind`` that did not finish, if any."""
     exp = c.get_experiment_by_name(cfg.mlflow.experiment)

@@ -44,8 +44,7 @@ KIND_TAG = registry.KIND_TAG
 KIND = "train-generator"
 
 
-class NothingToResume(RuntimeError):
-    """``--resume`` found no interrupted generator run that matches this config."""
+NothingToResume = registry.NothingToResume
 
 
 @dataclass
@@ -107,11 +106,7 @@ def run_training(cfg, force: bool = False, resume: bool = False,
     client = registry.client(cfg)
     previous_run = None
     if resume:
-        previous_run = registry.interrupted_run(client, cfg, KIND)
-        if previous_run is None:
-            raise NothingToResume(f"no interrupted generator run in experiment {cfg.mlflow.experiment!r} "
-                                  f"({cfg.mlflow.tracking_uri}) to resume")
-        versions = registry.data_versions(previous_run.data.tags)
+        previous_run, versions = registry.run_to_resume(client, cfg, KIND, "generator")
         fp = fingerprint(tr, tok_id, versions)
         if fp != previous_run.data.tags.get("fingerprint"):
             raise NothingToResume(

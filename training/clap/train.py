@@ -44,8 +44,7 @@ TEXT_TOKENIZER_ARTIFACT = "text_tokenizer.json"
 EVAL_SPLITS = ("validation", "test", "train")
 
 
-class NothingToResume(RuntimeError):
-    """``--resume`` found no interrupted CLAP run that matches this config."""
+NothingToResume = registry.NothingToResume
 
 
 @dataclass
@@ -93,11 +92,7 @@ def run_clap_training(cfg, force: bool = False, resume: bool = False) -> ClapTra
     client = registry.client(cfg)
     previous_run = None
     if resume:
-        previous_run = registry.interrupted_run(client, cfg, KIND)
-        if previous_run is None:
-            raise NothingToResume(f"no interrupted CLAP run in experiment {cfg.mlflow.experiment!r} "
-                                  f"({cfg.mlflow.tracking_uri}) to resume")
-        versions = registry.data_versions(previous_run.data.tags)
+        previous_run, versions = registry.run_to_resume(client, cfg, KIND, "CLAP")
     else:
         versions = pin_versions(lake)
 
