@@ -4,17 +4,29 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-unit test-e2e serve lake-tables mlflow-ui bench-ingest bench-lake bench-train clean
+.PHONY: setup system-packages demo test test-unit test-e2e serve lake-tables mlflow-ui bench-ingest bench-lake bench-train clean
 
 setup: $(STAMP)
 
 # torch goes in first as the CPU build (2.13.0 lies on local disk here); the project's range accepts it.
 $(STAMP): pyproject.toml
+	$(MAKE) system-packages
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# Debian packages: FluidSynth and a General MIDI soundfont render WAV; Chromium and its driver run the page's
+# browser test. Installed with apt-get when missing (as root, or through sudo); a machine without apt says so once.
+SYSTEM_PACKAGES := fluidsynth fluid-soundfont-gm chromium chromium-driver
+system-packages:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "system packages present: $(SYSTEM_PACKAGES)"; \
+	elif ! command -v apt-get >/dev/null; then echo "no apt-get here: install$$missing yourself (WAV rendering and the page test need them)"; \
+	else sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  echo "installing$$missing (apt-get)"; \
+	  $$sudo apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q$$missing >/dev/null; fi
 
 demo: setup
 	$(VENV)/bin/musiclake demo

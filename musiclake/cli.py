@@ -40,8 +40,9 @@ app.add_typer(clap_app, name="clap", help="The CLAP text-music model: train, eva
 app.command("evaluate", help="Measure a registered generator on the fixed request set, from the notes; log to MLflow.")(
     evaluate_cmd)
 app.command("search", help="Text -> the nearest lake pieces under the CLAP model, with scores.")(search_cmd)
-app.command("serve", help="Run the Ray Serve endpoint (POST /v1/generate) until Ctrl-C.")(serving_cli.serve)
+app.command("serve", help="Run the page and the API on Ray Serve until Ctrl-C.")(serving_cli.serve)
 app.command("generate", help="Call a running endpoint with a prompt and write the MIDI file.")(serving_cli.generate)
+app.command("keys", help="The API keys of the endpoint: list them, or --add NAME.")(serving_cli.keys)
 app.command("recommend", help="Prompt -> style recommendation (BPM, key, instruments, chords).")(serving_cli.recommend)
 
 

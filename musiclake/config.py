@@ -281,9 +281,34 @@ class ServeConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     model_alias: str = "champion"
-    max_models_per_replica: int = Field(3, ge=1)
+    max_models_per_replica: int = Field(3, ge=1, description="generator versions one replica holds (LRU)")
+    clap_alias: str = Field("champion", description="the CLAP version that ranks candidates and fills recommendations")
     num_replicas: int = Field(1, ge=1)
     replica_cpus: float = Field(1.0, gt=0)
+    sampling: Literal["fast", "baseline"] = Field(
+        "fast", description="fast: the optimized sampling path; baseline: the plain fp32 path (for comparison)")
+    alias_ttl_s: float = Field(2.0, ge=0, description="how long a resolved alias is reused before the registry is asked again")
+    # admission: a replica generates this many pieces at once and queues this many more; beyond that, 503 + Retry-After
+    max_concurrent: int = Field(2, ge=1, description="generations one replica runs at once")
+    max_queue: int = Field(8, ge=0, description="generations one replica lets wait; more get 503 with Retry-After")
+    max_candidates: int = Field(4, ge=1, le=16, description="the most candidates one request may ask the CLAP model to rank")
+    # security
+    auth: bool = Field(True, description="require an API key (header X-API-Key or 'Authorization: Bearer') on /v1/*")
+    api_keys_file: str = Field("./data/serve/api_keys.json", description="keys and their names; made at first start")
+    rate_limit_per_min: float = Field(120.0, gt=0, description="requests per minute per key (token bucket)")
+    rate_burst: int = Field(20, ge=1, description="requests a key may send at once before the rate limit applies")
+    max_body_bytes: int = Field(64 * 1024, ge=1024, description="largest JSON request body")
+    max_upload_bytes: int = Field(1024 * 1024, ge=1024, description="largest uploaded MIDI file")
+    # outputs
+    pieces_dir: str = Field("./data/pieces", description="every generated piece: its files and its provenance")
+    soundfont: str = Field("/usr/share/sounds/sf2/FluidR3_GM.sf2", description="General MIDI soundfont for WAV rendering")
+    fluidsynth: str = Field("fluidsynth", description="the FluidSynth executable that renders WAV")
+    sample_rate: int = Field(44100, ge=8000, le=96000)
+
+    @field_validator("api_keys_file", "pieces_dir")
+    @classmethod
+    def _absolute(cls, v: str) -> str:
+        return local_or_uri(v)
 
 
 class DemoConfig(_Section):

@@ -7,7 +7,7 @@ silently ignored value. How a key is spelled is :func:`lake.vocab.parse_key`.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -16,11 +16,17 @@ from training.request import (BARS_MAX, BARS_MIN, BPM_MAX, BPM_MIN, Attributes, 
                               TrackResult, parse_time_signature)
 
 API_VERSION = "v1"
+RECOMMEND_PATH = f"/{API_VERSION}/recommend"
 GENERATE_PATH = f"/{API_VERSION}/generate"
+UPLOADS_PATH = f"/{API_VERSION}/uploads"
+PIECES_PATH = f"/{API_VERSION}/pieces"
 MODELS_PATH = f"/{API_VERSION}/models"
 HEALTH_PATH = "/healthz"
+API_KEY_HEADER = "X-API-Key"  # or "Authorization: Bearer <key>"
 
 BARS_DEFAULT = 8
+FORMATS = ("mid", "wav", "musicxml", "png", "svg")  # GET {PIECES_PATH}/{id}.{format}
+PIECE_ID = r"^[0-9a-f]{20}$"  # the first 20 hex digits of the MIDI's sha256
 
 
 def base_url(cfg) -> str:
@@ -29,26 +35,30 @@ def base_url(cfg) -> str:
     return f"http://{host}:{cfg.serve.port}"
 
 
+def piece_url(piece_id: str, fmt: str | None = None) -> str:
+    """The path of a stored piece's description (``fmt`` None) or of one of its files."""
+    return f"{PIECES_PATH}/{piece_id}" + (f".{fmt}" if fmt else "")
 
-class GenerateRequest(BaseModel):
-    """What a client asks for: a prompt, plus any attribute it wants to fix explicitly."""
+
+ModelRefField = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                      description="registry alias or version number; default: the configured alias")
+
+
+class _Attributes(BaseModel):
+    """The attributes a client may fix itself; each one wins over what the prompt says."""
 
     model_config = ConfigDict(extra="forbid")
 
     prompt: str = Field(min_length=1, max_length=2000, description="free text, English or Chinese")
     bpm: float | None = Field(None, ge=BPM_MIN, le=BPM_MAX, description="tempo; overrides the prompt")
-    key: str | None = Field(None, description="e.g. 'D minor', 'F#m', 'Bb major', 'D小调'; overrides the prompt")
-    time_signature: str | None = Field(None, description="e.g. '3/4'; overrides the prompt")
-    instruments: list[str] | None = Field(None, min_length=1, max_length=8, description="overrides the prompt")
-    chords: list[str] | None = Field(None, min_length=1, max_length=BARS_MAX, description="one chord symbol per bar")
-    progression: list[str] | None = Field(None, min_length=1, max_length=BARS_MAX,
-                                          description="roman numerals in the key, e.g. ['I', 'V', 'vi', 'IV']")
-    tracks: list[Role] | None = Field(None, description="only these roles (melody, harmony, bass, drums)")
-    bars: int = Field(BARS_DEFAULT, ge=BARS_MIN, le=BARS_MAX)
-    seed: int | None = Field(None, ge=0, le=2**32 - 1)
-    temperature: float = Field(0.9, gt=0.0, le=2.0)
-    model: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
-                              description="registry alias or version number; default: serve.model_alias")
+    key: str | None = Field(None, max_length=40, description="e.g. 'D minor', 'F#m', 'Bb major', 'D小调'; overrides the prompt")
+    time_signature: str | None = Field(None, max_length=10, description="e.g. '3/4'; overrides the prompt")
+    instruments: list[Annotated[str, Field(min_length=1, max_length=40)]] | None = Field(
+        None, min_length=1, max_length=8, description="overrides the prompt")
+    chords: list[Annotated[str, Field(min_length=1, max_length=16)]] | None = Field(
+        None, min_length=1, max_length=BARS_MAX, description="one chord symbol per bar")
+    progression: list[Annotated[str, Field(min_length=1, max_length=8)]] | None = Field(
+        None, min_length=1, max_length=BARS_MAX, description="roman numerals in the key, e.g. ['I', 'V', 'vi', 'IV']")
 
     @field_validator("prompt")
     @classmethod
@@ -75,28 +85,99 @@ class GenerateRequest(BaseModel):
         return {k: getattr(self, k) for k in ("bpm", "key", "time_signature", "instruments", "chords", "progression")
                 if getattr(self, k) is not None}
 
-    def piece_request(self, attrs: Attributes) -> PieceRequest:
-        """The generator's request: the recommended attributes (explicit ones already on top) and the settings."""
-        return attrs.to_request(bars=self.bars, tracks=self.tracks, seed=self.seed, temperature=self.temperature)
+
+class RecommendRequest(_Attributes):
+    """A prompt, and any attribute the client fixes; answered with every attribute and where it came from."""
 
 
 class ModelInfo(BaseModel):
     name: str
     version: int
-    ref: str
+    ref: str = Field(description="what the request asked for: an alias or a version number")
 
 
-class GenerateResponse(BaseModel):
-    midi_base64: str
+class RecommendResponse(BaseModel):
     attributes: Attributes
-    model: ModelInfo
+    scores: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="the CLAP model's zero-shot probabilities, per attribute it was asked about")
+    clap: ModelInfo | None = Field(None, description="the CLAP version consulted; None when rules decided everything")
+    elapsed_ms: float
+
+
+class GenerateRequest(_Attributes):
+    """What a client asks for: a prompt, any attribute it fixes, and how to generate."""
+
+    tracks: list[Role] | None = Field(None, max_length=4, description="only these roles (melody, harmony, bass, drums)")
+    bars: int = Field(BARS_DEFAULT, ge=BARS_MIN, le=BARS_MAX)
+    seed: int | None = Field(None, ge=0, le=2**31 - 1)
+    temperature: float = Field(0.9, ge=0.05, le=2.0)
+    model: str | None = ModelRefField
+    candidates: int = Field(1, ge=1, le=16, description="pieces to write (seeds seed, seed+1, ...); the CLAP model "
+                                                         "keeps the one closest to the prompt")
+    melody: str | None = Field(None, pattern=PIECE_ID, description=f"an upload's id (POST {UPLOADS_PATH}): its "
+                                                                     "melody is kept and the other tracks written around it")
+
+    def piece_request(self, attrs: Attributes, seed: int | None = None) -> PieceRequest:
+        """The generator's request: the recommended attributes (explicit ones already on top) and the settings."""
+        return attrs.to_request(bars=self.bars, tracks=self.tracks, seed=self.seed if seed is None else seed,
+                                temperature=self.temperature)
+
+
+class Candidate(BaseModel):
+    seed: int
+    score: float = Field(description="the CLAP model's cosine between the piece and the prompt")
+    content_sha256: str
+
+
+class Timings(BaseModel):
+    recommend_ms: float
+    generate_ms: float = Field(description="sampling and arranging, all candidates")
+    rank_ms: float = 0.0
+    store_ms: float
+    total_ms: float
+
+
+class Provenance(BaseModel):
+    """Enough to trace a piece to the training run, the lake table versions it read, and so the source files."""
+
+    generator: ModelInfo
+    generator_run_id: str
+    data_versions: dict[str, int] = Field(description="lake table -> Delta version the generator was trained on")
+    clap: ModelInfo | None = None
+    melody_upload: str | None = Field(None, description="the upload whose melody the piece keeps")
+
+
+class PieceInfo(BaseModel):
+    """A stored piece: what was asked, what was made, by which versions, and where its files are."""
+
+    id: str
+    content_sha256: str = Field(description="sha256 of the MIDI file")
+    created_at: str = Field(description="UTC, ISO 8601")
+    request: dict[str, Any] = Field(description="the generate request as the client sent it (validated)")
+    attributes: Attributes
+    provenance: Provenance
     tracks: list[TrackResult] = Field(description="per track: role, instrument, GM program, and who wrote it")
     chords: list[str] = Field(description="the chord asked for in each bar")
     seed: int
     n_notes: int
     duration_s: float
     n_steps: int = Field(description="sampling steps the model took")
+    urls: dict[str, str] = Field(description="format -> path of the file (mid, wav, musicxml, png, svg)")
+
+
+class GenerateResponse(PieceInfo):
+    candidates: list[Candidate] | None = Field(None, description="every candidate and its score, best first")
+    timings: Timings
     elapsed_ms: float
+
+
+class UploadResponse(BaseModel):
+    id: str = Field(description="pass it as 'melody' to generate around the upload's melody")
+    content_sha256: str
+    n_tracks: int
+    n_notes: int
+    duration_s: float
+    melody_notes: int = Field(description="notes in the track taken as the melody (the highest-pitched one)")
 
 
 class ErrorResponse(BaseModel):
@@ -108,6 +189,7 @@ class HealthResponse(BaseModel):
     status: Literal["ok"] = "ok"
     default_model: str = Field(description="the alias or version a request without 'model' gets")
     loaded_models: list[ModelInfo] = Field(description="versions loaded in the replica that answered")
+    audio: str = Field(description="'ok', or why WAV rendering is unavailable")
 
 
 class RegisteredVersion(BaseModel):
@@ -116,8 +198,26 @@ class RegisteredVersion(BaseModel):
     run_id: str
 
 
-class ModelsResponse(BaseModel):
+class RegisteredModel(BaseModel):
     name: str
-    default_model: str
+    default_model: str = Field(description="the alias a request without 'model' gets")
     default_version: int | None = Field(description="the version default_model names now; None when none does")
     versions: list[RegisteredVersion] = Field(description="newest first")
+
+
+class ModelsResponse(BaseModel):
+    generator: RegisteredModel
+    clap: RegisteredModel
+
+
+# Statuses every /v1 route may answer, beyond its own (documented in the OpenAPI spec).
+COMMON_ERRORS = {
+    401: {"model": ErrorResponse, "description": "no API key, or one that is not known"},
+    413: {"model": ErrorResponse, "description": "request body over the size limit"},
+    422: {"model": ErrorResponse, "description": "a field is invalid; the message names it"},
+    429: {"model": ErrorResponse, "description": "this key's rate limit; see Retry-After",
+          "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}},
+}
+BUSY = {503: {"model": ErrorResponse, "description": "all generation slots and the queue are full; see Retry-After",
+              "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}}}
+NOT_FOUND = {404: {"model": ErrorResponse, "description": "no such model version, alias, upload or piece"}}

@@ -1,40 +1,84 @@
-"""The Ray Serve application: POST /v1/generate turns a prompt into MIDI with a registered model version.
+"""The Ray Serve application: the page at ``/`` and the ``/v1`` API (shapes in :mod:`serving.api`).
 
-Model versions are MLflow registry versions, not Serve deployment versions: a request names an alias
-("champion") or a version number, the alias is resolved to a concrete version on every request (so
-a new champion is served as soon as it is registered), and that version is loaded once per replica
-through ``@serve.multiplexed`` (least recently used versions are evicted beyond
-``serve.max_models_per_replica``). Model loading and sampling run in worker threads so one slow
-generation never blocks the replica's event loop.
+* ``POST /v1/recommend``: prompt → attributes, each with its source (rules, then the CLAP model's
+  zero-shot scores for what the rules leave open).
+* ``POST /v1/generate``: prompt and/or attributes → a stored piece: per-track provenance, model
+  versions, seed, timings and the URLs of its files; ``candidates: N`` writes N and keeps the one
+  the CLAP model puts closest to the prompt.
+* ``POST /v1/uploads``: a MIDI file, checked on the lake's guarded path, whose melody ``generate``
+  can keep (``melody: <upload id>``).
+* ``GET /v1/pieces/{id}.{mid,wav,musicxml,png,svg}``: a piece's files, each rendered on its first
+  request (WAV by FluidSynth); ``GET /v1/pieces/{id}``: its description.
+* ``GET /v1/models``: the generator's and the CLAP model's registered versions and aliases.
+
+**Versions** are MLflow registry versions, not Serve deployment versions. An alias is resolved
+to a version at most every ``serve.alias_ttl_s`` seconds, so moving "champion" is picked up within
+that time without a restart; each version is loaded once per replica through ``@serve.multiplexed``
+(least recently used versions are evicted), and a request that resolved the old version finishes
+on it. **Guards** (:mod:`serving.guard`): API keys on ``/v1/*``, per-key rate limits, body size
+limits, and admission (503 + Retry-After when the queue is full). Model loading, sampling and
+rendering run in worker threads, so the replica's event loop keeps answering.
 """
 
 # No ``from __future__ import annotations`` here: FastAPI reads the route signatures of the Serve
 # ingress class at runtime, and string annotations would turn the request body into a query param.
 import asyncio
-import base64
+import dataclasses
+import logging
+import secrets
 import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal, Optional
 
 import pydantic
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Path as PathParam, Request, Security
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from ray import serve
 from starlette.exceptions import HTTPException
 
+from lake.midi_features import Limits, MidiError
 from musiclake.config import Config
-from serving.api import (API_VERSION, GENERATE_PATH, HEALTH_PATH, MODELS_PATH, ErrorResponse, GenerateRequest,
-                         GenerateResponse, HealthResponse, ModelInfo, ModelsResponse, RegisteredVersion, base_url)
+from serving import render as renderer
+from serving.api import (API_KEY_HEADER, API_VERSION, BUSY, COMMON_ERRORS, FORMATS, GENERATE_PATH, HEALTH_PATH,
+                         MODELS_PATH, NOT_FOUND, PIECE_ID, PIECES_PATH, RECOMMEND_PATH, UPLOADS_PATH, Candidate,
+                         ErrorResponse, GenerateRequest, GenerateResponse, HealthResponse, ModelInfo, ModelsResponse,
+                         PieceInfo, Provenance, RecommendRequest, RecommendResponse, RegisteredModel,
+                         RegisteredVersion, Timings, UploadResponse, base_url, piece_url)
+from serving.guard import Admission, Busy, KeyRing, RateLimiter
+from serving.store import PieceNotFound, PieceStore, content_id
+from serving.uploads import melody_notes, read_upload
+from training import registry as reg
 from training.prompts import recommend
-from training.registry import MODEL_NAME, ModelNotFound, list_versions, load_generator, resolve
 
 APP_NAME = "musiclake"
+STATIC_DIR = Path(__file__).parent / "static"
+log = logging.getLogger("ray.serve")
 
 api = FastAPI(title="musiclake", version=API_VERSION,
-              description="Prompt (English or Chinese) → style attributes → MIDI from a registered generator.")
+              description="Prompt (English or Chinese) → style attributes → a multi-track piece from a registered "
+                          "generator → MIDI, WAV, MusicXML, piano roll, score. /v1/* needs an API key.")
 
 
-def _error(status: int, message: str, detail=None) -> JSONResponse:
-    return JSONResponse(status_code=status, content=ErrorResponse(error=message, detail=detail).model_dump())
+class ApiError(Exception):
+    """An answer other than 200: status, one-line message, optional headers (Retry-After)."""
+
+    def __init__(self, status: int, message: str, headers: Optional[dict] = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+def _error(status: int, message: str, detail=None, headers=None) -> JSONResponse:
+    return JSONResponse(status_code=status, content=ErrorResponse(error=message, detail=detail).model_dump(),
+                        headers=headers)
+
+
+@api.exception_handler(ApiError)
+async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    return _error(exc.status, exc.message, headers=exc.headers)
 
 
 @api.exception_handler(RequestValidationError)
@@ -45,111 +89,402 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
         if err["type"] == "json_invalid":
             field, message = "body", f"not valid JSON ({err.get('ctx', {}).get('error', 'parse error')})"
         else:
-            field = ".".join(str(p) for p in err["loc"] if p != "body") or "body"
+            field = ".".join(str(p) for p in err["loc"] if p not in ("body", "path", "query", "header")) or "body"
             message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
         problems.append({"field": field, "message": message})
     first = problems[0]
     more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-    return _error(422, f"invalid request: {first['field']}: {first['message']}{more}", problems)
+    return _error(422, f"invalid request: {first['field']}: {first['message']}{more}",
+                  [{"field": p["field"], "message": str(p["message"])} for p in problems])
 
 
 @api.exception_handler(HTTPException)
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
-    return _error(exc.status_code, str(exc.detail))
+    return _error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+
+@api.exception_handler(Exception)
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return _error(500, f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over its route's limit is a 413 before anything reads it."""
+
+    def __init__(self, app):
+        self.app = app
+
+    @staticmethod
+    def _limit(path: str) -> int:
+        s = _service().cfg.serve
+        return s.max_upload_bytes if path.startswith(UPLOADS_PATH) else s.max_body_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        limit = self._limit(scope["path"])
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is not None:
+            if not length.isdigit() or int(length) > limit:
+                return await self._too_large(send, limit)
+            return await self.app(scope, receive, send)
+        chunks, size = [], 0  # no length given (chunked): read up to the limit, then replay
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > limit:
+                return await self._too_large(send, limit)
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _too_large(send, limit: int):
+        response = _error(413, f"request body too large: the limit is {limit} bytes")
+        await response({"type": "http"}, None, send)
+
+
+def _service() -> "MusicService":
+    """The replica's :class:`MusicService` (for the key dependency and the body limit)."""
+    return serve.get_replica_context().servable_object
+
+
+_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="an API key (or use Bearer)")
+_bearer = HTTPBearer(auto_error=False, description="the API key as a bearer token")
+
+
+async def caller(key: Optional[str] = Security(_key_header),
+                 bearer: Optional[HTTPAuthorizationCredentials] = Security(_bearer)) -> str:
+    """The name of the calling key (401 when missing or unknown, 429 when its rate is spent)."""
+    return _service().admit_key(key or (bearer.credentials if bearer else None))
+
+
+_AUTH = [Depends(caller)]
+_PIECE_ID = PathParam(pattern=PIECE_ID.strip("^$"), description="a piece id (20 hex digits)")
+Format = Literal[FORMATS]  # type: ignore[valid-type]
 
 
 class _Loaded:
-    """A generator held in the replica's multiplex cache; Serve calls ``__del__`` when it evicts one."""
+    """A model held in a replica's multiplex cache; Serve calls ``__del__`` when it evicts one."""
 
-    def __init__(self, generator, info: ModelInfo, registry: dict):
-        self.generator, self.info, self._registry = generator, info, registry
-        registry[info.version] = self
+    def __init__(self, model, info: ModelInfo, run_id: str, data_versions: dict, registry: dict):
+        self.model, self.info, self.run_id, self.data_versions = model, info, run_id, data_versions
+        self._registry, self._key = registry, (info.name, info.version)
+        registry[self._key] = self
 
     def __del__(self):
-        if self._registry.get(self.info.version) is self:
-            del self._registry[self.info.version]
+        if self._registry.get(self._key) is self:
+            del self._registry[self._key]
 
 
-@serve.deployment(name="generator")
+def _meta(info: PieceInfo) -> "renderer.PieceMeta":
+    a = info.attributes
+    return renderer.PieceMeta(key=a.key, bpm=a.bpm, time_signature=a.time_signature,
+                              parts=[f"{t.instrument} ({t.role})" for t in info.tracks if t.n_notes])
+
+
+# Everything the app holds is in place before the ingress below takes its copy of it.
+api.add_middleware(BodyLimit)
+api.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+
+
+@serve.deployment(name="musiclake")
 @serve.ingress(api)
-class GeneratorService:
-    """One replica: validates, recommends attributes, resolves and loads the model version, generates."""
+class MusicService:
+    """One replica: guards, recommends, resolves and loads model versions, generates, stores and renders."""
 
     def __init__(self, config: dict):
         self.cfg = Config.model_validate(config)
-        self._loaded: dict[int, _Loaded] = {}
-
-        async def load(version: str) -> _Loaded:
-            return await asyncio.to_thread(self._load_version, version)
-
-        # Wired per instance so the cache size comes from the config this replica was given.
-        self.get_model = serve.multiplexed(max_num_models_per_replica=self.cfg.serve.max_models_per_replica)(load)
-
-    def _load_version(self, version: str) -> _Loaded:
-        generator, ref = load_generator(self.cfg, version)
-        return _Loaded(generator, ModelInfo(name=ref.name, version=ref.version, ref=version), self._loaded)
-
-    @api.post(GENERATE_PATH, response_model=GenerateResponse,
-              responses={404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, 500: {"model": ErrorResponse}})
-    async def generate(self, req: GenerateRequest):
-        t0 = time.perf_counter()
+        s = self.cfg.serve
+        self.keys = KeyRing(s.api_keys_file) if s.auth else None
+        self.limiter = RateLimiter(s.rate_limit_per_min, s.rate_burst)
+        self.admission = Admission(s.max_concurrent, s.max_queue)
+        self.store = PieceStore(s.pieces_dir)
+        lake_limits = Limits.from_config(self.cfg)
+        self.limits = dataclasses.replace(lake_limits, max_bytes=min(lake_limits.max_bytes, s.max_upload_bytes))
+        self._loaded: dict[tuple[str, int], _Loaded] = {}
+        self._aliases: dict[tuple[str, str], tuple[reg.ModelRef, float]] = {}
         try:
-            attrs = recommend(req.prompt, **req.explicit())
-            piece_req = req.piece_request(attrs)
+            renderer.check_audio(s.fluidsynth, s.soundfont)
+            self.audio = "ok"
+        except renderer.RenderError as e:
+            self.audio = str(e)
+            log.warning("WAV rendering unavailable: %s", e)
+
+        async def load_generator(model_id: str) -> _Loaded:
+            return await asyncio.to_thread(self._load, reg.MODEL_NAME, int(model_id.rsplit("-", 1)[1]))
+
+        async def load_clap(model_id: str) -> _Loaded:
+            return await asyncio.to_thread(self._load, reg.CLAP_MODEL_NAME, int(model_id.rsplit("-", 1)[1]))
+
+        # Wired per instance so the cache sizes come from the config this replica was given.
+        self._generators = serve.multiplexed(max_num_models_per_replica=s.max_models_per_replica)(load_generator)
+        self._claps = serve.multiplexed(max_num_models_per_replica=2)(load_clap)
+
+    # -- guards ---------------------------------------------------------------------------------
+    def admit_key(self, key: Optional[str]) -> str:
+        name = "anonymous"
+        if self.keys is not None:
+            if not key:
+                raise ApiError(401, f"missing API key: send it in the {API_KEY_HEADER} header "
+                                    f"(or Authorization: Bearer); keys are in serve.api_keys_file")
+            name = self.keys.name_of(key)
+            if name is None:
+                raise ApiError(401, "unknown API key")
+        wait = self.limiter.take(key or "anonymous")
+        if wait > 0:
+            raise ApiError(429, f"rate limit: {self.cfg.serve.rate_limit_per_min:g} requests/min for key {name!r}",
+                           {"Retry-After": str(max(1, round(wait + 0.5)))})
+        return name
+
+    # -- models ---------------------------------------------------------------------------------
+    def _resolve(self, model: str, ref: str) -> reg.ModelRef:
+        """``ref`` (alias or version) → a concrete version, an alias cached for ``serve.alias_ttl_s``."""
+        now = time.monotonic()
+        hit = self._aliases.get((model, ref))
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        found = reg.resolve(self.cfg, ref, model)
+        self._aliases[(model, ref)] = (found, now + (0 if ref.isdigit() else self.cfg.serve.alias_ttl_s))
+        return found
+
+    def _load(self, model: str, version: int) -> _Loaded:
+        ref = reg.resolve(self.cfg, str(version), model)
+        if model == reg.MODEL_NAME:
+            generator, _ = reg.load_generator(self.cfg, str(version))
+            fast = self.cfg.serve.sampling == "fast" and hasattr(generator, "optimized")
+            loaded = generator.optimized() if fast else generator
+        else:
+            from training.clap.api import ClapModel
+
+            loaded = ClapModel.load(self.cfg, str(version))
+        tags = reg.client(self.cfg).get_run(ref.run_id).data.tags
+        return _Loaded(loaded, ModelInfo(name=ref.name, version=version, ref=str(version)), ref.run_id,
+                       reg.data_versions(tags), self._loaded)
+
+    async def _model(self, model: str, ref: str) -> tuple[_Loaded, ModelInfo]:
+        try:
+            found = await asyncio.to_thread(self._resolve, model, ref)
+        except reg.ModelNotFound as e:
+            raise ApiError(404, str(e)) from None
+        load = self._generators if model == reg.MODEL_NAME else self._claps
+        try:
+            loaded = await load(f"{'generator' if model == reg.MODEL_NAME else 'clap'}-{found.version}")
+        except Exception as e:  # noqa: BLE001 - a version that will not load is this request's error, said once
+            log.exception("could not load %s v%s", model, found.version)
+            raise ApiError(503, f"could not load {model} v{found.version}: {type(e).__name__}: {e}",
+                           {"Retry-After": "5"}) from None
+        return loaded, ModelInfo(name=found.name, version=found.version, ref=ref)
+
+    async def _clap(self) -> tuple[Optional[_Loaded], Optional[ModelInfo]]:
+        """The configured CLAP version, or (None, None) when none is registered (rules decide alone)."""
+        try:
+            return await self._model(reg.CLAP_MODEL_NAME, self.cfg.serve.clap_alias)
+        except ApiError as e:
+            if e.status == 404:
+                return None, None
+            raise
+
+    async def _recommend(self, req: RecommendRequest):
+        clap, clap_info = await self._clap()
+        try:
+            rec = await asyncio.to_thread(recommend, req.prompt, clap=clap.model if clap else None,
+                                          **req.explicit())
         except pydantic.ValidationError as e:  # a chord the vocabulary does not read, an unknown instrument
             err = e.errors()[0]
             field = ".".join(str(p) for p in err["loc"]) or "body"
-            return _error(422, f"invalid request: {field}: {err['msg'].removeprefix('Value error, ')}")
+            raise ApiError(422, f"invalid request: {field}: {err['msg'].removeprefix('Value error, ')}") from None
         except ValueError as e:  # a roman numeral that is no chord
-            return _error(422, f"invalid request: {str(e).splitlines()[0]}")
-        ref = req.model or self.cfg.serve.model_alias
+            raise ApiError(422, f"invalid request: {str(e).splitlines()[0]}") from None
+        used_clap = any(v == "clap" for v in rec.sources.values())
+        return rec, (clap_info if used_clap else None)
+
+    # -- routes ---------------------------------------------------------------------------------
+    @api.get("/", include_in_schema=False)
+    async def page(self):
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    @api.post(RECOMMEND_PATH, response_model=RecommendResponse, dependencies=_AUTH,
+              responses={**COMMON_ERRORS, 503: BUSY[503]})
+    async def recommend_route(self, req: RecommendRequest) -> RecommendResponse:
+        t0 = time.perf_counter()
+        attrs, clap_info = await self._recommend(req)
+        return RecommendResponse(attributes=attrs, clap=clap_info, elapsed_ms=(time.perf_counter() - t0) * 1000)
+
+    @api.post(GENERATE_PATH, response_model=GenerateResponse, dependencies=_AUTH,
+              responses={**COMMON_ERRORS, **NOT_FOUND, **BUSY})
+    async def generate(self, req: GenerateRequest) -> GenerateResponse:
+        t0 = time.perf_counter()
+        attrs, clap_info = await self._recommend(req)
+        seed = req.seed if req.seed is not None else secrets.randbelow(2**31 - 16)
         try:
-            model_ref = await asyncio.to_thread(resolve, self.cfg, ref)
-            loaded = await self.get_model(str(model_ref.version))
-        except ModelNotFound as e:
-            return _error(404, str(e))
-        except Exception as e:  # noqa: BLE001 - any load failure is this request's 500, with its message
-            return _error(500, f"could not load model {ref!r}: {type(e).__name__}: {e}")
+            piece_reqs = [req.piece_request(attrs, seed=(seed + i) % 2**31) for i in range(req.candidates)]
+        except (pydantic.ValidationError, ValueError) as e:
+            raise ApiError(422, f"invalid request: {str(e).splitlines()[0]}") from None
+        if req.candidates > self.cfg.serve.max_candidates:
+            raise ApiError(422, f"invalid request: candidates: at most {self.cfg.serve.max_candidates} "
+                                f"(serve.max_candidates)")
+        given = None
+        if req.melody is not None:
+            given = {"melody": await asyncio.to_thread(self._melody, req.melody, piece_reqs[0])}
+        t_rec = time.perf_counter()
         try:
-            piece = await asyncio.to_thread(loaded.generator.generate, piece_req)
-        except Exception as e:  # noqa: BLE001 - a failed generation is a 500 that says why
-            return _error(500, f"generation failed: {type(e).__name__}: {e}")
-        return GenerateResponse(
-            midi_base64=base64.b64encode(piece.midi).decode("ascii"), attributes=attrs,
-            model=ModelInfo(name=model_ref.name, version=model_ref.version, ref=ref), tracks=piece.tracks,
-            chords=piece.chords, seed=piece.seed, n_notes=piece.n_notes, duration_s=piece.duration_s,
-            n_steps=piece.n_steps, elapsed_ms=(time.perf_counter() - t0) * 1000)
+            async with self.admission.slot():
+                gen, gen_info = await self._model(reg.MODEL_NAME, req.model or self.cfg.serve.model_alias)
+                clap, rank_info = (await self._clap()) if req.candidates > 1 else (None, None)
+                if req.candidates > 1 and clap is None:
+                    raise ApiError(404, f"candidates need a CLAP model: {reg.CLAP_MODEL_NAME} has no "
+                                        f"{self.cfg.serve.clap_alias!r} (serve.clap_alias)")
+                t_gen = time.perf_counter()
+                pieces = []
+                for pr in piece_reqs:
+                    pieces.append(await asyncio.to_thread(gen.model.generate, pr, given))
+                t_rank = time.perf_counter()
+                ranked = None
+                if clap is not None:
+                    order = await asyncio.to_thread(clap.model.rank, req.prompt, [p.midi for p in pieces])
+                    ranked = [Candidate(seed=pieces[i].seed, score=round(score, 4),
+                                        content_sha256=content_id(pieces[i].midi)[1]) for i, score in order]
+                    pieces = [pieces[order[0][0]]]
+                t_store = time.perf_counter()
+        except Busy as e:
+            raise ApiError(503, f"busy: every generation slot and queue place is taken; retry in {e.retry_after} s",
+                           {"Retry-After": str(e.retry_after)}) from None
+        piece = pieces[0]
+        piece_id, sha = content_id(piece.midi)
+        info = PieceInfo(
+            id=piece_id, content_sha256=sha, created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            request=req.model_dump(exclude_none=True), attributes=attrs,
+            provenance=Provenance(generator=gen_info, generator_run_id=gen.run_id, data_versions=gen.data_versions,
+                                  clap=rank_info or clap_info, melody_upload=req.melody),
+            tracks=piece.tracks, chords=piece.chords, seed=piece.seed, n_notes=piece.n_notes,
+            duration_s=piece.duration_s, n_steps=piece.n_steps,
+            urls={fmt: piece_url(piece_id, fmt) for fmt in FORMATS} | {"info": piece_url(piece_id)})
+        await asyncio.to_thread(self.store.save, piece.midi, info)
+        t_end = time.perf_counter()
+        timings = Timings(recommend_ms=(t_rec - t0) * 1000, generate_ms=(t_rank - t_gen) * 1000,
+                          rank_ms=(t_store - t_rank) * 1000, store_ms=(t_end - t_store) * 1000,
+                          total_ms=(t_end - t0) * 1000)
+        return GenerateResponse(**info.model_dump(), candidates=ranked, timings=timings, elapsed_ms=timings.total_ms)
+
+    def _melody(self, upload_id: str, piece_req):
+        try:
+            upload = read_upload(self.store.upload(upload_id), self.limits)
+            return melody_notes(upload, piece_req.resolve())
+        except PieceNotFound as e:
+            raise ApiError(404, str(e)) from None
+        except MidiError as e:
+            raise ApiError(422, f"invalid request: melody: {e}") from None
+
+    @api.post(UPLOADS_PATH, response_model=UploadResponse, dependencies=_AUTH,
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "audio/midi": {"schema": {"type": "string", "format": "binary"}}}}},
+              responses={**COMMON_ERRORS})
+    async def upload(self, request: Request) -> UploadResponse:
+        data = await request.body()
+        try:
+            up = await asyncio.to_thread(read_upload, data, self.limits)
+        except MidiError as e:
+            raise ApiError(422, f"invalid request: body: {e}") from None
+        upload_id, sha = await asyncio.to_thread(self.store.save_upload, data)
+        return UploadResponse(id=upload_id, content_sha256=sha, n_tracks=up.n_tracks, n_notes=up.n_notes,
+                              duration_s=round(up.duration_s, 3), melody_notes=int(len(up.melody)))
+
+    @api.get(PIECES_PATH + "/{piece_id}.{fmt}", dependencies=_AUTH, response_class=FileResponse,
+             responses={**COMMON_ERRORS, **NOT_FOUND, 200: {"description": "the file", "content": {
+                 renderer.MEDIA_TYPES[f]: {"schema": {"type": "string", "format": "binary"}} for f in FORMATS}},
+                 503: {"model": ErrorResponse, "description": "this format cannot be rendered here (audio settings)"}})
+    async def piece_file(self, piece_id: str = _PIECE_ID, fmt: Format = PathParam(description="file format")):
+        if fmt == "wav" and self.audio != "ok":
+            raise ApiError(503, f"WAV rendering unavailable: {self.audio}")
+        s = self.cfg.serve
+        try:
+            path = await asyncio.to_thread(self.store.file, piece_id, fmt, lambda midi, info: renderer.render(
+                fmt, midi, _meta(info), soundfont=s.soundfont, fluidsynth=s.fluidsynth, sample_rate=s.sample_rate))
+        except PieceNotFound as e:
+            raise ApiError(404, str(e)) from None
+        except renderer.RenderError as e:
+            raise ApiError(503, f"could not render {fmt}: {e}") from None
+        return FileResponse(path, media_type=renderer.MEDIA_TYPES[fmt], filename=f"musiclake-{piece_id}.{fmt}")
+
+    @api.get(PIECES_PATH + "/{piece_id}", response_model=PieceInfo, dependencies=_AUTH,
+             responses={**COMMON_ERRORS, **NOT_FOUND})
+    async def piece_info(self, piece_id: str = _PIECE_ID) -> PieceInfo:
+        try:
+            return await asyncio.to_thread(self.store.info, piece_id)
+        except PieceNotFound as e:
+            raise ApiError(404, str(e)) from None
+
+    @api.get(MODELS_PATH, response_model=ModelsResponse, dependencies=_AUTH, responses={**COMMON_ERRORS})
+    async def models(self) -> ModelsResponse:
+        def listing(model: str, alias: str) -> RegisteredModel:
+            versions = reg.list_versions(self.cfg, model)
+            default = next((v.version for v in versions if alias in v.aliases), None)
+            if default is None and alias.isdigit() and any(v.version == int(alias) for v in versions):
+                default = int(alias)
+            return RegisteredModel(name=model, default_model=alias, default_version=default, versions=[
+                RegisteredVersion(version=v.version, aliases=list(v.aliases), run_id=v.run_id) for v in versions])
+
+        s = self.cfg.serve
+        gen, clap = await asyncio.gather(asyncio.to_thread(listing, reg.MODEL_NAME, s.model_alias),
+                                         asyncio.to_thread(listing, reg.CLAP_MODEL_NAME, s.clap_alias))
+        return ModelsResponse(generator=gen, clap=clap)
 
     @api.get(HEALTH_PATH, response_model=HealthResponse)
     async def healthz(self) -> HealthResponse:
-        return HealthResponse(default_model=self.cfg.serve.model_alias,
-                              loaded_models=[entry.info for entry in self._loaded.values()])
-
-    @api.get(MODELS_PATH, response_model=ModelsResponse)
-    async def models(self) -> ModelsResponse:
-        alias = self.cfg.serve.model_alias
-        versions = await asyncio.to_thread(list_versions, self.cfg)
-        try:
-            default_version = (await asyncio.to_thread(resolve, self.cfg, alias)).version
-        except ModelNotFound:
-            default_version = None
-        return ModelsResponse(name=MODEL_NAME, default_model=alias, default_version=default_version,
-                              versions=[RegisteredVersion(version=v.version, aliases=list(v.aliases), run_id=v.run_id)
-                                        for v in versions])
+        return HealthResponse(default_model=self.cfg.serve.model_alias, audio=self.audio,
+                              loaded_models=[entry.info for entry in list(self._loaded.values())])
 
 
 def build_app(cfg: Config):
     """The bound application, its replicas sized by ``cfg.serve``; the config travels as a plain dict."""
-    return GeneratorService.options(
-        num_replicas=cfg.serve.num_replicas,
-        ray_actor_options={"num_cpus": cfg.serve.replica_cpus},
+    s = cfg.serve
+    return MusicService.options(
+        num_replicas=s.num_replicas,
+        ray_actor_options={"num_cpus": s.replica_cpus},
+        # The replica's own admission answers 503 + Retry-After; Serve's bounds sit above it for cheap routes.
+        max_ongoing_requests=s.max_concurrent + s.max_queue + 16,
+        max_queued_requests=4 * (s.max_concurrent + s.max_queue + 16),
     ).bind(cfg.model_dump())
+
+
+class PortInUse(RuntimeError):
+    """``serve.host:serve.port`` is taken by another program."""
+
+
+def _check_port(cfg: Config) -> None:
+    import socket
+
+    host, port = cfg.serve.host, cfg.serve.port
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as e:
+            raise PortInUse(f"serve.port {port} on {host} is not free ({e.strerror}): set serve.port "
+                            f"(e.g. --set serve.port={port + 1}) or stop what holds it") from None
 
 
 def deploy(cfg: Config) -> str:
     """Start (or join) Ray, start Serve on ``cfg.serve.host:port``, run the app; returns the base URL."""
     from musiclake.cluster import init_ray
 
+    _check_port(cfg)
     init_ray(cfg)
     serve.start(http_options={"host": cfg.serve.host, "port": cfg.serve.port})
     serve.run(build_app(cfg), name=APP_NAME, route_prefix="/")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import signal
 import time
@@ -13,17 +12,19 @@ import typer
 from pydantic import ValidationError
 
 from musiclake.cli_common import ConfigOpt, SetOpt, load_or_exit
-from serving.api import GENERATE_PATH, GenerateRequest, base_url
+from serving.api import (API_KEY_HEADER, FORMATS, GENERATE_PATH, HEALTH_PATH, MODELS_PATH, PIECES_PATH,
+                         RECOMMEND_PATH, UPLOADS_PATH, GenerateRequest, base_url)
 
 app = typer.Typer(help="Serve the generator with Ray Serve and call it.", no_args_is_help=True)
 
 
 
 def _request(prompt: str, bpm: Optional[float], key: Optional[str], bars: int, seed: Optional[int],
-             model: Optional[str]) -> GenerateRequest:
+             model: Optional[str], candidates: int = 1) -> GenerateRequest:
     """Validate locally first, so a bad --key fails here with the same message the endpoint would give."""
     try:
-        return GenerateRequest(prompt=prompt, bpm=bpm, key=key, bars=bars, seed=seed, model=model)
+        return GenerateRequest(prompt=prompt, bpm=bpm, key=key, bars=bars, seed=seed, model=model,
+                               candidates=candidates)
     except ValidationError as e:
         first = e.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
@@ -45,24 +46,61 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def api_key(cfg, given: Optional[str]) -> Optional[str]:
+    """The key to call with: --api-key, else $MUSICLAKE_API_KEY, else the first key in serve.api_keys_file."""
+    import os
+
+    if given or os.environ.get("MUSICLAKE_API_KEY"):
+        return given or os.environ["MUSICLAKE_API_KEY"]
+    path = Path(cfg.serve.api_keys_file)
+    if not path.exists():
+        return None
+    from serving.guard import KeyFileError, ensure_keys
+
+    try:
+        return ensure_keys(path)[0][0]["key"]
+    except (KeyFileError, IndexError):
+        return None
+
+
+def page_url(cfg, key: Optional[str]) -> str:
+    """The page's address; with the key in the fragment (never sent to the server) the page signs itself in."""
+    return f"{base_url(cfg)}/" + (f"#key={key}" if key else "")
+
+
 @app.command()
 def serve(config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt) -> None:
-    """Deploy the endpoint on Ray Serve and keep it up until Ctrl-C."""
+    """Deploy the page and the API on Ray Serve and keep them up until Ctrl-C."""
     from serving import app as serving_app
+    from serving.guard import ensure_keys
     from training.registry import ModelNotFound, resolve
 
     cfg = load_or_exit(config, set_)
-    url = serving_app.deploy(cfg)
+    keys, made = ensure_keys(cfg.serve.api_keys_file) if cfg.serve.auth else ([], False)
+    try:
+        url = serving_app.deploy(cfg)
+    except serving_app.PortInUse as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
     alias = cfg.serve.model_alias
     try:
         ref = resolve(cfg, alias)
         model_line = f"{alias} -> {ref.name} v{ref.version} (run {ref.run_id})"
     except ModelNotFound as e:
         model_line = f"{alias} -> none yet ({e}); requests answer 404 until a model is trained"
-    body = json.dumps({"prompt": cfg.demo.prompt, "bars": 8, "seed": 7})
-    typer.echo(f"serving at {url}  (POST {GENERATE_PATH}, GET /healthz, GET /v1/models)")
+    key = keys[0]["key"] if keys else None
+    typer.echo(f"serving at {url}  (page /, POST {RECOMMEND_PATH} {GENERATE_PATH} {UPLOADS_PATH}, "
+               f"GET {PIECES_PATH}/<id>.<fmt> {MODELS_PATH} {HEALTH_PATH}, docs /docs)")
     typer.echo(f"model: {model_line}")
-    typer.echo(f"try:   curl -s -X POST {url}{GENERATE_PATH} -H 'content-type: application/json' -d '{body}'")
+    if cfg.serve.auth:
+        note = "  (made now: key 'default')" if made else ""
+        typer.echo(f"API keys: {cfg.serve.api_keys_file}{note}")
+        typer.echo(f"page:  {page_url(cfg, key)}")
+        body = json.dumps({"prompt": cfg.demo.prompt, "bars": 8, "seed": 7})
+        typer.echo(f"try:   curl -s -X POST {url}{GENERATE_PATH} -H '{API_KEY_HEADER}: {key}' "
+                   f"-H 'content-type: application/json' -d '{body}'")
+    else:
+        typer.echo(f"page:  {url}/   (serve.auth is off: no API key needed)")
     typer.echo("Ctrl-C to stop")
     for sig in (signal.SIGINT, signal.SIGTERM):  # either one stops Serve cleanly, even when run in the background
         signal.signal(sig, _interrupt)
@@ -76,23 +114,67 @@ def serve(config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt
 
 
 @app.command()
+def keys(add: Optional[str] = typer.Option(None, "--add", help="make a new key with this name and print it"),
+         config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt) -> None:
+    """List the API keys' names (making the first one if none exists), or add one."""
+    from serving.guard import KeyFileError, add_key, ensure_keys
+
+    cfg = load_or_exit(config, set_)
+    path = cfg.serve.api_keys_file
+    try:
+        if add:
+            typer.echo(add_key(path, add))
+            return
+        found, made = ensure_keys(path)
+    except KeyFileError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{path}{'  (made now)' if made else ''}")
+    for k in found:
+        typer.echo(f"  {k.get('name', '?'):<16} {k['key'][:8]}...  created {k.get('created_at', '?')}")
+
+
+def _fetch(session, url: str, path: Path) -> None:
+    resp = session.get(url, timeout=300)
+    if resp.status_code != 200:
+        ctype = resp.headers.get("content-type", "")
+        message = resp.json().get("error") if ctype.startswith("application/json") else resp.text[:300]
+        typer.echo(f"error: {resp.status_code} {message} ({url})", err=True)
+        raise typer.Exit(1)
+    path.write_bytes(resp.content)
+
+
+@app.command()
 def generate(prompt: str = typer.Option(..., "--prompt", "-p", help="what to make, English or Chinese"),
              bpm: Optional[float] = typer.Option(None, "--bpm"),
              key: Optional[str] = typer.Option(None, "--key", help="e.g. 'D minor', 'F#m', 'D小调'"),
              bars: int = typer.Option(8, "--bars"),
              seed: Optional[int] = typer.Option(None, "--seed"),
              model: Optional[str] = typer.Option(None, "--model", help="alias or version (default: serve.model_alias)"),
-             out: Optional[Path] = typer.Option(None, "--out", help="MIDI file (default: <demo.out_dir>/generated.mid)"),
+             candidates: int = typer.Option(1, "--candidates", help="pieces to write; the CLAP model keeps the best"),
+             formats: str = typer.Option("mid", "--formats", help="comma list of mid,wav,musicxml,png,svg to download"),
+             out: Optional[Path] = typer.Option(None, "--out", help="MIDI file (default: <demo.out_dir>/generated.mid); "
+                                                                    "other formats beside it"),
              url: Optional[str] = typer.Option(None, "--url", help="endpoint base URL (default: serve.host:port)"),
+             key_: Optional[str] = typer.Option(None, "--api-key", help="default: $MUSICLAKE_API_KEY or serve.api_keys_file"),
              config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt) -> None:
-    """POST a prompt to a running endpoint and write the MIDI it returns."""
+    """POST a prompt to a running endpoint and write the files it made."""
     import requests
 
     cfg = load_or_exit(config, set_)
-    body = _request(prompt, bpm, key, bars, seed, model).model_dump(exclude_none=True)
-    endpoint = (url or base_url(cfg)).rstrip("/") + GENERATE_PATH
+    wanted = [f.strip() for f in formats.split(",") if f.strip()]
+    if bad := [f for f in wanted if f not in FORMATS]:
+        typer.echo(f"invalid request: --formats: {', '.join(bad)} not one of {', '.join(FORMATS)}", err=True)
+        raise typer.Exit(2)
+    body = _request(prompt, bpm, key, bars, seed, model, candidates).model_dump(exclude_none=True)
+    base = (url or base_url(cfg)).rstrip("/")
+    endpoint = base + GENERATE_PATH
+    session = requests.Session()
+    secret = api_key(cfg, key_)
+    if secret:
+        session.headers[API_KEY_HEADER] = secret
     try:
-        resp = requests.post(endpoint, json=body, timeout=600)
+        resp = session.post(endpoint, json=body, timeout=600)
     except requests.ConnectionError:
         typer.echo(f"error: no endpoint at {endpoint}; start one with `musiclake serve`", err=True)
         raise typer.Exit(1) from None
@@ -102,12 +184,17 @@ def generate(prompt: str = typer.Option(..., "--prompt", "-p", help="what to mak
         raise typer.Exit(1)
     path = out or Path(cfg.demo.out_dir) / "generated.mid"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(base64.b64decode(payload["midi_base64"]))
-    m = payload["model"]
-    typer.echo(f"model {m['name']} v{m['version']} (asked for {m['ref']!r})")
+    written = []
+    for fmt in wanted:
+        target = path if fmt == "mid" else path.with_suffix(f".{fmt}")
+        _fetch(session, base + payload["urls"][fmt], target)
+        written.append(target)
+    m = payload["provenance"]["generator"]
+    typer.echo(f"model {m['name']} v{m['version']} (asked for {m['ref']!r}), piece {payload['id']}, seed {payload['seed']}")
     _show_attributes(payload["attributes"])
-    typer.echo(f"wrote {path}: {payload['n_notes']} notes, {payload['duration_s']:.1f}s, "
-               f"{payload['elapsed_ms']:.0f} ms")
+    typer.echo(f"{payload['n_notes']} notes, {payload['duration_s']:.1f}s, {payload['elapsed_ms']:.0f} ms")
+    for target in written:
+        typer.echo(f"wrote {target}")
 
 
 @app.command()

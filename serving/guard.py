@@ -1,0 +1,167 @@
+"""Who may call the API and how often: API keys, per-key rate limits, and request admission.
+
+* **Keys** live in ``serve.api_keys_file`` (JSON ``{"keys": [{"name", "key", "created_at"}]}``,
+  mode 0600). The embedded default makes one key, named "default", the first time the service or
+  ``musiclake keys`` runs and says where it is. Add keys with ``musiclake keys --add NAME``;
+  remove one by deleting its entry (replicas re-read the file when it changes).
+* **Rate limits**: a token bucket per key, ``serve.rate_burst`` deep, refilled at
+  ``serve.rate_limit_per_min``. An empty bucket is a 429 whose Retry-After says when a token is back.
+  The bucket is per replica: with N replicas a key's ceiling is N times the setting.
+* **Admission**: a replica runs ``serve.max_concurrent`` generations and lets ``serve.max_queue``
+  wait. A request beyond that is answered at once with 503 and a Retry-After estimated from the
+  recent generation time, instead of waiting behind a growing queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import math
+import os
+import secrets
+import threading
+import time
+from contextlib import asynccontextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+class KeyFileError(RuntimeError):
+    """The API key file cannot be read or written (the message names ``serve.api_keys_file``)."""
+
+
+def _read_keys(path: Path) -> list[dict]:
+    try:
+        data = json.loads(path.read_text())
+        keys = data["keys"]
+        if not all(isinstance(k.get("key"), str) and k["key"] for k in keys):
+            raise ValueError("an entry has no 'key'")
+        return keys
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise KeyFileError(f"serve.api_keys_file {path}: not a key file ({type(e).__name__}: {e})") from None
+
+
+def _write_keys(path: Path, keys: list[dict]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({"keys": keys}, f, indent=1)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise KeyFileError(f"serve.api_keys_file {path}: cannot write ({e.strerror})") from None
+
+
+def new_key() -> str:
+    return "mlk_" + secrets.token_urlsafe(24)
+
+
+def ensure_keys(path: str | os.PathLike) -> tuple[list[dict], bool]:
+    """The keys in ``path``, making the file with one "default" key when it does not exist; (keys, made)."""
+    path = Path(path)
+    if path.exists():
+        return _read_keys(path), False
+    keys = [{"name": "default", "key": new_key(), "created_at": datetime.now(timezone.utc).isoformat()}]
+    _write_keys(path, keys)
+    return keys, True
+
+
+def add_key(path: str | os.PathLike, name: str) -> str:
+    path = Path(path)
+    keys, _ = ensure_keys(path)
+    if any(k.get("name") == name for k in keys):
+        raise KeyFileError(f"serve.api_keys_file {path}: a key named {name!r} exists already")
+    key = new_key()
+    _write_keys(path, keys + [{"name": name, "key": key, "created_at": datetime.now(timezone.utc).isoformat()}])
+    return key
+
+
+class KeyRing:
+    """The known keys, re-read when the file's modification time changes; ``name_of(key)`` or None."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._mtime = -1.0
+        self._keys: dict[str, str] = {}
+        self._lock = threading.Lock()
+        ensure_keys(self.path)
+
+    def _refresh(self) -> None:
+        try:
+            mtime = self.path.stat().st_mtime
+        except OSError:
+            mtime = -2.0  # the file was removed: no key is valid until it is back
+        if mtime != self._mtime:
+            with self._lock:
+                keys = _read_keys(self.path) if mtime >= 0 else []
+                self._keys = {k["key"]: str(k.get("name", "?")) for k in keys}
+                self._mtime = mtime
+
+    def name_of(self, key: str | None) -> str | None:
+        if not key:
+            return None
+        self._refresh()
+        for known, name in self._keys.items():
+            if hmac.compare_digest(known.encode(), key.encode()):
+                return name
+        return None
+
+
+class RateLimiter:
+    """Token buckets per key: ``take(key)`` is 0 when the request may go, else seconds until it may."""
+
+    def __init__(self, per_minute: float, burst: int):
+        self.rate, self.burst = per_minute / 60.0, float(burst)
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
+
+    def take(self, key: str, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        tokens, at = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            return 0.0
+        self._buckets[key] = (tokens, now)
+        return (1.0 - tokens) / self.rate
+
+
+class Busy(Exception):
+    """Every generation slot and queue place is taken; ``retry_after`` is whole seconds."""
+
+    def __init__(self, retry_after: int, waiting: int):
+        super().__init__(f"busy: {waiting} generations waiting; retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class Admission:
+    """At most ``slots`` holders at once and ``queue`` waiting; beyond that :class:`Busy` at once."""
+
+    def __init__(self, slots: int, queue: int):
+        self.slots, self.queue = slots, queue
+        self._sem = asyncio.Semaphore(slots)
+        self.running = 0
+        self.waiting = 0
+        self._mean_s = 1.0  # moving average of how long a slot is held
+
+    def retry_after(self) -> int:
+        return max(1, math.ceil((self.waiting + 1) / self.slots * self._mean_s))
+
+    @asynccontextmanager
+    async def slot(self):
+        if self.running >= self.slots and self.waiting >= self.queue:
+            raise Busy(self.retry_after(), self.waiting)
+        self.waiting += 1
+        try:
+            await self._sem.acquire()
+        finally:
+            self.waiting -= 1
+        self.running += 1
+        t0 = time.monotonic()
+        try:
+            yield
+        finally:
+            self.running -= 1
+            self._mean_s = 0.8 * self._mean_s + 0.2 * (time.monotonic() - t0)
+            self._sem.release()
