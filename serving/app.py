@@ -25,7 +25,9 @@ rendering run in worker threads, so the replica's event loop keeps answering.
 import asyncio
 import dataclasses
 import logging
+import math
 import secrets
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,7 +54,7 @@ from serving.guard import Admission, Busy, KeyRing, RateLimiter
 from serving.store import PieceNotFound, PieceStore, content_id
 from serving.uploads import melody_notes, read_upload
 from training import registry as reg
-from training.prompts import recommend
+from training.prompts import load_fallback, minilm_scorer, recommend
 
 APP_NAME = "musiclake"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -184,12 +186,22 @@ class _Loaded:
 
     def __init__(self, model, info: ModelInfo, run_id: str, data_versions: dict, registry: dict):
         self.model, self.info, self.run_id, self.data_versions = model, info, run_id, data_versions
+        self.fallback = None  # CLAP: the recommender's zero-shot fallback over this version
         self._registry, self._key = registry, (info.name, info.version)
         registry[self._key] = self
 
     def __del__(self):
         if self._registry.get(self._key) is self:
             del self._registry[self._key]
+
+
+def _invalid(e: ValueError) -> ApiError:
+    """A 422 naming the field, for what passed the request's own validation but not the generator's."""
+    if isinstance(e, pydantic.ValidationError):
+        err = e.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "body"
+        return ApiError(422, f"invalid request: {field}: {err['msg'].removeprefix('Value error, ')}")
+    return ApiError(422, f"invalid request: {str(e).splitlines()[0]}")
 
 
 def _meta(info: PieceInfo) -> "renderer.PieceMeta":
@@ -219,6 +231,7 @@ class MusicService:
         self.limits = dataclasses.replace(lake_limits, max_bytes=min(lake_limits.max_bytes, s.max_upload_bytes))
         self._loaded: dict[tuple[str, int], _Loaded] = {}
         self._aliases: dict[tuple[str, str], tuple[reg.ModelRef, float]] = {}
+        self._minilm_scorer, self._minilm_lock = False, threading.Lock()  # False: not tried yet
         try:
             renderer.check_audio(s.fluidsynth, s.soundfont)
             self.audio = "ok"
@@ -238,19 +251,22 @@ class MusicService:
 
     # -- guards ---------------------------------------------------------------------------------
     def admit_key(self, key: Optional[str]) -> str:
-        name = "anonymous"
+        """The calling key's name; 401 without a known key, 429 (with Retry-After) when its rate is spent."""
+        entry = {"name": "anonymous"}
         if self.keys is not None:
             if not key:
                 raise ApiError(401, f"missing API key: send it in the {API_KEY_HEADER} header "
                                     f"(or Authorization: Bearer); keys are in serve.api_keys_file")
-            name = self.keys.name_of(key)
-            if name is None:
+            entry = self.keys.entry(key)
+            if entry is None:
                 raise ApiError(401, "unknown API key")
-        wait = self.limiter.take(key or "anonymous")
+        s = self.cfg.serve
+        per_minute, burst = entry.get("rate_limit_per_min") or s.rate_limit_per_min, entry.get("rate_burst")
+        wait = self.limiter.take(key or "anonymous", per_minute=per_minute, burst=burst)
         if wait > 0:
-            raise ApiError(429, f"rate limit: {self.cfg.serve.rate_limit_per_min:g} requests/min for key {name!r}",
-                           {"Retry-After": str(max(1, round(wait + 0.5)))})
-        return name
+            raise ApiError(429, f"rate limit: {per_minute:g} requests/min for key {entry.get('name')!r}; "
+                                f"retry in {wait:.1f} s", {"Retry-After": str(max(1, math.ceil(wait)))})
+        return str(entry.get("name"))
 
     # -- models ---------------------------------------------------------------------------------
     def _resolve(self, model: str, ref: str) -> reg.ModelRef:
@@ -269,13 +285,30 @@ class MusicService:
             generator, _ = reg.load_generator(self.cfg, str(version))
             fast = self.cfg.serve.sampling == "fast" and hasattr(generator, "optimized")
             loaded = generator.optimized() if fast else generator
+            fallback = None
         else:
             from training.clap.api import ClapModel
 
             loaded = ClapModel.load(self.cfg, str(version))
+            minilm = self._minilm()
+            fallback = load_fallback(clap_model=loaded, minilm=minilm if minilm is not None else False)
         tags = reg.client(self.cfg).get_run(ref.run_id).data.tags
-        return _Loaded(loaded, ModelInfo(name=ref.name, version=version, ref=str(version)), ref.run_id,
-                       reg.data_versions(tags), self._loaded)
+        entry = _Loaded(loaded, ModelInfo(name=ref.name, version=version, ref=str(version)), ref.run_id,
+                        reg.data_versions(tags), self._loaded)
+        if fallback is not None:
+            entry.fallback = fallback
+        return entry
+
+    def _minilm(self):
+        """The English sentence encoder the recommender's fallback shares (None when not installed)."""
+        with self._minilm_lock:
+            if self._minilm_scorer is False:
+                try:
+                    self._minilm_scorer = minilm_scorer()
+                except ImportError as e:
+                    log.warning("MiniLM fallback unavailable (%s): CLAP alone fills what the rules miss", e)
+                    self._minilm_scorer = None
+            return self._minilm_scorer
 
     async def _model(self, model: str, ref: str) -> tuple[_Loaded, ModelInfo]:
         try:
@@ -300,17 +333,18 @@ class MusicService:
                 return None, None
             raise
 
+    def _rules_fallback(self):
+        """MiniLM alone, for when no CLAP version is registered."""
+        minilm = self._minilm()
+        return None if minilm is None else load_fallback(clap=False, minilm=minilm)
+
     async def _recommend(self, req: RecommendRequest):
         clap, clap_info = await self._clap()
+        fallback = clap.fallback if clap is not None else await asyncio.to_thread(self._rules_fallback)
         try:
-            rec = await asyncio.to_thread(recommend, req.prompt, clap=clap.model if clap else None,
-                                          **req.explicit())
-        except pydantic.ValidationError as e:  # a chord the vocabulary does not read, an unknown instrument
-            err = e.errors()[0]
-            field = ".".join(str(p) for p in err["loc"]) or "body"
-            raise ApiError(422, f"invalid request: {field}: {err['msg'].removeprefix('Value error, ')}") from None
-        except ValueError as e:  # a roman numeral that is no chord
-            raise ApiError(422, f"invalid request: {str(e).splitlines()[0]}") from None
+            rec = await asyncio.to_thread(recommend, req.prompt, clap=fallback, **req.explicit())
+        except ValueError as e:  # a chord the vocabulary does not read, an unknown instrument, a bad numeral
+            raise _invalid(e) from None
         used_clap = any(v == "clap" for v in rec.sources.values())
         return rec, (clap_info if used_clap else None)
 
@@ -334,8 +368,8 @@ class MusicService:
         seed = req.seed if req.seed is not None else secrets.randbelow(2**31 - 16)
         try:
             piece_reqs = [req.piece_request(attrs, seed=(seed + i) % 2**31) for i in range(req.candidates)]
-        except (pydantic.ValidationError, ValueError) as e:
-            raise ApiError(422, f"invalid request: {str(e).splitlines()[0]}") from None
+        except ValueError as e:
+            raise _invalid(e) from None
         if req.candidates > self.cfg.serve.max_candidates:
             raise ApiError(422, f"invalid request: candidates: at most {self.cfg.serve.max_candidates} "
                                 f"(serve.max_candidates)")
@@ -366,13 +400,15 @@ class MusicService:
             raise ApiError(503, f"busy: every generation slot and queue place is taken; retry in {e.retry_after} s",
                            {"Retry-After": str(e.retry_after)}) from None
         piece = pieces[0]
+        tracks = [t.model_copy(update={"source": "upload"}) if given and t.role in given and t.doubles is None else t
+                  for t in piece.tracks]
         piece_id, sha = content_id(piece.midi)
         info = PieceInfo(
             id=piece_id, content_sha256=sha, created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             request=req.model_dump(exclude_none=True), attributes=attrs,
             provenance=Provenance(generator=gen_info, generator_run_id=gen.run_id, data_versions=gen.data_versions,
                                   clap=rank_info or clap_info, melody_upload=req.melody),
-            tracks=piece.tracks, chords=piece.chords, seed=piece.seed, n_notes=piece.n_notes,
+            tracks=tracks, chords=piece.chords, seed=piece.seed, n_notes=piece.n_notes,
             duration_s=piece.duration_s, n_steps=piece.n_steps,
             urls={fmt: piece_url(piece_id, fmt) for fmt in FORMATS} | {"info": piece_url(piece_id)})
         await asyncio.to_thread(self.store.save, piece.midi, info)

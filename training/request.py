@@ -22,7 +22,7 @@ from lake.vocab import (STYLE_DEFAULTS, STYLES, chord_names, instrument_name, in
 
 ROLES = ("melody", "harmony", "bass", "drums")
 Role = Literal["melody", "harmony", "bass", "drums"]
-TrackSource = Literal["model", "arranger"]
+TrackSource = Literal["model", "arranger", "upload"]  # upload: a melody the caller gave (serving)
 
 STEPS_PER_QUARTER = 4  # the onset/duration grid: 16th notes
 MAX_BAR_STEPS = 32  # 8/4, 16/8 ...: longer bars are refused
@@ -223,7 +223,8 @@ class TrackResult(BaseModel):
     role: str
     instrument: str
     program: int = Field(description="GM program, -1 for the drum kit")
-    source: TrackSource = Field(description="'model' when the generator sampled it, 'arranger' when rules wrote it")
+    source: TrackSource = Field(description="'model' when the generator sampled it, 'arranger' when rules wrote it, "
+                                            "'upload' when it is the caller's")
     n_notes: int
     doubles: str | None = None
 
@@ -242,8 +243,9 @@ class PieceResult(BaseModel):
     elapsed_ms: float
 
 
-# Where an attribute came from, strongest first. "derived" marks chords computed from key and style.
-Source = Literal["request", "prompt", "keyword", "derived", "default"]
+# Where an attribute came from, strongest first. "derived" marks chords computed from key and style; "clap"
+# a zero-shot guess of the text-music model for what the keyword rules left open (training.prompts).
+Source = Literal["request", "prompt", "keyword", "clap", "derived", "default"]
 
 
 class Attributes(BaseModel):

@@ -51,14 +51,15 @@ def served(tmp_path_factory, ray_session):
                       "train.n_embd=64", "train.n_head=2", "train.n_layer=1", "train.block_size=96",
                       "train.batch_size=4", "train.dropout=0.0", "train.log_every=20",
                       "clap.max_steps=30", "clap.batch_size=6", "clap.log_every=10", "clap.checkpoint_every=30",
-                      "clap.num_workers=1", "clap.gates={}",
+                      "clap.num_workers=1", "clap.gates={train.t2m.en.mrr_over_chance: {min: 0}}",
                       f"serve.port={free_port()}", "serve.replica_cpus=0.5", "serve.max_models_per_replica=1",
-                      "serve.rate_limit_per_min=100000", "serve.rate_burst=1000")
+                      "serve.rate_limit_per_min=100000", "serve.rate_burst=1000", "serve.max_queue=4")
     write_music_lake(cfg, n=10, bars=8)
     # Two registered versions (v2 is champion) and a CLAP champion, all trained before Serve takes its CPU share.
     assert run_training(cfg).model_version == 1
     assert run_training(cfg, force=True).model_version == 2
-    assert run_clap_training(cfg).model_version == 1
+    clap = run_clap_training(cfg)
+    assert clap.model_version == 1 and clap.alias == "champion", clap.decision.summary()
     url = serving_app.deploy(cfg)
     keys, _ = ensure_keys(cfg.serve.api_keys_file)
     yield Served(url=url, cfg=cfg, key=keys[0]["key"])

@@ -135,3 +135,104 @@ def test_every_key_and_style_renders_chords():
         for style in STYLES:
             a = recommend(f"{style} in {key}")
             assert a.key == key and len(a.chords) == len(a.progression) >= 2
+
+
+# -- the zero-shot fallback (clap=) -----------------------------------------------------------------
+# A deterministic stand-in with the fallback's interface (scores(text, group) -> {label: p}); the real CLAP
+# and MiniLM scorers are measured by `python -m training.recommend_eval --fallback clap+minilm`.
+class FixedScorer:
+    def __init__(self, style=None, mood=None, p=0.9):
+        self.best = {"style": style, "mood": mood}
+        self.p = p
+        self.calls: list[tuple[str, str]] = []
+
+    def scores(self, text, group):
+        self.calls.append((text, group))
+        from training.prompts import FALLBACK_LABELS
+        labels = FALLBACK_LABELS[group]
+        best = self.best[group]
+        if best is None:
+            return {}
+        rest = (1 - self.p) / (len(labels) - 1)
+        return {label: (self.p if label == best else rest) for label in labels}
+
+
+NO_CLUE = "something for a quiet moment of thought"  # no style word; "quiet" is a mood word
+
+
+def test_fallback_fills_the_style_the_rules_miss_with_source_clap():
+    plain = recommend("xyzzy plugh")
+    assert plain.sources["style"] == "default" and plain.style == DEFAULT_STYLE
+    a = recommend("xyzzy plugh", clap=FixedScorer(style="jazz", mood="sad"))
+    assert a.style == "jazz" and a.sources["style"] == "clap"
+    assert a.mood == "sad" and a.sources["mood"] == "clap"
+    # what follows from a guessed style and mood is marked as the guess, not as a rule
+    assert a.bpm == MOODS["sad"].bpm and a.sources["bpm"] == "clap"
+    assert a.key == "A minor" and a.sources["key"] == "clap"
+    assert a.instruments == list(STYLE_DEFAULTS["jazz"].instruments) and a.sources["instruments"] == "clap"
+    assert a.progression == list(STYLE_DEFAULTS["jazz"].minor)
+
+
+def test_fallback_never_overrides_keywords_or_explicit_values():
+    scorer = FixedScorer(style="rock", mood="dark")
+    a = recommend("happy folk song in D major at 100 bpm", clap=scorer, time_signature="3/4")
+    assert (a.style, a.mood) == ("folk", "happy")
+    assert a.sources["style"] == a.sources["mood"] == "keyword"
+    assert (a.bpm, a.key, a.time_signature) == (100.0, "D major", "3/4")
+    assert scorer.calls == []  # nothing to guess: the scorer is not even asked
+    b = recommend("xyzzy", clap=scorer, bpm=77, key="F# minor", instruments=["flute"])
+    assert b.style == "rock" and b.sources["style"] == "clap"
+    assert (b.bpm, b.key, b.instruments) == (77.0, "F# minor", ["flute"])
+    assert {b.sources[k] for k in ("bpm", "key", "instruments")} == {"request"}
+
+
+def test_fallback_asks_only_for_what_is_missing():
+    scorer = FixedScorer(style="ambient", mood="romantic")
+    a = recommend(NO_CLUE, clap=scorer)
+    assert a.style == "ambient" and a.sources["style"] == "clap"
+    assert a.mood == "calm" and a.sources["mood"] == "keyword"
+    assert [g for _, g in scorer.calls] == ["style"]
+
+
+def test_a_scorer_with_no_answer_leaves_the_defaults():
+    a = recommend("xyzzy", clap=FixedScorer())
+    assert a.style == DEFAULT_STYLE and a.sources["style"] == "default" and a.mood is None
+    assert a.model_dump() == recommend("xyzzy").model_dump()
+
+
+def test_bad_fallback_is_refused():
+    with pytest.raises(TypeError, match="clap="):
+        recommend("xyzzy", clap=object())
+
+
+def test_zero_shot_combination_and_label_cache():
+    """TextScorer over a toy encoder: nearest description wins, descriptions are embedded once, weights mix."""
+    import numpy as np
+
+    from training.prompts import TextScorer, ZeroShotFallback, label_descriptions
+
+    desc = label_descriptions("style", "en")
+    assert "a jazz piece" in desc["jazz"] and "bebop music" in desc["jazz"]
+    assert all(not any("\u4e00" <= c <= "\u9fff" for c in t) for ts in desc.values() for t in ts)
+    zh = label_descriptions("style", "zh")
+    assert "爵士" in zh["jazz"]
+    embedded = []
+
+    def toy(texts):  # a text is "about" jazz when it says bebop, else about rock
+        embedded.extend(texts)
+        return np.array([[1.0, 0.0] if "bebop" in t else [0.0, 1.0] for t in texts], dtype=np.float32)
+
+    s = TextScorer("toy", toy, scale=10.0, langs=("en",))
+    p = s.scores("bebop tonight", "style")
+    assert max(p, key=p.get) == "jazz" and abs(sum(p.values()) - 1) < 1e-6
+    n = len(embedded)
+    s.scores("more bebop", "style")
+    assert len(embedded) == n + 1  # only the prompt: the label descriptions are cached
+    assert not s.handles("深夜的爵士")
+    other = FixedScorer(style="film", p=1.0)
+    mixed = ZeroShotFallback([s, other], [1.0, 3.0]).scores("bebop tonight", "style")
+    assert max(mixed, key=mixed.get) == "film"
+    # a Chinese prompt: the English-only scorer sits out, the other one answers alone (weights renormalised)
+    zh_p = ZeroShotFallback([s, other], [1.0, 3.0]).scores("深夜", "style")
+    assert zh_p["film"] == pytest.approx(1.0)
+    assert ZeroShotFallback([s]).scores("深夜", "style") == {}

@@ -1,0 +1,197 @@
+"""How well the prompt → attributes recommender reads prompts it was not written for.
+
+    python -m training.recommend_eval                      # rules only, dev and test, EN and ZH apart
+    python -m training.recommend_eval --fallback clap      # rules, then CLAP zero-shot for what they miss
+    python -m training.recommend_eval --fallback clap+minilm --split test
+    python -m training.recommend_eval --fallback clap --alone   # the zero-shot scorer on every prompt, no rules
+
+The prompts are ``training/recommend_prompts.yaml`` (a ``dev`` part to look at while tuning, a ``test``
+part only to score). Per attribute a prompt is scored only where its label names it:
+
+* ``style`` - the recommended style is the labelled one;
+* ``mood``  - the recommended mood is one of the labelled (acceptable) moods; no mood is wrong;
+* ``bpm``   - the recommended tempo lies in the labelled [lo, hi];
+* ``mode``  - the recommended key's mode (major/minor);
+* ``meter`` - the recommended time signature.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import yaml
+
+from lake.vocab import MOODS, STYLES
+from training.request import Attributes
+
+PROMPTS_PATH = Path(__file__).with_name("recommend_prompts.yaml")
+ATTRIBUTES = ("style", "mood", "bpm", "mode", "meter")
+LANGS = ("en", "zh")
+
+
+@dataclass(frozen=True)
+class Labelled:
+    prompt: str
+    lang: str
+    style: str
+    mood: tuple[str, ...] | None = None
+    bpm: tuple[float, float] | None = None
+    mode: str | None = None
+    meter: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Labelled":
+        style = d["style"]
+        if style not in STYLES or style == "other":
+            raise ValueError(f"{d['prompt']!r}: style {style!r} is not one of the product styles")
+        mood = tuple(d["mood"]) if d.get("mood") else None
+        if mood and (bad := [m for m in mood if m not in MOODS]):
+            raise ValueError(f"{d['prompt']!r}: unknown mood {bad}")
+        bpm = (float(d["bpm"][0]), float(d["bpm"][1])) if d.get("bpm") else None
+        lang = d.get("lang") or ("zh" if any("\u4e00" <= ch <= "\u9fff" for ch in d["prompt"]) else "en")
+        return cls(prompt=d["prompt"], lang=lang, style=style, mood=mood, bpm=bpm, mode=d.get("mode"),
+                   meter=str(d["meter"]) if d.get("meter") else None)
+
+    def correct(self, a: Attributes) -> dict[str, bool]:
+        """Per labelled attribute, whether ``a`` has it right."""
+        out = {"style": a.style == self.style}
+        if self.mood:
+            out["mood"] = a.mood in self.mood
+        if self.bpm:
+            out["bpm"] = self.bpm[0] <= a.bpm <= self.bpm[1]
+        if self.mode:
+            out["mode"] = a.key.split()[-1] == self.mode
+        if self.meter:
+            out["meter"] = a.time_signature == self.meter
+        return out
+
+
+def load_prompts(path: str | Path = PROMPTS_PATH) -> dict[str, list[Labelled]]:
+    """{split: [Labelled, ...]} from the YAML file."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    return {split: [Labelled.from_dict(d) for d in items] for split, items in data.items()}
+
+
+@dataclass
+class Tally:
+    correct: int = 0
+    total: int = 0
+
+    def add(self, ok: bool) -> None:
+        self.correct += int(ok)
+        self.total += 1
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.total if self.total else None
+
+
+@dataclass
+class Report:
+    """Per language, per attribute: how many labelled, how many right; and where each style came from."""
+    tallies: dict[str, dict[str, Tally]] = field(default_factory=dict)
+    style_sources: dict[str, dict[str, Tally]] = field(default_factory=dict)  # lang -> source -> right/total
+    misses: list[tuple[str, str, str]] = field(default_factory=list)  # (prompt, labelled style, recommended)
+    ms_per_prompt: float = 0.0
+
+    def accuracy(self, lang: str, attribute: str) -> float | None:
+        return self.tallies.get(lang, {}).get(attribute, Tally()).accuracy
+
+
+def score(items: Iterable[Labelled], recommend_fn: Callable[[str], Attributes]) -> Report:
+    """Run ``recommend_fn`` on every prompt and count, per language and attribute, what it got right."""
+    report = Report()
+    items = list(items)
+    t0 = time.perf_counter()
+    for item in items:
+        a = recommend_fn(item.prompt)
+        for lang in (item.lang, "all"):
+            per = report.tallies.setdefault(lang, {})
+            for attr, ok in item.correct(a).items():
+                per.setdefault(attr, Tally()).add(ok)
+            report.style_sources.setdefault(lang, {}).setdefault(a.sources["style"], Tally()).add(
+                a.style == item.style)
+        if a.style != item.style:
+            report.misses.append((item.prompt, item.style, f"{a.style} ({a.sources['style']})"))
+    report.ms_per_prompt = 1000 * (time.perf_counter() - t0) / max(1, len(items))
+    return report
+
+
+def zero_shot_accuracy(items: Iterable[Labelled], scorer, group: str = "style") -> dict[str, Tally]:
+    """The scorer alone (argmax on every prompt, no rules): per language, how often its top label is right.
+    For "mood" only prompts with a mood label count."""
+    out: dict[str, Tally] = {}
+    for item in items:
+        if group == "mood" and not item.mood:
+            continue
+        scores = scorer.scores(item.prompt, group)
+        best = max(scores, key=scores.get) if scores else None  # a scorer blind to the language: wrong
+        ok = best == item.style if group == "style" else best in item.mood
+        for lang in (item.lang, "all"):
+            out.setdefault(lang, Tally()).add(ok)
+    return out
+
+
+def _pct(t: Tally | None) -> str:
+    if t is None or not t.total:
+        return "   -     "
+    return f"{100 * t.accuracy:5.1f}% {t.correct:>2}/{t.total:<2}"[:13].ljust(13)
+
+
+def format_report(name: str, report: Report, show_misses: bool = False) -> str:
+    lines = [f"{name}  ({report.ms_per_prompt:.1f} ms/prompt)",
+             "  lang " + "".join(f"{a:<14}" for a in ATTRIBUTES)]
+    for lang in (*LANGS, "all"):
+        if lang not in report.tallies:
+            continue
+        lines.append(f"  {lang:<4} " + "".join(f"{_pct(report.tallies[lang].get(a)):<14}" for a in ATTRIBUTES))
+    for lang in (*LANGS,):
+        src = report.style_sources.get(lang, {})
+        lines.append(f"  style by source ({lang}): " + ", ".join(f"{s} {t.correct}/{t.total}" for s, t in sorted(src.items())))
+    if show_misses:
+        lines += [f"    miss: {p!r} want {want}, got {got}" for p, want, got in report.misses]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from training import prompts
+
+    ap = argparse.ArgumentParser(prog="python -m training.recommend_eval", description=__doc__.split("\n")[0])
+    ap.add_argument("--prompts", default=str(PROMPTS_PATH))
+    ap.add_argument("--split", choices=("dev", "test", "all"), default="all")
+    ap.add_argument("--fallback", default="none",
+                    help="none | clap | minilm | clap+minilm (zero-shot for what the rules leave at default)")
+    ap.add_argument("--ref", default="champion", help="the CLAP version to load (registry alias or number)")
+    ap.add_argument("--config", default=None, help="musiclake config file (default: the embedded one)")
+    ap.add_argument("--alone", action="store_true", help="also score the zero-shot scorer alone, every prompt")
+    ap.add_argument("--misses", action="store_true", help="list the style misses (dev only: keep test unread)")
+    args = ap.parse_args(argv)
+
+    splits = load_prompts(args.prompts)
+    names = list(splits) if args.split == "all" else [args.split]
+    fallback = None
+    if args.fallback != "none":
+        parts = set(args.fallback.split("+"))
+        t0 = time.perf_counter()
+        fallback = prompts.load_fallback(args.config, ref=args.ref, clap="clap" in parts, minilm="minilm" in parts)
+        print(f"loaded fallback {fallback.describe()} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+
+    for split in names:
+        report = score(splits[split], (lambda p: prompts.recommend(p, clap=fallback)) if fallback else prompts.recommend)
+        print(format_report(f"[{split}] rules" + (f" + {args.fallback}" if fallback else ""), report,
+                            show_misses=args.misses and split != "test"))
+        if args.alone and fallback is not None:
+            for group in ("style", "mood"):
+                t = zero_shot_accuracy(splits[split], fallback, group)
+                print(f"  {args.fallback} alone, {group}: " + "  ".join(f"{lang} {_pct(t.get(lang)).strip()}"
+                                                                        for lang in (*LANGS, "all")))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
