@@ -283,8 +283,7 @@ class MusicService:
         ref = reg.resolve(self.cfg, str(version), model)
         if model == reg.MODEL_NAME:
             generator, _ = reg.load_generator(self.cfg, str(version))
-            fast = self.cfg.serve.sampling == "fast" and hasattr(generator, "optimized")
-            loaded = generator.optimized() if fast else generator
+            loaded = generator.optimized() if self.cfg.serve.sampling == "fast" else generator.baseline()
             fallback = None
         else:
             from training.clap.api import ClapModel
@@ -429,7 +428,7 @@ class MusicService:
 
     @api.post(UPLOADS_PATH, response_model=UploadResponse, dependencies=_AUTH,
               openapi_extra={"requestBody": {"required": True, "content": {
-                  "audio/midi": {"schema": {"type": "string", "format": "binary"}}}}},
+                  t: {"schema": {"type": "string", "format": "binary"}} for t in ("audio/midi", "application/octet-stream")}}},
               responses={**COMMON_ERRORS})
     async def upload(self, request: Request) -> UploadResponse:
         data = await request.body()

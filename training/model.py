@@ -14,8 +14,10 @@ note steps only; padding counts nowhere.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -193,3 +195,126 @@ class NoteTransformer(nn.Module):
     def new_cache(self, batch: int = 1, capacity: int | None = None) -> KVCache:
         head_dim = self.cfg.n_embd // self.cfg.n_head
         return KVCache(self.cfg.n_layer, batch, self.cfg.n_head, head_dim, capacity or self.cfg.block_size)
+
+
+_SQRT1_2 = 0.7071067811865476
+
+
+class FastNoteModel:
+    """The same trained weights as plain float32 numpy arrays, for sampling one step at a time.
+
+    At this model size a sampling step is a handful of tiny matrix-vector products; what costs is
+    the per-operation overhead of torch modules (dispatch, autograd bookkeeping, tensor allocation),
+    not the arithmetic. This class runs the cached one-row step of :meth:`NoteTransformer.hidden`
+    (embedding sum, pre-norm blocks with RoPE attention over the KV cache, MLP, final norm) and the
+    heads with numpy on the same weights, writing into the *same* :class:`KVCache` buffers, so a
+    multi-row feed (the prelude, a cache rebuild) still goes through the torch model and the steps
+    after it continue from there. Folded for fewer operations, same mathematics: each LayerNorm's
+    scale and shift into the linear layer after it, the attention scale into the query weights, and
+    RoPE's pair swap into extra output columns of the qkv product (so a rotation is two products and
+    a sum), GELU's constants into the MLP's two products (``torch.erf`` on the numpy buffer: torch's
+    fused GELU kernel costs several times more than its erf at this size). float32 throughout: the numbers match torch's to rounding (~1e-6), not bit for bit.
+    """
+
+    def __init__(self, model: NoteTransformer):
+        cfg = model.cfg
+        c, nh, hd = cfg.n_embd, cfg.n_head, cfg.n_embd // cfg.n_head
+        self.n_embd, self.n_head, self.head_dim = c, nh, hd
+        f64 = dict(dtype=torch.float64)
+
+        def np32(t: torch.Tensor) -> np.ndarray:
+            return np.ascontiguousarray(t.detach().to(torch.float32).numpy())
+
+        def folded(ln: nn.LayerNorm, w: torch.Tensor, b: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+            """(Wt, b') with norm0(x) @ Wt + b' == linear(layer_norm(x)) for the plain norm0 (no affine)."""
+            w, b = w.detach().to(**f64), b.detach().to(**f64)
+            g, beta = ln.weight.detach().to(**f64), ln.bias.detach().to(**f64)
+            return np32((w * g[None, :]).t()), np32(w @ beta + b)
+
+        # pair swap of RoPE: (x1, x2) -> (-x2, x1) on every (even, odd) pair, as a row map of q/k
+        idx = torch.arange(2 * c)
+        swap_src = idx ^ 1  # the partner of each column
+        swap_sign = torch.where(idx % 2 == 0, -1.0, 1.0).to(**f64)
+        self.embed = np32(model.embed.weight)
+        self.offsets = model.field_offsets.numpy().astype(np.int64)
+        self.eps = []
+        self.layers = []
+        for blk in model.blocks:
+            wqkv, bqkv = blk.attn.qkv.weight.detach().to(**f64), blk.attn.qkv.bias.detach().to(**f64)
+            qscale = torch.ones(3 * c, **f64)
+            qscale[:c] = 1.0 / math.sqrt(hd)  # the attention scale, on the queries
+            wqkv, bqkv = wqkv * qscale[:, None], bqkv * qscale
+            wsw = wqkv[:2 * c][swap_src] * swap_sign[:, None]
+            bsw = bqkv[:2 * c][swap_src] * swap_sign
+            w_all = torch.cat([wqkv, wsw], 0)  # [q, k, v, swap(q), swap(k)]
+            b_all = torch.cat([bqkv, bsw], 0)
+            self.layers.append((
+                folded(blk.ln1, w_all, b_all),
+                (np32(blk.attn.proj.weight.t()), np32(blk.attn.proj.bias)),
+                folded(blk.ln2, blk.mlp[0].weight.double() * _SQRT1_2, blk.mlp[0].bias.double() * _SQRT1_2),
+                (np32(blk.mlp[2].weight.double().t() * (0.5 / _SQRT1_2)), np32(blk.mlp[2].bias)),
+            ))
+            self.eps.append((blk.ln1.eps, blk.ln2.eps))
+        self.ln_f = (np32(model.ln_f.weight), np32(model.ln_f.bias), model.ln_f.eps)
+        cos, sin = model.rope_cos, model.rope_sin  # (positions, D/2): per pair, repeated for its 2 columns, per head
+        self.cos2 = np32(cos.repeat_interleave(2, dim=1).repeat(1, 2 * nh))  # (positions, 2C): q and k
+        self.sin2 = np32(sin.repeat_interleave(2, dim=1).repeat(1, 2 * nh))
+        self.mean = np.full(c, 1.0 / c, dtype=np.float32)
+        self.role_in, self.pos_in = np32(model.role_in.weight), np32(model.pos_in.weight)
+        sizes = cfg.fields
+        # the heads that read h alone (kind, role) as one product; pos reads h + role; the note heads
+        # (pitch, dur, vel) read h + role + pos, also as one product
+        self.more_w, self.more_b = self._cat(model, ("kind", "role"))
+        self.pos_w, self.pos_b = self._cat(model, ("pos",))
+        self.note_w, self.note_b = self._cat(model, ("pitch", "dur", "vel"))
+        self.n_kind = sizes["kind"]
+        self.note_split = (sizes["pitch"], sizes["pitch"] + sizes["dur"])
+
+    @staticmethod
+    def _cat(model, names):
+        w = torch.cat([model.heads[n].weight for n in names], 0)
+        b = torch.cat([model.heads[n].bias for n in names], 0)
+        return np.ascontiguousarray(w.detach().t().numpy()), b.detach().numpy().copy()
+
+    def _norm0(self, x: np.ndarray, eps: float) -> np.ndarray:
+        """LayerNorm without its affine part (folded into the next product)."""
+        d = x - x @ self.mean
+        return d * (1.0 / math.sqrt(float(d @ d) / self.n_embd + eps))
+
+    def step(self, row: np.ndarray, k_cache: np.ndarray, v_cache: np.ndarray, t: int) -> np.ndarray:
+        """Hidden state (C,) after one more step ``row`` (N_FIELDS,) at cache position ``t``.
+
+        ``k_cache`` / ``v_cache`` are (n_layer, n_head, capacity, head_dim) views of a KVCache's
+        buffers (batch 0); the step's keys and values are written at ``t``, the caller advances the length.
+        """
+        c, nh, hd = self.n_embd, self.n_head, self.head_dim
+        x = self.embed[row + self.offsets].sum(0)
+        cos, sin = self.cos2[t], self.sin2[t]
+        for i, ((wq, bq), (wp, bp), (w1, b1), (w2, b2)) in enumerate(self.layers):
+            eps1, eps2 = self.eps[i]
+            z = self._norm0(x, eps1) @ wq + bq  # [q, k, v, swap(q), swap(k)]
+            qk = z[:2 * c] * cos + z[3 * c:] * sin  # RoPE on q and k
+            k_cache[i, :, t] = qk[c:].reshape(nh, hd)
+            v_cache[i, :, t] = z[2 * c:3 * c].reshape(nh, hd)
+            s = np.matmul(k_cache[i, :, :t + 1], qk[:c].reshape(nh, hd, 1))  # (H, T, 1), already scaled
+            s = np.exp(s - s.max(axis=1, keepdims=True))
+            y = np.matmul(v_cache[i, :, :t + 1].transpose(0, 2, 1), s)[..., 0] / s.sum(axis=1)  # (H, D)
+            x = x + (y.reshape(c) @ wp + bp)
+            v = self._norm0(x, eps2) @ w1 + b1  # the MLP's input / sqrt(2)
+            g = v + v * torch.erf(torch.from_numpy(v)).numpy()  # gelu(u) = u/2 (1 + erf(u/sqrt 2)), scale in w2
+            x = x + (g @ w2 + b2)
+        w, b, eps = self.ln_f
+        return self._norm0(x, eps) * w + b
+
+    def more_logits(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(kind logits, role logits) after ``h``."""
+        z = h @ self.more_w + self.more_b
+        return z[:self.n_kind], z[self.n_kind:]
+
+    def pos_logits(self, h: np.ndarray, role: int) -> np.ndarray:
+        return (h + self.role_in[role]) @ self.pos_w + self.pos_b
+
+    def note_logits(self, h: np.ndarray, role: int, pos: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        z = (h + self.role_in[role] + self.pos_in[pos]) @ self.note_w + self.note_b
+        a, b = self.note_split
+        return z[:a], z[a:b], z[b:]

@@ -20,18 +20,28 @@ Everything is one forward step per note with a KV cache (``use_cache=False`` rec
 context every step, for the benchmark). When the context outgrows the model's block, the cache is
 rebuilt from the prelude and the most recent steps (RoPE positions are relative, so this is the
 same picture the training windows gave).
+
+Two paths, one set of constraints (``_sample_role``): the baseline (``fast=False``: torch modules,
+a torch mask and ``torch.multinomial`` per field) and the fast path (``fast=``a
+:class:`~training.model.FastNoteModel`, or True: one-row steps and the heads in numpy on the same
+weights, masks cached, each draw ``argmax(logits / T + mask - log q)`` with ``q`` the exponential
+noise that torch's one-sample multinomial would draw from the same generator). The fast path
+consumes the baseline's random stream value for value, so the same seed writes the same notes;
+only float rounding at a near-tie between two values could differ. Multi-row feeds (the prelude,
+given notes, a cache rebuild) go through the torch model on both paths.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
 
 from lake.chords import QUALITIES
 from lake.vocab import pitch_class, scale_pitch_classes
-from training.model import NoteTransformer
+from training.model import FastNoteModel, NoteTransformer
 from training.notes import NOTE, bar_step, bin_velocity, header, note_step, track_step
 from training.request import ROLES, Plan
 
@@ -95,6 +105,27 @@ class _Context:
         return self.model.hidden(torch.from_numpy(np.stack(rows))[None], self.cache)[0, -1]
 
 
+class _FastContext(_Context):
+    """The cached context of the fast path: a one-row feed is a numpy step (:class:`FastNoteModel`)
+    into the same KV cache; multi-row feeds (prelude, given notes, a rebuild) go through the torch
+    model as in :class:`_Context`. Hidden states come back as numpy arrays."""
+
+    def __init__(self, model: NoteTransformer, fast: FastNoteModel):
+        super().__init__(model, use_cache=True)
+        self.fast = fast
+        self.k, self.v = self.cache.k.numpy()[:, 0], self.cache.v.numpy()[:, 0]  # views: (L, H, capacity, D)
+
+    def feed(self, rows: list[np.ndarray]) -> np.ndarray:
+        visible = self.prelude + len(self.rows) + len(rows) - max(self.start, self.prelude)
+        if len(rows) != 1 or visible > self.model.cfg.block_size:
+            return super().feed(rows).numpy()
+        self.rows.append(rows[0])
+        self.steps += 1
+        h = self.fast.step(rows[0], self.k, self.v, self.cache.length)
+        self.cache.length += 1
+        return h
+
+
 def _draw(logits: torch.Tensor, allowed: torch.Tensor, temperature: float, rng: torch.Generator) -> int:
     """One value from ``logits`` (V,) restricted to ``allowed`` (V,) bool; index in raw (unshifted) values."""
     lg = logits.masked_fill(~allowed, float("-inf")) / temperature
@@ -109,18 +140,115 @@ def _mask(size: int, values) -> torch.Tensor:
     return m
 
 
+
+class _TorchHeads:
+    """The baseline's field draws: torch heads, a torch mask and ``torch.multinomial`` per field."""
+
+    def __init__(self, model: NoteTransformer, temperature: float, rng: torch.Generator):
+        self.model, self.temperature, self.rng = model, temperature, rng
+        self.sizes = model.cfg.fields
+
+    def more(self, h: torch.Tensor, ri: int) -> bool:
+        """Whether the next step is another note of role ``ri`` (drawn from the kind and role heads)."""
+        p_kind = torch.softmax(self.model.kind_logits(h) / self.temperature, -1)
+        p_role = torch.softmax(self.model.role_logits(h) / self.temperature, -1)
+        p_more = float(p_kind[NOTE] * p_role[ri + 1])
+        return float(torch.rand(1, generator=self.rng)) < p_more
+
+    def pos(self, h: torch.Tensor, ri: int, values) -> int:
+        return _draw(self.model.pos_logits(h, torch.tensor(ri + 1)), _mask(self.sizes["pos"], values),
+                     self.temperature, self.rng) - 1
+
+    def note(self, h: torch.Tensor, ri: int, pos: int) -> None:
+        """Condition the pitch, dur and vel draws on role ``ri`` at onset ``pos``."""
+        self.logits = dict(zip(("pitch", "dur", "vel"),
+                               self.model.note_logits(h, torch.tensor(ri + 1), torch.tensor(pos + 1))))
+
+    def draw(self, name: str, values) -> int:
+        """Index (raw value + 1) of field ``name`` among ``values`` (raw values)."""
+        return _draw(self.logits[name], _mask(self.sizes[name], values), self.temperature, self.rng)
+
+
+@lru_cache(maxsize=8192)
+def _np_mask(size: int, values: tuple | range) -> np.ndarray:
+    """0 where a value (raw + 1) is allowed, -inf elsewhere: added to the logits."""
+    m = np.full(size, -np.inf, dtype=np.float32)
+    idx = [v + 1 for v in values if 0 <= v + 1 < size]
+    m[idx] = 0.0
+    m.flags.writeable = False
+    return m
+
+
+class _NumpyHeads(_TorchHeads):
+    """The fast path's field draws: the heads as numpy products (:class:`FastNoteModel`), masks cached,
+    and the draw of ``torch.multinomial`` done by hand: multinomial with one sample is
+    ``argmax(p / q)`` with ``q`` exponential noise from the generator (its own fast path), so taking
+    ``q`` from the same torch generator, value for value, keeps the random stream of the baseline;
+    the argmax is taken as ``argmax(logits / T + mask - log q)`` (the same order, no softmax needed).
+    Same seed, same draws, up to float rounding at a near-tie."""
+
+    def __init__(self, model: NoteTransformer, fast: FastNoteModel, temperature: float, rng: torch.Generator):
+        super().__init__(model, temperature, rng)
+        self.fast = fast
+        self.noise = {n: torch.empty(n) for n in set(self.sizes.values())}  # one buffer per field size
+        self.noise_np = {n: t.numpy() for n, t in self.noise.items()}
+
+    def _probs(self, logits: np.ndarray) -> np.ndarray:
+        z = np.exp(logits / np.float32(self.temperature) - logits.max() / np.float32(self.temperature))
+        return z / z.sum()
+
+    def more(self, h: np.ndarray, ri: int) -> bool:
+        kind, role = self.fast.more_logits(h)
+        p_more = float(self._probs(kind)[NOTE] * self._probs(role)[ri + 1])
+        return float(torch.rand(1, generator=self.rng)) < p_more
+
+    def _pick(self, logits: np.ndarray, allowed: np.ndarray) -> int:
+        # argmax(p / q) == argmax(log p - log q): the log-softmax's shift is common to all, so drop it,
+        # and the mask is an additive 0 / -inf row
+        n = logits.shape[0]
+        self.noise[n].exponential_(1, generator=self.rng)
+        z = logits / self.temperature + allowed - np.log(self.noise_np[n])
+        i = int(z.argmax())
+        if not np.isfinite(z[i]):  # nothing allowed (or NaN logits): fail as torch.multinomial does
+            raise RuntimeError("invalid multinomial distribution (no value allowed)")
+        return i
+
+    def pos(self, h: np.ndarray, ri: int, values) -> int:
+        return self._pick(self.fast.pos_logits(h, ri + 1), _np_mask(self.sizes["pos"], _key(values))) - 1
+
+    def note(self, h: np.ndarray, ri: int, pos: int) -> None:
+        self.logits = dict(zip(("pitch", "dur", "vel"), self.fast.note_logits(h, ri + 1, pos + 1)))
+
+    def draw(self, name: str, values) -> int:
+        return self._pick(self.logits[name], _np_mask(self.sizes[name], _key(values)))
+
+
+def _key(values):
+    return values if isinstance(values, range) else tuple(values)
+
+
 @torch.no_grad()
 def sample(model: NoteTransformer, plan: Plan, seed: int, temperature: float = 0.9, use_cache: bool = True,
-           given: Notes | None = None) -> Sampled:
-    """The notes of every model role of ``plan`` (melody, harmony, bass), bar by bar; ``given`` roles are fed."""
+           given: Notes | None = None, fast: "FastNoteModel | bool" = False) -> Sampled:
+    """The notes of every model role of ``plan`` (melody, harmony, bass), bar by bar; ``given`` roles are fed.
+
+    ``fast`` (a :class:`FastNoteModel` of ``model``, or True to make one) takes the fast path: numpy
+    steps and draws, same constraints, same random stream (see the module docstring); it implies the
+    KV cache. False: the baseline (torch modules every step).
+    """
     model.eval()
     given = given or {}
     rng = torch.Generator().manual_seed(int(seed))
+    if fast is True:
+        fast = FastNoteModel(model)
+    if fast:
+        ctx, heads = _FastContext(model, fast), _NumpyHeads(model, fast, temperature, rng)
+    else:
+        ctx, heads = _Context(model, use_cache), _TorchHeads(model, temperature, rng)
     req = plan.request
     sampled_roles = [t.role for t in plan.tracks if t.doubles is None and t.role in REGISTER and t.role not in given]
     order = [r for r in ROLES if r in given] + sampled_roles
     programs = {t.role: t.program for t in plan.tracks if t.doubles is None}
-    ctx = _Context(model, use_cache)
     prelude = [header(req.style, req.bpm, req.key, req.time_signature)]
     prelude += [track_step(r, programs.get(r, 0)) for r in order]
     ctx.feed(prelude)
@@ -129,7 +257,6 @@ def sample(model: NoteTransformer, plan: Plan, seed: int, temperature: float = 0
     if req.key.endswith("minor"):  # harmonic minor: the leading tone, which tells a minor key from its relatives
         tonic = pitch_class(req.key.split()[0])
         scale = (scale - {(tonic + 10) % 12}) | {(tonic + 11) % 12}
-    sizes = model.cfg.fields
     notes: Notes = {r: [] for r in order}
     given_by_bar = {r: {} for r in given}
     for r, evs in given.items():
@@ -140,32 +267,29 @@ def sample(model: NoteTransformer, plan: Plan, seed: int, temperature: float = 0
         tones = sorted({(root + i) % 12 for i in QUALITIES[quality]})
         h = ctx.feed([bar_step(root, quality)])
         for role in order:
-            ri = ROLES.index(role)
             if role in given:
                 evs = given_by_bar[role].get(bar, [])
                 if evs:
                     h = ctx.feed([note_step(role, p, pitch, d, v) for _, p, pitch, d, v in evs])
                     notes[role].extend(evs)
                 continue
-            h = _sample_role(model, ctx, h, plan, role, ri, bar, tones, root, scale, sizes, temperature, rng,
-                             notes[role])
+            h = _sample_role(heads, ctx, h, plan, role, bar, tones, root, scale, notes[role])
     return Sampled(notes={r: notes[r] for r in sampled_roles}, n_steps=ctx.steps)
 
 
-def _sample_role(model, ctx, h, plan, role, ri, bar, tones, root, scale, sizes, temperature, rng, out) -> torch.Tensor:
+def _sample_role(heads: _TorchHeads, ctx: _Context, h, plan, role, bar, tones, root, scale, out):
+    """One role's notes in one bar: the constraints here, the model's numbers from ``heads``."""
     lo, hi = REGISTER[role]
+    ri = ROLES.index(role)
+    sizes = heads.sizes
     tonic = pitch_class(plan.request.key.split()[0])
     count, last_pos, last_pitch, covered = 0, -1, -1, set()
-    role_t = torch.tensor(ri + 1)
     while True:
         done = len(covered) >= len(tones) if role == "harmony" else count >= MIN_NOTES[role]
         if done:
             if count >= MAX_NOTES[role] or last_pos >= plan.bar_steps - 1 and role == "melody":
                 break
-            p_kind = torch.softmax(model.kind_logits(h) / temperature, -1)
-            p_role = torch.softmax(model.role_logits(h) / temperature, -1)
-            p_more = float(p_kind[NOTE] * p_role[ri + 1])
-            if float(torch.rand(1, generator=rng)) >= p_more:
+            if not heads.more(h, ri):
                 break
         # onset
         first = count == 0
@@ -178,10 +302,9 @@ def _sample_role(model, ctx, h, plan, role, ri, bar, tones, root, scale, sizes, 
             pos_values = range(max(last_pos, 0) + (-max(last_pos, 0)) % beat, plan.bar_steps, beat)
         if not pos_values:
             break
-        pos = _draw(model.pos_logits(h, role_t), _mask(sizes["pos"], pos_values), temperature, rng) - 1
-        pos_t = torch.tensor(pos + 1)
-        pitch_l, dur_l, vel_l = model.note_logits(h, role_t, pos_t)
-        dur = _draw(dur_l, _mask(sizes["dur"], range(0, min(plan.bar_steps - pos, sizes["dur"] - 1))), temperature, rng)
+        pos = heads.pos(h, ri, pos_values)
+        heads.note(h, ri, pos)
+        dur = heads.draw("dur", range(0, min(plan.bar_steps - pos, sizes["dur"] - 1)))
         # pitch: a melody note on a strong beat, or held for a beat or more, is a chord tone
         if role == "melody":
             pcs = set(tones) if _strong(pos, plan) or dur >= _beat_steps(plan) else scale | set(tones)
@@ -202,13 +325,12 @@ def _sample_role(model, ctx, h, plan, role, ri, bar, tones, root, scale, sizes, 
             later = range(last_pos + beat - last_pos % beat, plan.bar_steps, beat)
             if not later:
                 break
-            pos = _draw(model.pos_logits(h, role_t), _mask(sizes["pos"], later), temperature, rng) - 1
-            pos_t = torch.tensor(pos + 1)
-            pitch_l, dur_l, vel_l = model.note_logits(h, role_t, pos_t)
+            pos = heads.pos(h, ri, later)
+            heads.note(h, ri, pos)
             dur = min(dur, plan.bar_steps - pos)
             candidates = [p for p in range(lo, hi + 1) if p % 12 in pcs]
-        pitch = _draw(pitch_l, _mask(sizes["pitch"], candidates), temperature, rng) - 1
-        velocity = bin_velocity(_draw(vel_l, _mask(sizes["vel"], range(sizes["vel"] - 1)), temperature, rng) - 1)
+        pitch = heads.draw("pitch", candidates) - 1
+        velocity = bin_velocity(heads.draw("vel", range(sizes["vel"] - 1)) - 1)
         out.append((bar, pos, pitch, dur, velocity))
         h = ctx.feed([note_step(role, pos, pitch, dur, velocity)])
         count += 1

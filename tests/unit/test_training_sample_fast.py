@@ -1,0 +1,141 @@
+"""The fast sampling path (numpy steps and draws) against the baseline (torch modules): same numbers
+to float rounding, same notes for the same seed, the request's constraints on its output."""
+
+import numpy as np
+import pytest
+import torch
+
+from lake.chords import QUALITIES
+from lake.vocab import parse_chord, scale_pitch_classes
+from training.generator import Generator, save_checkpoint
+from training.model import FastNoteModel, NoteModelConfig, NoteTransformer
+from training.notes import FIELD_NAMES, field_sizes
+from training.request import PieceRequest
+from training.sample import sample
+
+SMALL = dict(n_layer=2, n_head=4, n_embd=64, block_size=32)
+
+
+def _model(seed: int = 0, **cfg) -> NoteTransformer:
+    """A random model with weights well away from the init (so its distributions are far from uniform)."""
+    torch.manual_seed(seed)
+    model = NoteTransformer(NoteModelConfig(**(SMALL | cfg))).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.15)
+    return model
+
+
+def _rows(n: int, seed: int = 0) -> np.ndarray:
+    sizes = field_sizes()
+    rng = np.random.default_rng(seed)
+    return np.stack([rng.integers(0, sizes[name], size=n) for name in FIELD_NAMES], -1).astype(np.int64)
+
+
+def test_numpy_step_and_heads_match_the_torch_model():
+    model = _model(block_size=64)
+    fast = FastNoteModel(model)
+    rows = _rows(50)
+    ref, ours = model.new_cache(), model.new_cache()
+    with torch.inference_mode():
+        model.hidden(torch.from_numpy(rows[:8])[None], ref)  # a prefill, as the prelude goes
+        model.hidden(torch.from_numpy(rows[:8])[None], ours)
+        k, v = ours.k.numpy()[:, 0], ours.v.numpy()[:, 0]
+        for i in range(8, 50):
+            h_ref = model.hidden(torch.from_numpy(rows[i:i + 1])[None], ref)[0, -1]
+            h = fast.step(rows[i], k, v, ours.length)
+            ours.length += 1
+            np.testing.assert_allclose(h, h_ref.numpy(), atol=2e-5, rtol=1e-5)
+        np.testing.assert_allclose(ours.k.numpy()[:, :, :, :50], ref.k.numpy()[:, :, :, :50], atol=2e-5)
+        np.testing.assert_allclose(ours.v.numpy()[:, :, :, :50], ref.v.numpy()[:, :, :, :50], atol=2e-5)
+        hn = h_ref.numpy()
+        kind, role = fast.more_logits(hn)
+        np.testing.assert_allclose(kind, model.kind_logits(h_ref).numpy(), atol=2e-5)
+        np.testing.assert_allclose(role, model.role_logits(h_ref).numpy(), atol=2e-5)
+        np.testing.assert_allclose(fast.pos_logits(hn, 2), model.pos_logits(h_ref, torch.tensor(2)).numpy(), atol=2e-5)
+        for ours_l, ref_l in zip(fast.note_logits(hn, 2, 7), model.note_logits(h_ref, torch.tensor(2), torch.tensor(7))):
+            np.testing.assert_allclose(ours_l, ref_l.numpy(), atol=2e-5)
+
+
+REQUESTS = [
+    dict(style="pop", bpm=100, key="C major", bars=8, instruments=["flute", "piano", "acoustic bass", "drums"]),
+    dict(style="jazz", bpm=140, key="A minor", bars=6, time_signature="6/8", instruments=["flute", "piano", "acoustic bass"]),
+    dict(style="rock", bpm=90, key="Eb major", bars=5, time_signature="3/4", chords=["Eb", "Cm", "Ab", "Bb7"],
+         instruments=["violin", "piano", "acoustic bass", "drums"]),
+]
+
+
+@pytest.mark.parametrize("i", range(len(REQUESTS)))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_same_seed_same_notes_as_the_baseline(i, seed):
+    """Exact equality: the fast path draws from the baseline's random stream, value for value. The
+    pieces outgrow the 32-step block, so the cache rebuild (a torch prefill amid numpy steps) is in."""
+    model = _model(seed)
+    plan = PieceRequest(seed=seed, **REQUESTS[i]).resolve()
+    with torch.inference_mode():
+        base = sample(model, plan, seed, 0.9)
+        fast = sample(model, plan, seed, 0.9, fast=FastNoteModel(model))
+    assert base.n_steps > model.cfg.block_size
+    assert fast.notes == base.notes and fast.n_steps == base.n_steps
+
+
+def test_same_notes_with_a_given_melody_and_another_temperature():
+    model = _model(4)
+    melody = [(bar, pos, 72 + (pos % 5), 2, 90) for bar in range(4) for pos in range(0, 16, 4)]
+    plan = PieceRequest(style="pop", bpm=100, key="G major", bars=4, seed=3,
+                        instruments=["flute", "piano", "acoustic bass"]).resolve()
+    with torch.inference_mode():
+        base = sample(model, plan, 3, 1.3, given={"melody": melody})
+        fast = sample(model, plan, 3, 1.3, given={"melody": melody}, fast=True)
+    assert set(fast.notes) == {"harmony", "bass"}
+    assert fast.notes == base.notes and fast.n_steps == base.n_steps
+
+
+@pytest.mark.parametrize("key,ts", [("D minor", "4/4"), ("A major", "6/8"), ("F major", "3/4")])
+def test_fast_output_keeps_every_constraint(key, ts):
+    model = _model(7)
+    plan = PieceRequest(style="pop", bpm=100, key=key, time_signature=ts, bars=6, seed=9,
+                        instruments=["flute", "piano", "acoustic bass"]).resolve()
+    with torch.inference_mode():
+        out = sample(model, plan, 9, fast=True).notes
+    scale = set(scale_pitch_classes(plan.request.key))
+    if key.endswith("minor"):
+        tonic = scale_pitch_classes(plan.request.key)[0]
+        scale = (scale - {(tonic + 10) % 12}) | {(tonic + 11) % 12}
+    beat = 6 if ts == "6/8" else 4
+    registers = {"melody": (55, 88), "harmony": (45, 79), "bass": (28, 55)}
+    for role, notes in out.items():
+        assert {n[0] for n in notes} == set(range(6)), role
+        lo, hi = registers[role]
+        for bar, pos, pitch, dur, vel in notes:
+            tones = {(parse_chord(plan.chords[bar])[0] + i) % 12 for i in QUALITIES[parse_chord(plan.chords[bar])[1]]}
+            assert 0 <= pos and pos + dur <= plan.bar_steps and lo <= pitch <= hi
+            assert pitch % 12 in (scale | tones if role == "melody" else tones)
+            if role != "melody":
+                assert pos % beat == 0  # harmony and bass strike on the beats
+        if role == "melody":  # one line: onsets strictly after each other within a bar
+            for bar in range(6):
+                onsets = [n[1] for n in notes if n[0] == bar]
+                assert onsets == sorted(set(onsets))
+    for bar in range(6):
+        root, quality = parse_chord(plan.chords[bar])
+        first_bass = min(n for n in out["bass"] if n[0] == bar)
+        assert first_bass[1] == 0 and first_bass[2] % 12 == root
+        assert {n[2] % 12 for n in out["harmony"] if n[0] == bar} == {(root + i) % 12 for i in QUALITIES[quality]}
+
+
+def test_generator_switch_selects_the_path_and_both_write_the_same_piece(tmp_path):
+    model = _model(5)
+    path = str(tmp_path / "model.pt")
+    save_checkpoint(path, model, step=1)
+    assert Generator(model).sampling == "fast"  # the default
+    base = Generator.from_checkpoint(path, fast=False)
+    assert base.sampling == "baseline"
+    fast = Generator.from_checkpoint(path)
+    assert fast.sampling == "fast" and fast.baseline().sampling == "baseline" and fast.optimized().sampling == "fast"
+    req = PieceRequest(style="pop", bpm=110, key="E minor", bars=4, seed=21,
+                       instruments=["flute", "piano", "acoustic bass", "drums"])
+    a, b = fast.generate(req), base.generate(req)
+    assert a.midi == b.midi and a.n_steps == b.n_steps
+    assert fast.generate(req, fast=False).midi == a.midi == base.generate(req, fast=True).midi
+    assert base.generate(req, use_cache=False).midi == a.midi
