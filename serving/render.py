@@ -559,7 +559,11 @@ def _toolkit():
         import verovio
 
         verovio.enableLog(verovio.LOG_OFF)
-        tk = _verovio.tk = verovio.toolkit()
+        tk = verovio.toolkit()
+        # Only the thread that imported verovio finds its fonts by default; every other thread's toolkit
+        # looks in the wheel's build-time path and cannot load any MusicXML. Point each one at the package.
+        tk.setResourcePath(os.path.join(os.path.dirname(verovio.__file__), "data"))
+        _verovio.tk = tk
     return tk
 
 

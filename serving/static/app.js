@@ -88,21 +88,32 @@
 
   // -- the API key: a field, localStorage, and #key=... in the address (removed once read) ------------
   function initKey() {
-    let key = "";
     try {
-      key = localStorage.getItem(KEY_STORAGE) || "";
+      el.key.value = localStorage.getItem(KEY_STORAGE) || "";
     } catch (_) { /* storage off: the field still works */ }
-    const fragment = new URLSearchParams(location.hash.replace(/^#/, ""));
-    if (fragment.has("key")) {
-      key = fragment.get("key").trim();
-      storeKey(key);
-      history.replaceState(null, "", location.pathname + location.search);
-    }
-    el.key.value = key;
+    keyFromFragment();
+    // a link with #key=... opened on this page again is no reload, only a hash change
+    window.addEventListener("hashchange", () => {
+      if (keyFromFragment()) loadModels();
+    });
     el.key.addEventListener("change", () => {
       storeKey(el.key.value.trim());
       loadModels();
     });
+    $("#key-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      el.key.dispatchEvent(new Event("change"));
+    });
+  }
+
+  // #key=... in the address: take the key, then take it out of the address bar (and the history).
+  function keyFromFragment() {
+    const fragment = new URLSearchParams(location.hash.replace(/^#/, ""));
+    if (!fragment.has("key")) return false;
+    el.key.value = fragment.get("key").trim();
+    storeKey(el.key.value);
+    history.replaceState(null, "", location.pathname + location.search);
+    return true;
   }
 
   function storeKey(key) {
@@ -171,7 +182,7 @@
   }
 
   function addError(message) {
-    // several file loads may fail; keep the first message, count the rest
+    // several file loads may fail at once; the first message stays (the status line counts them)
     if (!el.error.textContent) showError(message);
   }
 
