@@ -102,6 +102,8 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
 
 @api.exception_handler(HTTPException)
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    if exc.status_code == 400:  # FastAPI's "error parsing the body": bytes that are not UTF-8 JSON
+        return _error(422, "invalid request: body: not valid JSON (undecodable bytes)")
     return _error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
 
