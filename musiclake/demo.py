@@ -1,4 +1,4 @@
-"""The main job on embedded defaults: corpus site → ingest → lake → gold → models → serve → MIDI files.
+"""The main job on embedded defaults: corpus site → ingest → lake → gold → models → serve → MIDI, WAV, MusicXML.
 
 Each stage is the real one (the same functions the per-stage CLIs call); the demo only wires them
 and reports where every result is. A second run reuses what is there: the site export is cached,
@@ -8,7 +8,6 @@ same table versions.
 
 from __future__ import annotations
 
-import base64
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,8 @@ class DemoResult:
     clap: object = None
     evaluation: object = None
     endpoint: str = ""
+    api_key: str = ""
+    api_keys_file: str = ""
     outputs: list[Path] = field(default_factory=list)
     responses: list[dict] = field(default_factory=list)
     ray_dashboard: str | None = None
@@ -112,31 +113,53 @@ def run_demo(cfg: Config, keep_serving: bool = False) -> DemoResult:
     result.clap = run_clap_training(cfg)
     print(result.clap.summary())
 
-    _stage(6, "serving: Ray Serve POST /v1/generate")
-    result.endpoint = serving_app.deploy(cfg)
+    _stage(6, "serving: Ray Serve page + /v1 API -> MIDI, WAV and MusicXML for two prompts")
+    from serving.api import API_KEY_HEADER, GENERATE_PATH
+    from serving.guard import ensure_keys
+
+    if cfg.serve.auth:
+        keys, made = ensure_keys(cfg.serve.api_keys_file)
+        result.api_key, result.api_keys_file = keys[0]["key"], cfg.serve.api_keys_file
+        print(f"API keys: {cfg.serve.api_keys_file}{' (made now)' if made else ''}")
+    try:
+        result.endpoint = serving_app.deploy(cfg)
+    except serving_app.PortInUse as e:
+        raise SystemExit(f"demo: {e}") from None
     out_dir = Path(cfg.demo.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    http = requests.Session()
+    if result.api_key:
+        http.headers[API_KEY_HEADER] = result.api_key
     try:
         for lang, prompt in PROMPTS:
             # the version this run trained (or reused), champion or not: the demo shows what it made
             body = {"prompt": prompt or cfg.demo.prompt, "bars": 16, "seed": 7,
                     "model": str(result.training.model_version)}
-            resp = requests.post(f"{result.endpoint}/v1/generate", json=body, timeout=300)
+            resp = http.post(result.endpoint + GENERATE_PATH, json=body, timeout=300)
             if resp.status_code != 200:
                 raise RuntimeError(f"endpoint answered {resp.status_code}: {resp.text[:300]}")
             payload = resp.json()
-            path = out_dir / f"demo-{lang}-v{payload['model']['version']}.mid"
-            path.write_bytes(base64.b64decode(payload["midi_base64"]))
-            payload.pop("midi_base64")
-            result.outputs.append(path)
+            version = payload["provenance"]["generator"]["version"]
+            files = []
+            for fmt in ("mid", "wav", "musicxml"):
+                got = http.get(result.endpoint + payload["urls"][fmt], timeout=300)
+                if got.status_code != 200:
+                    raise RuntimeError(f"{payload['urls'][fmt]} answered {got.status_code}: {got.text[:300]}")
+                path = out_dir / f"demo-{lang}-v{version}.{fmt}"
+                path.write_bytes(got.content)
+                files.append(path)
+            result.outputs.extend(files)
             result.responses.append(payload)
             a = payload["attributes"]
             tracks = ", ".join(f"{t['role']}={t['instrument']} ({t['source']}, {t['n_notes']})" for t in payload["tracks"])
             print(f"[{lang}] {body['prompt']!r} -> {a['style']}, {a['bpm']:g} BPM, {a['key']}, {a['time_signature']}; "
-                  f"chords {'-'.join(a['chords'])}; tracks {tracks}; "
-                  f"{payload['n_notes']} notes, {payload['duration_s']:.1f}s, {payload['elapsed_ms']:.0f} ms -> {path}")
+                  f"chords {'-'.join(a['chords'])}; tracks {tracks}; {payload['n_notes']} notes, "
+                  f"{payload['duration_s']:.1f}s, generated in {payload['timings']['generate_ms']:.0f} ms "
+                  f"(request {payload['elapsed_ms']:.0f} ms); piece {payload['id']}")
+            for path in files:
+                print(f"    {path}  ({path.stat().st_size / 1024:.0f} kB)")
         if keep_serving:
-            print(f"\nserving at {result.endpoint} until Ctrl-C")
+            print(f"\npage: {_page(result)}\nserving at {result.endpoint} until Ctrl-C")
             try:
                 while True:
                     time.sleep(3600)
@@ -154,7 +177,13 @@ def run_demo(cfg: Config, keep_serving: bool = False) -> DemoResult:
     return result
 
 
+def _page(r: DemoResult) -> str:
+    return f"{r.endpoint}/" + (f"#key={r.api_key}" if r.api_key else "")
+
+
 def report(cfg: Config, r: DemoResult) -> str:
+    from serving.api import API_KEY_HEADER
+
     lines = [f"Delta tables under {cfg.lake.uri}:",
              f"  {'table':<24} {'layer':<7} {'version':>7} {'rows':>8} {'size':>10}"]
     for t in r.tables:
@@ -166,9 +195,14 @@ def report(cfg: Config, r: DemoResult) -> str:
                          f"  run {tr.run_id}")
     lines += [
         "  UI: make mlflow-ui  ->  http://127.0.0.1:5000",
-        f"Endpoint (while serving): {r.endpoint}/v1/generate   start it with: make serve",
         f"Ray dashboard (while running): {r.ray_dashboard or 'disabled'}",
-        "Generated MIDI: " + ", ".join(str(p) for p in r.outputs),
+        "Generated (MIDI, WAV, MusicXML):",
+        *[f"  {p}" for p in r.outputs],
         f"Demo took {r.elapsed_s:.0f}s",
+        "",
+        f"Page: {_page(r)}   (up while serving: make serve, or musiclake demo --keep-serving)",
+        f"API:  {r.endpoint}/v1/generate, /v1/recommend, /v1/models; spec {r.endpoint}/openapi.json",
     ]
+    if r.api_key:
+        lines.append(f"API key: {r.api_key}   (header {API_KEY_HEADER}; keys in {r.api_keys_file})")
     return "\n".join(lines)

@@ -78,16 +78,25 @@ def test_model_is_registered_with_lineage(demo_cfg, first_run):
     assert len(history) >= 2
 
 
-def test_generated_midi_parses_with_music21_and_has_notes(first_run):
-    import music21
+def test_the_demo_writes_midi_wav_and_musicxml_for_both_prompts(first_run):
+    import wave
 
-    assert len(first_run.outputs) == 2
+    import music21
+    from symusic import Score
+
+    assert sorted(p.suffix for p in first_run.outputs) == [".mid", ".mid", ".musicxml", ".musicxml", ".wav", ".wav"]
     for path in first_run.outputs:
-        score = music21.converter.parse(str(path))
-        assert len(score.flatten().notes) > 0
+        if path.suffix == ".mid":
+            assert Score.from_midi(path.read_bytes()).note_num() > 0
+        elif path.suffix == ".musicxml":
+            assert len(music21.converter.parse(str(path)).flatten().notes) > 0
+        else:
+            with wave.open(str(path)) as w:
+                assert w.getnframes() / w.getframerate() > 1.0
     for payload in first_run.responses:
-        assert payload["model"]["version"] == first_run.training.model_version
+        assert payload["provenance"]["generator"]["version"] == first_run.training.model_version
         assert payload["n_notes"] > 0
+    assert first_run.api_key.startswith("mlk_")
 
 
 def test_second_run_reuses_everything(demo_cfg, first_run):

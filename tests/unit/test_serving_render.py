@@ -16,7 +16,16 @@ from serving.render import FORMATS, MEDIA_TYPES, PieceMeta, RenderError, check_a
 
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 HAVE_AUDIO = shutil.which("fluidsynth") is not None and os.path.isfile(SOUNDFONT)
-needs_audio = pytest.mark.skipif(not HAVE_AUDIO, reason="fluidsynth or the GM soundfont is not installed")
+
+
+@pytest.fixture
+def audio():
+    """WAV tests fail (never skip) without FluidSynth and the soundfont, saying how to get them."""
+    if not HAVE_AUDIO:
+        pytest.fail(f"fluidsynth or {SOUNDFONT} is missing: `make setup` installs them (Makefile: system-packages)")
+
+
+needs_audio = pytest.mark.usefixtures("audio")
 TPQ = 480
 Q = TPQ  # a quarter in ticks
 S = TPQ // 4  # a 16th
@@ -135,7 +144,7 @@ def test_missing_fluidsynth_names_the_setting(midi, tmp_path):
         assert "serve.fluidsynth" in str(e.value) and "\n" not in str(e.value)
 
 
-@pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="fluidsynth is not installed")
+@needs_audio
 def test_missing_or_bad_soundfont_names_the_setting(midi, tmp_path):
     bad = tmp_path / "bad.sf2"
     bad.write_bytes(b"RIFF\0\0\0\0WAVE" + b"\0" * 64)
