@@ -73,7 +73,11 @@ def run_demo(cfg: Config, keep_serving: bool = False) -> DemoResult:
     _stage(1, f"score site: music21 corpus ({cfg.demo.corpus_limit} pieces) as MIDI + lyrics pages")
     build_site(cfg.demo.site_dir, cfg.demo.corpus_limit, faults=True)
     site = ScoreSite(cfg.demo.site_dir, port=cfg.demo.site_port)
-    site.start()
+    try:
+        site.start()
+    except OSError as e:
+        raise SystemExit(f"demo: demo.site_port {cfg.demo.site_port} on 127.0.0.1 is not free ({e.strerror}): "
+                         f"set demo.site_port (e.g. --set demo.site_port=0 for any free port)") from None
     try:
         print(f"site: {site.url} (files in {cfg.demo.site_dir})")
         cfg = with_site_source(cfg, site.url)
