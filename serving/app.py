@@ -272,13 +272,14 @@ class MusicService:
 
     # -- models ---------------------------------------------------------------------------------
     def _resolve(self, model: str, ref: str) -> reg.ModelRef:
-        """``ref`` (alias or version) → a concrete version, an alias cached for ``serve.alias_ttl_s``."""
+        """``ref`` (alias or version) → a concrete version; an alias is cached for ``serve.alias_ttl_s``."""
         now = time.monotonic()
         hit = self._aliases.get((model, ref))
         if hit is not None and hit[1] > now:
             return hit[0]
         found = reg.resolve(self.cfg, ref, model)
-        self._aliases[(model, ref)] = (found, now + (0 if ref.isdigit() else self.cfg.serve.alias_ttl_s))
+        # a version number names the same model for good; an alias is asked again after the TTL
+        self._aliases[(model, ref)] = (found, now + (3600.0 if ref.isdigit() else self.cfg.serve.alias_ttl_s))
         return found
 
     def _load(self, model: str, version: int) -> _Loaded:

@@ -48,7 +48,8 @@ from fractions import Fraction
 
 import numpy as np
 
-FORMATS = ("mid", "wav", "musicxml", "png", "svg")
+from serving.api import FORMATS  # noqa: F401 - the formats are the API's; this module renders them
+
 MEDIA_TYPES = {
     "mid": "audio/midi",
     "wav": "audio/wav",
@@ -56,7 +57,6 @@ MEDIA_TYPES = {
     "png": "image/png",
     "svg": "image/svg+xml",
 }
-EXTENSIONS = {"mid": "mid", "wav": "wav", "musicxml": "musicxml", "png": "png", "svg": "svg"}
 
 TAIL_S = 1.5  # release kept after the last note ends (WAV)
 FADE_S = 0.25  # fade-out when the tail is cut
