@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-packages demo test test-unit test-e2e serve lake-tables mlflow-ui bench-ingest bench-lake bench-train clean
+.PHONY: setup system-packages demo test test-unit test-e2e serve lake-tables mlflow-ui bench-ingest bench-lake bench-train bench-serve bench-load clean
 
 setup: $(STAMP)
 
@@ -61,6 +61,12 @@ bench-lake: setup
 
 bench-train: setup
 	$(PY) -m training.bench
+
+bench-serve: setup
+	$(PY) -m serving.bench latency
+
+bench-load: setup
+	$(PY) -m serving.bench load
 
 clean:
 	rm -rf data out

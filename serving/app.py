@@ -197,6 +197,11 @@ class _Loaded:
             del self._registry[self._key]
 
 
+def _busy(e: Busy) -> ApiError:
+    return ApiError(503, f"busy: every generation slot and queue place is taken; retry in {e.retry_after} s",
+                    {"Retry-After": str(e.retry_after)})
+
+
 def _invalid(e: ValueError) -> ApiError:
     """A 422 naming the field, for what passed the request's own validation but not the generator's."""
     if isinstance(e, pydantic.ValidationError):
@@ -222,7 +227,7 @@ api.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="s
 class MusicService:
     """One replica: guards, recommends, resolves and loads model versions, generates, stores and renders."""
 
-    def __init__(self, config: dict):
+    async def __init__(self, config: dict):
         self.cfg = Config.model_validate(config)
         s = self.cfg.serve
         self.keys = KeyRing(s.api_keys_file) if s.auth else None
@@ -250,6 +255,16 @@ class MusicService:
         # Wired per instance so the cache sizes come from the config this replica was given.
         self._generators = serve.multiplexed(max_num_models_per_replica=s.max_models_per_replica)(load_generator)
         self._claps = serve.multiplexed(max_num_models_per_replica=2)(load_clap)
+        await self._warm()
+
+    async def _warm(self) -> None:
+        """Load the default generator and CLAP versions now, so the first request does not wait for them."""
+        for model, alias in ((reg.MODEL_NAME, self.cfg.serve.model_alias), (reg.CLAP_MODEL_NAME, self.cfg.serve.clap_alias)):
+            try:
+                await self._model(model, alias)
+            except ApiError as e:  # nothing registered yet: requests say so (404) until something is
+                log.warning("not preloaded: %s", e.message)
+        await asyncio.to_thread(self._minilm)
 
     # -- guards ---------------------------------------------------------------------------------
     def admit_key(self, key: Optional[str]) -> str:
@@ -366,6 +381,10 @@ class MusicService:
               responses={**COMMON_ERRORS, **NOT_FOUND, **BUSY})
     async def generate(self, req: GenerateRequest) -> GenerateResponse:
         t0 = time.perf_counter()
+        try:
+            self.admission.check()  # a full replica says so before doing any work for the request
+        except Busy as e:
+            raise _busy(e) from None
         attrs, clap_info = await self._recommend(req)
         seed = req.seed if req.seed is not None else secrets.randbelow(2**31 - 16)
         try:
@@ -399,8 +418,7 @@ class MusicService:
                     pieces = [pieces[order[0][0]]]
                 t_store = time.perf_counter()
         except Busy as e:
-            raise ApiError(503, f"busy: every generation slot and queue place is taken; retry in {e.retry_after} s",
-                           {"Retry-After": str(e.retry_after)}) from None
+            raise _busy(e) from None
         piece = pieces[0]
         tracks = [t.model_copy(update={"source": "upload"}) if given and t.role in given and t.doubles is None else t
                   for t in piece.tracks]

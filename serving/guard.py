@@ -154,10 +154,14 @@ class Admission:
     def retry_after(self) -> int:
         return max(1, math.ceil((self.waiting + 1) / self.slots * self._mean_s))
 
-    @asynccontextmanager
-    async def slot(self):
+    def check(self) -> None:
+        """:class:`Busy` now if a request arriving now would be refused (before any work is done for it)."""
         if self.running >= self.slots and self.waiting >= self.queue:
             raise Busy(self.retry_after(), self.waiting)
+
+    @asynccontextmanager
+    async def slot(self):
+        self.check()
         self.waiting += 1
         try:
             await self._sem.acquire()

@@ -1,0 +1,515 @@
+"""``make bench-serve`` / ``make bench-load`` (``python -m serving.bench latency|load``): the HTTP service's figures.
+
+* ``latency``: deploys the Ray Serve app once per sampling path, in one run (``serve.sampling=fast``,
+  then ``serve.sampling=baseline``, each on a fresh port; Ray stays up between them), warms each up,
+  then sends ``--requests`` sequential ``POST /v1/generate`` (16 bars x 4 tracks, seeds 0..N-1) from
+  one ``requests.Session`` and prints the client-side wall time p50/p95/max, the server's mean
+  ``timings.generate_ms`` / ``timings.total_ms`` and steps, whether both paths wrote the same MIDI
+  for each seed, and the goal (p95 < 1 s). ``--files`` also times the WAV of one new piece (rendered
+  on the first GET) and a second GET (cached).
+* ``load``: a bounded loopback load test: ``--clients`` threads loop ``POST /v1/generate`` (random
+  seeds) for ``--duration`` seconds, honouring Retry-After on 503/429 (capped at 5 s); prints
+  progress every 5 s, then throughput, latency of the 200s, counts per status, the 503s that carried
+  Retry-After, the most requests in flight, and a verdict. ``--alias-move`` moves the generator's
+  "champion" alias to another registered version halfway through and back at the end.
+  ``--url URL --api-key K`` targets a server that is already running instead of deploying one.
+
+The bench raises the key's rate limit (``serve.rate_limit_per_min=100000``, ``serve.rate_burst=10000``;
+``--set`` wins over that) and turns Ray's dashboard off. It prints figures; it asserts nothing.
+Serve is shut down at the end, on Ctrl-C too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import socket
+import sys
+import threading
+import time
+from collections import Counter
+
+import numpy as np
+
+PROMPT = "relaxed cafe afternoon with a touch of electronic"
+INSTRUMENTS = ["flute", "piano", "acoustic bass", "drums"]
+GOAL_P95_S = 1.0
+RETRY_CAP_S = 5.0
+BENCH_OVERRIDES = ["serve.rate_limit_per_min=100000", "serve.rate_burst=10000", "ray.include_dashboard=false"]
+
+
+def _body(seed: int, bars: int) -> dict:
+    return {"prompt": PROMPT, "bars": bars, "seed": seed, "instruments": INSTRUMENTS}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pct(values, q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=float), q)) if len(values) else float("nan")
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f} (1/5/15 min) on {os.cpu_count()} cores"
+
+
+def _error_of(resp) -> str:
+    try:
+        return str(resp.json().get("error"))[:200]
+    except ValueError:
+        return resp.text[:200]
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+class _Server:
+    """Deploys the app (Ray started here, its workers' logs kept off this console) and shuts it down."""
+
+    def __init__(self):
+        self.up = False
+
+    def deploy(self, cfg) -> str:
+        from musiclake.cluster import init_ray
+        from serving import app as serving_app
+
+        try:
+            serving_app._check_port(cfg)  # before Ray starts, so a taken port costs one line, not a Ray start
+            init_ray(cfg, log_to_driver=False)
+            self.up = True
+            return serving_app.deploy(cfg)
+        except serving_app.PortInUse as e:
+            print(f"error: {e}", file=sys.stderr)
+            raise SystemExit(1) from None
+
+    def shutdown(self) -> None:
+        if self.up:
+            from serving import app as serving_app
+
+            serving_app.shutdown()
+            self.up = False
+
+    def close(self) -> None:
+        self.shutdown()
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+
+
+def _config(args, port: int, extra: list[str] = ()):
+    from musiclake.config import ConfigError, load_config
+
+    try:
+        return load_config(args.config, BENCH_OVERRIDES + [f"serve.port={port}", *extra] + list(args.set or []))
+    except ConfigError as e:
+        print(str(e), file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _describe(cfg) -> str:
+    s = cfg.serve
+    return (f"replicas={s.num_replicas} replica_cpus={s.replica_cpus:g} sampling={s.sampling} "
+            f"max_concurrent={s.max_concurrent} max_queue={s.max_queue} rate_limit_per_min={s.rate_limit_per_min:g} "
+            f"rate_burst={s.rate_burst} alias_ttl_s={s.alias_ttl_s:g} model_alias={s.model_alias} "
+            f"ray.num_cpus={cfg.ray.num_cpus or 'all'}")
+
+
+def _key(cfg) -> str:
+    from serving.guard import ensure_keys
+
+    keys, _ = ensure_keys(cfg.serve.api_keys_file)
+    entry = keys[0]
+    if entry.get("rate_limit_per_min") or entry.get("rate_burst"):
+        print(f"note: key {entry.get('name')!r} has its own rate limit in {cfg.serve.api_keys_file}; "
+              "it wins over the bench's serve.rate_limit_per_min", file=sys.stderr)
+    return entry["key"]
+
+
+def _session(key: str):
+    import requests
+
+    from serving.api import API_KEY_HEADER
+
+    s = requests.Session()
+    s.headers[API_KEY_HEADER] = key
+    return s
+
+
+# -- latency ---------------------------------------------------------------------------------------
+def _run_path(args, server: _Server, sampling: str, port: int, files: bool) -> dict:
+    from serving.api import GENERATE_PATH
+
+    cfg = _config(args, port, [f"serve.sampling={sampling}"])
+    print(f"\n[{sampling}] config: {_describe(cfg)}", flush=True)
+    t0 = time.perf_counter()
+    url = server.deploy(cfg)
+    print(f"[{sampling}] deployed at {url} in {time.perf_counter() - t0:.1f} s", flush=True)
+    session = _session(_key(cfg))
+    endpoint = url + GENERATE_PATH
+    out = {"sampling": sampling, "wall": [], "generate_ms": [], "total_ms": [], "steps": [], "sha": {},
+           "errors": Counter(), "versions": Counter()}
+    try:
+        for i in range(args.warmup):
+            t = time.perf_counter()
+            r = session.post(endpoint, json=_body(1_000_000 + i, args.bars), timeout=600)
+            print(f"[{sampling}] warm-up {i + 1}/{args.warmup}: {r.status_code} in {time.perf_counter() - t:.2f} s"
+                  + ("" if r.status_code == 200 else f" ({_error_of(r)})"), flush=True)
+        t_loop = time.perf_counter()
+        for i in range(args.requests):
+            t = time.perf_counter()
+            r = session.post(endpoint, json=_body(i, args.bars), timeout=600)
+            wall = time.perf_counter() - t
+            if r.status_code != 200:
+                out["errors"][f"{r.status_code} {_error_of(r)}"] += 1
+                continue
+            p = r.json()
+            out["wall"].append(wall)
+            out["generate_ms"].append(p["timings"]["generate_ms"])
+            out["total_ms"].append(p["timings"]["total_ms"])
+            out["steps"].append(p["n_steps"])
+            out["sha"][i] = p["content_sha256"]
+            out["versions"][p["provenance"]["generator"]["version"]] += 1
+            if time.perf_counter() - t_loop > 5 and (i + 1) % 5 == 0:
+                print(f"[{sampling}] {i + 1}/{args.requests} requests, last {wall:.2f} s", flush=True)
+        if files:
+            out["files"] = _time_wav(session, url, args.bars, sampling)
+    finally:
+        session.close()
+        server.shutdown()
+    return out
+
+
+def _time_wav(session, url: str, bars: int, sampling: str) -> str:
+    """A new piece (random seed, so its WAV is not on disk yet), its WAV fetched twice."""
+    from serving.api import GENERATE_PATH
+
+    r = session.post(url + GENERATE_PATH, json=_body(random.randrange(2**31 - 16), bars), timeout=600)
+    if r.status_code != 200:
+        return f"could not generate a piece for the WAV: {r.status_code} {_error_of(r)}"
+    wav = url + r.json()["urls"]["wav"]
+    times, size = [], 0
+    for _ in range(2):
+        t = time.perf_counter()
+        g = session.get(wav, timeout=600)
+        times.append(time.perf_counter() - t)
+        if g.status_code != 200:
+            return f"GET wav: {g.status_code} {_error_of(g)}"
+        size = len(g.content)
+    return (f"WAV of one {bars}-bar piece ({size / 1e6:.1f} MB): first GET (FluidSynth render) {times[0]:.2f} s, "
+            f"second GET (cached) {times[1] * 1000:.0f} ms")
+
+
+def latency(args, server: _Server) -> None:
+    paths = [p.strip() for p in args.paths.split(",") if p.strip()]
+    print(f"bench-serve: {args.requests} sequential POST /v1/generate per sampling path ({', '.join(paths)}), "
+          f"{args.bars} bars x {len(INSTRUMENTS)} tracks ({', '.join(INSTRUMENTS)}), {args.warmup} warm-up requests, "
+          f"one HTTP client; load average at start {_load()}", flush=True)
+    results = []
+    for n, sampling in enumerate(paths):
+        port = (args.port + n) if args.port else _free_port()
+        results.append(_run_path(args, server, sampling, port, files=args.files and n == 0))
+    print(f"\nload average at end {_load()}")
+    print(f"{'path':<10}{'n':>4}{'p50 s':>8}{'p95 s':>8}{'max s':>8}{'gen ms':>9}{'total ms':>10}{'steps':>7}")
+    for r in results:
+        w = r["wall"]
+        mean = (lambda k: float(np.mean(r[k]))) if w else (lambda k: float("nan"))
+        print(f"{r['sampling']:<10}{len(w):>4}{_pct(w, 50):>8.3f}{_pct(w, 95):>8.3f}"
+              f"{max(w, default=float('nan')):>8.3f}{mean('generate_ms'):>9.0f}{mean('total_ms'):>10.0f}"
+              f"{mean('steps'):>7.0f}")
+        for err, count in r["errors"].items():
+            print(f"  {r['sampling']}: {count} x {err}")
+        if r["versions"]:
+            print(f"  {r['sampling']}: generator " + ", ".join(f"v{v} x{c}" for v, c in sorted(r["versions"].items())))
+    for r in results:
+        if "files" in r:
+            print(f"{r['sampling']}: {r['files']}")
+    by = {r["sampling"]: r for r in results}
+    if "fast" in by and "baseline" in by and by["fast"]["wall"] and by["baseline"]["wall"]:
+        f, b = by["fast"], by["baseline"]
+        common = sorted(set(f["sha"]) & set(b["sha"]))
+        same = sum(f["sha"][i] == b["sha"][i] for i in common)
+        print(f"fast vs baseline: p50 {_pct(b['wall'], 50) / _pct(f['wall'], 50):.1f}x, "
+              f"p95 {_pct(b['wall'], 95) / _pct(f['wall'], 95):.1f}x, server generate_ms "
+              f"{np.mean(b['generate_ms']) / np.mean(f['generate_ms']):.1f}x; same MIDI for {same}/{len(common)} seeds")
+    for r in results:
+        if r["wall"]:
+            p95 = _pct(r["wall"], 95)
+            verdict = "met" if p95 < GOAL_P95_S else f"missed by {p95 - GOAL_P95_S:.3f} s"
+            print(f"goal p95 < {GOAL_P95_S:g} s over HTTP, {r['sampling']} path: {verdict} (p95 {p95:.3f} s)")
+
+
+# -- load ------------------------------------------------------------------------------------------
+class _Tally:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.records: list[tuple] = []  # (start, end, status, has_retry_after, version, error)
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    def enter(self):
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def leave(self, record: tuple):
+        with self.lock:
+            self.in_flight -= 1
+            self.records.append(record)
+
+    def snapshot(self) -> list[tuple]:
+        with self.lock:
+            return list(self.records)
+
+
+def _client(endpoint: str, key: str, bars: int, stop: threading.Event, tally: _Tally, t0: float) -> None:
+    import requests
+
+    session = _session(key)
+    rng = random.Random()
+    try:
+        while not stop.is_set():
+            tally.enter()
+            start = time.perf_counter() - t0
+            status, retry, version, error = 0, None, None, ""
+            try:
+                r = session.post(endpoint, json=_body(rng.randrange(2**31 - 16), bars), timeout=300)
+                status, retry = r.status_code, r.headers.get("Retry-After")
+                if status == 200:
+                    version = r.json()["provenance"]["generator"]["version"]
+                else:
+                    error = _error_of(r)
+            except requests.RequestException as e:
+                error = f"{type(e).__name__}: {str(e)[:150]}"
+            tally.leave((start, time.perf_counter() - t0, status, retry is not None, version, error))
+            if status in (429, 503):
+                try:
+                    wait = min(RETRY_CAP_S, float(retry)) if retry is not None else 1.0
+                except ValueError:
+                    wait = 1.0
+                stop.wait(wait)
+            elif status == 0:
+                stop.wait(1.0)
+    finally:
+        session.close()
+
+
+def _counts(records) -> Counter:
+    c = Counter()
+    for r in records:
+        s = r[2]
+        c["200" if s == 200 else "503" if s == 503 else "429" if s == 429 else "4xx" if 400 <= s < 500
+          else "5xx" if s >= 500 else "conn" if s == 0 else str(s)] += 1
+    return c
+
+
+def _fmt_counts(c: Counter) -> str:
+    return " ".join(f"{k}:{c[k]}" for k in ("200", "503", "429", "4xx", "5xx", "conn") if c[k]) or "-"
+
+
+class _AliasMove:
+    """Moves the generator's champion alias to another version, and back (always, even on Ctrl-C)."""
+
+    def __init__(self, cfg):
+        from training import registry as reg
+
+        self.reg, self.cfg = reg, cfg
+        self.versions = reg.list_versions(cfg)
+        self.home = next((v.version for v in self.versions if reg.CHAMPION in v.aliases), None)
+        others = [v.version for v in self.versions if v.version != self.home]
+        self.target = others[0] if others else None
+        self.moved_at = None
+        self.moved = False
+
+    def why_not(self) -> str | None:
+        if self.home is None:
+            return f"{self.reg.MODEL_NAME} has no {self.reg.CHAMPION!r} alias"
+        if self.target is None:
+            listed = ", ".join(f"v{v.version}" for v in self.versions)
+            return (f"only {len(self.versions)} version of {self.reg.MODEL_NAME} is registered ({listed}); "
+                    "registered nothing")
+        return None
+
+    def move(self, t: float) -> None:
+        self.reg.client(self.cfg).set_registered_model_alias(self.reg.MODEL_NAME, self.reg.CHAMPION, str(self.target))
+        self.moved, self.moved_at = True, t
+
+    def back(self) -> None:
+        if self.moved:
+            self.reg.client(self.cfg).set_registered_model_alias(self.reg.MODEL_NAME, self.reg.CHAMPION, str(self.home))
+            self.moved = False
+
+
+def load(args, server: _Server) -> None:
+    from serving.api import GENERATE_PATH, HEALTH_PATH
+
+    cfg = _config(args, args.port or _free_port())
+    print(f"bench-load: {args.clients} clients (threads, one requests.Session each) looping POST {GENERATE_PATH} "
+          f"({args.bars} bars x {len(INSTRUMENTS)} tracks, random seeds) for {args.duration:g} s; Retry-After honoured "
+          f"(capped at {RETRY_CAP_S:g} s); load average at start {_load()}", flush=True)
+    if args.url:
+        url, key = args.url.rstrip("/"), args.api_key
+        if not key:
+            from serving.cli import api_key
+
+            key = api_key(cfg, None)
+        print(f"target: {url} (already running; its serve config is its own)")
+    else:
+        print(f"config: {_describe(cfg)}")
+        t = time.perf_counter()
+        url, key = server.deploy(cfg), _key(cfg)
+        print(f"deployed at {url} in {time.perf_counter() - t:.1f} s", flush=True)
+    session = _session(key or "")
+    health = session.get(url + HEALTH_PATH, timeout=30)
+    print(f"healthz: {health.status_code} {health.text[:200]}")
+    t = time.perf_counter()
+    warm = session.post(url + GENERATE_PATH, json=_body(12345, args.bars), timeout=600)
+    print(f"warm-up request: {warm.status_code} in {time.perf_counter() - t:.2f} s"
+          + ("" if warm.status_code == 200 else f" ({_error_of(warm)})"), flush=True)
+    session.close()
+
+    mover = None
+    if args.alias_move:
+        mover = _AliasMove(cfg)
+        why = mover.why_not()
+        if why:
+            print(f"alias move: skipped: {why}")
+            mover = None
+        else:
+            print(f"alias move: {mover.reg.CHAMPION} v{mover.home} -> v{mover.target} at {args.duration / 2:g} s, "
+                  f"back to v{mover.home} at the end")
+
+    stop, tally = threading.Event(), _Tally()
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=_client, args=(url + GENERATE_PATH, key or "", args.bars, stop, tally, t0),
+                                daemon=True, name=f"client-{i}") for i in range(args.clients)]
+    try:
+        for th in threads:
+            th.start()
+        next_line = 5.0
+        while (now := time.perf_counter() - t0) < args.duration:
+            if mover is not None and mover.moved_at is None and now >= args.duration / 2:
+                mover.move(now)
+                print(f"[{now:5.1f}s] moved {mover.reg.CHAMPION} to v{mover.target}", flush=True)
+            if now >= next_line:
+                recs = tally.snapshot()
+                c = _counts(recs)
+                print(f"[{now:5.1f}s] {len(recs)} requests, {len(recs) / now:.1f}/s ({c['200'] / now:.2f} 200s/s), "
+                      f"in flight {tally.in_flight}, {_fmt_counts(c)}", flush=True)
+                next_line += 5.0
+            time.sleep(0.2)
+        stop.set()
+        print(f"[{time.perf_counter() - t0:5.1f}s] duration reached; waiting for {tally.in_flight} requests in flight",
+              flush=True)
+        for th in threads:
+            th.join(timeout=330)
+    finally:
+        stop.set()
+        if mover is not None:
+            mover.back()
+    elapsed = time.perf_counter() - t0
+    _report_load(tally, elapsed, mover, cfg)
+
+
+def _report_load(tally: _Tally, elapsed: float, mover, cfg) -> None:
+    recs = tally.snapshot()
+    c = _counts(recs)
+    ok = [r[1] - r[0] for r in recs if r[2] == 200]
+    print(f"\nload average at end {_load()}")
+    print(f"requests: {len(recs)} in {elapsed:.1f} s ({len(recs) / elapsed:.2f}/s); 200s: {c['200']} = "
+          f"{c['200'] / elapsed:.2f}/s")
+    if ok:
+        print(f"latency of 200s: p50 {_pct(ok, 50):.2f} s, p95 {_pct(ok, 95):.2f} s, max {max(ok):.2f} s")
+    print(f"status: 200={c['200']} 503={c['503']} 429={c['429']} other 4xx={c['4xx']} 5xx other than 503={c['5xx']} "
+          f"connection errors={c['conn']}")
+    r503 = [r for r in recs if r[2] == 503]
+    if r503:
+        busy = sum(r[5].startswith("busy") for r in r503)
+        took = [r[1] - r[0] for r in r503]
+        print(f"503s with Retry-After: {sum(r[3] for r in r503)}/{len(r503)}; 'busy' (admission) {busy}/{len(r503)}; "
+              f"answered in p50 {_pct(took, 50) * 1000:.0f} ms, max {max(took) * 1000:.0f} ms")
+    r429 = [r for r in recs if r[2] == 429]
+    if r429:
+        print(f"429s with Retry-After: {sum(r[3] for r in r429)}/{len(r429)}")
+    print(f"max in flight (client side): {tally.max_in_flight}")
+    versions = Counter(r[4] for r in recs if r[2] == 200)
+    print("generator versions served: " + (", ".join(f"v{v} x{n}" for v, n in sorted(versions.items())) or "-"))
+    if mover is not None and mover.moved_at is not None:
+        t, ttl = mover.moved_at, cfg.serve.alias_ttl_s
+
+        def served(sel):
+            v = Counter(r[4] for r in recs if r[2] == 200 and sel(r))
+            return ", ".join(f"v{k} x{n}" for k, n in sorted(v.items())) or "-"
+
+        print(f"alias move at {t:.1f} s (alias_ttl_s {ttl:g}): "
+              f"before (started < {t:.1f} s): {served(lambda r: r[0] < t)}; "
+              f"after (started > {t + ttl:.1f} s): {served(lambda r: r[0] > t + ttl)}; "
+              f"in between: {served(lambda r: t <= r[0] <= t + ttl)}")
+        during = [r for r in recs if r[1] >= t and r[0] <= t + ttl + 10 and r[2] not in (200, 429)
+                  and not (r[2] == 503 and r[5].startswith("busy"))]
+        print("during the move (requests overlapping [move, move + ttl + 10 s]): "
+              + ("no request failed" if not during else f"{len(during)} failed: "
+                 + "; ".join(sorted({f'{r[2]} {r[5]}' for r in during}))))
+    real = {k: c[k] for k in ("4xx", "5xx", "conn") if c[k]}
+    other503 = [r for r in r503 if not r[5].startswith("busy")]
+    if other503:
+        real["503 not busy"] = len(other503)
+    if real:
+        errors = Counter(f"{r[2]} {r[5]}" for r in recs if r[2] not in (200, 429, 503) or r in other503)
+        print("verdict: REAL ERRORS: " + ", ".join(f"{k}={v}" for k, v in real.items()))
+        for err, n in errors.most_common(5):
+            print(f"  {n} x {err}")
+    else:
+        print("verdict: no 5xx except 503 backpressure")
+
+
+# -- main ------------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m serving.bench", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="mode", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", "-c", help="YAML config (default: $MUSICLAKE_CONFIG or ./musiclake.yaml)")
+    common.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
+    common.add_argument("--port", type=int, default=0, help="serve.port (default: a free port per deployment; "
+                                                             "latency uses PORT and PORT+1)")
+    common.add_argument("--bars", type=int, default=16)
+    lat = sub.add_parser("latency", parents=[common], help="sequential latency, fast vs baseline sampling")
+    lat.add_argument("--requests", type=int, default=20)
+    lat.add_argument("--warmup", type=int, default=2)
+    lat.add_argument("--paths", default="fast,baseline", help="serve.sampling values, in order")
+    lat.add_argument("--files", action="store_true", help="also time the WAV of one piece (first and second GET)")
+    ld = sub.add_parser("load", parents=[common], help="bounded loopback load test")
+    ld.add_argument("--clients", type=int, default=16)
+    ld.add_argument("--duration", type=float, default=60.0, help="seconds")
+    ld.add_argument("--alias-move", action="store_true",
+                    help="move 'champion' to another version halfway, back at the end")
+    ld.add_argument("--url", help="an already running server's base URL (nothing is deployed)")
+    ld.add_argument("--api-key", help="its API key (default: $MUSICLAKE_API_KEY or serve.api_keys_file's first)")
+    args = ap.parse_args(argv)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _interrupt)
+    server = _Server()
+    try:
+        (latency if args.mode == "latency" else load)(args, server)
+    except KeyboardInterrupt:
+        print("\ninterrupted; shutting Serve down", file=sys.stderr)
+        code = 130
+    else:
+        code = 0
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
+        server.close()
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
