@@ -228,10 +228,10 @@ def test_a_key_over_its_rate_limit_gets_429_with_retry_after(served):
 
 
 def test_a_full_queue_answers_503_with_retry_after_and_nothing_else_fails(served):
-    body = {"prompt": "rock anthem", "bars": 16, "seed": 1}
+    body = {"prompt": "rock anthem", "bars": 32, "candidates": 4}  # long enough that the slots stay taken
 
     def call(i):
-        return served.post(GENERATE_PATH, body | {"seed": i}, timeout=600)
+        return served.post(GENERATE_PATH, body | {"seed": 10 * i}, timeout=600)
 
     with ThreadPoolExecutor(48) as pool:
         answers = list(pool.map(call, range(48)))
