@@ -478,7 +478,7 @@ STYLE_DEFAULTS: dict[str, StyleDefaults] = {
     "pop": StyleDefaults(110, ("piano", "electric bass", "drums"), ("I", "V", "vi", "IV"), ("i", "VI", "V", "i")),
     "rock": StyleDefaults(124, ("electric guitar", "electric bass", "drums"),
                           ("I", "bVII", "IV", "I"), ("i", "VI", "VII", "i")),
-    "electronic": StyleDefaults(124, ("electric piano", "synth pad", "synth bass"),
+    "electronic": StyleDefaults(124, ("electric piano", "synth pad", "synth bass", "drums"),
                                 ("I", "V", "vi", "IV"), ("i", "VI", "V", "i")),
     "ambient": StyleDefaults(70, ("synth pad", "piano"), ("Imaj7", "IVmaj7"), ("i7", "VImaj7", "iv7", "V7")),
     "film": StyleDefaults(90, ("string ensemble", "french horn", "timpani"),
