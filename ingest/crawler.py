@@ -12,7 +12,9 @@ For each source the driver
   fetched once per host and the per-host rate holds for all workers together;
 * sends the ETag / Last-Modified last seen at a URL, so unchanged files are not downloaded again;
 * lands every outcome through :class:`ingest.landing.Lander` and marks a URL done in the frontier
-  only once the lander has committed its outcome;
+  only once the lander has committed its outcome; fetch tasks hold at most
+  ``min(batch_size, land_every_rows)`` URLs, so a killed run loses (fetches again) at most the tasks
+  in flight and the lander's unlanded buffer;
 * links lyrics pages to MIDI files: by the page's own link, by the listing entry holding both links,
   or, at the end of the crawl, by title;
 * shows a live progress line (pages, files, bytes, skips, errors, rate) and returns a summary.
@@ -239,6 +241,10 @@ def crawl_source(lake: Lake, source: SourceConfig, workers: int, batch_size: int
     actor_cls = ray.remote(num_cpus=FETCH_ACTOR_CPUS, max_concurrency=threads)(FetchWorker)
     actors = [actor_cls.remote(source, gate) for _ in range(workers)]
     capacity = workers * threads
+    # A fetch task's outcomes reach the driver only when the whole task is done, so a SIGKILL loses
+    # every task in flight: tasks of at most land_every_rows URLs bound that loss (with the lander's
+    # own buffer) to about (in-flight tasks + 1) x land_every_rows outcomes fetched again on resume.
+    task_size = max(1, min(batch_size, land_every_rows))
     inflight: dict = {}  # ObjectRef -> (origin, batch)
     busy: Counter[str] = Counter()
     turn = 0
@@ -249,7 +255,7 @@ def crawl_source(lake: Lake, source: SourceConfig, workers: int, batch_size: int
             for host in crawl.frontier.hosts():
                 while len(inflight) < capacity and busy[host] < source.per_host_concurrency and crawl.frontier.queued(host):
                     free = max(1, capacity - len(inflight))
-                    n = max(1, min(batch_size, math.ceil(crawl.frontier.queued(host) / free)))
+                    n = max(1, min(task_size, math.ceil(crawl.frontier.queued(host) / free)))
                     batch = [crawl.with_validators(t) for t in crawl.frontier.pop_batch(n, host)]
                     ref = actors[turn % workers].fetch_batch.remote(batch)
                     turn += 1

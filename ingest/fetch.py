@@ -147,26 +147,61 @@ def host_allowed(url: str, allowed: list[str]) -> bool:
 
 def _private_ok(host: str, port: int | None, private_hosts) -> bool:
     host = host.strip("[]").lower()
-    return any(entry.lower() in (host, f"{host}:{port}") for entry in private_hosts or ())
+    return any(entry.lower().replace("[", "").replace("]", "") in (host, f"{host}:{port}")
+               for entry in private_hosts or ())
 
 
-def _vetted_addresses(host: str, port: int | None, private_hosts=()) -> list[tuple]:
-    """Every address of ``host``; raises :class:`HostRefused` when one is not public (nor allowed)."""
+# link-local (cloud metadata lives here: 169.254.169.254) and AWS's IPv6 metadata address
+_LINK_LOCAL = [ipaddress.ip_network(n) for n in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128")]
+
+
+def _link_local(ip) -> bool:
+    mapped = getattr(ip, "ipv4_mapped", None)
+    ip = mapped or ip
+    return ip.is_link_local or any(ip.version == n.version and ip in n for n in _LINK_LOCAL)
+
+
+def _vetted_addresses(host: str, port: int | None, private_hosts=(), allow_private: bool = False) -> list[tuple]:
+    """Every address of ``host``; raises :class:`HostRefused` when one may not be reached.
+
+    What a source may reach besides public addresses, from ``allow_private`` and ``private_hosts``:
+
+    * a host listed in ``private_hosts`` (``host`` or ``host:port``, matched by name, as written in
+      the URL) is always allowed, whatever it resolves to;
+    * otherwise, when ``private_hosts`` is set, no other non-public address is allowed, whether or
+      not ``allow_private`` is set: the list means "only these private hosts";
+    * with ``allow_private`` and an empty ``private_hosts``, loopback and private addresses are
+      allowed, but link-local addresses (169.254.0.0/16, fe80::/10: cloud metadata) and
+      ``fd00:ec2::254`` still are not: they must be listed in ``private_hosts`` by name;
+    * with neither, only public (globally routable) addresses are allowed.
+    """
     if _private_ok(host, port, private_hosts):
-        return socket.getaddrinfo(host.strip("[]"), port, proto=socket.IPPROTO_TCP)
+        try:
+            return socket.getaddrinfo(host.strip("[]"), port, proto=socket.IPPROTO_TCP)
+        except socket.gaierror as e:
+            raise HostRefused(f"cannot resolve host {host}: {e.strerror}") from None
     try:
         infos = socket.getaddrinfo(host.strip("[]"), port, proto=socket.IPPROTO_TCP)
     except socket.gaierror as e:
         raise HostRefused(f"cannot resolve host {host}: {e.strerror}") from None
     for info in infos:
         ip = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not ip.is_global:
+        if _link_local(ip):
+            raise HostRefused(f"refused non-public host {host} ({ip}): link-local and cloud metadata addresses "
+                              f"are refused unless listed in private_hosts")
+        if ip.is_global and not (getattr(ip, "ipv4_mapped", None) and not ip.ipv4_mapped.is_global):
+            continue
+        if private_hosts:
+            raise HostRefused(f"refused non-public host {host} ({ip}): not in private_hosts")
+        if not allow_private:
             raise HostRefused(f"refused non-public host {host} ({ip}): the source does not set allow_private")
     return infos
 
 
 def check_host(url: str, allow_private: bool, private_hosts=()) -> None:
-    """Raise :class:`HostRefused` unless every address of the URL's host is public (or allowed).
+    """Raise :class:`HostRefused` unless the URL's host may be reached (see :func:`_vetted_addresses`:
+    public addresses; the hosts in ``private_hosts`` and only those when it is set; other private
+    addresses with ``allow_private``, never link-local / metadata ones unless listed).
 
     The same check runs again when a connection opens (:class:`_GuardedHTTPConnection`), so a
     redirect or a DNS answer that changes between the two cannot reach a private address.
@@ -175,8 +210,11 @@ def check_host(url: str, allow_private: bool, private_hosts=()) -> None:
     host = parts.hostname
     if not host:
         raise HostRefused(f"no host in {url!r}")
-    if not allow_private:
-        _vetted_addresses(host, parts.port or (443 if parts.scheme == "https" else 80), private_hosts)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise HostRefused(f"bad port in {url[:120]!r}") from None
+    _vetted_addresses(host, port, private_hosts, allow_private)
 
 
 class _RefusedAddress(OSError):
@@ -187,10 +225,11 @@ class _GuardedHTTPConnection(HTTPConnection):
     """Resolves, vets every address, and connects to a vetted one (no second lookup to rebind)."""
 
     private_hosts: tuple[str, ...] = ()
+    allow_private: bool = False
 
     def _new_conn(self) -> socket.socket:
         try:
-            infos = _vetted_addresses(self._dns_host, self.port, self.private_hosts)
+            infos = _vetted_addresses(self._dns_host, self.port, self.private_hosts, self.allow_private)
         except HostRefused as e:
             raise urllib3.exceptions.NewConnectionError(self, str(e)) from _RefusedAddress(str(e))
         last: Exception | None = None
@@ -233,20 +272,21 @@ def _phrase(response: requests.Response) -> str:
 
 class _Transport(HTTPAdapter):
     """The session's HTTP adapter: keeps the last transport error (DrissionPage swallows it quietly)
-    and, unless the source allows private hosts, opens only vetted connections."""
+    and, when guarded, opens only connections :func:`_vetted_addresses` allows."""
 
-    def __init__(self, guarded: bool, private_hosts=()):
+    def __init__(self, guarded: bool, private_hosts=(), allow_private: bool = False):
         self.guarded = guarded
         self.private_hosts = tuple(private_hosts)
+        self.allow_private = allow_private
         self.error: Exception | None = None
         super().__init__(pool_connections=4, pool_maxsize=4)
 
     def init_poolmanager(self, *args, **kwargs):
         super().init_poolmanager(*args, **kwargs)
         if getattr(self, "guarded", False):
-            allowed = self.private_hosts
-            http_conn = type("_Conn", (_GuardedHTTPConnection,), {"private_hosts": allowed})
-            https_conn = type("_TLSConn", (_GuardedHTTPSConnection,), {"private_hosts": allowed})
+            allowed = {"private_hosts": self.private_hosts, "allow_private": self.allow_private}
+            http_conn = type("_Conn", (_GuardedHTTPConnection,), allowed)
+            https_conn = type("_TLSConn", (_GuardedHTTPSConnection,), allowed)
             self.poolmanager.pool_classes_by_scheme = {
                 "http": type("_Pool", (_GuardedHTTPPool,), {"ConnectionCls": http_conn}),
                 "https": type("_TLSPool", (_GuardedHTTPSPool,), {"ConnectionCls": https_conn})}
@@ -271,7 +311,27 @@ def _drop(response: requests.Response, drain: bool) -> None:
             return
     except Exception:
         pass
+    _hang_up(raw)
+
+
+def _hang_up(raw) -> None:
+    """Close the response's connection now, for real: the server stops sending at once.
+
+    Closing the connection alone is not enough: the response's file object still holds the socket
+    (a socket closes only when its last file object does), so an abandoned body kept streaming into
+    the kernel buffers until garbage collection, and the host saw the request still in flight after
+    its per-host slot had been handed back. Shut the socket down, then close the body and the connection."""
     conn = getattr(raw, "connection", None)
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    try:
+        raw.close()  # closes the body's file object and the connection
+    except Exception:
+        pass
     if conn is not None:
         conn.close()
     raw.release_conn()
@@ -317,7 +377,8 @@ class Fetcher:
         self._truncate_at_cap = False
         self._kind = "page"
         self._header_directives: set[str] = set()
-        self._transport = _Transport(guarded=not source.allow_private, private_hosts=source.private_hosts)
+        self._transport = _Transport(guarded=True, private_hosts=source.private_hosts,  # link-local: always vetted
+                                     allow_private=source.allow_private)
         options = (SessionOptions(read_file=False)
                    .set_timeout(source.timeout_s)
                    .set_retry(times=0, interval=0)

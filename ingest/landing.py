@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -306,6 +307,30 @@ def _table(spec: TableSpec, rows: Iterable[dict]) -> pa.Table:
     return pa.Table.from_pylist(list(rows), schema=spec.schema)
 
 
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s)\]>,'\"]*", re.I)
+_HOST = re.compile(r"\[[0-9a-f:.]+\](?::\d+)?|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"  # IPs, [v6]
+                   r"|\b(?:[a-z0-9-]+\.)+[a-z]{2,}(?::\d+)?\b(?!\.)"  # example.org, h1.example.org:8000
+                   r"|\b[a-z0-9-]+:\d+\b", re.I)  # localhost:8000
+_FILE_EXT = re.compile(r"\.(?:mid|midi|html?|txt|kar|zip|gz|tar|jsonl?)$", re.I)
+_QUOTED = re.compile(r"\bb?'(?:[^'\\]|\\.)*'|\bb?\"(?:[^\"\\]|\\.)*\"")
+_PATH = re.compile(r"(?<![\w/<])/[^\s)\]]*")
+_OBJECT = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>", re.I)
+_NUMBER = re.compile(r"(?<![\w.])(?<!HTTP )(?:0x[0-9a-f]+|[-+]?\d+(?:[.,]\d+)*)", re.I)
+
+
+def reason_kind(reason: str) -> str:
+    """``reason`` with its particulars taken out, so that reasons of one kind group together:
+    URLs become ``<url>``, hosts and addresses ``<host>``, paths ``<path>``, quoted values ``'…'``,
+    numbers ``N`` but HTTP statuses (``too large: 9000001 bytes announced > max_file_bytes 8388608`` ->
+    ``too large: N bytes announced > max_file_bytes N``)."""
+    text = _OBJECT.sub("<object>", reason)
+    text = _URL.sub("<url>", text)
+    text = _QUOTED.sub(lambda m: ("b" if m.group(0).startswith("b") else "") + "'…'", text)
+    text = _HOST.sub(lambda m: m.group(0) if _FILE_EXT.search(m.group(0)) else "<host>", text)
+    text = _PATH.sub("<path>", text)
+    return _NUMBER.sub("N", text)
+
+
 def run_log_summary(lake: Lake, run_id: str | None = None, source: str | None = None, top: int = 10) -> str:
     """Outcome counts and the most common reasons of one ingest run (default: the latest one)."""
     filters = [("source", "=", source)] if source else None
@@ -323,17 +348,20 @@ def run_log_summary(lake: Lake, run_id: str | None = None, source: str | None = 
     sources = sorted({r["source"] for r in rows})
     first, last = min(r["fetched_at"] for r in rows), max(r["fetched_at"] for r in rows)
     counts: dict[str, int] = {}
-    reasons: dict[tuple[str, str], int] = {}
+    reasons: dict[tuple[str, str], list] = {}  # (outcome, reason kind) -> [count, one example]
     for r in rows:
         counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
         if r["reason"] and r["outcome"] != "duplicate":
-            reasons[(r["outcome"], r["reason"])] = reasons.get((r["outcome"], r["reason"]), 0) + 1
+            group = reasons.setdefault((r["outcome"], reason_kind(r["reason"])), [0, r["reason"]])
+            group[0] += 1
     landed_bytes = sum(r["size"] or 0 for r in rows if r["outcome"] == "landed")
     lines = [f"run {run_id} (source {', '.join(sources)}): {len(rows)} URLs from {first:%Y-%m-%d %H:%M:%S} "
              f"to {last:%H:%M:%S} UTC, {landed_bytes / 1e6:.2f} MB landed"]
     lines += [f"  {outcome:<13}{counts[outcome]:>8}" for outcome in CRAWL_OUTCOMES if outcome in counts]
     if reasons:
         lines.append("most common reasons:")
-        for (outcome, reason), n in sorted(reasons.items(), key=lambda kv: -kv[1])[:top]:
-            lines.append(f"  {n:>6}  {outcome:<9} {reason}")
+        for (outcome, kind), (n, example) in sorted(reasons.items(), key=lambda kv: (-kv[1][0], kv[0]))[:top]:
+            lines.append(f"  {n:>6}  {outcome:<9} {kind}")
+            if example != kind:
+                lines.append(f"  {'':>6}  {'':<9} e.g. {example}")
     return "\n".join(lines)

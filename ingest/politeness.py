@@ -6,7 +6,8 @@ robots.txt once and keeps its rules, and hands out request slots so that, all wo
 * no more than ``per_host_concurrency`` requests are in flight to the host, and
 * consecutive requests start at least ``max(1 / requests_per_second, robots Crawl-delay)`` apart.
 
-A Crawl-delay above ``max_crawl_delay_s`` skips the host rather than stalling the run. The crawler
+The robots.txt request itself takes a slot like any other (before its rules are known, at the
+rate limit's interval). A Crawl-delay above ``max_crawl_delay_s`` skips the host rather than stalling the run. The crawler
 runs one book per run as a named Ray actor (:func:`start_gate`) that every fetch actor calls through
 :class:`RemoteGate`; tests and single-process use call a :class:`Politeness` directly.
 """
@@ -34,13 +35,15 @@ class _Host:
     rules: RobotsRules | None = None
     in_flight: int = 0
     next_at: float = 0.0
+    last_at: float = 0.0  # when the last request's slot began
     requests: int = 0
     waited_s: float = 0.0
 
 
 class Politeness:
-    def __init__(self, source: SourceConfig):
+    def __init__(self, source: SourceConfig, clock=time.monotonic, sleep=time.sleep):
         self.source = source
+        self._clock, self._sleep = clock, sleep  # tests give a clock they control
         self.token = product_token(source.user_agent)
         self._lock = threading.Lock()
         self._hosts: dict[str, _Host] = {}
@@ -63,12 +66,37 @@ class Politeness:
                 if host.rules is None:
                     from ingest.fetch import Fetcher
 
+                    self._take_slot(host, self.interval(ALLOW_ALL))  # robots.txt is a request to the host too
                     fetcher = Fetcher(self.source)
                     try:
-                        host.rules = fetcher.fetch_robots(url)
+                        rules = fetcher.fetch_robots(url)
                     finally:
                         fetcher.close()
+                        self._release(host)
+                    with host.cond:  # a Crawl-delay spaces the next request from the robots.txt one as well
+                        host.next_at = max(host.next_at, host.last_at + self.interval(rules))
+                    host.rules = rules
         return host.rules
+
+    def _take_slot(self, host: _Host, gap: float) -> None:
+        """Wait until fewer than ``per_host_concurrency`` requests are in flight and ``gap`` has passed
+        since the last request started; then count this one in flight."""
+        with host.cond:
+            host.cond.wait_for(lambda: host.in_flight < self.source.per_host_concurrency)
+            host.in_flight += 1
+            now = self._clock()
+            slot = max(now, host.next_at)
+            host.next_at = slot + gap
+            host.last_at = slot
+            host.requests += 1
+            host.waited_s += slot - now
+        if slot > now:
+            self._sleep(slot - now)
+
+    def _release(self, host: _Host) -> None:
+        with host.cond:
+            host.in_flight = max(0, host.in_flight - 1)
+            host.cond.notify()
 
     def interval(self, rules: RobotsRules) -> float:
         rate = 1.0 / self.source.requests_per_second if self.source.requests_per_second > 0 else 0.0
@@ -86,25 +114,11 @@ class Politeness:
         if rules.crawl_delay is not None and rules.crawl_delay > self.source.max_crawl_delay_s:
             return (f"robots.txt Crawl-delay {rules.crawl_delay:g}s exceeds max_crawl_delay_s "
                     f"{self.source.max_crawl_delay_s:g}: host skipped")
-        host = self._host(url)
-        gap = self.interval(rules)
-        with host.cond:
-            host.cond.wait_for(lambda: host.in_flight < self.source.per_host_concurrency)
-            host.in_flight += 1
-            now = time.monotonic()
-            slot = max(now, host.next_at)
-            host.next_at = slot + gap
-            host.requests += 1
-            host.waited_s += slot - now
-        if slot > now:
-            time.sleep(slot - now)
+        self._take_slot(self._host(url), self.interval(rules))
         return None
 
     def leave(self, url: str) -> None:
-        host = self._host(url)
-        with host.cond:
-            host.in_flight = max(0, host.in_flight - 1)
-            host.cond.notify()
+        self._release(self._host(url))
 
     def stats(self) -> dict[str, dict]:
         with self._lock:

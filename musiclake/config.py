@@ -113,7 +113,9 @@ class SourceConfig(_Section):
     timeout_s: float = Field(10.0, gt=0)
     max_file_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     license: str = "unknown"
-    allow_private: bool = Field(False, description="allow loopback/private hosts (the demo's local site)")
+    allow_private: bool = Field(False, description="allow loopback/private hosts (the demo's local site); never "
+                                                   "link-local/cloud-metadata addresses unless listed in private_hosts; "
+                                                   "when private_hosts is set, only those")
     private_hosts: list[str] = Field(default_factory=list, description="only these private hosts (host or host:port) are allowed, also after redirects")
     # politeness and consent
     obey_robots: bool = Field(True, description="obey robots.txt (Disallow/Allow, Crawl-delay), fetched once per host and run")
@@ -134,7 +136,9 @@ class IngestConfig(_Section):
     workers: int = Field(2, ge=1, description="Ray fetch tasks in flight")
     batch_size: int = Field(32, ge=1, description="URLs per Ray fetch task")
     checkpoint_s: float = Field(5.0, gt=0, description="seconds between commits of landed rows and the crawl frontier")
-    land_every_rows: int = Field(500, ge=1, description="outcomes buffered before the lander commits (also every checkpoint_s)")
+    land_every_rows: int = Field(500, ge=1, description="outcomes buffered before the lander commits (also every "
+                                                        "checkpoint_s); also the most URLs per fetch task, so a killed "
+                                                        "run fetches again at most about (tasks in flight + 1) x this")
     lease_ttl_s: float = Field(600.0, ge=5, description="per-source ingest lease: renewed every third of this; a dead holder's lease expires after it")
     import_max_file_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="bulk import: larger archive members are recorded as errors")
 

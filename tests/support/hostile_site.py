@@ -160,9 +160,13 @@ class HostileSite:
         self.robots = "rules"
         self.etags = True
         self.log: list[dict] = []
+        self.clock = time.monotonic  # what ``log`` times requests with (tests may give their own)
         self.in_flight = self.max_in_flight = 0  # requests being answered now / at most at once
         self._lock = threading.Lock()
         self._flaky_seen: set[str] = set()
+        # /endless/*.mid: bytes each response managed to hand to the kernel, and when its write failed
+        self.sent: dict[str, int] = {}
+        self.hung_up: dict[str, threading.Event] = {}
         self.files: dict[str, bytes] = {f"/midi/good-{i}.mid": midi_bytes(i) for i in range(good)}
         self.titles = {f"/midi/good-{i}.mid": f"Good tune {i}" for i in range(good)}
         if faults:
@@ -227,7 +231,7 @@ class HostileSite:
 
     def _log(self, path: str, headers) -> None:
         with self._lock:
-            self.log.append({"t": time.monotonic(), "path": path, "user_agent": headers.get("User-Agent"),
+            self.log.append({"t": self.clock(), "path": path, "user_agent": headers.get("User-Agent"),
                              "if_none_match": headers.get("If-None-Match"),
                              "if_modified_since": headers.get("If-Modified-Since")})
 
@@ -402,6 +406,8 @@ class HostileSite:
             w.write(b"0\r\n\r\n")
             w.flush()
             return
+        if path.startswith("/endless/"):
+            return self._endless(h, path)
         if path == "/bomb.mid":
             return h.send(200, _bomb(), "audio/midi", {"Content-Encoding": "gzip"})
         if path == "/bad-header.mid":
@@ -410,6 +416,34 @@ class HostileSite:
             good = midi_bytes(5)
             return h.send(200, good[:14] + b"MTrk\x00\x00\xff\xff" + b"\x90" * 40, "audio/midi")
         return h.send(404, _doc("Not found", "<h1>Not found</h1>"))
+
+
+    def _endless(self, h: _Handler, path: str) -> None:
+        """A MIDI header, then zeros for ever, no length: counts what was sent until the client hangs up.
+
+        The socket's send buffer is kept small, so ``sent`` is close to what the client took in
+        (its own receive buffer aside): a client that stops reading but keeps the socket open stalls
+        this writer, one that closes it makes the next write fail (``hung_up`` is set)."""
+        import socket
+
+        with self._lock:
+            self.sent[path] = 0
+            done = self.hung_up.setdefault(path, threading.Event())
+        h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32 * 1024)
+        h.send_response(200)
+        h.send_header("Content-Type", "audio/midi")
+        h.send_header("Connection", "close")
+        h.end_headers()
+        h.wfile.flush()
+        h.close_connection = True
+        chunk = midi_bytes(1) + b"\x00" * (16 * 1024)
+        try:
+            while True:
+                h.connection.sendall(chunk)
+                with self._lock:
+                    self.sent[path] += len(chunk)
+        except OSError:
+            done.set()
 
 
 _BOMB: bytes | None = None
