@@ -19,9 +19,9 @@ from ingest.lock import SourceLease
 from ingest.score_site import ScoreSite, build_site, site_source
 from lake.delta import Lake
 from lake.schemas import BRONZE_CRAWL_LOG, BRONZE_INGEST_LEASES, BRONZE_MIDI, BRONZE_URLS
-from tests.unit.test_ingest_importers import lakh_archive
-from tests.unit.test_ingest_landing import SOURCE, midi_bytes, ok
-from tests.unit.test_ingest_site import SITE_LIMIT
+from tests.support.ingest_rows import lakh_archive
+from tests.support.ingest_rows import SOURCE, midi_bytes, ok
+from tests.support.ingest_rows import SITE_LIMIT
 
 ROOT = Path(__file__).resolve().parents[2]
 

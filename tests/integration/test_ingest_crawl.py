@@ -12,7 +12,7 @@ from lake.delta import Lake
 from lake.schemas import BRONZE_CRAWL_ERRORS, BRONZE_LYRICS, BRONZE_MIDI
 from musiclake.config import ConfigError
 from tests.conftest import make_config
-from tests.unit.test_ingest_site import SITE_LIMIT
+from tests.support.ingest_rows import SITE_LIMIT
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from ingest.cli import app
 from ingest.score_site import build_site
-from tests.unit.test_ingest_site import SITE_LIMIT
+from tests.support.ingest_rows import SITE_LIMIT
 
 runner = CliRunner()
 

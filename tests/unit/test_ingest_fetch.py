@@ -11,7 +11,7 @@ import pytest
 from ingest.fetch import Fetcher, HostRefused, Task, check_host
 from ingest.frontier import Frontier, host_allowed
 from ingest.score_site import ScoreSite, build_site, site_source
-from tests.unit.test_ingest_site import SITE_LIMIT
+from tests.support.ingest_rows import SITE_LIMIT
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import os
-import tarfile
 import zipfile
 
 import pytest
@@ -18,25 +16,10 @@ from ingest.importers import ImportSource, import_captions, import_midi, iter_me
 from ingest.lock import SourceLease
 from lake.delta import Lake
 from lake.schemas import BRONZE_CAPTIONS, BRONZE_CRAWL_ERRORS, BRONZE_CRAWL_LOG, BRONZE_MIDI, BRONZE_URLS
-from tests.unit.test_ingest_landing import midi_bytes
+from tests.support.ingest_rows import lakh_archive, md5, midi_bytes
 
 LAKH = ImportSource("lakh", "CC-BY-4.0")
 runner = CliRunner()
-
-
-def md5(b: bytes) -> str:
-    return hashlib.md5(b).hexdigest()
-
-
-def lakh_archive(path, bodies: list[bytes], extra: dict[str, bytes] | None = None):
-    """``lmd_full/<first hex digit>/<md5>.mid`` members, as in the Lakh MIDI Dataset's lmd_full.tar.gz."""
-    with tarfile.open(path, "w:gz") as tar:
-        tar.addfile(tarfile.TarInfo("lmd_full"))  # a directory-less header, as tar writers emit
-        for name, data in [*((f"lmd_full/{md5(b)[0]}/{md5(b)}.mid", b) for b in bodies), *(extra or {}).items()]:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
 
 
 @pytest.fixture

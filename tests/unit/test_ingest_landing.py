@@ -7,7 +7,6 @@ import threading
 from datetime import datetime, timezone
 
 import pytest
-from symusic import Note, Score, Tempo, Track
 
 from ingest.fetch import Outcome, Task
 from ingest.landing import Lander, load_url_state, run_log_summary
@@ -15,27 +14,7 @@ from ingest.lock import LeaseHeld, SourceLease, current_lease
 from lake.delta import Lake
 from lake.schemas import (BRONZE_CRAWL_ERRORS, BRONZE_CRAWL_LOG, BRONZE_INGEST_LEASES, BRONZE_LYRICS, BRONZE_MIDI,
                           BRONZE_URLS)
-from musiclake.config import SourceConfig
-
-SOURCE = SourceConfig(name="site", seeds=["http://example.org/"], license="CC0")
-
-
-def midi_bytes(i: int) -> bytes:
-    score = Score(480)
-    track = Track(program=i % 128, is_drum=False, name=f"t{i}")
-    for k in range(6):
-        track.notes.append(Note(time=k * 480, duration=400, pitch=40 + (i * 7 + k) % 60, velocity=70 + k))
-    score.tracks.append(track)
-    score.tempos.append(Tempo(time=0, qpm=60 + i % 120))
-    return score.dumps_midi()
-
-
-def ok(url: str, body: bytes, etag: str | None = None, last_modified: str | None = None) -> Outcome:
-    return Outcome(task=Task("midi", url, 1, referrer="http://example.org/"), fetched_at=datetime.now(timezone.utc),
-                   http_status=200, content_type="audio/midi", size=len(body), body=body,
-                   sha256=hashlib.sha256(body).hexdigest(), md5=hashlib.md5(body).hexdigest(), etag=etag,
-                   last_modified=last_modified, final_url=url, elapsed_ms=3.0)
-
+from tests.support.ingest_rows import SOURCE, midi_bytes, ok
 
 def rows(lake: Lake, spec, version=None) -> list[dict]:
     return lake.read(spec, version=version).to_pylist()

@@ -12,8 +12,8 @@ import symusic
 
 from ingest.corpus_export import EXPORT_VERSION, VOICE, catalog, lyric_lines, quotas
 from ingest.score_site import MANIFEST, ScoreSite, build_site, site_source
+from tests.support.ingest_rows import SITE_LIMIT
 
-SITE_LIMIT = 10
 
 
 @pytest.fixture(scope="module")
