@@ -19,27 +19,10 @@ from lake.schemas import (BRONZE_MIDI, SILVER_CHORDS, SILVER_DUPLICATES, SILVER_
                           SILVER_TOKENS, SILVER_TRACK_TOKENS, SILVER_TRACKS)
 from musiclake.runinfo import code_version
 from tests.conftest import make_config
-from tests.integration.test_lake_jobs import BAD, GOOD, bronze_rows
 from tests.support.lake_faults import Crash, crash_after_commits
-from tests.unit.test_lake_dedup import edited, tune
-from tests.unit.test_lake_features import band_score, make_score
+from tests.support.lake_rows import BAD, DUPES, GOOD, HOSTILE, LATE, bronze_rows
+from tests.support.scores import band_score
 
-TUNE = tune(7, 100)
-DUPES = {
-    "tune": (make_score([(0, False, TUNE)], bpm=96, meter=(4, 4)).dumps_midi(), "folk"),
-    "tune-resaved": (make_score([(24, False, TUNE)], bpm=96, meter=(4, 4)).resample(960).dumps_midi(), "folk"),
-    "tune-edited": (make_score([(0, False, [(a, b, p - 3) for a, b, p in edited(TUNE, 3, 2)])], bpm=120,
-                               meter=(4, 4)).dumps_midi(), "folk"),
-    "band": (band_score().dumps_midi(), "rock"),
-}
-HOSTILE = {
-    "hours-long": (make_score([(0, False, [(0, 1, 60), (2_000_000, 1, 62)])], bpm=120).dumps_midi(), None),
-    "absurd-tempo": (make_score([(0, False, [(i, 1, 60 + i % 7) for i in range(40)])], bpm=2_000_000).dumps_midi(),
-                     None),
-    "ten-thousand-tracks": (b"MThd\x00\x00\x00\x06\x00\x01\x27\x10\x01\xe0" + b"MTrk\x00\x00\x00\x04\x00\xff\x2f\x00",
-                            None),
-}
-LATE = {"late-tune": (make_score([(0, False, tune(8, 80))], bpm=88, meter=(3, 4)).dumps_midi(), "jazz")}
 ALL = {**GOOD, **BAD, **DUPES, **HOSTILE, **LATE}
 USABLE = {**GOOD, **DUPES}
 EXPECTED_REASONS = {"truncated": "corrupted", "not-midi": "not_midi", "empty": "empty_file", "silent": "empty",

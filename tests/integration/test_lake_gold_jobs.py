@@ -16,7 +16,7 @@ from lake.jobs.split import assign_splits, split_for
 from lake.schemas import (BRONZE_LYRICS, BRONZE_MIDI, GOLD_LYRIC_SEGMENTS, GOLD_PAIRS, GOLD_SPLITS, SILVER_SCORES,
                           TABLES)
 from tests.conftest import make_config
-from tests.integration.test_lake_jobs import GOOD, LYRICS, bronze_rows, lyrics_rows
+from tests.support.lake_rows import GOOD, LYRICS, bronze_rows, lyrics_rows, silver_jobs
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)
 # One syllable per quarter note; verse 2 under verse 1; a rest of two beats after "star,".
@@ -49,16 +49,6 @@ def transposed(content: bytes, semitones: int) -> bytes:
 
 def sha_of(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
-
-
-def silver_jobs():
-    """The jobs that fill silver from bronze, in order (features, when the build has that job, then encode)."""
-    from lake.jobs.encode import run_encode
-    try:
-        from lake.jobs.features import run_features
-    except ImportError:
-        return [run_encode]
-    return [run_features, run_encode]
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,8 @@ a first run, a re-run that must commit nothing, and an incremental run on one ne
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 
-import pyarrow as pa
 import pytest
 
 from lake.captions import caption_en
@@ -22,51 +19,16 @@ from lake.schemas import (BRONZE_LYRICS, BRONZE_MIDI, GOLD_PAIRS, SILVER_CHORDS,
 from lake.vocab import split_of
 from musiclake.runinfo import code_version
 from tests.conftest import make_config
-from tests.unit.test_lake_features import (c_major_melody, chunk_ends, d_minor_duo, drums_and_piano,
-                                           make_score, scale_notes)
+from tests.support.lake_rows import BAD, GOOD, LYRICS, bronze_rows, lyrics_rows, midi_url
+from tests.support.scores import make_score, scale_notes
 
-SITE = "http://scores.test"
-T0 = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)
 SILVER = (SILVER_SCORES, SILVER_TOKENS, SILVER_QUARANTINE)
 
 
-def midi_url(name: str) -> str:
-    return f"{SITE}/midi/{name}.mid"
-
-
-def bronze_rows(files: dict[str, tuple[bytes, str | None]]) -> pa.Table:
-    rows = []
-    for name, (content, style) in files.items():
-        rows.append(dict(sha256=hashlib.sha256(content).hexdigest(), md5=hashlib.md5(content).hexdigest(),
-                         content=content, size=len(content), url=midi_url(name), referrer=f"{SITE}/index.html",
-                         title=name.replace("-", " ").title(), attrs_json=json.dumps({"style": style} if style else {}),
-                         source="test-site", license="cc0", http_status=200, content_type="audio/midi",
-                         fetched_at=T0, ingest_run_id="ingest-test"))
-    return pa.Table.from_pylist(rows, schema=BRONZE_MIDI.schema)
-
-
-def lyrics_rows(pages: list[tuple[str, str, str | None, int]]) -> pa.Table:
-    rows = [dict(url=f"{SITE}/lyrics/{page}.html", sha256=hashlib.sha256(text.encode()).hexdigest(), title=page,
-                 lyrics=text, language="en", midi_url=midi_url(piece) if piece else None,
-                 match_method="page_link" if piece else "none", source="test-site", license="cc0",
-                 http_status=200, content_type="text/html", fetched_at=T0 + timedelta(minutes=minutes),
-                 ingest_run_id="ingest-test")
-            for page, text, piece, minutes in pages]
-    return pa.Table.from_pylist(rows, schema=BRONZE_LYRICS.schema)
-
-
-GOOD = {"c-major-melody": (c_major_melody(), "Classical"), "d-minor-duo": (d_minor_duo(), "folk"),
-        "drums-and-piano": (drums_and_piano(), None)}
-BAD = {"truncated": (d_minor_duo()[:chunk_ends(d_minor_duo())[0]], "folk"),  # cut between its two tracks
-       "not-midi": (b"<html><body>404 Not Found</body></html>", None),
-       "empty": (b"", None), "silent": (make_score([(0, False, [])], bpm=100).dumps_midi(), None)}
 EXPECTED_ERRORS = {"truncated": ("validate", "truncated: 1 of 2 track chunks"), "not-midi": ("validate", "not MIDI"),
                    "empty": ("validate", "empty file"), "silent": ("features", "empty: no notes")}
 LATE = {"a-minor-tune": (make_score([(40, False, scale_notes([69, 72, 76, 81, 76, 72, 71, 68, 69, 64, 69]))],
                                      bpm=60, meter=(6, 8)).dumps_midi(), "film")}
-LYRICS = [("second-page", "A later page for the same tune", "c-major-melody", 30),
-          ("first-page", "  Twinkle, twinkle, little star\nhow I wonder what you are  ", "c-major-melody", 10),
-          ("orphan", "Words that link to no tune", None, 0)]
 
 
 def sha(name: str) -> str:

@@ -21,10 +21,9 @@ import pytest
 from lake.delta import Lake
 from lake.schemas import BRONZE_MIDI, SILVER_CHORDS, SILVER_QUARANTINE, SILVER_SCORES, SILVER_TRACKS
 from tests.conftest import make_config
-from tests.integration.test_lake_jobs import bronze_rows
 from tests.support.lake_faults import rows_in
-from tests.unit.test_lake_dedup import tune
-from tests.unit.test_lake_features import make_score
+from tests.support.lake_rows import bronze_rows
+from tests.support.scores import make_score, tune
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = {f"tune-{seed}-{bpm}": (make_score([(0, False, tune(seed, 40))], bpm=bpm, meter=(4, 4)).dumps_midi(), "folk")

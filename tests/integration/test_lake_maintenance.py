@@ -102,8 +102,7 @@ def test_lineage_columns_match_table_history_after_the_gold_jobs(tmp_path, spark
     from lake.jobs.align import run_align
     from lake.jobs.split import run_split
     from lake.schemas import BRONZE_MIDI, SILVER_SCORES
-    from tests.integration.test_lake_gold_jobs import silver_jobs
-    from tests.integration.test_lake_jobs import GOOD, bronze_rows
+    from tests.support.lake_rows import GOOD, bronze_rows, silver_jobs
 
     cfg = make_config(tmp_path)
     lake = Lake.from_config(cfg)

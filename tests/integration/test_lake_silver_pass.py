@@ -16,9 +16,8 @@ from lake.schemas import (BRONZE_MIDI, SILVER_CHORDS, SILVER_QUARANTINE, SILVER_
                           SILVER_TRACK_TOKENS, SILVER_TRACKS)
 from lake.tokenizer import tokenizer_id
 from tests.conftest import make_config
-from tests.integration.test_lake_features_jobs import DUPES, HOSTILE, LATE
-from tests.integration.test_lake_jobs import BAD, GOOD, bronze_rows
 from tests.support.lake_faults import Crash, crash_after_commits
+from tests.support.lake_rows import BAD, DUPES, GOOD, HOSTILE, LATE, bronze_rows
 
 TABLES = (SILVER_SCORES, SILVER_CHORDS, SILVER_TRACKS, SILVER_TOKENS, SILVER_TRACK_TOKENS, SILVER_QUARANTINE)
 LINEAGE = {"job_run_id", "processed_at", "source_version"}

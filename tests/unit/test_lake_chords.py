@@ -8,7 +8,7 @@ import pytest
 from lake import chords as c
 from lake.midi_features import analyze
 from lake.vocab import PITCH_CLASSES
-from tests.unit.test_lake_features import make_score
+from tests.support.scores import make_score
 
 
 def voiced(root: int, quality: str, inversion: int, base: int = 48) -> list[int]:

@@ -9,19 +9,7 @@ import pytest
 
 from lake.dedup import BANDS, band_keys, build_clusters, similarity
 from lake.midi_features import analyze, parse_midi
-from tests.unit.test_lake_features import make_score
-
-
-def tune(seed: int, n: int = 120) -> list[tuple[float, float, int]]:
-    """A random but musical line: steps and small leaps, varied rhythm."""
-    rng = np.random.default_rng(seed)
-    pitch, t, notes = 64, 0.0, []
-    for _ in range(n):
-        pitch = int(np.clip(pitch + rng.choice([-4, -2, -1, 1, 2, 3, 5]), 50, 84))
-        dur = float(rng.choice([0.5, 1.0, 1.0, 1.5, 2.0]))
-        notes.append((t, dur, pitch))
-        t += dur
-    return notes
+from tests.support.scores import edited, make_score, tune
 
 
 def piece(notes, program=0, bpm=100, transpose=0, name="t", tpq_scale=1):
@@ -33,16 +21,6 @@ def piece(notes, program=0, bpm=100, transpose=0, name="t", tpq_scale=1):
     f = analyze(parse_midi(data)).features
     return dict(sha256=hashlib.sha256(data).hexdigest(), note_hash=f["note_hash"], minhash=f["minhash"],
                 note_count=f["note_count"])
-
-
-def edited(notes, seed: int, changes: int):
-    """The same line with ``changes`` notes moved a step (a near duplicate: another edition, a typo)."""
-    rng = np.random.default_rng(seed)
-    out = list(notes)
-    for i in rng.choice(len(out), size=changes, replace=False):
-        a, b, p = out[i]
-        out[i] = (a, b, p + 1)
-    return out
 
 
 def clusters(pieces, **kw):

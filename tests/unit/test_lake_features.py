@@ -1,6 +1,6 @@
 """MIDI checks and features (lake.midi_features) on scores built with symusic and on music21's corpus.
 
-The score builders here are also the integration tests' bronze files.
+The score builders are in tests/support/scores.py (the integration tests' bronze files use them too).
 """
 
 from __future__ import annotations
@@ -9,57 +9,13 @@ import struct
 
 import numpy as np
 import pytest
-from symusic import Note, Score, Tempo, TimeSignature, Track
+from symusic import TimeSignature
 
 from lake.midi_features import (Limits, MidiError, analyze, check_midi_bytes, check_score, extract_features, note_ngrams,
                                 parse_midi, time_limit)
 from lake.vocab import normalize_tonic
-
-TPQ = 480
-
-
-def make_score(tracks: list[tuple[int, bool, list[tuple[float, float, int]]]], bpm: float | None = None,
-               meter: tuple[int, int] | None = None, tempos: list[tuple[float, float]] = ()) -> Score:
-    """A score from (program, is_drum, [(start beat, beats, pitch)]) tracks, one tempo and one meter."""
-    score = Score(TPQ)
-    for program, is_drum, notes in tracks:
-        track = Track(name=f"p{program}{'d' if is_drum else ''}", program=program, is_drum=is_drum)
-        for start, beats, pitch in notes:
-            track.notes.append(Note(int(start * TPQ), int(beats * TPQ), pitch, 90))
-        score.tracks.append(track)
-    if bpm is not None:
-        score.tempos.append(Tempo(0, qpm=bpm))
-    for beat, qpm in tempos:
-        score.tempos.append(Tempo(int(beat * TPQ), qpm=qpm))
-    if meter is not None:
-        score.time_signatures.append(TimeSignature(0, *meter))
-    return score
-
-
-def scale_notes(pitches: list[int], beats: float = 1.0, start: float = 0.0):
-    return [(start + i * beats, beats, p) for i, p in enumerate(pitches)]
-
-
-C_MAJOR_TUNE = [60, 64, 67, 72, 67, 64, 60, 62, 65, 69, 67, 65, 64, 62, 60, 60, 67, 60]
-D_MINOR_TUNE = [62, 65, 69, 74, 73, 69, 70, 67, 65, 64, 62, 69, 65, 62, 61, 62]
-
-
-def c_major_melody() -> bytes:
-    """A C-major melody (piano) at 90 BPM in 3/4."""
-    return make_score([(0, False, scale_notes(C_MAJOR_TUNE))], bpm=90, meter=(3, 4)).dumps_midi()
-
-
-def d_minor_duo() -> bytes:
-    """A D-minor piece for piano and acoustic bass at 72 BPM in 4/4."""
-    bass = [(i * 4.0, 4.0, p) for i, p in enumerate([38, 46, 45, 38])]
-    return make_score([(0, False, scale_notes(D_MINOR_TUNE)), (32, False, bass)], bpm=72, meter=(4, 4)).dumps_midi()
-
-
-def drums_and_piano() -> bytes:
-    """A G-major piano part over a drum groove at 128 BPM in 4/4."""
-    groove = [(i * 0.5, 0.25, 36 if i % 2 == 0 else 42) for i in range(32)]
-    piano = scale_notes([67, 71, 74, 79, 74, 71, 67, 66, 69, 72, 74, 71, 67, 62, 67, 67])
-    return make_score([(118, True, groove), (0, False, piano)], bpm=128, meter=(4, 4)).dumps_midi()
+from tests.support.scores import (C_MAJOR_TUNE, D_MINOR_TUNE, TPQ, band_score, c_major_melody, chunk_ends,
+                                  d_minor_duo, drums_and_piano, make_score, scale_notes)
 
 
 def features_of(data: bytes) -> dict:
@@ -105,15 +61,6 @@ def test_main_tempo_is_the_one_held_longest_and_defaults_apply():
 def test_score_without_notes_is_an_error():
     with pytest.raises(MidiError, match="empty: no notes"):
         extract_features(make_score([(0, False, [])], bpm=100))
-
-
-def chunk_ends(data: bytes) -> list[int]:
-    pos, ends = 14, []
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos + 4:pos + 8])
-        pos += 8 + length
-        ends.append(pos)
-    return ends
 
 
 def test_truncation_between_tracks_is_caught_though_symusic_accepts_it():
@@ -172,21 +119,6 @@ def test_keys_agree_with_music21_on_bach_chorales(tmp_path):
 
 
 # -- issue 4: tempo map, meters, roles, ranges, quality flags, limits, fingerprints -----------------
-
-
-def bass_line(bars: int = 8) -> list[tuple[float, float, int]]:
-    return [(i * 2.0, 2.0, p) for i, p in enumerate([38, 45, 41, 43] * (bars // 2))]
-
-
-def band_score(transpose: int = 0, bpm: float = 110) -> Score:
-    """Drums, a bass line, block chords on piano and a flute melody: 8 bars of 4/4."""
-    chords = []
-    for bar, root in enumerate([50, 57, 53, 55] * 2):
-        chords += [(bar * 4.0, 4.0, root + transpose + i) for i in (12, 16, 19)]
-    melody = scale_notes([p + transpose for p in [74, 76, 77, 79, 81, 79, 77, 76] * 4], beats=1.0)
-    groove = [(i * 1.0, 0.5, 36 if i % 2 == 0 else 38) for i in range(32)]
-    return make_score([(118, True, groove), (33, False, [(s, d, p + transpose) for s, d, p in bass_line()]),
-                       (0, False, chords), (73, False, melody)], bpm=bpm, meter=(4, 4))
 
 
 def test_track_roles_and_families():

@@ -1,8 +1,8 @@
 """Fuzzing the per-file paths of the encode and features jobs with 10,000 mutated MIDI files.
 
-A seeded mutator (no hypothesis here) takes real MIDI bytes and flips bits, cuts them, lies in
-chunk lengths, inserts and deletes bytes, declares huge lengths and tracks, and plants absurd
-tempos and hours-long delta times. Every mutant goes through :func:`lake.jobs.encode.tokenize_midi`
+A seeded mutator (:func:`tests.support.scores.mutate`; no hypothesis here) takes real MIDI bytes and
+flips bits, cuts them, lies in chunk lengths, inserts and deletes bytes, declares huge lengths and
+tracks, and plants absurd tempos and hours-long delta times. Every mutant goes through :func:`lake.jobs.encode.tokenize_midi`
 (check, parse, caps, tokenize) and through :func:`lake.jobs.features.analyze_midi`:
 nothing may raise, and every failure must be a quarantine result with a stage, a reason code and
 a one-line error.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import collections
 import random
-import struct
 
 import pytest
 
@@ -21,8 +20,7 @@ from lake.jobs.features import analyze_midi
 from lake.midi_features import Limits
 from lake.tokenizer import ProgramSplitter, build_tokenizer
 from musiclake.config import TokenizerConfig
-from tests.unit.test_lake_dedup import tune
-from tests.unit.test_lake_features import c_major_melody, d_minor_duo, drums_and_piano, make_score
+from tests.support.scores import c_major_melody, d_minor_duo, drums_and_piano, make_score, mutate, tune
 
 MUTANTS = 10_000
 FEATURES_EVERY = 1  # every mutant also goes through the features path
@@ -36,69 +34,6 @@ def seeds() -> list[bytes]:
                        (33, False, [(i * 2.0, 2.0, 40 + i % 5) for i in range(16)]),
                        (0, False, [(a, b, p) for a, b, p in tune(5, 60)])], bpm=124, meter=(4, 4))
     return [c_major_melody(), d_minor_duo(), drums_and_piano(), band.dumps_midi()]
-
-
-def chunk_offsets(data: bytes) -> list[int]:
-    """Offsets of the chunks that fit in the data (a mutated file may have none)."""
-    pos, out = 14, []
-    while pos + 8 <= len(data):
-        end = pos + 8 + struct.unpack(">I", data[pos + 4:pos + 8])[0]
-        if end > len(data):
-            break
-        out.append(pos)
-        pos = end
-    return out
-
-
-def mutate(data: bytes, rng: random.Random) -> bytes:
-    b = bytearray(data)
-    kind = rng.randrange(12)
-    if kind == 0:  # bit flips
-        for _ in range(rng.randint(1, 8)):
-            i = rng.randrange(len(b))
-            b[i] ^= 1 << rng.randrange(8)
-    elif kind == 1:  # truncation
-        b = b[:rng.randrange(len(b))]
-    elif kind == 2:  # a chunk that lies about its length
-        offs = chunk_offsets(data)
-        if offs:
-            o = rng.choice(offs)
-            b[o + 4:o + 8] = struct.pack(">I", rng.choice([0, 1, 7, len(b), len(b) * 2, rng.randrange(1 << 32)]))
-    elif kind == 3:  # inserted random bytes
-        i = rng.randrange(len(b))
-        b[i:i] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 64)))
-    elif kind == 4:  # deleted bytes
-        i = rng.randrange(len(b))
-        del b[i:i + rng.randint(1, 32)]
-    elif kind == 5:  # huge declared lengths everywhere
-        for o in chunk_offsets(data):
-            b[o + 4:o + 8] = b"\xff\xff\xff\xff"
-    elif kind == 6:  # header fields: format, track count, division
-        field = rng.choice([8, 10, 12])
-        b[field:field + 2] = struct.pack(">H", rng.choice([0, 1, 2, 3, 255, 10_000, 0x7FFF, 0x8000, 0xE728, 0xFFFF]))
-    elif kind == 7:  # interesting byte values
-        for _ in range(rng.randint(1, 16)):
-            b[rng.randrange(len(b))] = rng.choice([0x00, 0x7F, 0x80, 0xFF, 0xF0, 0xF7, 0x90, 0xB0])
-    elif kind == 8:  # an absurd tempo: every set-tempo event gets 1 or 2**24-1 microseconds per quarter
-        i = b.find(b"\xff\x51\x03")
-        while i != -1:
-            b[i + 3:i + 6] = rng.choice([b"\x00\x00\x01", b"\xff\xff\xff", b"\x00\x00\x00"])
-            i = b.find(b"\xff\x51\x03", i + 6)
-    elif kind == 9:  # an hours-long delta time before the track's last event
-        offs = chunk_offsets(data)
-        if offs:
-            o = rng.choice(offs)
-            end = min(o + 8 + struct.unpack(">I", data[o + 4:o + 8])[0], len(b))
-            bomb = b"\x8f\xff\xff\x7f\x90\x3c\x40\x00\x80\x3c\x40"  # delta 2**28-1 ticks, then a note
-            b[end - 4:end - 4] = bomb
-            b[o + 4:o + 8] = struct.pack(">I", struct.unpack(">I", data[o + 4:o + 8])[0] + len(bomb))
-    elif kind == 10:  # a repeated region (duplicated events or chunks)
-        i = rng.randrange(len(b))
-        j = min(len(b), i + rng.randint(1, 256))
-        b[j:j] = b[i:j] * rng.randint(1, 8)
-    else:  # a header that declares thousands of tracks
-        b[10:12] = struct.pack(">H", rng.choice([257, 1000, 10_000, 65_535]))
-    return bytes(b)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from symusic import Score
 
 from lake.tokenizer import KINDS, ProgramSplitter, build_tokenizer, load_tokenizer, save_tokenizer, tokenizer_id
 from musiclake.config import TokenizerConfig
-from tests.unit.test_lake_features import band_score, d_minor_duo, drums_and_piano
+from tests.support.scores import band_score, d_minor_duo, drums_and_piano
 
 
 def config(kind: str):
