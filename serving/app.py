@@ -519,6 +519,13 @@ def build_app(cfg: Config):
     ).bind(cfg.model_dump())
 
 
+def app_builder(args: dict) -> serve.Application:
+    """Ray Serve import path (KubeRay RayService): ``serving.app:app_builder``, args ``{config: PATH}``."""
+    from musiclake.config import load_config
+
+    return build_app(load_config((args or {}).get("config")))
+
+
 class PortInUse(RuntimeError):
     """``serve.host:serve.port`` is taken by another program."""
 
