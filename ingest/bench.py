@@ -3,7 +3,7 @@
 What it does, all in one run on this machine:
 
 1. builds (once, cached under ``--dir``) a local site of ``--files`` MIDI files: music21 corpus pieces
-   exported by :mod:`ingest.score_site`, plus variations of them written with symusic (each piece
+   exported by :mod:`common.score_site`, plus variations of them written with symusic (each piece
    transposed -12..+12 semitones and played at other tempos), linked from paginated index pages;
 2. serves it from a separate process with a threaded HTTP/1.1 server that waits ``--delay-ms``
    (default 50 ms) before answering each request, as a remote server would;
@@ -63,8 +63,8 @@ def _variations(data: bytes, want: int):
 
 def build_bench_site(root: Path, files: int, pieces: int) -> dict:
     """A static site of ``files`` distinct MIDI files under ``root/site`` (cached by its manifest)."""
-    from ingest.score_site import build_site
-    from musiclake.progress import Progress
+    from common.score_site import build_site
+    from common.progress import Progress
 
     site = root / "site"
     path = site / MANIFEST
@@ -190,8 +190,8 @@ def crawl(cfg, url: str, server_pid: int, threads: int) -> dict:
     from ingest.crawler import run_ingest
     from lake.delta import Lake
     from lake.schemas import BRONZE_MIDI
-    from musiclake.cluster import init_ray
-    from musiclake.config import SourceConfig
+    from common.cluster import init_ray
+    from common.config import SourceConfig
 
     wanted = dict(name=SOURCE_NAME, seeds=[url + "index.html"], allow_private=True, license="bench", max_depth=3,
                   max_pages=100_000, page_link="css:a.page", midi_link="css:a[href$='.mid']",
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.serve:
         return serve(args.serve, 0, args.delay_ms)
 
-    from musiclake.config import load_config
+    from common.config import load_config
 
     root = Path(args.dir).resolve()
     manifest = build_bench_site(root, args.files, args.pieces)

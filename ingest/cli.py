@@ -15,8 +15,8 @@ from typing import Optional
 
 import typer
 
-from musiclake.cli_common import ConfigOpt, SetOpt, load_or_exit
-from musiclake.config import ConfigError
+from common.cli_common import ConfigOpt, SetOpt, load_or_exit
+from common.config import ConfigError
 
 app = typer.Typer(help="Crawl sources into the bronze Delta tables; build and serve the demo score site.",
                   no_args_is_help=True, add_completion=False)
@@ -142,7 +142,7 @@ def log(run_id: Optional[str] = typer.Option(None, "--run", help="one run id (de
 
 
 def _build(cfg, limit: Optional[int]) -> dict:
-    from ingest.score_site import build_site
+    from common.score_site import build_site
 
     manifest = build_site(cfg.demo.site_dir, limit or cfg.demo.corpus_limit, faults=True)
     lyrics = sum(p["has_lyrics"] for p in manifest["pieces"])
@@ -162,7 +162,7 @@ def site_serve(port: Optional[int] = typer.Option(None, "--port", "-p", min=0, m
                                                   help="port (default: demo.site_port; 0: any free port)"),
                limit: Optional[int] = LimitOpt, config: Optional[str] = ConfigOpt,
                set_: Optional[list[str]] = SetOpt):
-    from ingest.score_site import ScoreSite, site_source
+    from common.score_site import ScoreSite, site_source
 
     cfg = load_or_exit(config, set_)
     _build(cfg, limit)

@@ -38,10 +38,10 @@ from ingest.parse import title_key
 from ingest.politeness import RemoteGate, needs_gate, start_gate
 from lake.delta import Lake
 from lake.schemas import BRONZE_CRAWL_ERRORS, BRONZE_LYRICS, BRONZE_MIDI
-from musiclake.cluster import init_ray
-from musiclake.config import Config, ConfigError, SourceConfig
-from musiclake.progress import Progress
-from musiclake.runinfo import new_run_id
+from common.cluster import init_ray
+from common.config import Config, ConfigError, SourceConfig
+from common.progress import Progress
+from common.runinfo import new_run_id
 
 FETCH_ACTOR_CPUS = 0.25  # fetching waits on the network, not the CPU
 

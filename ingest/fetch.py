@@ -43,7 +43,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from ingest.parse import LyricsPage, PageLinks, extract_links, extract_lyrics
 from ingest.robots import (ALLOW_ALL, NOFOLLOW_DIRECTIVES, ROBOTS_MAX_BYTES, RobotsRules, header_opt_outs,
                            meta_opt_outs, parse_robots, skip_reason)
-from musiclake.config import SourceConfig
+from common.config import SourceConfig
 
 MIDI_MAGIC = b"MThd"
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,audio/midi;q=0.9,*/*;q=0.5"

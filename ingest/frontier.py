@@ -18,7 +18,7 @@ from dataclasses import replace
 from urllib.parse import urldefrag, urlsplit
 
 from ingest.fetch import Task, allowed_hosts, host_allowed, host_port, origin
-from musiclake.config import SourceConfig
+from common.config import SourceConfig
 
 __all__ = ["Frontier", "allowed_hosts", "host_allowed"]
 

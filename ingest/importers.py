@@ -37,8 +37,8 @@ from ingest.fetch import midi_problem
 from ingest.landing import LAND_EVERY_BYTES, Lander, retry_commit
 from lake.delta import Lake
 from lake.schemas import BRONZE_CAPTIONS, BRONZE_CRAWL_ERRORS, BRONZE_CRAWL_LOG, BRONZE_MIDI, BRONZE_URLS
-from musiclake.progress import Progress
-from musiclake.runinfo import new_run_id
+from common.progress import Progress
+from common.runinfo import new_run_id
 
 MIDI_SUFFIXES = (".mid", ".midi", ".kar", ".smf", ".rmi")
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")

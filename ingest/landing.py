@@ -40,7 +40,7 @@ from lake.delta import Lake
 from lake.schemas import (BRONZE_CRAWL_ERRORS, BRONZE_CRAWL_LOG, BRONZE_LYRICS, BRONZE_MIDI, BRONZE_URLS,
                           TableSpec)
 from lake.schemas.bronze import CRAWL_OUTCOMES
-from musiclake.runinfo import code_version
+from common.runinfo import code_version
 
 LAND_EVERY_ROWS = 200
 LAND_EVERY_BYTES = 32 * 1024 * 1024

@@ -27,7 +27,7 @@ from deltalake.exceptions import CommitFailedError
 
 from lake.delta import Lake
 from lake.schemas import BRONZE_INGEST_LEASES
-from musiclake.runinfo import new_run_id
+from common.runinfo import new_run_id
 
 ACQUIRE_ATTEMPTS = 5
 

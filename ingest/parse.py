@@ -20,7 +20,7 @@ from urllib.parse import urldefrag, urljoin
 
 from DrissionPage.common import make_session_ele
 
-from musiclake.config import SourceConfig
+from common.config import SourceConfig
 
 
 @dataclass(frozen=True)

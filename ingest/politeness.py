@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from ingest.robots import ALLOW_ALL, RobotsRules, product_token
-from musiclake.config import SourceConfig
+from common.config import SourceConfig
 
 
 def _origin(url: str) -> str:

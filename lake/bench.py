@@ -42,7 +42,7 @@ LAND_BATCH = 500  # rows per bronze commit, as the crawler lands them (ingest.la
 
 # -- input ------------------------------------------------------------------------------------
 def base_files(site_dir: Path) -> list[Path]:
-    from ingest.score_site import build_site
+    from common.score_site import build_site
 
     build_site(site_dir, SITE_PIECES, faults=True)
     return sorted(p for p in (site_dir / "midi").rglob("*.mid") if "broken" not in p.parts)
@@ -181,7 +181,7 @@ def silver_jobs(separate: bool):
 
 
 def bench_config(root: Path, master: str, driver_memory: str):
-    from musiclake.config import load_config
+    from common.config import load_config
 
     return load_config(None, [f"lake.uri={root}", f"spark.master={master}", f"spark.driver_memory={driver_memory}",
                               "spark.shuffle_partitions=2"], environ={})

@@ -50,7 +50,7 @@ def corpus_midi(limit: int, composers=("bach", "beethoven", "mozart", "haydn", "
 def per_file_cost(datas: list[bytes], repeat: int = 3) -> dict[str, float]:
     from lake.midi_features import analyze, check_score, parse_midi
     from lake.tokenizer import ProgramSplitter, build_tokenizer, encode_ids
-    from musiclake.config import TokenizerConfig
+    from common.config import TokenizerConfig
 
     tok = build_tokenizer(TokenizerConfig())
     splitter = ProgramSplitter(tok)

@@ -17,7 +17,7 @@ from typing import Optional
 
 import typer
 
-from musiclake.cli_common import ConfigOpt, SetOpt, load_or_exit
+from common.cli_common import ConfigOpt, SetOpt, load_or_exit
 
 app = typer.Typer(help="Lake tables and the Spark jobs that fill silver and gold.", no_args_is_help=True,
                   add_completion=False)

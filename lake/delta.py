@@ -83,7 +83,7 @@ class Lake:
 
     @classmethod
     def from_config(cls, cfg) -> "Lake":
-        """Build from a :class:`musiclake.config.Config` (or its ``lake`` section)."""
+        """Build from a :class:`common.config.Config` (or its ``lake`` section)."""
         section = getattr(cfg, "lake", cfg)
         return cls(section.uri, section.storage_options)
 

@@ -1,2 +1,2 @@
-"""musiclake: the shell around the stages (config at the bottom, CLI and demo at the top)."""
-__version__ = "0.1.0"
+"""musiclake's roof: the CLI and the demo, which import every stage (the ground is ``common``)."""
+from common import __version__  # noqa: F401

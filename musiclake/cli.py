@@ -23,8 +23,8 @@ import typer
 
 from ingest.cli import app as ingest_app
 from lake.cli import app as lake_app
-from musiclake.cli_common import ConfigOpt, SetOpt, load_or_exit
-from musiclake.config import dump_config
+from common.cli_common import ConfigOpt, SetOpt, load_or_exit
+from common.config import dump_config
 from serving import cli as serving_cli
 from training.clap.cli import app as clap_app
 from training.clap.cli import search as search_cmd

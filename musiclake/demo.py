@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from musiclake.config import Config
+from common.config import Config
 
 PROMPTS = (
     ("en", None),  # cfg.demo.prompt
@@ -46,7 +46,7 @@ def _stage(n: int, title: str) -> None:
 
 def with_site_source(cfg: Config, site_url: str) -> Config:
     """The config plus the local score site as a crawl source (replacing one of the same name)."""
-    from ingest.score_site import site_source
+    from common.score_site import site_source
 
     src = site_source(site_url)
     others = [s for s in cfg.ingest.sources if s.name != src.name]
@@ -58,11 +58,11 @@ def run_demo(cfg: Config, keep_serving: bool = False) -> DemoResult:
     import requests
 
     from ingest.crawler import run_ingest
-    from ingest.score_site import ScoreSite, build_site
+    from common.score_site import ScoreSite, build_site
     from lake.delta import Lake
     from lake.jobs.pipeline import run_all
     from lake.spark import spark_session
-    from musiclake.cluster import dashboard_url, init_ray
+    from common.cluster import dashboard_url, init_ray
     from serving import app as serving_app
     from training.train import run_training
 

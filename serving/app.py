@@ -43,7 +43,7 @@ from ray import serve
 from starlette.exceptions import HTTPException
 
 from lake.midi_features import Limits, MidiError
-from musiclake.config import Config
+from common.config import Config
 from serving import render as renderer
 from serving.api import (API_KEY_HEADER, API_VERSION, BUSY, COMMON_ERRORS, FORMATS, GENERATE_PATH, HEALTH_PATH,
                          MODELS_PATH, NOT_FOUND, PIECE_ID, PIECES_PATH, RECOMMEND_PATH, UPLOADS_PATH, Candidate,
@@ -521,7 +521,7 @@ def build_app(cfg: Config):
 
 def app_builder(args: dict) -> serve.Application:
     """Ray Serve import path (KubeRay RayService): ``serving.app:app_builder``, args ``{config: PATH}``."""
-    from musiclake.config import load_config
+    from common.config import load_config
 
     return build_app(load_config((args or {}).get("config")))
 
@@ -545,7 +545,7 @@ def _check_port(cfg: Config) -> None:
 
 def deploy(cfg: Config) -> str:
     """Start (or join) Ray, start Serve on ``cfg.serve.host:port``, run the app; returns the base URL."""
-    from musiclake.cluster import init_ray
+    from common.cluster import init_ray
 
     _check_port(cfg)
     init_ray(cfg)

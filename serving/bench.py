@@ -77,7 +77,7 @@ class _Server:
         self.up = False
 
     def deploy(self, cfg) -> str:
-        from musiclake.cluster import init_ray
+        from common.cluster import init_ray
         from serving import app as serving_app
 
         try:
@@ -105,7 +105,7 @@ class _Server:
 
 
 def _config(args, port: int, extra: list[str] = ()):
-    from musiclake.config import ConfigError, load_config
+    from common.config import ConfigError, load_config
 
     try:
         return load_config(args.config, BENCH_OVERRIDES + [f"serve.port={port}", *extra] + list(args.set or []))

@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 from pydantic import ValidationError
 
-from musiclake.cli_common import ConfigOpt, SetOpt, load_or_exit
+from common.cli_common import ConfigOpt, SetOpt, load_or_exit
 from serving.api import (API_KEY_HEADER, FORMATS, GENERATE_PATH, HEALTH_PATH, MODELS_PATH, PIECES_PATH,
                          RECOMMEND_PATH, UPLOADS_PATH, GenerateRequest, base_url)
 

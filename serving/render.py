@@ -726,7 +726,7 @@ def _bench(path: str | None = None) -> None:
         meta = PieceMeta(key="C major", bpm=100, time_signature="4/4",
                          parts=[f"{t.instrument} ({t.role})" for t in res.tracks])
         print(f"piece: {res.n_notes} notes, {len(res.tracks)} tracks, {res.duration_s:.1f} s", file=sys.stderr)
-    from musiclake.config import ServeConfig
+    from common.config import ServeConfig
 
     cfg = ServeConfig()
     for fmt in FORMATS:

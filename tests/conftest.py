@@ -19,7 +19,7 @@ def data_root(tmp_path_factory):
 
 def make_config(root, *extra: str):
     """A config whose lake, MLflow, site and output all live under ``root``."""
-    from musiclake.config import load_config
+    from common.config import load_config
 
     overrides = [
         f"lake.uri={root}/lake",
@@ -52,7 +52,7 @@ def cfg(data_root):
 def ray_session(cfg):
     import ray
 
-    from musiclake.cluster import init_ray
+    from common.cluster import init_ray
 
     init_ray(cfg)
     yield ray

@@ -26,7 +26,7 @@ import torch
 
 
 def _train_rate(preset: str, steps: int, batch_size: int) -> tuple[float, int]:
-    from musiclake.config import TRAIN_PRESETS as PRESETS
+    from common.config import TRAIN_PRESETS as PRESETS
     from training.model import NoteModelConfig, NoteTransformer
     from training.notes import FIELD_NAMES, N_FIELDS, field_sizes
 
@@ -55,12 +55,12 @@ def _train_rate(preset: str, steps: int, batch_size: int) -> tuple[float, int]:
 
 def _generator(args):
     from training.generator import Generator
-    from musiclake.config import TRAIN_PRESETS
+    from common.config import TRAIN_PRESETS
     from training.model import NoteModelConfig, NoteTransformer
 
     if args.model:
         try:
-            from musiclake.config import load_config
+            from common.config import load_config
             from training.registry import load_generator
 
             gen, ref = load_generator(load_config(args.config), args.model)

@@ -14,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from musiclake.cli_common import ConfigOpt, SetOpt, load_or_exit
+from common.cli_common import ConfigOpt, SetOpt, load_or_exit
 
 app = typer.Typer(help="Train with Ray Train, register in MLflow, gate, promote and roll back.", no_args_is_help=True)
 

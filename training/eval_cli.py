@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from musiclake.cli_common import ConfigOpt, SetOpt, load_or_exit
+from common.cli_common import ConfigOpt, SetOpt, load_or_exit
 
 
 def evaluate(model: str = typer.Option("champion", "--model", "-m",

@@ -314,7 +314,7 @@ def evaluate(generator, cases: list[EvalCase] | None = None, progress: bool = Tr
     A case whose request or generation fails is kept as a failed result (its error in one line);
     the evaluation goes on with the next.
     """
-    from musiclake.progress import Progress
+    from common.progress import Progress
 
     cases = load_eval_set() if cases is None else list(cases)
     results: list[CaseResult] = []
@@ -384,7 +384,7 @@ def evaluate_version(cfg, ref: str = "champion", cases: list[EvalCase] | None = 
     """Load the registered generator ``ref`` names (an alias or a version number), evaluate it and log
     the report into a new MLflow run of ``cfg.mlflow.experiment`` tagged with the model's name, version
     and the alias asked for. The report carries the run id."""
-    from musiclake.runinfo import code_version, new_run_id
+    from common.runinfo import code_version, new_run_id
     from training import registry
 
     if cases is None:

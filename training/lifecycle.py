@@ -7,7 +7,7 @@
                                   against the current champion's metrics
     promote(...) / rollback(...)  by hand, always recorded with who and why
 
-Gates are ``{metric: musiclake.config.Gate}`` (``train.gates`` for the generator). A gate whose
+Gates are ``{metric: common.config.Gate}`` (``train.gates`` for the generator). A gate whose
 metric was not measured fails: a version nobody could check is not promoted. The champion's
 metrics are its ``metric.*`` version tags (written here when it was evaluated), or, for a metric
 missing there, the latest value its run logged.
@@ -98,7 +98,7 @@ def _user() -> str:
 
 
 def _gate(g) -> Any:
-    from musiclake.config import Gate
+    from common.config import Gate
 
     return g if isinstance(g, Gate) else Gate.model_validate(g)
 

@@ -152,7 +152,7 @@ def fit(cfg, task: Task, datasets: dict, settings: TrainSettings, *, mlflow_run_
     from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    from musiclake.cluster import init_ray
+    from common.cluster import init_ray
 
     if not isinstance(task, Task):
         raise TypeError(f"{type(task).__name__} is not a training.loop.Task (name, build_model, loss, checkpoint_extra)")

@@ -478,7 +478,7 @@ def load_fallback(cfg=None, ref: str | int = "champion", clap: bool = True, mini
         scorers.append(clap_scorer(clap_model))
         w.append(weights[0])
     elif clap:
-        from musiclake.config import load_config
+        from common.config import load_config
         from training.clap.api import ClapModel
 
         if cfg is None or isinstance(cfg, (str, bytes)) or hasattr(cfg, "__fspath__"):

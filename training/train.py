@@ -26,8 +26,8 @@ import torch
 from mlflow.entities import Param
 
 from lake.delta import Lake
-from musiclake.cluster import init_ray
-from musiclake.runinfo import code_version, new_run_id
+from common.cluster import init_ray
+from common.runinfo import code_version, new_run_id
 from training import lifecycle, registry
 from training.data import build_datasets, pin_versions
 from training.generator import CHECKPOINT_FILE, GeneratorModel, save_checkpoint

@@ -31,7 +31,7 @@ from lake.schemas import (BRONZE_LYRICS, BRONZE_MIDI, GOLD_LYRIC_SEGMENTS, GOLD_
                           TABLES)
 from lake.spark import spark_ddl
 from lake.vocab import key_name, tempo_bin
-from musiclake.runinfo import new_run_id
+from common.runinfo import new_run_id
 
 APP_ID = "align"
 SCORE_COLUMNS = ["sha256", "url", "style", "bpm", "time_signature", "key_tonic", "key_mode", "instruments"]

@@ -17,8 +17,8 @@ from lake.delta import Lake, local_path
 from lake.jobs.per_file import ROWS_PER_BATCH, Lineage, PerFileJob, run_per_file
 from lake.schemas import TableSpec
 from lake.spark import spark_ddl, spark_type
-from musiclake.progress import Progress
-from musiclake.runinfo import code_version
+from common.progress import Progress
+from common.runinfo import code_version
 
 
 @dataclass

@@ -21,7 +21,7 @@ from lake.delta import Lake
 from lake.jobs.common import Clock, JobReport, read_snapshot
 from lake.midi_features import MINHASH_PERMUTATIONS
 from lake.schemas import SILVER_DUPLICATES, SILVER_SCORES
-from musiclake.runinfo import code_version, new_run_id
+from common.runinfo import code_version, new_run_id
 
 APP_ID = "dedup"
 VALUE_COLUMNS = ["sha256", "cluster_id", "method", "representative", "similarity", "cluster_size"]

@@ -27,7 +27,7 @@ from lake.jobs.per_file import PerFileJob, Stage
 from lake.midi_features import Limits, check_midi_bytes, check_score, parse_midi, time_limit
 from lake.schemas import BRONZE_MIDI, SILVER_QUARANTINE, SILVER_SCORES, SILVER_TOKENS, SILVER_TRACK_TOKENS
 from lake.tokenizer import ProgramSplitter, build_tokenizer, encode_ids, save_tokenizer, tokenizer_id
-from musiclake.runinfo import code_version, new_run_id
+from common.runinfo import code_version, new_run_id
 
 OUTPUTS = (SILVER_TOKENS, SILVER_TRACK_TOKENS, SILVER_QUARANTINE)
 

@@ -22,7 +22,7 @@ from lake.jobs.per_file import PerFileJob, Stage
 from lake.midi_features import Limits, MidiError, analyze, check_midi_bytes, check_score, one_line, parse_midi, time_limit
 from lake.schemas import BRONZE_MIDI, SILVER_CHORDS, SILVER_QUARANTINE, SILVER_SCORES, SILVER_TRACKS
 from lake.vocab import normalize_style
-from musiclake.runinfo import code_version, new_run_id
+from common.runinfo import code_version, new_run_id
 
 APP_ID = "features"
 OK, QUARANTINED = "ok", "quarantined"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from lake.delta import DEFAULT_RETENTION_HOURS, Lake
 from lake.jobs.common import Clock, JobReport
 from lake.schemas import TABLES, spec
-from musiclake.runinfo import new_run_id
+from common.runinfo import new_run_id
 
 
 @dataclass

@@ -31,7 +31,7 @@ from lake.jobs.per_file import PerFileJob
 from lake.midi_features import Limits
 from lake.schemas import BRONZE_MIDI, SILVER_SCORES
 from lake.tokenizer import ProgramSplitter, build_tokenizer, save_tokenizer, tokenizer_id
-from musiclake.runinfo import code_version, new_run_id
+from common.runinfo import code_version, new_run_id
 
 TOKENIZE_FAILED = "quarantined_tokenize"  # described, but the tokenizer failed: a silver_quarantine row of encode
 

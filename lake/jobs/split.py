@@ -26,7 +26,7 @@ from lake.delta import Lake
 from lake.jobs.common import Clock, JobReport, lineage_metadata, read_optional, read_snapshot
 from lake.schemas import GOLD_LYRIC_SEGMENTS, GOLD_PAIRS, GOLD_SPLITS, SILVER_SCORES, TABLES
 from lake.vocab import VALIDATION_PERCENT
-from musiclake.runinfo import code_version, new_run_id
+from common.runinfo import code_version, new_run_id
 
 TEST_PERCENT = 10
 PROTECTION = {"test": 2, "validation": 1, "train": 0}  # a merged cluster keeps its most protected split

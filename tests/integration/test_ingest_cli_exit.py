@@ -12,7 +12,7 @@ from pathlib import Path
 from ingest.fetch import Outcome, Task
 from ingest.landing import Lander
 from lake.delta import Lake
-from musiclake.config import SourceConfig
+from common.config import SourceConfig
 
 RUNS = 10
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from ingest.cli import app
 from ingest.lock import SourceLease
-from ingest.score_site import ScoreSite, build_site, site_source
+from common.score_site import ScoreSite, build_site, site_source
 from lake.delta import Lake
 from lake.schemas import BRONZE_CRAWL_LOG, BRONZE_INGEST_LEASES, BRONZE_MIDI, BRONZE_URLS
 from tests.support.ingest_rows import lakh_archive

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from ingest.crawler import run_ingest
-from ingest.score_site import ScoreSite, build_site, site_source
+from common.score_site import ScoreSite, build_site, site_source
 from lake.delta import Lake
 from lake.schemas import BRONZE_CRAWL_ERRORS, BRONZE_LYRICS, BRONZE_MIDI
-from musiclake.config import ConfigError
+from common.config import ConfigError
 from tests.conftest import make_config
 from tests.support.ingest_rows import SITE_LIMIT
 

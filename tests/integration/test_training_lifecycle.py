@@ -11,7 +11,7 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from musiclake.config import ConfigError, Gate
+from common.config import ConfigError, Gate
 from tests.conftest import make_config
 from training import lifecycle
 from training.cli import app

@@ -13,7 +13,7 @@ import pytest
 from mlflow import MlflowClient
 from ray.train import TrainingFailedError
 
-from musiclake.config import ConfigError
+from common.config import ConfigError
 from tests.conftest import make_config
 from tests.support.training_faults import DieAt
 from training.generator_task import GeneratorTask

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from musiclake.config import Config
+from common.config import Config
 
 
 def main(path: str) -> None:

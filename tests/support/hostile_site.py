@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from musiclake.config import SourceConfig
+from common.config import SourceConfig
 
 UA_TOKEN = "musiclake"
 

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from symusic import Note, Score, Tempo, Track
 
 from ingest.fetch import Outcome, Task
-from musiclake.config import SourceConfig
+from common.config import SourceConfig
 
 SITE_LIMIT = 10  # pieces in the score site the ingest tests build once per session
 SOURCE = SourceConfig(name="site", seeds=["http://example.org/"], license="CC0")

@@ -187,7 +187,7 @@ def test_crops_of_a_piece_are_the_same_every_time():
 
 
 def test_default_gates_want_a_lift_over_chance_and_no_regression():
-    from musiclake.config import load_config
+    from common.config import load_config
     from training.lifecycle import check_gates
 
     gates = load_config(None, [], {}).clap.gates

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from musiclake.config import ConfigError, load_config
+from common.config import ConfigError, load_config
 
 
 def test_embedded_defaults_are_local_and_absolute(tmp_path, monkeypatch):

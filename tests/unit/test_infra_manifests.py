@@ -3,7 +3,7 @@
 No cluster and no network: every resource is checked for the keys its kind needs, and everything
 that names something else is checked against the thing named: Services against the pods they
 select, env and volume references against the ConfigMaps/Secrets/PVCs defined here, the config
-against the real loader (``musiclake.config.load_config``, which refuses unknown keys), entrypoints
+against the real loader (``common.config.load_config``, which refuses unknown keys), entrypoints
 against the real Typer app, the Serve import path against this repo's code.
 """
 
@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from musiclake.config import ConfigError, load_config
+from common.config import ConfigError, load_config
 
 K8S = Path(__file__).resolve().parents[2] / "infra" / "k8s"
 NAMESPACE = "musiclake"
@@ -552,7 +552,7 @@ APP_BUILDER_HINT = '''serving/app.py needs the application builder the RayServic
 
 def app_builder(args: dict) -> serve.Application:
     """Ray Serve import path (KubeRay RayService): ``serving.app:app_builder``, args ``{config: PATH}``."""
-    from musiclake.config import load_config
+    from common.config import load_config
 
     return build_app(load_config((args or {}).get("config")))
 '''

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from ingest.cli import app
-from ingest.score_site import build_site
+from common.score_site import build_site
 from tests.support.ingest_rows import SITE_LIMIT
 
 runner = CliRunner()

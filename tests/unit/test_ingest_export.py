@@ -7,9 +7,9 @@ import hashlib
 import pytest
 import symusic
 
-from ingest.corpus_export import (CHORALE, EXPORT_VERSION, IRISH_DANCES, TEMPO_WORDS, VOICE, catalog, export_piece,
+from common.corpus_export import (CHORALE, EXPORT_VERSION, IRISH_DANCES, TEMPO_WORDS, VOICE, catalog, export_piece,
                                   name_program, tempo_word)
-from ingest.score_site import _cached
+from common.score_site import _cached
 
 
 @pytest.fixture(scope="module")

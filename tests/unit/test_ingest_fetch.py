@@ -10,7 +10,7 @@ import pytest
 
 from ingest.fetch import Fetcher, HostRefused, Task, check_host
 from ingest.frontier import Frontier, host_allowed
-from ingest.score_site import ScoreSite, build_site, site_source
+from common.score_site import ScoreSite, build_site, site_source
 from tests.support.ingest_rows import SITE_LIMIT
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.parse import clean_lyrics, extract_links, extract_lyrics
-from musiclake.config import SourceConfig
+from common.config import SourceConfig
 
 SRC = SourceConfig(name="t", seeds=["http://site.test/index.html"])
 

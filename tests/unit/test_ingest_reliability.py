@@ -110,7 +110,7 @@ def test_log_groups_reasons_that_differ_only_in_numbers_urls_and_quoted_values(t
     from ingest.fetch import Outcome
     from ingest.landing import Lander, reason_kind, run_log_summary
     from lake.delta import Lake
-    from musiclake.config import SourceConfig
+    from common.config import SourceConfig
 
     assert reason_kind("too large: 9000000 bytes announced > max_file_bytes 8388608") == \
         reason_kind("too large: 12 bytes announced > max_file_bytes 1024")

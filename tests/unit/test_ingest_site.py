@@ -10,8 +10,8 @@ import pytest
 import requests
 import symusic
 
-from ingest.corpus_export import EXPORT_VERSION, VOICE, catalog, lyric_lines, quotas
-from ingest.score_site import MANIFEST, ScoreSite, build_site, site_source
+from common.corpus_export import EXPORT_VERSION, VOICE, catalog, lyric_lines, quotas
+from common.score_site import MANIFEST, ScoreSite, build_site, site_source
 from tests.support.ingest_rows import SITE_LIMIT
 
 

@@ -253,7 +253,7 @@ def test_meter_changes_after_the_last_note_make_no_bars():
 
 def test_per_file_limits_come_from_the_config():
     from lake.midi_features import Limits
-    from musiclake.config import ConfigError, load_config
+    from common.config import ConfigError, load_config
 
     cfg = load_config(environ={}, overrides=["lake.limits.max_notes=5", "tokenizer.max_file_bytes=2048"])
     limits = Limits.from_config(cfg)

@@ -19,7 +19,7 @@ from lake.jobs.encode import tokenize_midi
 from lake.jobs.features import analyze_midi
 from lake.midi_features import Limits
 from lake.tokenizer import ProgramSplitter, build_tokenizer
-from musiclake.config import TokenizerConfig
+from common.config import TokenizerConfig
 from tests.support.scores import c_major_melody, d_minor_duo, drums_and_piano, make_score, mutate, tune
 
 MUTANTS = 10_000

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ingest.corpus_export import catalog, export_piece
+from common.corpus_export import catalog, export_piece
 from lake.key_agreement import main, piece_keys, relation, summarize
 
 C, D, E, F, G, A = 0, 2, 4, 5, 7, 9

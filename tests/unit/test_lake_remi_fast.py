@@ -17,7 +17,7 @@ from symusic import Note, Score, Tempo, TimeSignature, Track
 
 from lake.remi_fast import FastREMI
 from lake.tokenizer import build_tokenizer, encode_ids
-from musiclake.config import TokenizerConfig
+from common.config import TokenizerConfig
 from tests.support.scores import band_score, c_major_melody, d_minor_duo, drums_and_piano, mutate
 
 CONFIGS = {

@@ -8,7 +8,7 @@ import pytest
 from symusic import Score
 
 from lake.tokenizer import KINDS, ProgramSplitter, build_tokenizer, load_tokenizer, save_tokenizer, tokenizer_id
-from musiclake.config import TokenizerConfig
+from common.config import TokenizerConfig
 from tests.support.scores import band_score, d_minor_duo, drums_and_piano
 
 

@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from musiclake.cli_common import ConfigOpt, SetOpt, load_or_exit
+from common.cli_common import ConfigOpt, SetOpt, load_or_exit
 
 app = typer.Typer(help="The CLAP text-music model: train, evaluate, embed the lake, search it.", no_args_is_help=True)
 

@@ -18,7 +18,7 @@ import pyarrow.dataset as pds
 
 from lake.delta import Lake
 from lake.schemas import GOLD_MUSIC_EMBEDDINGS, SILVER_TOKENS
-from musiclake.runinfo import code_version, new_run_id
+from common.runinfo import code_version, new_run_id
 
 CHUNK_ROWS = 2048  # pieces embedded and committed at a time
 

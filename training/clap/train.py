@@ -26,7 +26,7 @@ import torch
 
 from lake.delta import Lake
 from lake.tokenizer import build_tokenizer, tokenizer_id
-from musiclake.runinfo import code_version, new_run_id
+from common.runinfo import code_version, new_run_id
 from training import lifecycle, registry
 from training.train import TrainResult
 from training.clap import MODEL_NAME
@@ -121,7 +121,7 @@ def run_clap_training(cfg, force: bool = False, resume: bool = False) -> ClapTra
     else:
         text_tok = train_tokenizer([t for p in pairs if p.split == "train"
                                     for t in training_texts(p, settings.prompts_per_lang)], settings.text_vocab_size)
-    from musiclake.cluster import init_ray
+    from common.cluster import init_ray
 
     init_ray(cfg)  # before the first Ray Dataset: Ray Data would start a default Ray of its own
     data = build_datasets(pairs, text_tok, vocab, settings, versions, tok_id, min_train=2 * cfg.clap.num_workers)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-from musiclake.progress import Progress
+from common.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ GROUP_SHARES = (("bach", 0.45), ("china", 0.20), ("irish", 0.20), ("classical", 
 CLASSICAL_MAX_BYTES = 25_000  # bigger movements take many seconds each to export
 EXPORT_WORKERS = 2
 # Bump when a change here changes the exported bytes or the manifest: a site built by another
-# version is rebuilt (ingest.score_site compares it). 1 (no marker): music21's defaults;
+# version is rebuilt (common.score_site compares it). 1 (no marker): music21's defaults;
 # 3: tempo and GM programs from the scores (2 was a draft of it).
 EXPORT_VERSION = 3
 

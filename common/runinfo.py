@@ -7,7 +7,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from musiclake import __version__
+from common import __version__
 
 
 @functools.lru_cache(maxsize=1)

@@ -18,8 +18,8 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from ingest.corpus_export import EXPORT_VERSION, export_pieces
-from musiclake.config import SourceConfig
+from common.corpus_export import EXPORT_VERSION, export_pieces
+from common.config import SourceConfig
 
 MANIFEST = "manifest.json"
 PAGE_SIZE = 25

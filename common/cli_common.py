@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from musiclake.config import Config, ConfigError, load_config
+from common.config import Config, ConfigError, load_config
 
 ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file (default: $MUSICLAKE_CONFIG or ./musiclake.yaml)")
 SetOpt = typer.Option(None, "--set", help="override one key, e.g. --set spark.master=local[2] (repeatable)")
