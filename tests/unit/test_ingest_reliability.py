@@ -8,6 +8,7 @@ import pytest
 
 from ingest.fetch import Fetcher, Task
 from tests.support.hostile_site import HostileSite
+from tests.support.clock import FakeClock
 
 MiB = 1024 * 1024
 
@@ -145,23 +146,10 @@ def test_log_groups_reasons_that_differ_only_in_numbers_urls_and_quoted_values(t
 
 # -- robots.txt under the per-host rate limit -------------------------------------------------
 
-class _FakeClock:
-    """Time that moves only when someone sleeps: request spacing is then exact, not wall-clock luck."""
-
-    def __init__(self):
-        self.t = 1000.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, s: float) -> None:
-        self.t += max(0.0, s)
-
-
 def test_robots_fetch_takes_a_token_from_the_per_host_limiter():
     from ingest.politeness import Politeness
 
-    clock = _FakeClock()
+    clock = FakeClock()
     with HostileSite() as site:
         site.clock = clock.now
         src = site.source(requests_per_second=20, per_host_concurrency=1)
