@@ -80,7 +80,9 @@ class LakeConfig(_Section):
 
 class MlflowConfig(_Section):
     tracking_uri: str = "sqlite:///./data/mlflow.db"
-    artifact_location: str = "./data/mlartifacts"
+    artifact_location: str | None = Field(
+        "./data/mlartifacts", description="where a new experiment keeps its artifacts; null: the tracking server "
+                                          "decides (an `mlflow server` proxying to its own artifact store)")
     experiment: str = "musiclake"
 
     @field_validator("tracking_uri")
@@ -93,8 +95,8 @@ class MlflowConfig(_Section):
 
     @field_validator("artifact_location")
     @classmethod
-    def _absolute_artifacts(cls, v: str) -> str:
-        return v if "://" in v else Path(local_or_uri(v)).as_uri()
+    def _absolute_artifacts(cls, v: str | None) -> str | None:
+        return v if v is None or "://" in v else Path(local_or_uri(v)).as_uri()
 
 
 class SourceConfig(_Section):

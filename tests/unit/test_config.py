@@ -40,6 +40,17 @@ def test_cluster_uris_pass_through_untouched():
     assert cfg.lake.storage_options == {"AWS_REGION": "eu-west-1"}
 
 
+def test_a_null_artifact_location_leaves_it_to_the_tracking_server(tmp_path):
+    from training.registry import client, experiment_id
+
+    cfg = load_config(overrides=[f"mlflow.tracking_uri=sqlite:///{tmp_path}/m.db", "mlflow.artifact_location=null",
+                                 "mlflow.experiment=proxied"], environ={})
+    assert cfg.mlflow.artifact_location is None
+    c = client(cfg)
+    exp = c.get_experiment(experiment_id(c, cfg))
+    assert exp.name == "proxied" and exp.artifact_location and "mlartifacts" not in exp.artifact_location
+
+
 def test_config_file_from_environment_variable(tmp_path):
     f = tmp_path / "m.yaml"
     f.write_text("serve:\n  port: 9001\n")
