@@ -186,9 +186,9 @@ Format = Literal[FORMATS]  # type: ignore[valid-type]
 class _Loaded:
     """A model held in a replica's multiplex cache; Serve calls ``__del__`` when it evicts one."""
 
-    def __init__(self, model, info: ModelInfo, run_id: str, data_versions: dict, registry: dict):
+    def __init__(self, model, info: ModelInfo, run_id: str, data_versions: dict, registry: dict, fallback=None):
         self.model, self.info, self.run_id, self.data_versions = model, info, run_id, data_versions
-        self.fallback = None  # CLAP: the recommender's zero-shot fallback over this version
+        self.fallback = fallback  # CLAP: the recommender's zero-shot fallback over this version
         self._registry, self._key = registry, (info.name, info.version)
         registry[self._key] = self
 
@@ -310,11 +310,8 @@ class MusicService:
             minilm = self._minilm()
             fallback = load_fallback(clap_model=loaded, minilm=minilm if minilm is not None else False)
         tags = reg.client(self.cfg).get_run(ref.run_id).data.tags
-        entry = _Loaded(loaded, ModelInfo(name=ref.name, version=version, ref=str(version)), ref.run_id,
-                        reg.data_versions(tags), self._loaded)
-        if fallback is not None:
-            entry.fallback = fallback
-        return entry
+        return _Loaded(loaded, ModelInfo(name=ref.name, version=version, ref=str(version)), ref.run_id,
+                       reg.data_versions(tags), self._loaded, fallback)
 
     def _minilm(self):
         """The English sentence encoder the recommender's fallback shares (None when not installed)."""

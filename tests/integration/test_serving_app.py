@@ -11,6 +11,7 @@ import time
 import wave
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -215,12 +216,12 @@ def test_keys_are_required_on_v1_but_not_on_health_or_the_page(served):
 
 def test_a_key_over_its_rate_limit_gets_429_with_retry_after(served):
     key = add_key(served.cfg.serve.api_keys_file, f"limited-{time.time_ns()}")
-    keys = json.loads(open(served.cfg.serve.api_keys_file).read())
+    keys_file = Path(served.cfg.serve.api_keys_file)
+    keys = json.loads(keys_file.read_text())
     for entry in keys["keys"]:
         if entry["key"] == key:
             entry.update(rate_limit_per_min=6, rate_burst=3)
-    with open(served.cfg.serve.api_keys_file, "w") as f:
-        json.dump(keys, f)
+    keys_file.write_text(json.dumps(keys))
     statuses = [requests.get(served.url + MODELS_PATH, headers={"X-API-Key": key}, timeout=30) for _ in range(5)]
     assert [r.status_code for r in statuses] == [200, 200, 200, 429, 429]
     assert 1 <= int(statuses[3].headers["Retry-After"]) <= 10 and "6 requests/min" in statuses[3].json()["error"]
