@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 
 
+class RayUnreachable(ConnectionError):
+    """The configured Ray cluster could not be joined (the message names the setting)."""
+
+
 def init_ray(cfg, **extra):
     """Start or join Ray per ``cfg.ray``; a no-op when Ray is already up in this process."""
     import ray
@@ -12,15 +16,39 @@ def init_ray(cfg, **extra):
     if ray.is_initialized():
         return ray.get_runtime_context()
     os.environ.setdefault("RAY_ACCEPT_CALLABLE_KEYWORD_ARGS", "1")
+    _auth_env(cfg.ray)
     kwargs = dict(address=cfg.ray.address, include_dashboard=cfg.ray.include_dashboard,
                   log_to_driver=True, configure_logging=True, logging_level="warning")
     if cfg.ray.address is None:
         kwargs.update(num_cpus=cfg.ray.num_cpus, object_store_memory=cfg.ray.object_store_memory_mb * 1024 * 1024,
                       dashboard_host="127.0.0.1", dashboard_port=cfg.ray.dashboard_port)
     kwargs.update(extra)
-    ctx = ray.init(**kwargs)
+    try:
+        ctx = ray.init(**kwargs)
+    except ConnectionError as e:
+        if cfg.ray.address is None:
+            raise
+        hint = ("set ray.auth_mode: token (and ray.auth_token_file) to the cluster's"
+                if "InvalidAuthToken" in str(e.__cause__ or e) or "uthenticat" in str(e.__cause__ or e)
+                else "check ray.address, and that the cluster is up")
+        raise RayUnreachable(f"Ray cluster at ray.address={cfg.ray.address!r} refused or did not answer: {hint}") from None
     quiet_ray_data()
     return ctx
+
+
+def _auth_env(ray_cfg) -> None:
+    """Ray reads its auth mode and token path from the environment only (for this process and the ones it starts)."""
+    changed = False
+    if ray_cfg.auth_mode is not None and os.environ.get("RAY_AUTH_MODE") != ray_cfg.auth_mode:
+        os.environ["RAY_AUTH_MODE"] = ray_cfg.auth_mode
+        changed = True
+    if ray_cfg.auth_token_file:
+        os.environ["RAY_AUTH_TOKEN_PATH"] = os.path.expanduser(ray_cfg.auth_token_file)
+        changed = True
+    if changed:  # the core cached its config at import: re-read it, as Ray does when it turns token auth on itself
+        from ray._raylet import Config
+
+        Config.initialize("")
 
 
 def quiet_ray_data() -> None:

@@ -44,6 +44,10 @@ class RayConfig(_Section):
     object_store_memory_mb: int = Field(768, ge=128, description="object store size for a local Ray")
     include_dashboard: bool = True
     dashboard_port: int = Field(8265, ge=1, le=65535)
+    auth_mode: Literal["disabled", "token"] | None = Field(
+        None, description="a cluster's Ray auth mode (RAY_AUTH_MODE); None leaves it to the environment")
+    auth_token_file: str | None = Field(
+        None, description="the cluster's Ray token file (RAY_AUTH_TOKEN_PATH); None: ~/.ray/auth_token")
 
 
 class SparkConfig(_Section):
@@ -291,6 +295,9 @@ class ServeConfig(_Section):
     clap_alias: str = Field("champion", description="the CLAP version that ranks candidates and fills recommendations")
     num_replicas: int = Field(1, ge=1)
     replica_cpus: float = Field(1.0, gt=0)
+    replica_resources: dict[str, float] = Field(
+        default_factory=dict, description="custom Ray resources each replica needs, e.g. {worker: 0.01} to place "
+                                          "replicas on the nodes started with that resource")
     sampling: Literal["fast", "baseline"] = Field(
         "fast", description="fast: the optimized sampling path; baseline: the plain fp32 path (for comparison)")
     alias_ttl_s: float = Field(2.0, ge=0, description="how long a resolved alias is reused before the registry is asked again")

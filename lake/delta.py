@@ -36,6 +36,7 @@ from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake import Schema as DeltaSchema
 from deltalake.transaction import AddAction
 
+from lake.objectstore import filesystem, is_local
 from lake.schemas import TABLES, TableSpec
 
 STAGING_DIR = "spark"
@@ -91,6 +92,15 @@ class Lake:
     def table_uri(self, spec: TableSpec) -> str:
         return f"{self.uri}/{spec.name}"
 
+    @property
+    def local(self) -> bool:
+        """Whether the lake is a local folder (Spark reads and writes its files itself then)."""
+        return is_local(self.uri)
+
+    def filesystem(self, uri: str | None = None) -> tuple[pafs.FileSystem, str]:
+        """(pyarrow filesystem, path) for a URI under the lake, opened with ``storage_options``."""
+        return filesystem(uri or self.uri, self.storage_options)
+
     def exists(self, spec: TableSpec) -> bool:
         return DeltaTable.is_deltatable(self.table_uri(spec), storage_options=self.storage_options)
 
@@ -102,9 +112,9 @@ class Lake:
         """
         uri = self.table_uri(spec)
         if not DeltaTable.is_deltatable(uri, storage_options=self.storage_options):
-            if "://" not in uri:
+            if self.local:
                 import os
-                os.makedirs(uri, exist_ok=True)
+                os.makedirs(local_path(uri), exist_ok=True)
             DeltaTable.create(uri, spec.schema, mode="ignore", partition_by=list(spec.partition_by) or None,
                               name=spec.name, description=spec.description, storage_options=self.storage_options)
         dt = DeltaTable(uri, storage_options=self.storage_options)
@@ -247,7 +257,7 @@ class Lake:
         txns = list(txns or []) + ([(app_id, app_version)] if app_id is not None else [])
         if txns and all(self.already_committed(spec, a, v) for a, v in txns):
             return dt.version(), 0
-        fs, root = pafs.FileSystem.from_uri(self.table_uri(spec))
+        fs, root = self.filesystem(self.table_uri(spec))
         staging = f"{root}/{STAGING_DIR}/{run_id}"
         if paths is None:
             infos = [i for i in fs.get_file_info(pafs.FileSelector(staging, allow_not_found=True, recursive=True))

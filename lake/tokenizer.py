@@ -91,15 +91,22 @@ def encode_ids(tokenizer: miditok.MusicTokenizer, score) -> np.ndarray:
     return np.asarray(tokenizer.encode(score).ids, dtype=np.int32)
 
 
-def save_tokenizer(lake_uri: str, tok_cfg) -> str:
-    """Write the tokenizer's parameters beside the tables; returns the file path."""
+def save_tokenizer(lake_uri: str, tok_cfg, storage_options: dict[str, str] | None = None) -> str:
+    """Write the tokenizer's parameters beside the tables (a local lake or an object store); returns the file's URI."""
     import os
+    import tempfile
+
+    from lake.objectstore import filesystem
 
     tid = tokenizer_id(tok_cfg)
-    folder = os.path.join(lake_uri, META_DIR)
-    os.makedirs(folder, exist_ok=True)
-    build_tokenizer(tok_cfg).save(folder, filename=f"{tid}.json")
-    return os.path.join(folder, f"{tid}.json")
+    target = f"{lake_uri.rstrip('/')}/{META_DIR}/{tid}.json"
+    fs, path = filesystem(target, storage_options)
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        build_tokenizer(tok_cfg).save(tmp, filename=f"{tid}.json")
+        with open(os.path.join(tmp, f"{tid}.json"), "rb") as src, fs.open_output_stream(path) as dst:
+            dst.write(src.read())
+    return target
 
 
 def load_tokenizer(path: str) -> miditok.MusicTokenizer:

@@ -51,12 +51,24 @@ class _Console(typer.Typer):
             code = e.code if isinstance(e.code, int) else (0 if e.code is None else _say(e.code))
         except KeyboardInterrupt:
             code = 130
+        except _USER_ERRORS as e:  # a setting that does not work here: the one line names it, no traceback
+            code = _say(f"musiclake: {e}")
         except BaseException:
             import traceback
 
             traceback.print_exc()
             code = 1
         _exit_now(code)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from common.cluster import RayUnreachable
+    from lake.objectstore import StorageError
+
+    return RayUnreachable, StorageError
+
+
+_USER_ERRORS = _user_errors()
 
 
 def _say(message) -> int:

@@ -509,7 +509,8 @@ def build_app(cfg: Config):
     s = cfg.serve
     return MusicService.options(
         num_replicas=s.num_replicas,
-        ray_actor_options={"num_cpus": s.replica_cpus},
+        ray_actor_options={"num_cpus": s.replica_cpus, **({"resources": dict(s.replica_resources)}
+                                                          if s.replica_resources else {})},
         # The replica's own admission answers 503 + Retry-After; Serve's bounds sit above it for cheap routes.
         max_ongoing_requests=s.max_concurrent + s.max_queue + 16,
         max_queued_requests=4 * (s.max_concurrent + s.max_queue + 16),

@@ -413,12 +413,12 @@ def print_table(state: dict) -> None:
 
 def config_tree(p: dict[str, int]) -> dict:
     return {
-        "ray": {"address": f"{RAY_IP}:{p['ray_gcs']}"},
+        "ray": {"address": f"{RAY_IP}:{p['ray_gcs']}", "auth_mode": "token"},
         "spark": {"master": f"spark://{LOOPBACK}:{p['spark_master']}", "driver_memory": "1g",
                   "conf": {"spark.executor.memory": SPARK_WORKER_MEMORY, "spark.cores.max": "1"}},
         "lake": {"uri": "s3://musiclake-lake/lake", "storage_options": storage_options(p)},
-        "mlflow": {"tracking_uri": f"http://{LOOPBACK}:{p['mlflow']}", "artifact_location": "s3://musiclake-mlflow/musiclake"},
-        "serve": {"host": LOOPBACK, "port": p["serve"]},
+        "mlflow": {"tracking_uri": f"http://{LOOPBACK}:{p['mlflow']}", "artifact_location": None},
+        "serve": {"host": LOOPBACK, "port": p["serve"], "replica_resources": {"worker": 0.01}},
     }
 
 
@@ -533,6 +533,9 @@ def cmd_up(d: Path, timeout_s: float = 180.0) -> int:
             print(f"port {q} ({what}) is in use by another program: set {BASE_ENV} (now {base}; the cluster uses "
                   f"ports {used[0]}-{used[-1]}) to a free range, e.g. {BASE_ENV}={base + 1000}")
             return 1
+    # moto keeps its buckets in memory: a cold start has an empty object store, so MLflow starts empty too
+    # (a registry whose artifacts are gone would only mislead)
+    shutil.rmtree(d / "mlflow", ignore_errors=True)
     for sub in ("logs", "mlflow", "spark/local", "spark/work", "ray", "pids"):
         (d / sub).mkdir(parents=True, exist_ok=True)
 

@@ -1,7 +1,8 @@
 """What every Spark job of the lake shares: its report, pinned reads, lineage, and the commit path.
 
 Spark reads the parquet files of one pinned Delta version (:meth:`Lake.snapshot_files`) and
-writes parquet into the output table's staging folder, which :meth:`Lake.commit_files` commits
+writes parquet into the output table's staging folder (on an object store the executors do both
+with pyarrow: :mod:`lake.jobs.remote_files`), which :meth:`Lake.commit_files` commits
 with an app transaction ``(app_id, input version)``. An output with no rows is still committed
 (an empty commit) so that the transaction records the input version as done and a re-run skips.
 """
@@ -56,6 +57,11 @@ def read_snapshot(spark, lake: Lake, spec: TableSpec, columns: list[str] | None 
     Spark reads the snapshot's parquet files with the spec's schema, so files written before a
     column was added read it as null (no per-file schema merging, no surprises).
     """
+    if not lake.local:  # an object store: the executors read the files (lake/jobs/remote_files.py)
+        from lake.jobs.remote_files import read_files, snapshot_sizes
+
+        version, sized = snapshot_sizes(lake, spec, version)
+        return version, read_files(spark, lake, spec, sized, columns) if sized else None
     version, files = lake.snapshot_files(spec, version)
     if not files:
         return version, None
@@ -115,6 +121,12 @@ def write_and_commit(df, lake: Lake, spec: TableSpec, run_id: str, app_id: str, 
     """
     if lake.already_committed(spec, app_id, app_version):
         return lake.version(spec), 0
+    if not lake.local:  # an object store: the executors write the files (lake/jobs/remote_files.py)
+        from lake.jobs.remote_files import write_files
+
+        names = write_files(conform(df, spec), lake, spec, lake.staging_dir(spec, run_id))
+        return lake.commit_files(spec, run_id, app_id=app_id, app_version=app_version, metadata=metadata,
+                                 paths=names)
     if df.limit(1).count():
         conform(df, spec).write.mode("overwrite").parquet(local_path(lake.staging_dir(spec, run_id)))
     return lake.commit_files(spec, run_id, app_id=app_id, app_version=app_version, metadata=metadata)

@@ -121,7 +121,7 @@ def run_encode(cfg, spark) -> JobReport:
         report.elapsed_s = clock.elapsed()
         return report
 
-    save_tokenizer(cfg.lake.uri, cfg.tokenizer)
+    save_tokenizer(cfg.lake.uri, cfg.tokenizer, cfg.lake.storage_options)
     stage = encode_stage(spark, lake, tid, scores_version)
     # only keys travel to the join (broadcast); the bronze bytes are never shuffled for it
     todo = scores.distinct().join(F.broadcast(stage.done), "sha256", "left_anti")

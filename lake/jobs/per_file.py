@@ -27,7 +27,6 @@ from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from lake.delta import Lake
@@ -104,8 +103,8 @@ class StagedWriter:
     never write the same file; :meth:`add` and :meth:`close` return the files written.
     """
 
-    def __init__(self, lake_uri: str, specs: list[TableSpec], run_id: str, lineage: Lineage, task: str):
-        self.lake = Lake(lake_uri)
+    def __init__(self, lake: Lake, specs: list[TableSpec], run_id: str, lineage: Lineage, task: str):
+        self.lake = lake
         self.specs = {s.name: s for s in specs}
         self.run_id, self.lineage, self.task = run_id, lineage, task
         self.buffers: dict[str, list[dict]] = {name: [] for name in self.specs}
@@ -127,7 +126,7 @@ class StagedWriter:
     def _write(self, table: str) -> tuple[str, str, int]:
         spec, rows = self.specs[table], self.buffers[table]
         data = to_table(rows, spec, self.lineage)
-        fs, folder = pafs.FileSystem.from_uri(self.lake.staging_dir(spec, self.run_id))
+        fs, folder = self.lake.filesystem(self.lake.staging_dir(spec, self.run_id))
         fs.create_dir(folder, recursive=True)
         name = f"part-{self.task}-{self.seq:05d}.parquet"
         self.seq += 1
@@ -155,7 +154,7 @@ def summary_batch(statuses: list[tuple[str, str, str | None]], files: list[tuple
     ], schema=SUMMARY_SCHEMA)
 
 
-def partition_function(make_process, lake_uri: str, specs: list[TableSpec], run_id: str, lineage: Lineage,
+def partition_function(make_process, lake: Lake, specs: list[TableSpec], run_id: str, lineage: Lineage,
                        skip: dict[str, frozenset[str]], chunk: int = 0):
     """The ``mapInArrow`` function: input rows in, each file's status and the staged files out.
 
@@ -171,7 +170,7 @@ def partition_function(make_process, lake_uri: str, specs: list[TableSpec], run_
         where = f"{ctx.partitionId():05d}-{ctx.attemptNumber()}" if ctx is not None else "00000-0"
         task = f"c{chunk:05d}-{where}"
         process = make_process()
-        writer = StagedWriter(lake_uri, specs, run_id, lineage, task)
+        writer = StagedWriter(lake, specs, run_id, lineage, task)
         for batch in slices(batches):
             statuses, files = [], []
             for row in batch.to_pylist():
@@ -321,7 +320,7 @@ def run_per_file(spark, lake: Lake, job: PerFileJob, chunk_files: int, input_inf
         # enough input files: the scan's splits (about one file each) spread the work; else a shuffle spreads the rows
         partitions = (None if input_info.files >= TASKS_PER_CORE * parallelism
                       else max(TASKS_PER_CORE * parallelism, -(-(input_info.size_bytes // n) // job.partition_bytes)))
-        fn = partition_function(job.make_process, lake.uri, open_specs, job.run_id, job.lineage, held, chunk=i)
+        fn = partition_function(job.make_process, lake, open_specs, job.run_id, job.lineage, held, chunk=i)
         result = run_chunk(part, partitions, fn)
         for status, count in result.by_status.items():
             by_status[status] = by_status.get(status, 0) + count

@@ -80,7 +80,7 @@ def run_silver(cfg, spark) -> list[JobReport]:
 
     run_id = new_run_id("silver")
     limits = Limits.from_config(cfg)
-    save_tokenizer(cfg.lake.uri, cfg.tokenizer)
+    save_tokenizer(cfg.lake.uri, cfg.tokenizer, cfg.lake.storage_options)
     described = features_stage(spark, lake, bronze_version)
     tokenized = encode_stage(spark, lake, tid, lambda committed: committed[SILVER_SCORES.name])
     report = JobReport("features+encode", run_id, inputs={BRONZE_MIDI.name: bronze_version})
