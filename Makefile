@@ -79,8 +79,11 @@ cluster-down: setup
 cluster-status: setup
 	$(PY) -m infra.loopback.cluster status
 
+# Each module brings up its own cluster on its own ports (21000+, 22000+, 23000+) beside a `make cluster-up` one:
+# the services themselves, the whole pipeline with the config file only, then faults (killed nodes, a restarted MLflow).
 cluster-test: setup
-	$(VENV)/bin/pytest -q -m cluster tests/integration/test_loopback_cluster.py
+	$(VENV)/bin/pytest -q -m cluster tests/integration/test_loopback_cluster.py \
+		tests/integration/test_cluster_pipeline.py tests/integration/test_cluster_faults.py
 
 clean:
 	rm -rf data out

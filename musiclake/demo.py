@@ -8,6 +8,7 @@ same table versions.
 
 from __future__ import annotations
 
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,7 +164,11 @@ def run_demo(cfg: Config, keep_serving: bool = False) -> DemoResult:
             for path in files:
                 print(f"    {path}  ({path.stat().st_size / 1024:.0f} kB)")
         if keep_serving:
-            print(f"\npage: {_page(result)}\nserving at {result.endpoint} until Ctrl-C")
+            print(f"\npage: {_page(result)}\nserving at {result.endpoint} until Ctrl-C", flush=True)
+            # On the cluster a SIGINT here was swallowed (the handler left by the stopped Spark context or by
+            # Ray's core; seen with a stack dump: still asleep after the signal): install ours, SIGTERM too
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, _interrupt)
             try:
                 while True:
                     time.sleep(3600)
@@ -179,6 +184,10 @@ def run_demo(cfg: Config, keep_serving: bool = False) -> DemoResult:
     if owns_ray:
         ray.shutdown()
     return result
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _page(r: DemoResult) -> str:

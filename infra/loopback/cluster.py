@@ -591,6 +591,62 @@ def cmd_up(d: Path, timeout_s: float = 180.0) -> int:
     return 0
 
 
+def _entry(d: Path, name: str) -> tuple[dict, dict]:
+    state = read_state(d)
+    if not state:
+        raise ClusterError(f"no loopback cluster recorded under {d}: `up` first")
+    names = [e["name"] for e in state["services"]]
+    if name not in names:
+        raise ClusterError(f"no service {name!r} in the cluster under {d}; services: {', '.join(names)}")
+    return state, next(e for e in state["services"] if e["name"] == name)
+
+
+def cmd_kill(d: Path, name: str) -> int:
+    """SIGKILL every process of one service at once, as a crash or a lost node would (no drain, no clean-up)."""
+    import psutil
+
+    _, entry = _entry(d, name)
+    procs = session_procs(entry["pid"], entry.get("started"))
+    for pr in procs:
+        with contextlib.suppress(psutil.Error):
+            pr.kill()
+    psutil.wait_procs(procs, timeout=10)
+    print(f"killed {name}: {len(procs)} processes (SIGKILL)" if procs else f"{name} was not running")
+    return 0
+
+
+def cmd_start(d: Path, name: str, timeout_s: float = 180.0, restart: bool = False) -> int:
+    """Start one service of a recorded cluster again (after ``kill``, or stopped first with ``restart``), as before."""
+    state, entry = _entry(d, name)
+    if alive(entry):
+        if not restart:
+            print(f"{name} is already running (pid {entry['pid']})")
+            return 0
+        stop_entries([entry])
+    base = state["base"]
+    p = ports(base)
+    svc = next(s for s in services(d, p, base) if s.name == name)
+    ready = checks(p)[name]
+    if name == "spark-worker":  # the master may still list the killed worker as alive: ask the new one itself
+        ready = lambda: http_ok(f"http://{LOOPBACK}:{p['spark_worker_ui']}/json") is not None and spark_alive_workers(p) >= 1  # noqa: E731
+    t0 = time.monotonic()
+    launch(svc, {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS",)})
+    while not ready():
+        if svc._proc.poll() is not None:  # type: ignore[attr-defined]
+            raise ClusterError(f"{name} exited with code {svc._proc.returncode}; last lines of {svc.log}:\n"  # type: ignore[attr-defined]
+                               f"{log_tail(svc.log)}")
+        if time.monotonic() - t0 > timeout_s:
+            raise ClusterError(f"{name} did not answer within {timeout_s:.0f}s; last lines of {svc.log}:\n{log_tail(svc.log)}")
+        time.sleep(0.5)
+    entry.update(pid=svc.pid, started=svc.started, ready_s=time.monotonic() - t0)
+    tmp = state_file(d).with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=1))
+    tmp.replace(state_file(d))
+    (d / "pids" / f"{name}.pid").write_text(f"{svc.pid}\n")
+    print(f"{'restarted' if restart else 'started'} {name} (pid {svc.pid}), ready after {entry['ready_s']:.1f}s")
+    return 0
+
+
 def cmd_status(d: Path) -> int:
     state = read_state(d)
     if not state:
@@ -609,7 +665,10 @@ def cmd_status(d: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m infra.loopback.cluster", description=__doc__.split("\n\n")[0])
-    ap.add_argument("command", choices=["up", "down", "status"])
+    ap.add_argument("command", choices=["up", "down", "status", "kill", "start", "restart"],
+                    help="kill/start/restart act on one service (for fault drills): e.g. `kill ray-worker`")
+    ap.add_argument("service", nargs="?", help="with kill/start/restart: s3, mlflow, spark-master, spark-worker, "
+                                               "ray-head or ray-worker")
     ap.add_argument("--dir", help="the cluster's folder (default $MUSICLAKE_CLUSTER_DIR or ./data/cluster)")
     ap.add_argument("--timeout", type=float, default=180.0, help="seconds each service may take to answer")
     a = ap.parse_args(argv)
@@ -622,6 +681,13 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_up(d, a.timeout)
         if a.command == "down":
             return cmd_down(d)
+        if a.command in ("kill", "start", "restart"):
+            if not a.service:
+                print(f"{a.command} needs a service name, e.g. `{a.command} ray-worker`")
+                return 2
+            if a.command == "kill":
+                return cmd_kill(d, a.service)
+            return cmd_start(d, a.service, a.timeout, restart=a.command == "restart")
         return cmd_status(d)
     except ClusterError as e:
         print(str(e))

@@ -56,7 +56,9 @@ def demo(cluster, tmp_path_factory):
     cmd = [str(Path(sys.executable).parent / "musiclake"), "demo", "-c", str(cluster / "musiclake.yaml"),
            "--keep-serving", *[a for kv in SMALL for a in ("--set", kv)]]
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=work, env=lb.config_only_env(), stdout=out, stderr=subprocess.STDOUT)
+        # SIGINT back to its default: a shell's background job (nohup, `&`) would hand the demo an ignored Ctrl-C
+        proc = subprocess.Popen(cmd, cwd=work, env=lb.config_only_env(), stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline, url = time.monotonic() + 1500, None
     try:
         while url is None:
@@ -132,17 +134,23 @@ def test_the_models_are_found_through_the_tracking_server(cluster, cfg, demo):
     so = cfg.lake.storage_options
     s3 = boto3.client("s3", endpoint_url=so["AWS_ENDPOINT_URL"], aws_access_key_id=so["AWS_ACCESS_KEY_ID"],
                       aws_secret_access_key=so["AWS_SECRET_ACCESS_KEY"], region_name=so["AWS_REGION"])
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="musiclake-mlflow", MaxKeys=1000).get("Contents", [])]
-    assert any(mv.run_id in k for k in keys), "the model's files are in the MLflow bucket"
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket="musiclake-mlflow")
+            for o in page.get("Contents", [])]
+    # MLflow 3 keeps a logged model under its model id (the version's source is models:/<model id>)
+    ids = {mv.run_id, getattr(mv, "model_id", None), mv.source.rsplit("/", 1)[-1]} - {None, ""}
+    assert any(i in k for i in ids for k in keys), f"the model's files are in the MLflow bucket: {ids}, {keys[:5]}"
+    local = mlflow.artifacts.download_artifacts(artifact_uri=mv.source, tracking_uri=cfg.mlflow.tracking_uri)
+    assert any(Path(local).rglob("*.pkl")) or any(Path(local).rglob("MLmodel")), "the model downloads through the server"
 
 
 def test_the_serve_replica_runs_on_the_worker_node(cluster, demo):
     out = lb.run_py(cluster, """
         import json, os, ray
-        from ray.util.state import list_actors
+        from ray._private.state import actors  # the GCS's actor table (the state API needs the dashboard, off here)
         ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=False)
         nodes = {n["NodeID"]: sorted(k for k in n["Resources"] if k in ("head", "worker")) for n in ray.nodes() if n["Alive"]}
-        replicas = [a.node_id for a in list_actors(filters=[("state", "=", "ALIVE")]) if a.class_name.startswith("ServeReplica")]
+        replicas = [a["Address"]["NodeID"] for a in actors(actor_state_name="ALIVE").values()
+                    if a["ActorClassName"].startswith("ServeReplica")]
         print(json.dumps({"on": [nodes.get(n) for n in replicas]}))
     """)
     assert out["on"] and all(r == ["worker"] for r in out["on"]), out
