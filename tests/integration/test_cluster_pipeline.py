@@ -70,7 +70,7 @@ def demo(cluster, tmp_path_factory):
             assert proc.poll() is None, f"demo exited with {proc.returncode} before serving:\n{text[-6000:]}"
             assert time.monotonic() < deadline, f"demo not serving after 1500s:\n{text[-6000:]}"
             time.sleep(2)
-        yield {"work": work, "url": url, "proc": proc, "log": log,
+        yield {"work": work, "url": url, "proc": proc, "log": log, "config": cluster / "musiclake.yaml",
                "key": json.loads((work / "data" / "serve" / "api_keys.json").read_text())["keys"][0]["key"]}
     finally:
         if proc.poll() is None:
@@ -139,7 +139,8 @@ def test_the_models_are_found_through_the_tracking_server(cluster, cfg, demo):
     # MLflow 3 keeps a logged model under its model id (the version's source is models:/<model id>)
     ids = {mv.run_id, getattr(mv, "model_id", None), mv.source.rsplit("/", 1)[-1]} - {None, ""}
     assert any(i in k for i in ids for k in keys), f"the model's files are in the MLflow bucket: {ids}, {keys[:5]}"
-    local = mlflow.artifacts.download_artifacts(artifact_uri=mv.source, tracking_uri=cfg.mlflow.tracking_uri)
+    mlflow.set_tracking_uri(cfg.mlflow.tracking_uri)  # models:/ URIs resolve through the process's tracking URI
+    local = mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{MODEL_NAME}/{mv.version}")
     assert any(Path(local).rglob("*.pkl")) or any(Path(local).rglob("MLmodel")), "the model downloads through the server"
 
 
@@ -186,3 +187,39 @@ def test_the_demo_wrote_midi_wav_and_musicxml_and_exits_cleanly(demo):
     text = demo["log"].read_text(errors="replace")
     assert "Delta tables under s3://musiclake-lake/lake" in text
     assert re.search(r"silver_scores\s+silver\s+\d+\s+12\b", text), "the report reads the row counts back from S3"
+
+
+def test_the_files_hold_music(demo):
+    import wave
+
+    import music21
+    from symusic import Score
+
+    files = sorted((demo["work"] / "out").iterdir())
+    for path in files:
+        if path.suffix == ".mid":
+            assert Score.from_midi(path.read_bytes()).note_num() > 0
+        elif path.suffix == ".musicxml":
+            assert len(music21.converter.parse(str(path)).flatten().notes) > 0
+        elif path.suffix == ".wav":
+            with wave.open(str(path)) as w:
+                assert w.getnframes() / w.getframerate() > 1.0
+
+
+def test_a_second_run_on_the_cluster_reuses_everything(cfg, demo):
+    from lake.delta import Lake
+
+    assert demo["proc"].poll() is not None, "runs after the first demo has stopped"
+    watched = ("bronze_midi_files", "bronze_lyrics_pages", "silver_scores", "silver_tokens", "silver_quarantine",
+               "gold_text_music_pairs")
+    lake = Lake.from_config(cfg)
+    before = {t.name: (t.version, t.rows) for t in lake.describe() if t.name in watched}
+    cmd = [str(Path(sys.executable).parent / "musiclake"), "demo", "-c", str(demo["config"]),
+           *[a for kv in SMALL for a in ("--set", kv)]]
+    r = subprocess.run(cmd, cwd=demo["work"], env=lb.config_only_env(), capture_output=True, text=True, timeout=1200,
+                       check=False)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]
+    after = {t.name: (t.version, t.rows) for t in lake.describe() if t.name in watched}
+    assert after == before, "a re-run on the cluster changes no table"
+    assert "reused (same config, tokenizer and data)" in r.stdout
+    assert re.search(r"\b0 MIDI landed\b", r.stdout), "the crawl lands nothing twice"

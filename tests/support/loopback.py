@@ -50,7 +50,10 @@ def config_only_env() -> dict[str, str]:
 
 def run_py(d: Path, code: str, timeout: float = 240):
     """Run ``code`` in a fresh interpreter with the cluster's environment; its stdout's last line, parsed as JSON."""
-    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=cluster_env(d),
+    # ends with os._exit after a flush: a bare interpreter that read a Delta table can die at finalisation
+    # ("terminate called without an active exception", pyarrow's pool threads; musiclake's CLI does the same)
+    code = textwrap.dedent(code) + "\nimport os as _os, sys as _sys\n_sys.stdout.flush()\n_os._exit(0)\n"
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=cluster_env(d),
                        capture_output=True, text=True, timeout=timeout, check=False)
     assert r.returncode == 0, f"client failed ({r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-4000:]}"
     return json.loads(r.stdout.strip().splitlines()[-1])
