@@ -7,7 +7,9 @@ Every writer goes through :class:`Lake`:
 * Spark jobs cannot load the Delta connector here, so they work on the files underneath:
   :meth:`Lake.snapshot_files` lists the parquet files of one pinned table version for
   ``spark.read.parquet``; the job writes parquet into ``<table>/<STAGING_DIR>/<run_id>/`` and
-  :meth:`Lake.commit_files` commits those files with deltalake's transaction API.
+  :meth:`Lake.commit_files` commits those files with deltalake's transaction API. On an object
+  store the executors do the reading and writing with pyarrow (:mod:`lake.jobs.remote_files`),
+  through :meth:`Lake.filesystem`, opened from the same ``storage_options`` delta-rs takes.
 
 Commits carry a Delta app transaction ``(app_id, version)``; :meth:`Lake.already_committed` tells a
 job that it has committed that input version before, which makes a re-run after a crash commit

@@ -72,10 +72,15 @@ class TrainResult:
         return line + ("\n" + self.decision.summary() if self.decision is not None else "")
 
 
-def fingerprint(train_cfg, tok_id: str, data_versions: dict[str, int]) -> str:
-    """What makes two runs the same model: the train config, the tokenizer and the data versions."""
+def fingerprint(train_cfg, tok_id: str, data_versions: dict[str, int], lake_uri: str = "") -> str:
+    """What makes two runs the same model: the train config, the tokenizer, the lake and its data versions.
+
+    The lake's URI is part of it: two lakes (another bucket, another prefix) can stand at the same
+    table versions with other rows in them.
+    """
     settings = {k: v for k, v in train_cfg.model_dump(mode="json").items() if k not in _NOT_FINGERPRINTED}
-    blob = json.dumps({"train": settings, "tokenizer_id": tok_id, "data": data_versions}, sort_keys=True)
+    blob = json.dumps({"train": settings, "tokenizer_id": tok_id, "data": data_versions, "lake": lake_uri},
+                      sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -107,7 +112,7 @@ def run_training(cfg, force: bool = False, resume: bool = False,
     previous_run = None
     if resume:
         previous_run, versions = registry.run_to_resume(client, cfg, KIND, "generator")
-        fp = fingerprint(tr, tok_id, versions)
+        fp = fingerprint(tr, tok_id, versions, lake.uri)
         if fp != previous_run.data.tags.get("fingerprint"):
             raise NothingToResume(
                 f"run {previous_run.info.run_name} was started with another train config or tokenizer "
@@ -115,7 +120,7 @@ def run_training(cfg, force: bool = False, resume: bool = False,
                 "settings; train afresh without --resume")
     else:
         versions = pin_versions(lake)
-        fp = fingerprint(tr, tok_id, versions)
+        fp = fingerprint(tr, tok_id, versions, lake.uri)
         if not force:
             previous = _find_version(cfg, fp)
             if previous is not None:

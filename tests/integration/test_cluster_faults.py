@@ -12,7 +12,7 @@ processes that know the cluster from the config file only. In order:
 4. **The MLflow server is restarted during training**: the client's retries carry the logging over
    the gap; the run ends FINISHED with every logged step, its model registered.
 
-Marked ``cluster`` (``make cluster-test``); about 10 minutes.
+Marked ``cluster`` (``make cluster-test``); about 5 minutes.
 """
 
 from __future__ import annotations

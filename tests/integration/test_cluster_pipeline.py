@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -33,28 +34,42 @@ SMALL = ["demo.corpus_limit=12", "demo.site_port=0", "train.max_steps=40", "trai
          "train.n_layer=2", "train.block_size=128", "train.log_every=10",
          "train.gates={val_loss: {better: lower, tolerance: 0.1}}"]
 SERVING_LINE = re.compile(r"serving at (http://\S+) until Ctrl-C")
+MODEL_LINE = re.compile(r"^(?:trained|reused \(same config, tokenizer and data\)): musiclake-generator v(\d+)", re.M)
 
 
 @pytest.fixture(scope="module")
 def cluster():
+    """The cluster of `make cluster-up` when one is running (its config file, checked in or written by `up`),
+    else one of this module's own. Either way the run gets a lake prefix of its own."""
+    running = lb.running_default_cluster()
+    if running is not None:
+        yield running
+        return
     with lb.running_cluster(BASE, prefix="mlp-") as d:
-        yield d
+        state = lc.read_state(d)
+        yield {"dir": d, "base": state["base"], "config": d / "musiclake.yaml", "own": True}
 
 
 @pytest.fixture(scope="module")
-def cfg(cluster):
+def run_sets():
+    """This run's lake prefix (a cluster reused across runs keeps earlier runs' tables apart)."""
+    return [*SMALL, f"lake.uri=s3://musiclake-lake/cluster-test-{uuid.uuid4().hex[:8]}/lake"]
+
+
+@pytest.fixture(scope="module")
+def cfg(cluster, run_sets):
     from common.config import load_config
 
-    return load_config(cluster / "musiclake.yaml", environ={})
+    return load_config(cluster["config"], overrides=[run_sets[-1]], environ={})
 
 
 @pytest.fixture(scope="module")
-def demo(cluster, tmp_path_factory):
+def demo(cluster, run_sets, tmp_path_factory):
     """The demo, left serving (``--keep-serving``) while the tests look at the endpoint; stopped with Ctrl-C after."""
     work = tmp_path_factory.mktemp("cluster-demo")
     log = work / "demo.log"
-    cmd = [str(Path(sys.executable).parent / "musiclake"), "demo", "-c", str(cluster / "musiclake.yaml"),
-           "--keep-serving", *[a for kv in SMALL for a in ("--set", kv)]]
+    cmd = [str(Path(sys.executable).parent / "musiclake"), "demo", "-c", str(cluster["config"]),
+           "--keep-serving", *[a for kv in run_sets for a in ("--set", kv)]]
     with open(log, "w") as out:
         # SIGINT back to its default: a shell's background job (nohup, `&`) would hand the demo an ignored Ctrl-C
         proc = subprocess.Popen(cmd, cwd=work, env=lb.config_only_env(), stdout=out, stderr=subprocess.STDOUT,
@@ -70,7 +85,10 @@ def demo(cluster, tmp_path_factory):
             assert proc.poll() is None, f"demo exited with {proc.returncode} before serving:\n{text[-6000:]}"
             assert time.monotonic() < deadline, f"demo not serving after 1500s:\n{text[-6000:]}"
             time.sleep(2)
-        yield {"work": work, "url": url, "proc": proc, "log": log, "config": cluster / "musiclake.yaml",
+        trained = MODEL_LINE.search(log.read_text(errors="replace"))
+        assert trained, "the demo names the generator version it trained or reused"
+        yield {"work": work, "url": url, "proc": proc, "log": log, "config": cluster["config"], "sets": run_sets,
+               "version": int(trained.group(1)),
                "key": json.loads((work / "data" / "serve" / "api_keys.json").read_text())["keys"][0]["key"]}
     finally:
         if proc.poll() is None:
@@ -88,7 +106,7 @@ def table(cfg, name: str, columns=None):
 
 
 def test_the_lake_is_on_the_object_store_only(cfg, demo):
-    assert cfg.lake.uri.startswith("s3://")
+    assert cfg.lake.uri.startswith("s3://musiclake-lake/")
     assert not (demo["work"] / "data" / "lake").exists(), "nothing of the lake is written locally"
     assert not (demo["work"] / "s3:").exists(), "no s3: path taken for a local folder"
 
@@ -109,8 +127,8 @@ def test_tables_read_back_from_s3_hold_the_site_and_its_faults(cfg, demo):
     assert tokens.num_rows == len(good) and all(len(ids) > 10 for ids in tokens.column("tokens").to_pylist())
 
 
-def test_the_lake_jobs_ran_on_the_spark_standalone_cluster(demo):
-    ui = lc.ports(BASE)["spark_master_ui"]
+def test_the_lake_jobs_ran_on_the_spark_standalone_cluster(cluster, demo):
+    ui = lc.ports(cluster["base"])["spark_master_ui"]
     master = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{ui}/json", timeout=10).read())
     apps = [a["name"] for a in master.get("completedapps", []) + master.get("activeapps", [])]
     assert "musiclake-demo" in apps, apps
@@ -124,9 +142,7 @@ def test_the_models_are_found_through_the_tracking_server(cluster, cfg, demo):
 
     assert cfg.mlflow.tracking_uri.startswith("http://")
     client = mlflow.MlflowClient(tracking_uri=cfg.mlflow.tracking_uri)
-    versions = client.search_model_versions(f"name='{MODEL_NAME}'")
-    assert versions, "the generator is registered on the server"
-    mv = max(versions, key=lambda v: int(v.version))
+    mv = client.get_model_version(MODEL_NAME, str(demo["version"]))  # what the demo trained (or reused)
     run = client.get_run(mv.run_id)
     assert len(client.get_metric_history(mv.run_id, "train_loss")) >= 2
     assert any(k.startswith("data.") for k in {**run.data.params, **run.data.tags})
@@ -145,7 +161,7 @@ def test_the_models_are_found_through_the_tracking_server(cluster, cfg, demo):
 
 
 def test_the_serve_replica_runs_on_the_worker_node(cluster, demo):
-    out = lb.run_py(cluster, """
+    out = lb.run_py(cluster["dir"], """
         import json, os, ray
         from ray._private.state import actors  # the GCS's actor table (the state API needs the dashboard, off here)
         ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=False)
@@ -163,7 +179,7 @@ def test_the_endpoint_generates_what_was_asked(demo):
 
     http = requests.Session()
     http.headers["X-API-Key"] = demo["key"]
-    resp = http.post(demo["url"] + "/v1/generate", json={"prompt": "a calm waltz", "bpm": 84, "bars": 8, "seed": 3, "model": "1"},
+    resp = http.post(demo["url"] + "/v1/generate", json={"prompt": "a calm waltz", "bpm": 84, "bars": 8, "seed": 3, "model": str(demo["version"])},
                      timeout=120)
     assert resp.status_code == 200, resp.text
     body = resp.json()
@@ -177,15 +193,15 @@ def test_the_endpoint_generates_what_was_asked(demo):
     assert abs(score.tempos[0].qpm - 84) < 0.5
 
 
-def test_the_demo_wrote_midi_wav_and_musicxml_and_exits_cleanly(demo):
+def test_the_demo_wrote_midi_wav_and_musicxml_and_exits_cleanly(cfg, demo):
     out = sorted(p.name for p in (demo["work"] / "out").iterdir())
     for lang in ("en", "zh"):
-        assert {f"demo-{lang}-v1.{x}" for x in ("mid", "wav", "musicxml")} <= set(out), out
+        assert {f"demo-{lang}-v{demo['version']}.{x}" for x in ("mid", "wav", "musicxml")} <= set(out), out
     proc = demo["proc"]
     proc.send_signal(signal.SIGINT)  # what a user does: Ctrl-C ends serving, then the report prints
     assert proc.wait(timeout=180) == 0, demo["log"].read_text(errors="replace")[-4000:]
     text = demo["log"].read_text(errors="replace")
-    assert "Delta tables under s3://musiclake-lake/lake" in text
+    assert f"Delta tables under {cfg.lake.uri}:" in text
     assert re.search(r"silver_scores\s+silver\s+\d+\s+12\b", text), "the report reads the row counts back from S3"
 
 
@@ -215,11 +231,11 @@ def test_a_second_run_on_the_cluster_reuses_everything(cfg, demo):
     lake = Lake.from_config(cfg)
     before = {t.name: (t.version, t.rows) for t in lake.describe() if t.name in watched}
     cmd = [str(Path(sys.executable).parent / "musiclake"), "demo", "-c", str(demo["config"]),
-           *[a for kv in SMALL for a in ("--set", kv)]]
+           *[a for kv in demo["sets"] for a in ("--set", kv)]]
     r = subprocess.run(cmd, cwd=demo["work"], env=lb.config_only_env(), capture_output=True, text=True, timeout=1200,
                        check=False)
     assert r.returncode == 0, (r.stdout + r.stderr)[-5000:]
     after = {t.name: (t.version, t.rows) for t in lake.describe() if t.name in watched}
     assert after == before, "a re-run on the cluster changes no table"
-    assert "reused (same config, tokenizer and data)" in r.stdout
+    assert f"reused (same config, tokenizer and data): musiclake-generator v{demo['version']}" in r.stdout
     assert re.search(r"\b0 MIDI landed\b", r.stdout), "the crawl lands nothing twice"

@@ -72,6 +72,21 @@ def running_cluster(base: int, prefix: str = "mlc-"):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def running_default_cluster() -> dict | None:
+    """The cluster `make cluster-up` runs (``$MUSICLAKE_CLUSTER_DIR`` or ./data/cluster), when all its services are alive.
+
+    Its config file is the checked-in ``infra/config/loopback-cluster.yaml`` on the default ports,
+    else the ``musiclake.yaml`` that ``up`` wrote for the ports in force.
+    """
+    d = Path(os.environ.get("MUSICLAKE_CLUSTER_DIR") or ROOT / "data" / "cluster")
+    state = lc.read_state(d)
+    if not state or len(state["services"]) != 6 or not all(lc.alive(e) for e in state["services"]):
+        return None
+    checked_in = ROOT / "infra" / "config" / "loopback-cluster.yaml"
+    config = checked_in if state["base"] == lc.DEFAULT_BASE else d / "musiclake.yaml"
+    return {"dir": d, "base": state["base"], "config": config, "own": False}
+
+
 def service(d: Path, name: str) -> dict:
     """The state record (pid, ports, log) of one running service."""
     state = json.loads((d / "cluster.json").read_text())

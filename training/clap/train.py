@@ -69,13 +69,14 @@ class ClapTrainResult(TrainResult):
         return "\n".join(lines)
 
 
-def fingerprint(settings: ClapSettings, loop_settings, tok_id: str, data_versions: dict[str, int]) -> str:
-    """What makes two runs the same model: its settings, the loop's, the lake tokenizer and the data versions."""
+def fingerprint(settings: ClapSettings, loop_settings, tok_id: str, data_versions: dict[str, int],
+                lake_uri: str = "") -> str:
+    """What makes two runs the same model: its settings, the loop's, the lake tokenizer, the lake and its data versions."""
     from dataclasses import asdict
 
     loop = {k: v for k, v in asdict(loop_settings).items() if k not in NOT_FINGERPRINTED}
-    blob = json.dumps({"clap": settings.to_dict(), "loop": loop, "tokenizer_id": tok_id, "data": data_versions},
-                      sort_keys=True)
+    blob = json.dumps({"clap": settings.to_dict(), "loop": loop, "tokenizer_id": tok_id, "data": data_versions,
+                       "lake": lake_uri}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -102,7 +103,7 @@ def run_clap_training(cfg, force: bool = False, resume: bool = False) -> ClapTra
     n_train = sum(p.split == "train" for p in pairs)
     batch = max(2, min(settings.batch_size, n_train // cfg.clap.num_workers))
     loop_settings = train_settings(cfg, settings, batch)
-    fp = fingerprint(settings, loop_settings, tok_id, versions)
+    fp = fingerprint(settings, loop_settings, tok_id, versions, lake.uri)
     if resume and fp != previous_run.data.tags.get("fingerprint"):
         raise NothingToResume(f"run {previous_run.info.run_name} was started with other CLAP settings or data "
                               f"(fingerprint {previous_run.data.tags.get('fingerprint')}, now {fp}): resume needs "
