@@ -629,6 +629,14 @@ def cmd_start(d: Path, name: str, timeout_s: float = 180.0, restart: bool = Fals
     ready = checks(p)[name]
     if name == "spark-worker":  # the master may still list the killed worker as alive: ask the new one itself
         ready = lambda: http_ok(f"http://{LOOPBACK}:{p['spark_worker_ui']}/json") is not None and spark_alive_workers(p) >= 1  # noqa: E731
+    if name.startswith("ray-"):  # the GCS may still count the killed node as alive: wait for the new node's own word
+        offset = svc.log.stat().st_size if svc.log.exists() else 0
+        node_up = ready
+
+        def ready() -> bool:
+            with open(svc.log, "rb") as f:
+                f.seek(offset)
+                return b"Ray runtime started" in f.read() and node_up()
     t0 = time.monotonic()
     launch(svc, {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS",)})
     while not ready():
