@@ -611,7 +611,17 @@ def cmd_kill(d: Path, name: str) -> int:
         with contextlib.suppress(psutil.Error):
             pr.kill()
     psutil.wait_procs(procs, timeout=10)
-    print(f"killed {name}: {len(procs)} processes (SIGKILL)" if procs else f"{name} was not running")
+    if not procs:
+        print(f"{name} was not running")
+        return 0
+    note = ""
+    if name == "ray-worker":  # as with a lost machine, its replacement comes after the GCS has marked it dead
+        state, _ = _entry(d, name)
+        p, t0 = ports(state["base"]), time.monotonic()
+        while ray_nodes(p) >= 2 and time.monotonic() - t0 < 120:
+            time.sleep(1)
+        note = f"; the GCS marked the node dead after {time.monotonic() - t0:.0f}s"
+    print(f"killed {name}: {len(procs)} processes (SIGKILL){note}")
     return 0
 
 
