@@ -44,6 +44,7 @@ from common.progress import Progress
 from common.runinfo import new_run_id
 
 FETCH_ACTOR_CPUS = 0.25  # fetching waits on the network, not the CPU
+FETCH_TASK_RETRIES = 2  # a batch whose fetch actor died is sent again this many times (to the restarted actor)
 
 
 class FetchWorker:
@@ -238,7 +239,11 @@ def crawl_source(lake: Lake, source: SourceConfig, workers: int, batch_size: int
 
     threads = source.fetch_threads
     gate = start_gate(source, report.run_id, workers * threads) if needs_gate(source) else None
-    actor_cls = ray.remote(num_cpus=FETCH_ACTOR_CPUS, max_concurrency=threads)(FetchWorker)
+    # A fetch actor lost with its node (or killed) is started again elsewhere and its batches in flight are sent
+    # again (fetching is idempotent: landing is a MERGE on the content hash); a batch that kills it every time
+    # (FETCH_TASK_RETRIES + 1 times) is recorded as errors, and the run goes on.
+    actor_cls = ray.remote(num_cpus=FETCH_ACTOR_CPUS, max_concurrency=threads, max_restarts=-1,
+                           max_task_retries=FETCH_TASK_RETRIES)(FetchWorker)
     actors = [actor_cls.remote(source, gate) for _ in range(workers)]
     capacity = workers * threads
     # A fetch task's outcomes reach the driver only when the whole task is done, so a SIGKILL loses
@@ -269,7 +274,7 @@ def crawl_source(lake: Lake, source: SourceConfig, workers: int, batch_size: int
                 busy[host] -= 1
                 try:
                     outcomes = ray.get(ref)
-                except (ray.exceptions.RayError) as e:  # a fetch actor died: its URLs are errors, the run goes on
+                except (ray.exceptions.RayError) as e:  # the batch killed its actor every time: errors, the run goes on
                     outcomes = [_worker_lost(t, e) for t in batch]
                 for out in outcomes:
                     crawl.handle(out)

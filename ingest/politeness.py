@@ -154,5 +154,11 @@ def start_gate(source: SourceConfig, run_id: str, concurrency: int):
     """The run's politeness actor, named ``ingest-gate-<source>-<run_id>`` (threads: one per fetch thread)."""
     import ray
 
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
     actor = ray.remote(num_cpus=0, max_concurrency=concurrency + 8)(Politeness)
-    return actor.options(name=f"ingest-gate-{source.name}-{run_id}", max_restarts=0).remote(source)
+    # On the driver's node (soft): a worker node lost mid-crawl does not take the gate with it. Should it go
+    # anyway, it is started again (its pacing starts afresh) and the calls in flight are sent again.
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+    return actor.options(name=f"ingest-gate-{source.name}-{run_id}", max_restarts=-1, max_task_retries=-1,
+                         scheduling_strategy=here).remote(source)
