@@ -29,11 +29,20 @@ def init_ray(cfg, **extra):
         if cfg.ray.address is None:
             raise
         hint = ("set ray.auth_mode: token (and ray.auth_token_file) to the cluster's"
-                if "InvalidAuthToken" in str(e.__cause__ or e) or "uthenticat" in str(e.__cause__ or e)
-                else "check ray.address, and that the cluster is up")
+                if _caused_by(e, ray.exceptions.AuthenticationError) else "check ray.address, and that the cluster is up")
         raise RayUnreachable(f"Ray cluster at ray.address={cfg.ray.address!r} refused or did not answer: {hint}") from None
     quiet_ray_data()
     return ctx
+
+
+def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
+    """Whether ``kind`` is in the chain of causes of ``error``: as an exception, or as the text Ray passes on
+    (its GCS client reports the last connection error as a formatted traceback inside a RuntimeError)."""
+    while error is not None:
+        if isinstance(error, kind) or kind.__name__ in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def _auth_env(ray_cfg) -> None:

@@ -153,7 +153,6 @@ class RemoteGate:
 def start_gate(source: SourceConfig, run_id: str, concurrency: int):
     """The run's politeness actor, named ``ingest-gate-<source>-<run_id>`` (threads: one per fetch thread)."""
     import ray
-
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     actor = ray.remote(num_cpus=0, max_concurrency=concurrency + 8)(Politeness)

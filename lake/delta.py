@@ -170,6 +170,16 @@ class Lake:
         dt = self.table(spec, version)
         return dt.version(), dt.file_uris()
 
+    def snapshot_file_sizes(self, spec: TableSpec, version: int | None = None) -> tuple[int, list[tuple[str, int]]]:
+        """The pinned version and ``(file URI, bytes)`` of each file of that snapshot, from its Delta log."""
+        dt = self.table(spec, version)
+        actions = dt.get_add_actions(flatten=True)
+        if not actions.num_rows:
+            return dt.version(), []
+        base = self.table_uri(spec)
+        return dt.version(), [(p if "://" in p else f"{base}/{unquote(p)}", int(n)) for p, n in
+                              zip(actions.column("path").to_pylist(), actions.column("size_bytes").to_pylist())]
+
     # -- writing from Python --------------------------------------------------------------
     def _conform(self, spec: TableSpec, data: pa.Table) -> pa.Table:
         """Exactly the spec's columns, cast to its types; a nullable column the rows lack is filled with nulls."""

@@ -30,6 +30,8 @@ from training.clap.cli import app as clap_app
 from training.clap.cli import search as search_cmd
 from training.cli import app as train_app
 from training.eval_cli import evaluate as evaluate_cmd
+from common.cluster import RayUnreachable
+from lake.objectstore import StorageError
 
 class _Console(typer.Typer):
     """The console script's app: runs the verb, then ends the process without interpreter finalisation.
@@ -61,14 +63,7 @@ class _Console(typer.Typer):
         _exit_now(code)
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from common.cluster import RayUnreachable
-    from lake.objectstore import StorageError
-
-    return RayUnreachable, StorageError
-
-
-_USER_ERRORS = _user_errors()
+_USER_ERRORS = (RayUnreachable, StorageError)  # a setting that does not work here: one line naming it
 
 
 def _say(message) -> int:

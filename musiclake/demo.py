@@ -8,7 +8,6 @@ same table versions.
 
 from __future__ import annotations
 
-import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,10 +164,10 @@ def run_demo(cfg: Config, keep_serving: bool = False) -> DemoResult:
                 print(f"    {path}  ({path.stat().st_size / 1024:.0f} kB)")
         if keep_serving:
             print(f"\npage: {_page(result)}\nserving at {result.endpoint} until Ctrl-C", flush=True)
-            # On the cluster a SIGINT here was swallowed (the handler left by the stopped Spark context or by
-            # Ray's core; seen with a stack dump: still asleep after the signal): install ours, SIGTERM too
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, _interrupt)
+            # on the cluster a SIGINT here was swallowed (a stack dump showed the demo still asleep after it)
+            from serving.cli import interrupt_on_stop_signals
+
+            interrupt_on_stop_signals()
             try:
                 while True:
                     time.sleep(3600)
@@ -184,10 +183,6 @@ def run_demo(cfg: Config, keep_serving: bool = False) -> DemoResult:
     if owns_ray:
         ray.shutdown()
     return result
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 def _page(r: DemoResult) -> str:

@@ -46,6 +46,13 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def interrupt_on_stop_signals() -> None:
+    """SIGINT and SIGTERM raise KeyboardInterrupt here, whatever handler a library left (or a shell ignored):
+    a serving loop then stops Serve cleanly, also when run in the background."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _interrupt)
+
+
 def api_key(cfg, given: Optional[str]) -> Optional[str]:
     """The key to call with: --api-key, else $MUSICLAKE_API_KEY, else the first key in serve.api_keys_file."""
     import os
@@ -102,8 +109,7 @@ def serve(config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt
     else:
         typer.echo(f"page:  {url}/   (serve.auth is off: no API key needed)")
     typer.echo("Ctrl-C to stop")
-    for sig in (signal.SIGINT, signal.SIGTERM):  # either one stops Serve cleanly, even when run in the background
-        signal.signal(sig, _interrupt)
+    interrupt_on_stop_signals()
     try:
         while True:
             time.sleep(3600)

@@ -72,7 +72,7 @@ class TrainResult:
         return line + ("\n" + self.decision.summary() if self.decision is not None else "")
 
 
-def fingerprint(train_cfg, tok_id: str, data_versions: dict[str, int], lake_uri: str = "") -> str:
+def fingerprint(train_cfg, tok_id: str, data_versions: dict[str, int], lake_uri: str) -> str:
     """What makes two runs the same model: the train config, the tokenizer, the lake and its data versions.
 
     The lake's URI is part of it: two lakes (another bucket, another prefix) can stand at the same

@@ -371,16 +371,24 @@ def read_state(d: Path) -> dict | None:
 
 
 def write_state(d: Path, base: int, svcs: list[Service]) -> None:
-    state = {"base": base, "dir": str(d), "services": [
+    save_state(d, {"base": base, "dir": str(d), "services": [
         {"name": s.name, "pid": s.pid, "started": s.started, "address": s.address, "log": str(s.log),
-         "ready_s": s.ready_s} for s in svcs if s.pid]}
+         "ready_s": s.ready_s} for s in svcs if s.pid]})
+
+
+def save_state(d: Path, state: dict) -> None:
+    """Write the state record atomically, and a pid file per service."""
     tmp = state_file(d).with_suffix(".tmp")
     tmp.write_text(json.dumps(state, indent=1))
     tmp.replace(state_file(d))
-    for s in svcs:
-        if s.pid:
-            (d / "pids").mkdir(exist_ok=True)
-            (d / "pids" / f"{s.name}.pid").write_text(f"{s.pid}\n")
+    (d / "pids").mkdir(exist_ok=True)
+    for e in state["services"]:
+        (d / "pids" / f"{e['name']}.pid").write_text(f"{e['pid']}\n")
+
+
+def launch_env() -> dict[str, str]:
+    """The environment services start with: this one, without a RAY_ADDRESS that would point a node elsewhere."""
+    return {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
 
 
 def alive(entry: dict) -> bool:
@@ -541,7 +549,7 @@ def cmd_up(d: Path, timeout_s: float = 180.0) -> int:
 
     svcs = {s.name: s for s in services(d, p, base)}
     ready = checks(p)
-    base_env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS",)}
+    base_env = launch_env()
     # After what each service is launched: s3 -> mlflow, spark-master -> spark-worker, ray-head -> ray-worker.
     after = {"s3": None, "spark-master": None, "ray-head": None, "mlflow": "s3", "spark-worker": "spark-master",
              "ray-worker": "ray-head"}
@@ -625,6 +633,27 @@ def cmd_kill(d: Path, name: str) -> int:
     return 0
 
 
+def ready_again(name: str, p: dict[str, int], svc: Service):
+    """The readiness check for a service started again (call before launching it).
+
+    The cluster may still count the killed instance: a Spark master lists the dead worker as alive
+    for a while, the GCS the dead Ray node. So a restarted worker must answer itself, and a Ray node
+    must have said "Ray runtime started" in its log since this launch.
+    """
+    check = checks(p)[name]
+    if name == "spark-worker":
+        return lambda: http_ok(f"http://{LOOPBACK}:{p['spark_worker_ui']}/json") is not None and check()
+    if name.startswith("ray-"):
+        offset = svc.log.stat().st_size if svc.log.exists() else 0
+
+        def node_started() -> bool:
+            with open(svc.log, "rb") as f:
+                f.seek(offset)
+                return b"Ray runtime started" in f.read() and check()
+        return node_started
+    return check
+
+
 def cmd_start(d: Path, name: str, timeout_s: float = 180.0, restart: bool = False) -> int:
     """Start one service of a recorded cluster again (after ``kill``, or stopped first with ``restart``), as before."""
     state, entry = _entry(d, name)
@@ -636,19 +665,9 @@ def cmd_start(d: Path, name: str, timeout_s: float = 180.0, restart: bool = Fals
     base = state["base"]
     p = ports(base)
     svc = next(s for s in services(d, p, base) if s.name == name)
-    ready = checks(p)[name]
-    if name == "spark-worker":  # the master may still list the killed worker as alive: ask the new one itself
-        ready = lambda: http_ok(f"http://{LOOPBACK}:{p['spark_worker_ui']}/json") is not None and spark_alive_workers(p) >= 1  # noqa: E731
-    if name.startswith("ray-"):  # the GCS may still count the killed node as alive: wait for the new node's own word
-        offset = svc.log.stat().st_size if svc.log.exists() else 0
-        node_up = ready
-
-        def ready() -> bool:
-            with open(svc.log, "rb") as f:
-                f.seek(offset)
-                return b"Ray runtime started" in f.read() and node_up()
+    ready = ready_again(name, p, svc)
     t0 = time.monotonic()
-    launch(svc, {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS",)})
+    launch(svc, launch_env())
     while not ready():
         if svc._proc.poll() is not None:  # type: ignore[attr-defined]
             raise ClusterError(f"{name} exited with code {svc._proc.returncode}; last lines of {svc.log}:\n"  # type: ignore[attr-defined]
@@ -657,10 +676,7 @@ def cmd_start(d: Path, name: str, timeout_s: float = 180.0, restart: bool = Fals
             raise ClusterError(f"{name} did not answer within {timeout_s:.0f}s; last lines of {svc.log}:\n{log_tail(svc.log)}")
         time.sleep(0.5)
     entry.update(pid=svc.pid, started=svc.started, ready_s=time.monotonic() - t0)
-    tmp = state_file(d).with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=1))
-    tmp.replace(state_file(d))
-    (d / "pids" / f"{name}.pid").write_text(f"{svc.pid}\n")
+    save_state(d, state)
     print(f"{'restarted' if restart else 'started'} {name} (pid {svc.pid}), ready after {entry['ready_s']:.1f}s")
     return 0
 

@@ -58,9 +58,9 @@ def read_snapshot(spark, lake: Lake, spec: TableSpec, columns: list[str] | None 
     column was added read it as null (no per-file schema merging, no surprises).
     """
     if not lake.local:  # an object store: the executors read the files (lake/jobs/remote_files.py)
-        from lake.jobs.remote_files import read_files, snapshot_sizes
+        from lake.jobs.remote_files import read_files
 
-        version, sized = snapshot_sizes(lake, spec, version)
+        version, sized = lake.snapshot_file_sizes(spec, version)
         return version, read_files(spark, lake, spec, sized, columns) if sized else None
     version, files = lake.snapshot_files(spec, version)
     if not files:

@@ -5,7 +5,8 @@ and the Hadoop connectors take credentials from Hadoop settings or the environme
 ``lake.storage_options``. So for a lake that is not a local folder the jobs do not hand paths to
 Spark's file sources. Instead:
 
-* :func:`read_files`: the driver lists the pinned snapshot's files with their sizes (the Delta log),
+* :func:`read_files`: the driver lists the pinned snapshot's files with their sizes
+  (:meth:`lake.delta.Lake.snapshot_file_sizes`, from the Delta log),
   packs them into tasks of about ``spark.sql.files.maxPartitionBytes``, and each task opens its
   files with :func:`lake.objectstore.filesystem` (built from the same options delta-rs uses) and
   streams their row batches to Spark (``mapInArrow``). A column a file lacks (added to the table
@@ -19,8 +20,6 @@ The options travel inside the task closures (never in the executors' environment
 
 from __future__ import annotations
 
-from urllib.parse import unquote
-
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -31,16 +30,6 @@ from lake.spark import spark_ddl
 BINARY_BATCH_ROWS = 64  # rows per batch when a binary column (MIDI bytes, up to MiBs each) is read
 BATCH_ROWS = 4096
 WRITTEN = pa.schema([pa.field("path", pa.string()), pa.field("rows", pa.int64())])
-
-
-def snapshot_sizes(lake: Lake, spec: TableSpec, version: int | None = None) -> tuple[int, list[tuple[str, int]]]:
-    """(pinned version, [(file URI, bytes)]) of the table's snapshot, from its Delta log (no listing)."""
-    dt = lake.table(spec, version)
-    actions = dt.get_add_actions(flatten=True)
-    paths = actions.column("path").to_pylist() if actions.num_rows else []
-    sizes = actions.column("size_bytes").to_pylist() if actions.num_rows else []
-    base = lake.table_uri(spec)
-    return dt.version(), [(p if "://" in p else f"{base}/{unquote(p)}", int(s)) for p, s in zip(paths, sizes)]
 
 
 def pack(files: list[tuple[str, int]], target_bytes: int) -> list[list[str]]:
@@ -59,11 +48,10 @@ def pack(files: list[tuple[str, int]], target_bytes: int) -> list[list[str]]:
 
 def _conformed(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     """The batch with exactly ``schema``'s columns: a missing one as nulls, every one cast to its type."""
-    n = batch.num_rows
-    arrays = [batch.column(f.name) if f.name in batch.schema.names else pa.nulls(n, f.type) for f in schema]
+    have = set(batch.schema.names)
+    arrays = [batch.column(f.name).cast(f.type) if f.name in have else pa.nulls(batch.num_rows, f.type) for f in schema]
     loose = pa.schema([f.with_nullable(True) for f in schema])  # Spark declares every output column nullable
-    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(
-        [pa.field(f.name, a.type) for f, a in zip(schema, arrays)])).cast(loose)
+    return pa.RecordBatch.from_arrays(arrays, schema=loose)
 
 
 def read_files(spark, lake: Lake, spec: TableSpec, files: list[tuple[str, int]], columns: list[str] | None = None):

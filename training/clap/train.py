@@ -70,7 +70,7 @@ class ClapTrainResult(TrainResult):
 
 
 def fingerprint(settings: ClapSettings, loop_settings, tok_id: str, data_versions: dict[str, int],
-                lake_uri: str = "") -> str:
+                lake_uri: str) -> str:
     """What makes two runs the same model: its settings, the loop's, the lake tokenizer, the lake and its data versions."""
     from dataclasses import asdict
 
