@@ -14,9 +14,11 @@ An unknown or mistyped key raises :class:`ConfigError` with one line naming it.
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -312,6 +314,25 @@ class ServeConfig(_Section):
     rate_burst: int = Field(20, ge=1, description="requests a key may send at once before the rate limit applies")
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="largest JSON request body")
     max_upload_bytes: int = Field(1024 * 1024, ge=1024, description="largest uploaded MIDI file")
+    max_connections: int = Field(256, ge=8, description="requests one replica holds at once (reading bodies, "
+                                                        "waiting, generating); generation itself is bounded by "
+                                                        "max_concurrent + max_queue")
+    body_timeout_s: float = Field(10.0, gt=0, description="a client must send its whole request body within this; "
+                                                          "a slower one is answered 408 and cut off")
+    request_timeout_s: float = Field(120.0, gt=0, description="a request still unanswered after this is a 504")
+    # renders: their own bounded pool, capped in length and size, and dearer to a key's rate than a read
+    render_concurrent: int = Field(1, ge=1, description="renders (WAV, score, piano roll) one replica runs at once")
+    render_queue: int = Field(4, ge=0, description="renders one replica lets wait; more get 503 with Retry-After")
+    render_max_seconds: float = Field(300.0, gt=0, description="longest piece that is rendered (longer: 422)")
+    render_max_bytes: int = Field(64 * 1024 * 1024, ge=1024 * 1024, description="largest rendered file (larger: 422)")
+    render_cost: int = Field(5, ge=1, description="rate-limit tokens a render that is not stored yet costs")
+    # retention: applied when the service starts, every prune_every_s, and by `musiclake pieces prune`
+    retention_days: float = Field(30.0, gt=0, description="pieces and uploads older than this are deleted")
+    store_max_bytes: int = Field(2 * 1024**3, ge=1024 * 1024, description="the whole store's ceiling (pieces, "
+                                                                           "renders, uploads, records)")
+    key_quota_bytes: int = Field(256 * 1024**2, ge=64 * 1024, description="what one key's pieces, renders and "
+                                                                         "uploads may take in the store")
+    prune_every_s: float = Field(300.0, gt=0, description="how often a replica applies the retention policy")
     # outputs
     pieces_dir: str = Field("./data/pieces", description="every generated piece: its files and its provenance")
     soundfont: str = Field("/usr/share/sounds/sf2/FluidR3_GM.sf2", description="General MIDI soundfont for WAV rendering")
@@ -375,11 +396,40 @@ def _parse_scalar(text: str, origin: str) -> Any:
         raise ConfigError(f"{origin}: value {text!r} is not valid YAML ({e.__class__.__name__})") from None
 
 
+def _section_at(path: tuple) -> type[BaseModel] | None:
+    """The config section (a pydantic model) that ``path`` leads to from :class:`Config`, stepping through
+    list items (``ingest.sources.0``) and dict values (``train.gates.val_loss``); None where it is no section."""
+
+    def unwrap(t: Any) -> Any:  # X | None -> X
+        args = [a for a in get_args(t) if a is not type(None)]
+        return unwrap(args[0]) if get_origin(t) in (Union, UnionType) and len(args) == 1 else t
+
+    node: Any = Config
+    for part in path:
+        if isinstance(node, type) and issubclass(node, BaseModel) and part in node.model_fields:
+            node = unwrap(node.model_fields[part].annotation)
+        elif get_origin(node) in (list, dict) and get_args(node):
+            node = unwrap(get_args(node)[-1])  # a list's item, a dict's value
+        else:
+            return None
+    return node if isinstance(node, type) and issubclass(node, BaseModel) else None
+
+
+def _did_you_mean(loc: tuple) -> str:
+    """`` (did you mean serve.port?)`` for a mistyped ``serve.prot``, from the keys the section has; else ''."""
+    section = _section_at(loc[:-1])
+    if section is None or not isinstance(loc[-1], str):
+        return ""
+    close = difflib.get_close_matches(loc[-1], list(section.model_fields), n=2, cutoff=0.6)
+    prefix = "".join(f"{p}." for p in loc[:-1])
+    return f" (did you mean {' or '.join(prefix + c for c in close)}?)" if close else ""
+
+
 def _format_error(err: ValidationError, origins: dict[str, str]) -> str:
     first = err.errors()[0]
     loc = ".".join(str(p) for p in first["loc"])
     if first["type"] == "extra_forbidden":
-        problem = "unknown key"
+        problem = "unknown key" + _did_you_mean(tuple(first["loc"]))
     else:
         problem = f"{first['msg']} (got {first.get('input')!r})"
     related = [o for k, o in origins.items() if k == loc or k.startswith(loc + ".") or loc.startswith(k + ".")]

@@ -26,6 +26,7 @@ from lake.cli import app as lake_app
 from common.cli_common import ConfigOpt, SetOpt, load_or_exit
 from common.config import dump_config
 from serving import cli as serving_cli
+from serving.pieces_cli import app as pieces_app
 from training.clap.cli import app as clap_app
 from training.clap.cli import search as search_cmd
 from training.cli import app as train_app
@@ -103,6 +104,7 @@ app.command("search", help="Text -> the nearest lake pieces under the CLAP model
 app.command("serve", help="Run the page and the API on Ray Serve until Ctrl-C.")(serving_cli.serve)
 app.command("generate", help="Call a running endpoint with a prompt and write the MIDI file.")(serving_cli.generate)
 app.command("keys", help="The API keys of the endpoint: list them, or --add NAME.")(serving_cli.keys)
+app.add_typer(pieces_app, name="pieces", help="The piece store: usage per kind and key; apply retention now.")
 app.command("recommend", help="Prompt -> style recommendation (BPM, key, instruments, chords).")(serving_cli.recommend)
 
 

@@ -23,10 +23,12 @@ PIECES_PATH = f"/{API_VERSION}/pieces"
 MODELS_PATH = f"/{API_VERSION}/models"
 HEALTH_PATH = "/healthz"
 API_KEY_HEADER = "X-API-Key"  # or "Authorization: Bearer <key>"
+REQUEST_ID_HEADER = "X-Request-ID"  # every answer carries one; the server log's lines for the request name it
 
 BARS_DEFAULT = 8
 FORMATS = ("mid", "wav", "musicxml", "png", "svg")  # GET {PIECES_PATH}/{id}.{format}
-PIECE_ID = r"^[0-9a-f]{20}$"  # the first 20 hex digits of the MIDI's sha256
+PIECE_ID_CHARS = r"[0-9a-f]{20}"  # the first 20 hex digits of the MIDI's sha256 (match it with re.fullmatch)
+PIECE_ID = rf"^{PIECE_ID_CHARS}$"  # the same, anchored, for JSON Schema and path parameters
 
 
 def base_url(cfg) -> str:
@@ -38,6 +40,11 @@ def base_url(cfg) -> str:
 def piece_url(piece_id: str, fmt: str | None = None) -> str:
     """The path of a stored piece's description (``fmt`` None) or of one of its files."""
     return f"{PIECES_PATH}/{piece_id}" + (f".{fmt}" if fmt else "")
+
+
+def records_url(piece_id: str) -> str:
+    """The path of a piece's request records (one per request that made it)."""
+    return f"{PIECES_PATH}/{piece_id}/records"
 
 
 ModelRefField = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
@@ -181,15 +188,34 @@ class UploadResponse(BaseModel):
 
 
 class ErrorResponse(BaseModel):
-    error: str = Field(description="one line saying what went wrong")
+    error: str = Field(description="one line saying what went wrong (never a host, path, URI or exception text)")
     detail: Any | None = None
+    request_id: str | None = Field(None, description="also in the X-Request-ID header; the server log's lines "
+                                                     "for this request carry it")
+
+
+class PieceRecord(BaseModel):
+    """One request that made a piece: who asked, when, what, and with which versions (the piece's notes are
+    stored once, by content; every request that yields them keeps its own record)."""
+
+    request_id: str
+    key: str = Field(description="the name of the API key that asked (never the key itself)")
+    tenant: str = Field(description="the key's tenant: keys of one tenant read each other's pieces")
+    created_at: str = Field(description="UTC, ISO 8601")
+    piece: PieceInfo = Field(description="the piece as this request's answer described it")
+
+
+class RecordsResponse(BaseModel):
+    piece_id: str
+    records: list[PieceRecord] = Field(description="the records the calling key may read, oldest first")
 
 
 class HealthResponse(BaseModel):
     status: Literal["ok"] = "ok"
     default_model: str = Field(description="the alias or version a request without 'model' gets")
     loaded_models: list[ModelInfo] = Field(description="versions loaded in the replica that answered")
-    audio: str = Field(description="'ok', or why WAV rendering is unavailable")
+    audio: Literal["ok", "unavailable"] = Field(description="whether WAV rendering works here (the server log "
+                                                             "says why not)")
 
 
 class RegisteredVersion(BaseModel):
@@ -211,13 +237,23 @@ class ModelsResponse(BaseModel):
 
 
 # Statuses every /v1 route may answer, beyond its own (documented in the OpenAPI spec).
+_RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}
 COMMON_ERRORS = {
     401: {"model": ErrorResponse, "description": "no API key, or one that is not known"},
+    408: {"model": ErrorResponse, "description": "the request body did not arrive within serve.body_timeout_s"},
     413: {"model": ErrorResponse, "description": "request body over the size limit"},
     422: {"model": ErrorResponse, "description": "a field is invalid; the message names it"},
-    429: {"model": ErrorResponse, "description": "this key's rate limit; see Retry-After",
-          "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}},
+    429: {"model": ErrorResponse, "description": "this key's rate limit; see Retry-After", "headers": _RETRY_AFTER},
+    500: {"model": ErrorResponse, "description": "a fault of the server: the message carries only the request id"},
+    503: {"model": ErrorResponse, "description": "busy (see Retry-After), or a part of the service is unavailable "
+                                                 "(the key file, the model registry, audio rendering)",
+          "headers": _RETRY_AFTER},
+    504: {"model": ErrorResponse, "description": "no answer within serve.request_timeout_s"},
 }
-BUSY = {503: {"model": ErrorResponse, "description": "all generation slots and the queue are full; see Retry-After",
-              "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}}}
-NOT_FOUND = {404: {"model": ErrorResponse, "description": "no such model version, alias, upload or piece"}}
+BUSY = {503: {"model": ErrorResponse, "description": "all generation (or render) slots and the queue are full; "
+                                                 "see Retry-After", "headers": _RETRY_AFTER}}
+NOT_FOUND = {404: {"model": ErrorResponse, "description": "no such model version, alias, upload or piece (or not "
+                                                       "one this key may read)"}}
+RENDER_ERRORS = {422: {"model": ErrorResponse, "description": "a field is invalid, or the piece is longer "
+                                                          "(serve.render_max_seconds) or its file larger "
+                                                          "(serve.render_max_bytes) than this server renders"}}

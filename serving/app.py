@@ -46,41 +46,44 @@ from lake.midi_features import Limits, MidiError
 from common.config import Config
 from serving import render as renderer
 from serving.api import (API_KEY_HEADER, API_VERSION, BUSY, COMMON_ERRORS, FORMATS, GENERATE_PATH, HEALTH_PATH,
-                         MODELS_PATH, NOT_FOUND, PIECE_ID, PIECES_PATH, RECOMMEND_PATH, UPLOADS_PATH, Candidate,
-                         ErrorResponse, GenerateRequest, GenerateResponse, HealthResponse, ModelInfo, ModelsResponse,
-                         PieceInfo, Provenance, RecommendRequest, RecommendResponse, RegisteredModel,
-                         RegisteredVersion, Timings, UploadResponse, base_url, piece_url)
-from serving.guard import Admission, Busy, KeyRing, RateLimiter
-from serving.store import PieceNotFound, PieceStore, content_id
+                         MODELS_PATH, NOT_FOUND, PIECE_ID, PIECES_PATH, RECOMMEND_PATH, RENDER_ERRORS, UPLOADS_PATH,
+                         Candidate, ErrorResponse, GenerateRequest, GenerateResponse, HealthResponse, ModelInfo,
+                         ModelsResponse, PieceInfo, PieceRecord, Provenance, RecommendRequest, RecommendResponse,
+                         RecordsResponse, RegisteredModel, RegisteredVersion, Timings, UploadResponse, base_url,
+                         piece_url, records_url)
+from serving.files import OpenFile, wav_bytes
+from serving.gate import ApiError, Gate, key_from_headers
+from serving.guard import Admission, Busy, KeyFileError, KeyRing, RateLimiter
+from serving.retention import Policy, Pruner
+from serving.store import PieceNotFound, PieceStore, Reader, content_id
 from serving.uploads import melody_notes, read_upload
 from training import registry as reg
 from training.prompts import load_fallback, minilm_scorer, recommend
 
 APP_NAME = "musiclake"
+MAX_VERSION = 2**31 - 1  # registry versions are positive 32-bit integers
 STATIC_DIR = Path(__file__).parent / "static"
 log = logging.getLogger("ray.serve")
 
 api = FastAPI(title="musiclake", version=API_VERSION,
               description="Prompt (English or Chinese) → style attributes → a multi-track piece from a registered "
-                          "generator → MIDI, WAV, MusicXML, piano roll, score. /v1/* needs an API key.")
+                          "generator → MIDI, WAV, MusicXML, piano roll, score. /v1/* needs an API key. Every "
+                          "answer carries X-Request-ID; error bodies name it too.")
+api.router.redirect_slashes = False  # a trailing slash is a 404, never a redirect to whatever Host was sent
 
 
-class ApiError(Exception):
-    """An answer other than 200: status, one-line message, optional headers (Retry-After)."""
-
-    def __init__(self, status: int, message: str, headers: Optional[dict] = None):
-        super().__init__(message)
-        self.status, self.message, self.headers = status, message, headers or {}
+def _request_id(request: Optional[Request]) -> Optional[str]:
+    return None if request is None else request.scope.get("state", {}).get("request_id")
 
 
-def _error(status: int, message: str, detail=None, headers=None) -> JSONResponse:
-    return JSONResponse(status_code=status, content=ErrorResponse(error=message, detail=detail).model_dump(),
-                        headers=headers)
+def _error(status: int, message: str, detail=None, headers=None, request: Optional[Request] = None) -> JSONResponse:
+    body = ErrorResponse(error=message, detail=detail, request_id=_request_id(request))
+    return JSONResponse(status_code=status, content=body.model_dump(), headers=headers)
 
 
 @api.exception_handler(ApiError)
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-    return _error(exc.status, exc.message, headers=exc.headers)
+    return _error(exc.status, exc.message, headers=exc.headers, request=request)
 
 
 @api.exception_handler(RequestValidationError)
@@ -97,70 +100,26 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
     first = problems[0]
     more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
     return _error(422, f"invalid request: {first['field']}: {first['message']}{more}",
-                  [{"field": p["field"], "message": str(p["message"])} for p in problems])
+                  [{"field": p["field"], "message": str(p["message"])} for p in problems], request=request)
+
+
+_HTTP_MESSAGES = {404: "no such route (the API is under /v1; see /docs)", 405: "method not allowed on this route"}
 
 
 @api.exception_handler(HTTPException)
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     if exc.status_code == 400:  # FastAPI's "error parsing the body": bytes that are not UTF-8 JSON
-        return _error(422, "invalid request: body: not valid JSON (undecodable bytes)")
-    return _error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+        return _error(422, "invalid request: body: not valid JSON (undecodable bytes)", request=request)
+    message = _HTTP_MESSAGES.get(exc.status_code, f"HTTP {exc.status_code}")
+    return _error(exc.status_code, message, headers=getattr(exc, "headers", None), request=request)
 
 
 @api.exception_handler(Exception)
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return _error(500, f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-
-
-class BodyLimit:
-    """ASGI middleware: a request body over its route's limit is a 413 before anything reads it."""
-
-    def __init__(self, app):
-        self.app = app
-
-    @staticmethod
-    def _limit(path: str) -> int:
-        s = _service().cfg.serve
-        return s.max_upload_bytes if path.startswith(UPLOADS_PATH) else s.max_body_bytes
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            return await self.app(scope, receive, send)
-        limit = self._limit(scope["path"])
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
-        if length is not None:
-            if not length.isdigit() or int(length) > limit:
-                return await self._too_large(send, limit)
-            return await self.app(scope, receive, send)
-        chunks, size = [], 0  # no length given (chunked): read up to the limit, then replay
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > limit:
-                return await self._too_large(send, limit)
-            if not message.get("more_body"):
-                break
-        body = b"".join(chunks)
-        sent = False
-
-        async def replay():
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        return await self.app(scope, replay, send)
-
-    @staticmethod
-    async def _too_large(send, limit: int):
-        response = _error(413, f"request body too large: the limit is {limit} bytes")
-        await response({"type": "http"}, None, send)
+    """A fault of ours: the client learns the request id and nothing else; the log has the traceback."""
+    rid = _request_id(request)
+    log.exception("request %s %s %s: unexpected error", rid, request.method, request.url.path)
+    return _error(500, f"internal error: the server log has the details under request id {rid}", request=request)
 
 
 def _service() -> "MusicService":
@@ -172,14 +131,15 @@ _key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="a
 _bearer = HTTPBearer(auto_error=False, description="the API key as a bearer token")
 
 
-async def caller(key: Optional[str] = Security(_key_header),
-                 bearer: Optional[HTTPAuthorizationCredentials] = Security(_bearer)) -> str:
-    """The name of the calling key (401 when missing or unknown, 429 when its rate is spent)."""
-    return _service().admit_key(key or (bearer.credentials if bearer else None))
+async def caller(request: Request, key: Optional[str] = Security(_key_header),
+                 bearer: Optional[HTTPAuthorizationCredentials] = Security(_bearer)) -> Reader:
+    """The calling key (checked by :class:`serving.gate.Gate` from the headers, before the body was read)."""
+    admitted = request.scope.get("state", {}).get("caller")
+    return admitted if admitted is not None else _service().admit_key(key or (bearer.credentials if bearer else None))
 
 
 _AUTH = [Depends(caller)]
-_PIECE_ID = PathParam(pattern=PIECE_ID.strip("^$"), description="a piece id (20 hex digits)")
+_PIECE_ID = PathParam(pattern=PIECE_ID, description="a piece id (20 hex digits)")
 Format = Literal[FORMATS]  # type: ignore[valid-type]
 
 
@@ -195,6 +155,14 @@ class _Loaded:
     def __del__(self):
         if self._registry.get(self._key) is self:
             del self._registry[self._key]
+
+
+class RenderTooLarge(Exception):
+    """A rendering came out over ``serve.render_max_bytes``; it is not stored."""
+
+    def __init__(self, size: int):
+        super().__init__(f"{size} bytes")
+        self.size = size
 
 
 def _busy(e: Busy) -> ApiError:
@@ -218,7 +186,7 @@ def _meta(info: PieceInfo) -> "renderer.PieceMeta":
 
 
 # Everything the app holds is in place before the ingress below takes its copy of it.
-api.add_middleware(BodyLimit)
+api.add_middleware(Gate, service=lambda: _service())
 api.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
 
 
@@ -233,7 +201,9 @@ class MusicService:
         self.keys = KeyRing(s.api_keys_file) if s.auth else None
         self.limiter = RateLimiter(s.rate_limit_per_min, s.rate_burst)
         self.admission = Admission(s.max_concurrent, s.max_queue)
+        self.renders = Admission(s.render_concurrent, s.render_queue)  # its own pool: renders never starve generation
         self.store = PieceStore(s.pieces_dir)
+        self.pruner = Pruner(self.store, Policy.from_config(self.cfg))
         lake_limits = Limits.from_config(self.cfg)
         self.limits = dataclasses.replace(lake_limits, max_bytes=min(lake_limits.max_bytes, s.max_upload_bytes))
         self._loaded: dict[tuple[str, int], _Loaded] = {}
@@ -255,7 +225,29 @@ class MusicService:
         # Wired per instance so the cache sizes come from the config this replica was given.
         self._generators = serve.multiplexed(max_num_models_per_replica=s.max_models_per_replica)(load_generator)
         self._claps = serve.multiplexed(max_num_models_per_replica=2)(load_clap)
+        await self._prune("start")
+        self._pruning = asyncio.get_running_loop().create_task(self._prune_every(s.prune_every_s))
         await self._warm()
+
+    # -- retention ------------------------------------------------------------------------------
+    async def _prune(self, why: str) -> None:
+        try:
+            report = await asyncio.to_thread(self.pruner.run)
+        except Exception:  # noqa: BLE001 - a failed pass is logged; the next one tries again
+            log.exception("retention pass (%s) failed", why)
+            return
+        if report.freed or why == "start":
+            log.info("retention (%s): %s", why, report.summary())
+
+    async def _prune_every(self, every_s: float) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            await self._prune("scheduled")
+
+    async def _wrote(self, reader: Reader, written: int) -> None:
+        """Count what a request wrote; over the store's or the key's line, prune before answering."""
+        if self.pruner.note(reader.key, written):
+            await self._prune(f"over a line after a write by {reader.key!r}")
 
     async def _warm(self) -> None:
         """Load the default generator and CLAP versions now, so the first request does not wait for them."""
@@ -267,23 +259,46 @@ class MusicService:
         await asyncio.to_thread(self._minilm)
 
     # -- guards ---------------------------------------------------------------------------------
-    def admit_key(self, key: Optional[str]) -> str:
-        """The calling key's name; 401 without a known key, 429 (with Retry-After) when its rate is spent."""
-        entry = {"name": "anonymous"}
+    def admit_key(self, key: Optional[str]) -> Reader:
+        """The calling key; 401 without a known key, 429 (with Retry-After) when its rate is spent, 503 when
+        the key file has never been readable. Runs from the headers alone, before any body is read."""
+        entry: dict = {"name": "anonymous", "admin": True}  # serve.auth off: one open service
         if self.keys is not None:
             if not key:
                 raise ApiError(401, f"missing API key: send it in the {API_KEY_HEADER} header "
-                                    f"(or Authorization: Bearer); keys are in serve.api_keys_file")
-            entry = self.keys.entry(key)
+                                    f"(or Authorization: Bearer); the operator lists keys with `musiclake keys`")
+            try:
+                entry = self.keys.entry(key)
+            except KeyFileError as e:
+                log.error("API keys unreadable, every request refused: %s", e)
+                raise ApiError(503, "API keys cannot be read on the server: the operator must repair the key file "
+                                    "(serve.api_keys_file)", {"Retry-After": "30"}) from None
+            if self.keys.problem:
+                log.warning("API key file unreadable, the keys read before stay in force: %s", self.keys.problem)
             if entry is None:
-                raise ApiError(401, "unknown API key")
+                raise ApiError(401, "unknown API key: ask the operator for one (`musiclake keys --add NAME` on "
+                                    "the server makes it)")
+        name = str(entry.get("name") or "unnamed")
+        self._charge(key or "anonymous", name, entry, 1)
+        return Reader(key=name, tenant=str(entry.get("tenant") or name), admin=bool(entry.get("admin")))
+
+    def _charge(self, key: str, name: str, entry: dict, cost: float) -> None:
         s = self.cfg.serve
-        per_minute, burst = entry.get("rate_limit_per_min") or s.rate_limit_per_min, entry.get("rate_burst")
-        wait = self.limiter.take(key or "anonymous", per_minute=per_minute, burst=burst)
+        per_minute = entry.get("rate_limit_per_min") or s.rate_limit_per_min
+        wait = self.limiter.take(key, per_minute=per_minute, burst=entry.get("rate_burst"), cost=cost)
         if wait > 0:
-            raise ApiError(429, f"rate limit: {per_minute:g} requests/min for key {entry.get('name')!r}; "
-                                f"retry in {wait:.1f} s", {"Retry-After": str(max(1, math.ceil(wait)))})
-        return str(entry.get("name"))
+            raise ApiError(429, f"rate limit: {per_minute:g} requests/min for key {name!r}"
+                                + (f" (a render costs {cost:g})" if cost > 1 else "") + f"; retry in {wait:.1f} s",
+                           {"Retry-After": str(max(1, math.ceil(wait)))})
+
+    def _charge_render(self, request: Request) -> None:
+        """A render that is not stored yet costs ``serve.render_cost`` of the key's tokens (one is paid)."""
+        extra = self.cfg.serve.render_cost - 1
+        if extra <= 0 or self.keys is None:
+            return
+        key = key_from_headers(dict(request.scope.get("headers") or [])) or ""
+        entry = self.keys.entry(key) or {}
+        self._charge(key, str(entry.get("name") or "unnamed"), entry, extra)
 
     # -- models ---------------------------------------------------------------------------------
     def _resolve(self, model: str, ref: str) -> reg.ModelRef:
@@ -325,16 +340,22 @@ class MusicService:
             return self._minilm_scorer
 
     async def _model(self, model: str, ref: str) -> tuple[_Loaded, ModelInfo]:
+        missing = ApiError(404, f"model {model!r} has no version or alias {ref!r} (GET {MODELS_PATH} lists them)")
+        if ref.isdigit() and not 1 <= int(ref) <= MAX_VERSION:  # never registered; MLflow itself overflows on it
+            raise missing
         try:
             found = await asyncio.to_thread(self._resolve, model, ref)
-        except reg.ModelNotFound as e:
-            raise ApiError(404, str(e)) from None
+        except reg.ModelNotFound:
+            raise missing from None
+        except Exception:  # noqa: BLE001 - the registry's own failure: logged here, not shown to the client
+            log.exception("model registry failed resolving %s %r", model, ref)
+            raise ApiError(503, "the model registry did not answer; retry shortly", {"Retry-After": "5"}) from None
         load = self._generators if model == reg.MODEL_NAME else self._claps
         try:
             loaded = await load(f"{'generator' if model == reg.MODEL_NAME else 'clap'}-{found.version}")
-        except Exception as e:  # noqa: BLE001 - a version that will not load is this request's error, said once
+        except Exception:  # noqa: BLE001 - a version that will not load is this request's error, said once
             log.exception("could not load %s v%s", model, found.version)
-            raise ApiError(503, f"could not load {model} v{found.version}: {type(e).__name__}: {e}",
+            raise ApiError(503, f"could not load {model} v{found.version}; retry shortly",
                            {"Retry-After": "5"}) from None
         return loaded, ModelInfo(name=found.name, version=found.version, ref=ref)
 
@@ -374,9 +395,10 @@ class MusicService:
         attrs, clap_info = await self._recommend(req)
         return RecommendResponse(attributes=attrs, clap=clap_info, elapsed_ms=(time.perf_counter() - t0) * 1000)
 
-    @api.post(GENERATE_PATH, response_model=GenerateResponse, dependencies=_AUTH,
+    @api.post(GENERATE_PATH, response_model=GenerateResponse,
               responses={**COMMON_ERRORS, **NOT_FOUND, **BUSY})
-    async def generate(self, req: GenerateRequest) -> GenerateResponse:
+    async def generate(self, req: GenerateRequest, request: Request,
+                       reader: Reader = Depends(caller)) -> GenerateResponse:
         t0 = time.perf_counter()
         try:
             self.admission.check()  # a full replica says so before doing any work for the request
@@ -393,7 +415,7 @@ class MusicService:
                                 f"(serve.max_candidates)")
         given = None
         if req.melody is not None:
-            given = {"melody": await asyncio.to_thread(self._melody, req.melody, piece_reqs[0])}
+            given = {"melody": await asyncio.to_thread(self._melody, req.melody, piece_reqs[0], reader)}
         t_rec = time.perf_counter()
         try:
             async with self.admission.slot():
@@ -420,68 +442,139 @@ class MusicService:
         tracks = [t.model_copy(update={"source": "upload"}) if given and t.role in given and t.doubles is None else t
                   for t in piece.tracks]
         piece_id, sha = content_id(piece.midi)
+        created = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         info = PieceInfo(
-            id=piece_id, content_sha256=sha, created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            id=piece_id, content_sha256=sha, created_at=created,
             request=req.model_dump(exclude_none=True), attributes=attrs,
             provenance=Provenance(generator=gen_info, generator_run_id=gen.run_id, data_versions=gen.data_versions,
                                   clap=rank_info or clap_info, melody_upload=req.melody),
             tracks=tracks, chords=piece.chords, seed=piece.seed, n_notes=piece.n_notes,
             duration_s=piece.duration_s, n_steps=piece.n_steps,
-            urls={fmt: piece_url(piece_id, fmt) for fmt in FORMATS} | {"info": piece_url(piece_id)})
-        await asyncio.to_thread(self.store.save, piece.midi, info)
+            urls={fmt: piece_url(piece_id, fmt) for fmt in FORMATS} | {"info": piece_url(piece_id),
+                                                                       "records": records_url(piece_id)})
+        record = PieceRecord(request_id=_request_id(request) or secrets.token_hex(8), key=reader.key,
+                             tenant=reader.tenant, created_at=created, piece=info)
+        with self.store.pin(piece_id):
+            written = await asyncio.to_thread(self.store.save, piece.midi, record)
+            await self._wrote(reader, written)
         t_end = time.perf_counter()
         timings = Timings(recommend_ms=(t_rec - t0) * 1000, generate_ms=(t_rank - t_gen) * 1000,
                           rank_ms=(t_store - t_rank) * 1000, store_ms=(t_end - t_store) * 1000,
                           total_ms=(t_end - t0) * 1000)
         return GenerateResponse(**info.model_dump(), candidates=ranked, timings=timings, elapsed_ms=timings.total_ms)
 
-    def _melody(self, upload_id: str, piece_req):
+    def _melody(self, upload_id: str, piece_req, reader: Reader):
         try:
-            upload = read_upload(self.store.upload(upload_id), self.limits)
+            upload = read_upload(self.store.upload(upload_id, reader), self.limits)
             return melody_notes(upload, piece_req.resolve())
         except PieceNotFound as e:
             raise ApiError(404, str(e)) from None
         except MidiError as e:
             raise ApiError(422, f"invalid request: melody: {e}") from None
 
-    @api.post(UPLOADS_PATH, response_model=UploadResponse, dependencies=_AUTH,
+    @api.post(UPLOADS_PATH, response_model=UploadResponse,
               openapi_extra={"requestBody": {"required": True, "content": {
                   t: {"schema": {"type": "string", "format": "binary"}} for t in ("audio/midi", "application/octet-stream")}}},
               responses={**COMMON_ERRORS})
-    async def upload(self, request: Request) -> UploadResponse:
+    async def upload(self, request: Request, reader: Reader = Depends(caller)) -> UploadResponse:
         data = await request.body()
         try:
             up = await asyncio.to_thread(read_upload, data, self.limits)
         except MidiError as e:
             raise ApiError(422, f"invalid request: body: {e}") from None
-        upload_id, sha = await asyncio.to_thread(self.store.save_upload, data)
+        upload_id, sha, written = await asyncio.to_thread(self.store.save_upload, data, reader,
+                                                          _request_id(request) or secrets.token_hex(8))
+        await self._wrote(reader, written)
         return UploadResponse(id=upload_id, content_sha256=sha, n_tracks=up.n_tracks, n_notes=up.n_notes,
                               duration_s=round(up.duration_s, 3), melody_notes=int(len(up.melody)))
 
-    @api.get(PIECES_PATH + "/{piece_id}.{fmt}", dependencies=_AUTH, response_class=FileResponse,
-             responses={**COMMON_ERRORS, **NOT_FOUND, 200: {"description": "the file", "content": {
-                 renderer.MEDIA_TYPES[f]: {"schema": {"type": "string", "format": "binary"}} for f in FORMATS}},
-                 503: {"model": ErrorResponse, "description": "this format cannot be rendered here (audio settings)"}})
-    async def piece_file(self, piece_id: str = _PIECE_ID, fmt: Format = PathParam(description="file format")):
-        if fmt == "wav" and self.audio != "ok":
-            raise ApiError(503, f"WAV rendering unavailable: {self.audio}")
-        s = self.cfg.serve
-        try:
-            path = await asyncio.to_thread(self.store.file, piece_id, fmt, lambda midi, info: renderer.render(
-                fmt, midi, _meta(info), soundfont=s.soundfont, fluidsynth=s.fluidsynth, sample_rate=s.sample_rate))
-        except PieceNotFound as e:
-            raise ApiError(404, str(e)) from None
-        except renderer.RenderError as e:
-            raise ApiError(503, f"could not render {fmt}: {e}") from None
-        return FileResponse(path, media_type=renderer.MEDIA_TYPES[fmt], filename=f"musiclake-{piece_id}.{fmt}")
+    @api.api_route(PIECES_PATH + "/{piece_id}.{fmt}", methods=["GET", "HEAD"], response_class=FileResponse,
+                   responses={**COMMON_ERRORS, **NOT_FOUND, **RENDER_ERRORS, 200: {"description": "the file", "content": {
+                       renderer.MEDIA_TYPES[f]: {"schema": {"type": "string", "format": "binary"}} for f in FORMATS}},
+                       503: {"model": ErrorResponse, "description": "every render slot and queue place is taken "
+                                                                    "(see Retry-After), or this format cannot be "
+                                                                    "rendered here (audio settings)",
+                             "headers": BUSY[503]["headers"]}})
+    async def piece_file(self, request: Request, piece_id: str = _PIECE_ID,
+                         fmt: Format = PathParam(description="file format"), reader: Reader = Depends(caller)):
+        """A piece's file; a format not stored yet is rendered first (its own bounded pool, capped in
+        length and size, and ``serve.render_cost`` of the key's rate)."""
+        with self.store.pin(piece_id):
+            path = await asyncio.to_thread(self._stored_file, piece_id, fmt, reader)
+            if path is None:
+                await self._render(request, piece_id, fmt, reader)
+                path = await asyncio.to_thread(self._stored_file, piece_id, fmt, reader)
+            try:  # opened now: retention may delete the file, the download still arrives whole
+                handle = open(path, "rb")
+            except (OSError, TypeError):
+                raise ApiError(404, f"no piece {piece_id!r}") from None
+        return OpenFile(handle, renderer.MEDIA_TYPES[fmt], f"musiclake-{piece_id}.{fmt}")
 
-    @api.get(PIECES_PATH + "/{piece_id}", response_model=PieceInfo, dependencies=_AUTH,
-             responses={**COMMON_ERRORS, **NOT_FOUND})
-    async def piece_info(self, piece_id: str = _PIECE_ID) -> PieceInfo:
+    def _stored_file(self, piece_id: str, fmt: str, reader: Reader):
         try:
-            return await asyncio.to_thread(self.store.info, piece_id)
+            self.store.records(piece_id, reader)  # 404 unless this key may read the piece
+            return self.store.rendered(piece_id, fmt)
         except PieceNotFound as e:
             raise ApiError(404, str(e)) from None
+
+    async def _render(self, request: Request, piece_id: str, fmt: str, reader: Reader) -> None:
+        s = self.cfg.serve
+        if fmt == "wav" and self.audio != "ok":
+            raise ApiError(503, "WAV rendering is not available on this server (the operator's audio settings)")
+        info = await asyncio.to_thread(self.store.info, piece_id, reader)
+        if info.duration_s > s.render_max_seconds:
+            raise ApiError(422, f"piece {piece_id} lasts {info.duration_s:.0f} s: this server renders pieces up to "
+                                f"{s.render_max_seconds:g} s (serve.render_max_seconds); its MIDI file is available")
+        estimate = wav_bytes(info.duration_s, s.sample_rate) if fmt == "wav" else 0
+        if estimate > s.render_max_bytes:
+            raise ApiError(422, f"piece {piece_id} would render to a {estimate / 2**20:.0f} MB WAV: the limit is "
+                                f"{s.render_max_bytes / 2**20:.0f} MB (serve.render_max_bytes); its MIDI file is "
+                                f"available")
+        self._charge_render(request)
+        try:
+            async with self.renders.slot():
+                if not self.pruner.room_for(reader.key, estimate):
+                    await self._prune(f"making room for a render by {reader.key!r}")
+                path, written = await asyncio.to_thread(
+                    self.store.file, piece_id, fmt, lambda midi, meta: self._rendered(fmt, midi, meta), reader)
+        except Busy as e:
+            raise ApiError(503, f"busy: every render slot and queue place is taken; retry in {e.retry_after} s",
+                           {"Retry-After": str(e.retry_after)}) from None
+        except PieceNotFound as e:
+            raise ApiError(404, str(e)) from None
+        except RenderTooLarge as e:
+            raise ApiError(422, f"piece {piece_id} renders to a {e.size / 2**20:.0f} MB {fmt}: the limit is "
+                                f"{s.render_max_bytes / 2**20:.0f} MB (serve.render_max_bytes)") from None
+        except renderer.RenderError as e:
+            log.error("request %s: rendering %s of %s failed: %s", _request_id(request), fmt, piece_id, e)
+            raise ApiError(503, f"could not render {fmt} for this piece; its MIDI file is available") from None
+        await self._wrote(reader, written)
+
+    def _rendered(self, fmt: str, midi: bytes, info: PieceInfo) -> bytes:
+        s = self.cfg.serve
+        data = renderer.render(fmt, midi, _meta(info), soundfont=s.soundfont, fluidsynth=s.fluidsynth,
+                               sample_rate=s.sample_rate)
+        if len(data) > s.render_max_bytes:  # never stored: the answer is the 422 below
+            raise RenderTooLarge(len(data))
+        return data
+
+    @api.get(PIECES_PATH + "/{piece_id}", response_model=PieceInfo, responses={**COMMON_ERRORS, **NOT_FOUND})
+    async def piece_info(self, piece_id: str = _PIECE_ID, reader: Reader = Depends(caller)) -> PieceInfo:
+        """The piece as the newest request this key may read described it."""
+        try:
+            return await asyncio.to_thread(self.store.info, piece_id, reader)
+        except PieceNotFound as e:
+            raise ApiError(404, str(e)) from None
+
+    @api.get(PIECES_PATH + "/{piece_id}/records", response_model=RecordsResponse,
+             responses={**COMMON_ERRORS, **NOT_FOUND})
+    async def piece_records(self, piece_id: str = _PIECE_ID, reader: Reader = Depends(caller)) -> RecordsResponse:
+        """Every request that made this piece, as far as this key may read them (its tenant's; admin: all)."""
+        try:
+            records = await asyncio.to_thread(self.store.records, piece_id, reader)
+        except PieceNotFound as e:
+            raise ApiError(404, str(e)) from None
+        return RecordsResponse(piece_id=piece_id, records=records)
 
     @api.get(MODELS_PATH, response_model=ModelsResponse, dependencies=_AUTH, responses={**COMMON_ERRORS})
     async def models(self) -> ModelsResponse:
@@ -500,7 +593,8 @@ class MusicService:
 
     @api.get(HEALTH_PATH, response_model=HealthResponse)
     async def healthz(self) -> HealthResponse:
-        return HealthResponse(default_model=self.cfg.serve.model_alias, audio=self.audio,
+        return HealthResponse(default_model=self.cfg.serve.model_alias,
+                              audio="ok" if self.audio == "ok" else "unavailable",
                               loaded_models=[entry.info for entry in list(self._loaded.values())])
 
 
@@ -511,9 +605,11 @@ def build_app(cfg: Config):
         num_replicas=s.num_replicas,
         ray_actor_options={"num_cpus": s.replica_cpus, **({"resources": dict(s.replica_resources)}
                                                           if s.replica_resources else {})},
-        # The replica's own admission answers 503 + Retry-After; Serve's bounds sit above it for cheap routes.
-        max_ongoing_requests=s.max_concurrent + s.max_queue + 16,
-        max_queued_requests=4 * (s.max_concurrent + s.max_queue + 16),
+        # The replica's own admission answers 503 + Retry-After for generation and renders; a replica holds many
+        # more requests than it generates at once, so clients that send slowly (cut off after serve.body_timeout_s)
+        # never fill it: an idle connection costs a coroutine, not a slot.
+        max_ongoing_requests=s.max_connections,
+        max_queued_requests=4 * s.max_connections,
     ).bind(cfg.model_dump())
 
 
@@ -547,7 +643,9 @@ def deploy(cfg: Config) -> str:
 
     _check_port(cfg)
     init_ray(cfg)
-    serve.start(http_options={"host": cfg.serve.host, "port": cfg.serve.port})
+    # Serve's own end-to-end timeout sits behind the app's (serve.request_timeout_s answers 504 first).
+    serve.start(http_options={"host": cfg.serve.host, "port": cfg.serve.port,
+                              "request_timeout_s": cfg.serve.request_timeout_s + 30})
     serve.run(build_app(cfg), name=APP_NAME, route_prefix="/")
     return base_url(cfg)
 

@@ -3,7 +3,10 @@
 * **Keys** live in ``serve.api_keys_file`` (JSON ``{"keys": [{"name", "key", "created_at"}]}``,
   mode 0600). The embedded default makes one key, named "default", the first time the service or
   ``musiclake keys`` runs and says where it is. Add keys with ``musiclake keys --add NAME``;
-  remove one by deleting its entry (replicas re-read the file when it changes).
+  remove one by deleting its entry (replicas re-read the file when it changes). An entry may say
+  ``"tenant": "team-a"`` (keys of one tenant read each other's pieces; default: the key's own name)
+  and ``"admin": true`` (reads every piece and record). A file that turns unreadable leaves the
+  keys read last in force (and says so in the server log); with none ever read, requests get 503.
 * **Rate limits**: a token bucket per key, ``serve.rate_burst`` deep, refilled at
   ``serve.rate_limit_per_min``; a key's entry may set its own ``rate_limit_per_min`` and ``rate_burst``. An empty bucket is a 429 whose Retry-After says when a token is back.
   The bucket is per replica: with N replicas a key's ceiling is N times the setting.
@@ -79,14 +82,22 @@ def add_key(path: str | os.PathLike, name: str) -> str:
 
 
 class KeyRing:
-    """The known keys, re-read when the file's modification time changes; ``name_of(key)`` or None."""
+    """The known keys, re-read when the file's modification time changes; ``entry(key)`` or None.
+
+    A file that cannot be read keeps the keys read before in force; ``problem`` says why (for the
+    server log). With no good read ever, :class:`KeyFileError` is raised to the caller (a 503).
+    """
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self._mtime = -1.0
-        self._keys: dict[str, dict] = {}
+        self._keys: dict[str, dict] | None = None
         self._lock = threading.Lock()
-        ensure_keys(self.path)
+        self.problem: str | None = None
+        try:
+            ensure_keys(self.path)
+        except KeyFileError as e:
+            self.problem = str(e)
 
     def _refresh(self) -> None:
         try:
@@ -95,8 +106,14 @@ class KeyRing:
             mtime = -2.0  # the file was removed: no key is valid until it is back
         if mtime != self._mtime:
             with self._lock:
-                keys = _read_keys(self.path) if mtime >= 0 else []
-                self._keys = {k["key"]: k for k in keys}
+                try:
+                    keys = _read_keys(self.path) if mtime >= 0 else []
+                    self.problem = None
+                    self._keys = {k["key"]: k for k in keys}
+                except KeyFileError as e:
+                    self.problem = str(e)
+                    if self._keys is None:
+                        raise
                 self._mtime = mtime
 
     def entry(self, key: str | None) -> dict | None:
@@ -104,6 +121,8 @@ class KeyRing:
         if not key:
             return None
         self._refresh()
+        if self._keys is None:
+            raise KeyFileError(self.problem or f"serve.api_keys_file {self.path}: not read")
         found = None
         for known, entry in self._keys.items():  # compare with every key, in constant time each
             if hmac.compare_digest(known.encode(), key.encode()):
@@ -119,18 +138,19 @@ class RateLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
 
     def take(self, key: str, now: float | None = None, per_minute: float | None = None,
-             burst: int | None = None) -> float:
-        """Spend one of ``key``'s tokens; ``per_minute`` and ``burst`` override the defaults for this key."""
+             burst: int | None = None, cost: float = 1.0) -> float:
+        """Spend ``cost`` of ``key``'s tokens; ``per_minute`` and ``burst`` override the defaults for this key."""
         now = time.monotonic() if now is None else now
         rate = (per_minute or self.per_minute) / 60.0
         depth = float(burst or self.burst)
         tokens, at = self._buckets.get(key, (depth, now))
         tokens = min(depth, tokens + (now - at) * rate)
-        if tokens >= 1.0:
-            self._buckets[key] = (tokens - 1.0, now)
+        cost = min(float(cost), depth)  # a cost above the bucket's depth could never be paid
+        if tokens >= cost:
+            self._buckets[key] = (tokens - cost, now)
             return 0.0
         self._buckets[key] = (tokens, now)
-        return (1.0 - tokens) / rate
+        return (cost - tokens) / rate
 
 
 class Busy(Exception):

@@ -1,4 +1,4 @@
-"""Keys, rate limits, admission, the piece store and uploaded melodies, without Ray."""
+"""Keys, rate limits, admission and uploaded melodies, without Ray (the store: test_serving_store.py)."""
 
 import asyncio
 import json
@@ -7,9 +7,7 @@ import os
 import pytest
 
 from lake.midi_features import Limits, MidiError
-from serving.api import PieceInfo
 from serving.guard import Admission, Busy, KeyFileError, KeyRing, RateLimiter, add_key, ensure_keys
-from serving.store import PieceNotFound, PieceStore, content_id
 from serving.uploads import melody_notes, read_upload
 from tests.support.music_lake import piece
 from training.request import PieceRequest
@@ -45,8 +43,23 @@ def test_the_key_ring_sees_added_and_removed_keys(tmp_path):
 def test_a_broken_key_file_names_the_setting(tmp_path):
     path = tmp_path / "keys.json"
     path.write_text("{not json")
+    ring = KeyRing(path)
+    assert "serve.api_keys_file" in ring.problem
     with pytest.raises(KeyFileError, match="serve.api_keys_file"):
-        KeyRing(path)
+        ring.entry("mlk_anything")
+
+
+def test_a_key_file_that_breaks_later_leaves_the_keys_read_before_in_force(tmp_path):
+    path = tmp_path / "keys.json"
+    ring = KeyRing(path)
+    key = ensure_keys(path)[0][0]["key"]
+    assert ring.entry(key)["name"] == "default" and ring.problem is None
+    path.write_text('{"keys": [{"name": "half"')  # an editor's half-written save
+    os.utime(path, (5, 5))
+    assert ring.entry(key)["name"] == "default" and "not a key file" in ring.problem
+    path.write_text(json.dumps({"keys": [{"name": "new", "key": "mlk_new"}]}))
+    os.utime(path, (6, 6))
+    assert ring.entry(key) is None and ring.entry("mlk_new")["name"] == "new" and ring.problem is None
 
 
 def test_token_bucket_allows_the_burst_then_says_when_to_retry():
@@ -58,6 +71,13 @@ def test_token_bucket_allows_the_burst_then_says_when_to_retry():
     assert limiter.take("other", now=0.0) == 0.0  # buckets are per key
     assert limiter.take("slow", now=0.0, per_minute=6, burst=1) == 0.0
     assert limiter.take("slow", now=0.0, per_minute=6, burst=1) == pytest.approx(10.0)
+
+
+def test_a_render_costs_more_tokens_than_a_read():
+    limiter = RateLimiter(per_minute=60, burst=10)
+    assert limiter.take("k", now=0.0, cost=5) == 0.0 and limiter.take("k", now=0.0, cost=5) == 0.0
+    assert limiter.take("k", now=0.0) == pytest.approx(1.0)  # ten tokens spent by two renders
+    assert limiter.take("k", now=0.0, cost=50) == pytest.approx(10.0)  # capped at the bucket's depth
 
 
 def test_admission_runs_slots_queues_the_next_and_refuses_the_rest_at_once():
@@ -85,40 +105,6 @@ def test_admission_runs_slots_queues_the_next_and_refuses_the_rest_at_once():
         assert order == ["a", "b"] and (gate.running, gate.waiting) == (0, 0)
 
     asyncio.run(scenario())
-
-
-def _info(midi: bytes) -> PieceInfo:
-    from training.request import Attributes
-
-    pid, sha = content_id(midi)
-    attrs = Attributes(style="pop", bpm=100, key="C major", time_signature="4/4", instruments=["piano"],
-                       progression=["I"], chords=["C"], sources={})
-    return PieceInfo(id=pid, content_sha256=sha, created_at="2026-12-02T00:00:00+00:00", request={"prompt": "x"},
-                     attributes=attrs, provenance={"generator": {"name": "g", "version": 1, "ref": "1"},
-                                                   "generator_run_id": "r", "data_versions": {"t": 3}},
-                     tracks=[], chords=["C"], seed=1, n_notes=1, duration_s=1.0, n_steps=3, urls={})
-
-
-def test_the_store_keeps_pieces_by_content_and_renders_each_format_once(tmp_path):
-    store = PieceStore(tmp_path)
-    midi = piece(0, bars=2)[0].dumps_midi()
-    info = _info(midi)
-    store.save(midi, info)
-    assert store.midi(info.id) == midi and store.info(info.id) == info
-    calls = []
-
-    def render(data, meta):
-        calls.append(meta.id)
-        return b"rendered:" + data[:4]
-
-    path = store.file(info.id, "wav", render)
-    assert path.read_bytes() == b"rendered:MThd" and store.file(info.id, "wav", render) == path and len(calls) == 1
-    with pytest.raises(PieceNotFound):
-        store.info("0" * 20)
-    with pytest.raises(PieceNotFound):
-        store.midi("../../etc/passwd")
-    with pytest.raises(ValueError, match="content id"):
-        store.save(midi + b"x", info)
 
 
 def test_an_uploaded_melody_lands_on_the_grid_and_hostile_files_are_refused(tmp_path):
