@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+import sys
 
 
 class RayUnreachable(ConnectionError):
@@ -21,7 +23,11 @@ def init_ray(cfg, **extra):
                   log_to_driver=True, configure_logging=True, logging_level="warning")
     if cfg.ray.address is None:
         kwargs.update(num_cpus=cfg.ray.num_cpus, object_store_memory=cfg.ray.object_store_memory_mb * 1024 * 1024,
-                      dashboard_host="127.0.0.1", dashboard_port=cfg.ray.dashboard_port)
+                      dashboard_host="127.0.0.1")
+        # Ray's API server listens even without the dashboard: given no port, Ray takes 8265 or one of the next
+        # 50 free ones itself; given one, it stops with a traceback when that port is taken
+        if cfg.ray.include_dashboard:
+            kwargs.update(dashboard_port=dashboard_port("127.0.0.1", cfg.ray.dashboard_port))
     kwargs.update(extra)
     try:
         ctx = ray.init(**kwargs)
@@ -33,6 +39,31 @@ def init_ray(cfg, **extra):
         raise RayUnreachable(f"Ray cluster at ray.address={cfg.ray.address!r} refused or did not answer: {hint}") from None
     quiet_ray_data()
     return ctx
+
+
+def _bindable(host: str, port: int) -> bool:
+    """Whether a server could listen on ``host:port`` now (tested as Ray tests it: a bind with SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def dashboard_port(host: str, port: int) -> int:
+    """``port`` when it is free; else (another Ray on this machine holds it, say) a free port, with one line on
+    stderr naming it and the setting that chooses it. Ray itself would stop with a traceback."""
+    if _bindable(host, port):
+        return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        free = s.getsockname()[1]
+    print(f"note: ray.dashboard_port {port} is taken on {host} (another Ray?); this run's Ray dashboard is at "
+          f"http://{host}:{free} (choose one with --set ray.dashboard_port=N, or ray.include_dashboard=false)",
+          file=sys.stderr, flush=True)
+    return free
 
 
 def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:

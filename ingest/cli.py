@@ -28,6 +28,23 @@ LimitOpt = typer.Option(None, "--limit", min=1, help="corpus pieces to export (d
 
 
 
+# What `ingest run` says when the config has no source: where one goes, with the smallest one that loads.
+SOURCE_EXAMPLE = """\
+ingest:
+  sources:
+    - name: my-scores
+      seeds: ["https://scores.example.org/index.html"]
+      license: "CC-BY-4.0"
+"""
+NO_SOURCES = (
+    "config error: ingest.sources: no crawl source configured\n"
+    "add one under ingest.sources in a YAML file and pass it with --config FILE (./musiclake.yaml is read\n"
+    "without --config), for example (a name and seeds are required, the rest has defaults):\n"
+    + "".join(f"  {line}\n" for line in SOURCE_EXAMPLE.splitlines())
+    + "every key a source takes (locators, rate, robots, licence): README.md, \"Ingest for data engineers\";\n"
+    "to crawl the demo's score site again, `musiclake ingest site serve` prints its --set line")
+
+
 WaitOpt = typer.Option(0.0, "--wait", min=0, help="seconds to wait for a source another run holds (default: skip it)")
 
 
@@ -57,7 +74,8 @@ def run(source: Optional[list[str]] = typer.Option(None, "--source", "-s", help=
     try:
         names = list(source) if source else [s.name for s in cfg.ingest.sources]
         if not names:
-            run_ingest(cfg, None)  # raises the config error naming the problem
+            typer.echo(NO_SOURCES, err=True)
+            raise typer.Exit(2)
         for name in names:
             cfg.source(name)  # an unknown name fails before anything starts
         lake = Lake.from_config(cfg)

@@ -105,7 +105,8 @@ def run_ingest(cfg: Config, sources: list[str] | None = None) -> list[IngestRepo
     """Crawl the named sources (None: every configured source) into the bronze tables."""
     names = list(sources) if sources else [s.name for s in cfg.ingest.sources]
     if not names:
-        raise ConfigError("config error: ingest.sources: no crawl source configured")
+        raise ConfigError("config error: ingest.sources: no crawl source configured (add one to the ingest.sources "
+                          "list of the config file; README.md, 'Ingest for data engineers', shows one)")
     chosen = [cfg.source(n) for n in names]  # an unknown name raises ConfigError before anything starts
     init_ray(cfg)
     lake = Lake.from_config(cfg)

@@ -150,8 +150,9 @@ class RemoteGate:
         self.handle.leave.remote(url)
 
 
-def start_gate(source: SourceConfig, run_id: str, concurrency: int):
-    """The run's politeness actor, named ``ingest-gate-<source>-<run_id>`` (threads: one per fetch thread)."""
+def start_gate(source: SourceConfig, run_id: str, concurrency: int, clock=None, sleep=None):
+    """The run's politeness actor, named ``ingest-gate-<source>-<run_id>`` (threads: one per fetch thread).
+    ``clock`` and ``sleep`` replace ``time.monotonic`` and ``time.sleep`` in it (tests pace it on a fake clock)."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -159,5 +160,6 @@ def start_gate(source: SourceConfig, run_id: str, concurrency: int):
     # On the driver's node (soft): a worker node lost mid-crawl does not take the gate with it. Should it go
     # anyway, it is started again (its pacing starts afresh) and the calls in flight are sent again.
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=True)
+    timing = {k: v for k, v in (("clock", clock), ("sleep", sleep)) if v is not None}
     return actor.options(name=f"ingest-gate-{source.name}-{run_id}", max_restarts=-1, max_task_retries=-1,
-                         scheduling_strategy=here).remote(source)
+                         scheduling_strategy=here).remote(source, **timing)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -55,8 +56,6 @@ def interrupt_on_stop_signals() -> None:
 
 def api_key(cfg, given: Optional[str]) -> Optional[str]:
     """The key to call with: --api-key, else $MUSICLAKE_API_KEY, else the first key in serve.api_keys_file."""
-    import os
-
     if given or os.environ.get("MUSICLAKE_API_KEY"):
         return given or os.environ["MUSICLAKE_API_KEY"]
     path = Path(cfg.serve.api_keys_file)
@@ -73,6 +72,30 @@ def api_key(cfg, given: Optional[str]) -> Optional[str]:
 def page_url(cfg, key: Optional[str]) -> str:
     """The page's address; with the key in the fragment (never sent to the server) the page signs itself in."""
     return f"{base_url(cfg)}/" + (f"#key={key}" if key else "")
+
+
+def startup_lines(cfg, url: str, model_line: str, keys: list[dict], made: bool) -> list[str]:
+    """What ``musiclake serve`` prints when it is up. The API key itself (in the page URL and the curl line) only
+    when its key file was made just now: logs of later starts keep no secret, they say where the keys are."""
+    lines = [f"serving at {url}  (page /, POST {RECOMMEND_PATH} {GENERATE_PATH} {UPLOADS_PATH}, "
+             f"GET {PIECES_PATH}/<id>.<fmt> {MODELS_PATH} {HEALTH_PATH}, docs /docs)",
+             f"model: {model_line}"]
+    body = json.dumps({"prompt": cfg.demo.prompt, "bars": 8, "seed": 7})
+    curl = f"try:   curl -s -X POST {url}{GENERATE_PATH} -H 'content-type: application/json' -d '{body}'"
+    if not cfg.serve.auth:
+        lines += [f"page:  {url}/   (serve.auth is off: no API key needed)", curl]
+    elif made and keys:
+        key = keys[0]["key"]
+        lines += [f"API keys: {cfg.serve.api_keys_file}  (made now: key '{keys[0].get('name', 'default')}', "
+                  "shown this once)",
+                  f"page:  {page_url(cfg, key)}",
+                  f"{curl} -H '{API_KEY_HEADER}: {key}'"]
+    else:
+        lines += [f"API keys: {cfg.serve.api_keys_file}  (`musiclake keys` lists their names; "
+                  "`musiclake keys --add NAME` makes one)",
+                  f"page:  {page_url(cfg, None)}   (paste a key from that file)",
+                  f'{curl} -H "{API_KEY_HEADER}: $MUSICLAKE_API_KEY"']
+    return lines + ["Ctrl-C to stop"]
 
 
 @app.command()
@@ -95,20 +118,8 @@ def serve(config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt
         model_line = f"{alias} -> {ref.name} v{ref.version} (run {ref.run_id})"
     except ModelNotFound as e:
         model_line = f"{alias} -> none yet ({e}); requests answer 404 until a model is trained"
-    key = keys[0]["key"] if keys else None
-    typer.echo(f"serving at {url}  (page /, POST {RECOMMEND_PATH} {GENERATE_PATH} {UPLOADS_PATH}, "
-               f"GET {PIECES_PATH}/<id>.<fmt> {MODELS_PATH} {HEALTH_PATH}, docs /docs)")
-    typer.echo(f"model: {model_line}")
-    if cfg.serve.auth:
-        note = "  (made now: key 'default')" if made else ""
-        typer.echo(f"API keys: {cfg.serve.api_keys_file}{note}")
-        typer.echo(f"page:  {page_url(cfg, key)}")
-        body = json.dumps({"prompt": cfg.demo.prompt, "bars": 8, "seed": 7})
-        typer.echo(f"try:   curl -s -X POST {url}{GENERATE_PATH} -H '{API_KEY_HEADER}: {key}' "
-                   f"-H 'content-type: application/json' -d '{body}'")
-    else:
-        typer.echo(f"page:  {url}/   (serve.auth is off: no API key needed)")
-    typer.echo("Ctrl-C to stop")
+    for line in startup_lines(cfg, url, model_line, keys, made):
+        typer.echo(line)
     interrupt_on_stop_signals()
     try:
         while True:
@@ -140,14 +151,39 @@ def keys(add: Optional[str] = typer.Option(None, "--add", help="make a new key w
         typer.echo(f"  {k.get('name', '?'):<16} {k['key'][:8]}...  created {k.get('created_at', '?')}")
 
 
-def _fetch(session, url: str, path: Path) -> None:
+def _refused(cfg, status: int, message: str, where: str = "") -> None:
+    """One line for an error answer; a 401 also says where keys come from. Exits 1."""
+    typer.echo(f"error: {status} {message}{where}", err=True)
+    if status == 401:
+        typer.echo(f"hint: `musiclake keys` lists the API keys (they live in serve.api_keys_file, here "
+                   f"{cfg.serve.api_keys_file}); pass one with --api-key KEY or $MUSICLAKE_API_KEY", err=True)
+    raise typer.Exit(1)
+
+
+def _fetch(cfg, session, url: str, path: Path) -> None:
     resp = session.get(url, timeout=300)
     if resp.status_code != 200:
         ctype = resp.headers.get("content-type", "")
         message = resp.json().get("error") if ctype.startswith("application/json") else resp.text[:300]
-        typer.echo(f"error: {resp.status_code} {message} ({url})", err=True)
-        raise typer.Exit(1)
-    path.write_bytes(resp.content)
+        _refused(cfg, resp.status_code, message, f" ({url})")
+    _write(path, resp.content)
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as e:
+        typer.echo(f"error: cannot write {path}: {e.strerror or e}", err=True)
+        raise typer.Exit(1) from None
+
+
+def output_path(out: Optional[str], out_dir: str) -> Path:
+    """Where the MIDI file goes: --out as given; in that folder as generated.mid when --out is an existing
+    folder or ends in '/'; <demo.out_dir>/generated.mid without --out. The other formats go beside it."""
+    if out is None:
+        return Path(out_dir) / "generated.mid"
+    path = Path(out).expanduser()
+    return path / "generated.mid" if out.endswith(("/", os.sep)) or path.is_dir() else path
 
 
 @app.command()
@@ -159,8 +195,9 @@ def generate(prompt: str = typer.Option(..., "--prompt", "-p", help="what to mak
              model: Optional[str] = typer.Option(None, "--model", help="alias or version (default: serve.model_alias)"),
              candidates: int = typer.Option(1, "--candidates", help="pieces to write; the CLAP model keeps the best"),
              formats: str = typer.Option("mid", "--formats", help="comma list of mid,wav,musicxml,png,svg to download"),
-             out: Optional[Path] = typer.Option(None, "--out", help="MIDI file (default: <demo.out_dir>/generated.mid); "
-                                                                    "other formats beside it"),
+             out: Optional[str] = typer.Option(None, "--out", help="MIDI file, or a folder to write generated.mid in "
+                                                                   "(default: <demo.out_dir>/generated.mid); other "
+                                                                   "formats beside it"),
              url: Optional[str] = typer.Option(None, "--url", help="endpoint base URL (default: serve.host:port)"),
              key_: Optional[str] = typer.Option(None, "--api-key", help="default: $MUSICLAKE_API_KEY or serve.api_keys_file"),
              config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt) -> None:
@@ -173,6 +210,12 @@ def generate(prompt: str = typer.Option(..., "--prompt", "-p", help="what to mak
         typer.echo(f"invalid request: --formats: {', '.join(bad)} not one of {', '.join(FORMATS)}", err=True)
         raise typer.Exit(2)
     body = _request(prompt, bpm, key, bars, seed, model, candidates).model_dump(exclude_none=True)
+    path = output_path(out, cfg.demo.out_dir)
+    try:  # before asking for a piece: a folder that cannot be made fails now, not after the generation
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        typer.echo(f"error: cannot make the folder {path.parent} for {path}: {e.strerror or e}", err=True)
+        raise typer.Exit(1) from None
     base = (url or base_url(cfg)).rstrip("/")
     endpoint = base + GENERATE_PATH
     session = requests.Session()
@@ -182,18 +225,17 @@ def generate(prompt: str = typer.Option(..., "--prompt", "-p", help="what to mak
     try:
         resp = session.post(endpoint, json=body, timeout=600)
     except requests.ConnectionError:
-        typer.echo(f"error: no endpoint at {endpoint}; start one with `musiclake serve`", err=True)
+        where = "--url" if url else f"serve.host/serve.port ({cfg.serve.host}:{cfg.serve.port})"
+        typer.echo(f"error: no endpoint at {endpoint} (from {where}); start one with `musiclake serve`, or point "
+                   f"at a running one with --url URL or --set serve.host=HOST --set serve.port=N", err=True)
         raise typer.Exit(1) from None
     payload = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
     if resp.status_code != 200:
-        typer.echo(f"error: {resp.status_code} {payload.get('error') or resp.text[:300]}", err=True)
-        raise typer.Exit(1)
-    path = out or Path(cfg.demo.out_dir) / "generated.mid"
-    path.parent.mkdir(parents=True, exist_ok=True)
+        _refused(cfg, resp.status_code, payload.get("error") or resp.text[:300])
     written = []
     for fmt in wanted:
         target = path if fmt == "mid" else path.with_suffix(f".{fmt}")
-        _fetch(session, base + payload["urls"][fmt], target)
+        _fetch(cfg, session, base + payload["urls"][fmt], target)
         written.append(target)
     m = payload["provenance"]["generator"]
     typer.echo(f"model {m['name']} v{m['version']} (asked for {m['ref']!r}), piece {payload['id']}, seed {payload['seed']}")

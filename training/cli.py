@@ -55,14 +55,58 @@ def _when(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M") if ms else "-"
 
 
-def _table(rows: list[list[str]]) -> list[str]:
+WIDTH = 100  # the widest line `train models` prints (a long cell aside: a reason wraps, a table wraps its columns)
+
+
+def _table(rows: list[list[str]], width: int = WIDTH) -> list[str]:
+    """Aligned columns, the first one repeated in each block of columns that fits ``width`` (blocks one
+    under the other, a blank line between): a table of any number of columns prints in a terminal."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
+    blocks: list[list[int]] = [[0]]
+    for i in range(1, len(widths)):
+        used = sum(widths[j] + 2 for j in blocks[-1])
+        if len(blocks[-1]) > 1 and used + widths[i] > width:
+            blocks.append([0])
+        blocks[-1].append(i)
+    lines: list[str] = []
+    for block in blocks:
+        if lines:
+            lines.append("")
+        lines += ["  ".join(r[i].ljust(widths[i]) for i in block).rstrip() for r in rows]
+    return lines
+
+
+def models_lines(name: str, versions, metric_tag: str, events: list[dict], width: int = WIDTH) -> list[str]:
+    """What `train models` prints: the versions (newest first), their metrics with one column per version,
+    and the last champion changes, every line within ``width`` unless one cell alone is wider."""
+    import textwrap
+
+    lines = [f"{name}, newest first:"]
+    lines += _table([["version", "aliases", "decision", "created", "fingerprint", "run"]]
+                    + [[f"v{v.version}", ",".join(f"@{a}" for a in v.aliases) or "-",
+                        v.tags.get("lifecycle.decision", "-"), _when(v.created_ms), v.tags.get("fingerprint", "-"),
+                        v.run_id or "-"] for v in versions], width)
+    metric_names = sorted({k[len(metric_tag):] for v in versions for k in v.tags if k.startswith(metric_tag)})
+    if metric_names:
+        rows = [["metric", *(f"v{v.version}" for v in versions)]]
+        for m in metric_names:
+            raw = [v.tags.get(metric_tag + m) for v in versions]
+            rows.append([m, *(f"{float(x):.4f}" if x is not None else "-" for x in raw)])
+        lines += ["", "metrics per version:"] + _table(rows, width)
+    if events:
+        lines += ["", "champion history (newest last):"]
+        for e in events[-10:]:
+            was = f"v{e['previous']}" if e.get("previous") is not None else "none"
+            text = f"{e['at']}  {e['event']:<8} {was} -> v{e['version']}  by {e['by']}: {e['reason']}"
+            lines += textwrap.wrap(text, width, initial_indent="  ", subsequent_indent="      ",
+                                   break_long_words=True, break_on_hyphens=False)
+    return lines
 
 
 @app.command()
 def models(model: str = ModelOpt, config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt) -> None:
-    """The registered versions with their aliases, gate decision and metrics side by side, and the champion history."""
+    """The registered versions with their aliases and gate decision, their metrics side by side, and the champion
+    history."""
     from training.lifecycle import METRIC_TAG, history
     from training.registry import list_versions, model_name
 
@@ -72,24 +116,8 @@ def models(model: str = ModelOpt, config: Optional[Path] = ConfigOpt, set_: Opti
     if not versions:
         typer.echo(f"no versions of {name} registered in {cfg.mlflow.tracking_uri}")
         return
-    metric_names = sorted({k[len(METRIC_TAG):] for v in versions for k in v.tags if k.startswith(METRIC_TAG)})
-    rows = [["version", "aliases", "decision", *metric_names, "created", "fingerprint", "run"]]
-    for v in versions:
-        values = []
-        for m in metric_names:
-            raw = v.tags.get(METRIC_TAG + m)
-            values.append(f"{float(raw):.4f}" if raw is not None else "-")
-        rows.append([f"{name} v{v.version}", ",".join(f"@{a}" for a in v.aliases) or "-",
-                     v.tags.get("lifecycle.decision", "-"), *values, _when(v.created_ms),
-                     v.tags.get("fingerprint", "-"), v.run_id or "-"])
-    for line in _table(rows):
+    for line in models_lines(name, versions, METRIC_TAG, history(cfg, name)):
         typer.echo(line)
-    events = history(cfg, name)
-    if events:
-        typer.echo("champion history (newest last):")
-        for e in events[-10:]:
-            was = f"v{e['previous']}" if e.get("previous") is not None else "none"
-            typer.echo(f"  {e['at']}  {e['event']:<8} {was} -> v{e['version']}  by {e['by']}: {e['reason']}")
 
 
 def _model_or_exit(model: str, model_name) -> str:

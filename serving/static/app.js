@@ -3,6 +3,15 @@
 // API key in the X-API-Key header, the piece's files too, so they are fetched and shown as blob URLs.
 "use strict";
 
+// A duration in milliseconds as people read it: under a second in whole milliseconds ("41 ms"), from a second
+// on in seconds with one decimal ("1.2 s"). Top-level and self-contained: tests/unit/test_serving_page_js.py
+// runs it with node.
+function formatDuration(ms) {
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) return "?";
+  const whole = Math.round(ms);
+  return whole < 1000 ? `${whole} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
 (() => {
   const API = {
     recommend: "/v1/recommend",
@@ -193,7 +202,7 @@
     buttons.forEach((b) => { b.disabled = true; });
     el.form.setAttribute("aria-busy", "true");
     const tick = () => {
-      el.status.textContent = `${label} ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+      el.status.textContent = `${label} ${formatDuration(performance.now() - t0)}`;
     };
     tick();
     clearInterval(timer);
@@ -206,8 +215,7 @@
         state.busy = false;
         buttons.forEach((b) => { b.disabled = false; });
         el.form.removeAttribute("aria-busy");
-        const s = ((performance.now() - t0) / 1000).toFixed(1);
-        el.status.textContent = message ? message.replace("{s}", s) : "";
+        el.status.textContent = message ? message.replace("{elapsed}", formatDuration(performance.now() - t0)) : "";
       },
     };
   }
@@ -298,7 +306,7 @@
       state.recPrompt = body.prompt;
       fill(res.attributes);
       const clap = res.clap ? ` · CLAP ${res.clap.name} v${res.clap.version}` : "";
-      busy.done(`Recommended in {s} s${clap}. Edit anything, then Generate.`);
+      busy.done(`Recommended in {elapsed}${clap}. Edit anything, then Generate.`);
     } catch (e) {
       busy.done("");
       showError(e.message);
@@ -346,8 +354,8 @@
     busy.relabel("Rendering audio, piano roll and score…");
     const failed = await loadFiles(piece, run);
     if (run !== state.run) return;
-    const server = (piece.timings.total_ms / 1000).toFixed(1);
-    busy.done(`Done in {s} s (generation ${server} s on the server)` + (failed ? ` · ${failed} file(s) failed` : "."));
+    const server = formatDuration(piece.timings.total_ms);
+    busy.done(`Done in {elapsed} (generation ${server} on the server)` + (failed ? ` · ${failed} file(s) failed` : "."));
   }
 
   function text(tag, content, cls) {
@@ -397,7 +405,7 @@
     const rows = [["recommend", t.recommend_ms], ["generate", t.generate_ms], ["rank", t.rank_ms],
       ["store", t.store_ms], ["total", t.total_ms]];
     el.timings.replaceChildren(...rows.filter(([n, v]) => n !== "rank" || v > 0.5).flatMap(([n, v]) => [
-      text("dt", n), text("dd", `${Math.round(v)} ms`)]));
+      text("dt", n), text("dd", formatDuration(v))]));
 
     el.candidatesResult.replaceChildren();
     if (p.candidates && p.candidates.length > 1) {

@@ -162,5 +162,7 @@ def test_fit_register_gate_embed_search_and_reuse(clap_cfg, ray_session):
     # the same fingerprint is not trained again (the generic lifecycle tests show a failing challenger stays one)
     assert run_clap_training(cfg).reused
     listing = _cli(cfg, "models", "--model", "clap", cli=train_app)
-    assert listing.exit_code == 0 and "musiclake-clap v1" in listing.output and "promoted" in listing.output
+    rows = {line.split()[0]: line.split() for line in listing.output.splitlines() if line.strip()}
+    assert listing.exit_code == 0 and listing.output.startswith("musiclake-clap, newest first:")
+    assert rows["v1"][1] == "@champion" and "promoted" in rows["v1"]
     assert "validation.t2m.en.mrr" in listing.output

@@ -7,6 +7,7 @@ Debian packages (``make setup`` → the Makefile's ``system-packages``); seleniu
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -165,7 +166,8 @@ def _generate(driver) -> dict:
     assert driver.execute_script("return window.__wasBusy"), "Generate was not disabled while the request ran"
     _wait(driver, lambda d: not d.execute_script("return document.querySelector('#generate').disabled"), 30,
           "Generate to be enabled again")
-    assert "Done in" in _text(driver, "#status")
+    status = _text(driver, "#status")  # each duration in ms under a second, else in seconds: never "0.0 s"
+    assert re.match(r"Done in \d+(?: ms|\.\d s) \(generation \d+(?: ms|\.\d s) on the server\)", status), status
     (call,) = _calls(driver, "/v1/generate")
     assert call["status"] == 200 and call["method"] == "POST"
     return json.loads(call["body"])

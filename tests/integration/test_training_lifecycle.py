@@ -127,9 +127,14 @@ def test_promote_and_rollback_move_the_alias_and_are_recorded(reg):
     listing = runner.invoke(app, ["models", "--model", "clap", *cli])
     assert listing.exit_code == 0, listing.output
     lines = listing.output.splitlines()
-    assert lines[0].split() == ["version", "aliases", "decision", "mrr", "val_loss", "created", "fingerprint", "run"]
-    assert lines[1].split()[:6] == [CLAP_MODEL_NAME, f"v{v3}", "@champion", "forced", "0.2000", "2.4000"]
-    assert lines[2].split()[:6] == [CLAP_MODEL_NAME, f"v{v2}", "-", "promoted", "0.3500", "2.4000"]
+    assert lines[0] == f"{CLAP_MODEL_NAME}, newest first:"
+    assert lines[1].split() == ["version", "aliases", "decision", "created", "fingerprint", "run"]
+    assert lines[2].split()[:3] == [f"v{v3}", "@champion", "forced"]
+    assert lines[3].split()[:3] == [f"v{v2}", "-", "promoted"]
+    metrics = {line.split()[0]: line.split()[1:] for line in lines[lines.index("metrics per version:") + 1:]
+               if line.strip()}
+    assert metrics["metric"] == [f"v{v3}", f"v{v2}", f"v{v1}"]
+    assert metrics["mrr"] == ["0.2000", "0.3500", "0.3000"] and metrics["val_loss"] == ["2.4000", "2.4000", "2.5000"]
     assert "champion history (newest last):" in listing.output and "by alice: listening test" in listing.output
 
     out = runner.invoke(app, ["rollback", "--model", "clap", "--reason", "users complained", "--by", "bob", *cli])

@@ -95,7 +95,8 @@ def test_train_interrupt_resume_register_reuse_retrain_and_generate(train_cfg, r
     assert run_training(cfg).model_version == 2  # the newest version with that fingerprint
     listing = CliRunner().invoke(app, ["models", "--set", f"mlflow.tracking_uri={cfg.mlflow.tracking_uri}"])
     assert listing.exit_code == 0
-    assert f"{MODEL_NAME} v2  @{CHAMPION}  promoted" in listing.output
+    rows = {line.split()[0]: line.split() for line in listing.output.splitlines() if line.strip()}
+    assert listing.output.startswith(f"{MODEL_NAME}, newest first:") and rows["v2"][1:3] == [f"@{CHAMPION}", "promoted"]
     assert f"{first.metrics['val_loss']:.4f}" in listing.output
 
     gen, ref = load_generator(cfg, CHAMPION)

@@ -58,8 +58,8 @@ def test_config_file_from_environment_variable(tmp_path):
 
 
 @pytest.mark.parametrize("overrides, env, fragment", [
-    (["spark.mastr=local"], {}, "spark.mastr: unknown key [from --set spark.mastr]"),
-    (["sparc.master=local"], {}, "sparc: unknown key"),
+    (["spark.mastr=local"], {}, "spark.mastr: unknown key (did you mean spark.master?) [from --set spark.mastr]"),
+    (["sparc.master=local"], {}, "sparc: unknown key (did you mean spark?)"),
     (["train.max_steps=many"], {}, "train.max_steps: Input should be a valid integer"),
     ([], {"MUSICLAKE__SERVE__PORT": "99999"}, "serve.port"),
     (["spark.driver_memory=lots"], {}, "spark.driver_memory"),
@@ -74,6 +74,31 @@ def test_mistakes_are_one_clear_line(overrides, env, fragment):
     msg = str(err.value)
     assert fragment in msg
     assert "\n" not in msg
+
+
+@pytest.mark.parametrize("overrides, env, fragment", [
+    (["serve.prot=1"], {}, "serve.prot: unknown key (did you mean serve.port?) [from --set serve.prot]"),
+    ([], {"MUSICLAKE__LAKE__LIMITS__MAX_NOTEZ": "5"},
+     "lake.limits.max_notez: unknown key (did you mean lake.limits.max_notes?) [from env"),
+    (["train.gates.val_loss.tolerence=1"], {}, "(did you mean train.gates.val_loss.tolerance?)"),
+    (["ingest.sources=[{name: a, seeds: ['http://x/'], allowed_domain: []}]"], {},
+     "ingest.sources.0.allowed_domain: unknown key (did you mean ingest.sources.0.allowed_domains?)"),
+])
+def test_an_unknown_key_suggests_the_close_one_in_its_own_section(overrides, env, fragment):
+    with pytest.raises(ConfigError) as err:
+        load_config(overrides=overrides, environ=env)
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_typo_in_a_yaml_file_gets_a_suggestion_and_nonsense_gets_none(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("serve:\n  prot: 9000\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(f, environ={})
+    assert str(err.value) == f"config error: serve.prot: unknown key (did you mean serve.port?) [from {f}]"
+    with pytest.raises(ConfigError) as err:
+        load_config(overrides=["serve.zzzzzz=1"], environ={})
+    assert str(err.value) == "config error: serve.zzzzzz: unknown key [from --set serve.zzzzzz]"
 
 
 def test_env_origin_is_named():
