@@ -31,6 +31,7 @@ class DemoResult:
     endpoint: str = ""
     api_key: str = ""
     api_keys_file: str = ""
+    key_made: bool = False  # the key is printed only on the run that made it (logs keep what is printed)
     outputs: list[Path] = field(default_factory=list)
     responses: list[dict] = field(default_factory=list)
     ray_dashboard: str | None = None
@@ -123,7 +124,7 @@ def run_demo(cfg: Config, keep_serving: bool = False) -> DemoResult:
 
     if cfg.serve.auth:
         keys, made = ensure_keys(cfg.serve.api_keys_file)
-        result.api_key, result.api_keys_file = keys[0]["key"], cfg.serve.api_keys_file
+        result.api_key, result.api_keys_file, result.key_made = keys[0]["key"], cfg.serve.api_keys_file, made
         print(f"API keys: {cfg.serve.api_keys_file}{' (made now)' if made else ''}")
     try:
         result.endpoint = serving_app.deploy(cfg)
@@ -186,7 +187,7 @@ def run_demo(cfg: Config, keep_serving: bool = False) -> DemoResult:
 
 
 def _page(r: DemoResult) -> str:
-    return f"{r.endpoint}/" + (f"#key={r.api_key}" if r.api_key else "")
+    return f"{r.endpoint}/" + (f"#key={r.api_key}" if r.api_key and r.key_made else "")
 
 
 def report(cfg: Config, r: DemoResult) -> str:
@@ -211,6 +212,9 @@ def report(cfg: Config, r: DemoResult) -> str:
         f"Page: {_page(r)}   (up while serving: make serve, or musiclake demo --keep-serving)",
         f"API:  {r.endpoint}/v1/generate, /v1/recommend, /v1/models; spec {r.endpoint}/openapi.json",
     ]
-    if r.api_key:
-        lines.append(f"API key: {r.api_key}   (header {API_KEY_HEADER}; keys in {r.api_keys_file})")
+    if r.api_key and r.key_made:
+        lines.append(f"API key: {r.api_key}   (made now: shown once; header {API_KEY_HEADER}; keys in {r.api_keys_file})")
+    elif r.api_key:
+        lines.append(f"API key: in {r.api_keys_file} (shown only when made; `musiclake keys` lists names; "
+                     f"header {API_KEY_HEADER})")
     return "\n".join(lines)

@@ -132,15 +132,21 @@ def serve(config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt
 
 @app.command()
 def keys(add: Optional[str] = typer.Option(None, "--add", help="make a new key with this name and print it"),
+         tenant: Optional[str] = typer.Option(None, "--tenant", help="with --add: keys of one tenant read each "
+                                                                     "other's pieces (default: the key's own name)"),
+         admin: bool = typer.Option(False, "--admin", help="with --add: the key reads every piece and record"),
          config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt) -> None:
     """List the API keys' names (making the first one if none exists), or add one."""
     from serving.guard import KeyFileError, add_key, ensure_keys
 
     cfg = load_or_exit(config, set_)
     path = cfg.serve.api_keys_file
+    if (tenant or admin) and not add:
+        typer.echo("error: --tenant and --admin go with --add NAME", err=True)
+        raise typer.Exit(2)
     try:
         if add:
-            typer.echo(add_key(path, add))
+            typer.echo(add_key(path, add, tenant=tenant, admin=admin))
             return
         found, made = ensure_keys(path)
     except KeyFileError as e:
@@ -148,7 +154,8 @@ def keys(add: Optional[str] = typer.Option(None, "--add", help="make a new key w
         raise typer.Exit(1) from None
     typer.echo(f"{path}{'  (made now)' if made else ''}")
     for k in found:
-        typer.echo(f"  {k.get('name', '?'):<16} {k['key'][:8]}...  created {k.get('created_at', '?')}")
+        role = "admin" if k.get("admin") else f"tenant {k.get('tenant') or k.get('name', '?')}"
+        typer.echo(f"  {k.get('name', '?'):<16} {k['key'][:8]}...  {role:<20} created {k.get('created_at', '?')}")
 
 
 def _refused(cfg, status: int, message: str, where: str = "") -> None:

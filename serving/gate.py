@@ -2,8 +2,9 @@
 
 In this order, before any route runs:
 
-1. **Request id**: a fresh one per request, in the answer's ``X-Request-ID`` header and in every error
-   body; the server log's lines about the request carry it.
+1. **Request id**: Serve's own (its proxy sets ``X-Request-ID`` and echoes it on the answer and in its
+   access log), or a fresh one outside Serve; in every error body and the server log's lines about
+   the request.
 2. **Key** (``/v1/*``): read from the headers alone and checked (401 / 429 / 503) before a byte of
    the body is read, so an unknown client cannot hold a connection open by sending slowly.
 3. **Body**: a declared length over the route's limit is a 413 at once; the body must arrive whole
@@ -76,7 +77,11 @@ class Gate:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        request_id = secrets.token_hex(8)
+        headers = dict(scope.get("headers") or [])
+        # Serve's proxy names each request (x-request-id, echoed on the answer and in its access log): use that
+        # name; outside Serve make one and echo it here.
+        given = headers.get(REQUEST_ID_HEADER.lower().encode())
+        request_id = given.decode("latin-1")[:64] if given else secrets.token_hex(8)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         started = timed_out = False
@@ -85,6 +90,7 @@ class Gate:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+            if message["type"] == "http.response.start" and not given:
                 message = dict(message)
                 message["headers"] = list(message.get("headers") or []) + [
                     (REQUEST_ID_HEADER.lower().encode(), request_id.encode())]
@@ -105,7 +111,6 @@ class Gate:
 
         svc = self.service()
         s = svc.cfg.serve
-        headers = dict(scope.get("headers") or [])
         path = scope.get("path", "")
         try:
             if path.startswith("/v1/"):

@@ -71,13 +71,17 @@ def ensure_keys(path: str | os.PathLike) -> tuple[list[dict], bool]:
     return keys, True
 
 
-def add_key(path: str | os.PathLike, name: str) -> str:
+def add_key(path: str | os.PathLike, name: str, tenant: str | None = None, admin: bool = False) -> str:
+    """Make a key named ``name`` (in ``tenant``: keys of one tenant read each other's pieces; ``admin``: reads
+    all); returns the key, which is shown only now."""
     path = Path(path)
     keys, _ = ensure_keys(path)
     if any(k.get("name") == name for k in keys):
         raise KeyFileError(f"serve.api_keys_file {path}: a key named {name!r} exists already")
     key = new_key()
-    _write_keys(path, keys + [{"name": name, "key": key, "created_at": datetime.now(timezone.utc).isoformat()}])
+    entry = {"name": name, "key": key, "created_at": datetime.now(timezone.utc).isoformat()}
+    entry |= ({"tenant": tenant} if tenant else {}) | ({"admin": True} if admin else {})
+    _write_keys(path, keys + [entry])
     return key
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from serving.store import Item, PieceStore
 
 LOW_WATER = 0.9  # a pass that cuts goes down to this share of the line it crossed
+HIGH_WATER = 0.98  # a replica prunes once its count passes this share: small writes landing meanwhile stay under
 _ORDER = {"render": 0, "piece": 1, "upload": 2}
 
 
@@ -180,9 +181,9 @@ class Pruner:
         """Count ``written`` bytes for ``key``; True when a pass is due now."""
         self.total += written
         self.by_key[key] += written
-        return self.total > self.policy.max_bytes or self.by_key[key] > self.policy.key_quota_bytes
+        return not self.room_for(key, 0)
 
     def room_for(self, key: str, size: int) -> bool:
         """True when ``size`` more bytes keep the store and ``key`` under their lines (no pass needed)."""
-        return (self.total + size <= self.policy.max_bytes
-                and self.by_key[key] + size <= self.policy.key_quota_bytes)
+        return (self.total + size <= self.policy.max_bytes * HIGH_WATER
+                and self.by_key[key] + size <= self.policy.key_quota_bytes * HIGH_WATER)

@@ -53,7 +53,9 @@ def served(tmp_path_factory, ray_session):
                       "clap.max_steps=30", "clap.batch_size=6", "clap.log_every=10", "clap.checkpoint_every=30",
                       "clap.num_workers=1", "clap.gates={train.t2m.en.mrr_over_chance: {min: 0}}",
                       f"serve.port={free_port()}", "serve.replica_cpus=0.5", "serve.max_models_per_replica=1",
-                      "serve.rate_limit_per_min=100000", "serve.rate_burst=1000", "serve.max_queue=4")
+                      "serve.rate_limit_per_min=100000", "serve.rate_burst=1000", "serve.max_queue=4",
+                      # small lines, so test_serving_hostile.py can cross them in seconds
+                      "serve.body_timeout_s=5", "serve.store_max_bytes=40000000", "serve.key_quota_bytes=24000000")
     write_music_lake(cfg, n=10, bars=8)
     # Two registered versions (v2 is champion) and a CLAP champion, all trained before Serve takes its CPU share.
     assert run_training(cfg).model_version == 1

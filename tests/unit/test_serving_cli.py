@@ -213,3 +213,18 @@ def test_serve_without_auth_mentions_no_key(tmp_path):
     lines = startup_lines(cfg, "http://127.0.0.1:8000", "m", [], False)
     assert "page:  http://127.0.0.1:8000/   (serve.auth is off: no API key needed)" in lines
     assert not any("API keys" in line or "X-API-Key" in line for line in lines)
+
+
+def test_keys_add_with_a_tenant_or_admin_and_the_listing_says_which(tmp_path):
+    keys_file = tmp_path / "keys.json"
+    opts = ["--set", f"serve.api_keys_file={keys_file}"]
+    made = runner.invoke(app, ["keys", "--add", "ci", "--tenant", "team-a", *opts])
+    ops = runner.invoke(app, ["keys", "--add", "ops", "--admin", *opts])
+    assert made.exit_code == ops.exit_code == 0 and made.output.strip().startswith("mlk_")
+    entries = {k["name"]: k for k in json.loads(keys_file.read_text())["keys"]}
+    assert entries["ci"]["tenant"] == "team-a" and entries["ops"]["admin"] is True and "admin" not in entries["ci"]
+    listing = runner.invoke(app, ["keys", *opts]).output
+    assert "tenant team-a" in listing and "admin" in listing and "tenant default" in listing
+    assert made.output.strip() not in listing  # listed by name and prefix, never in full
+    lone = runner.invoke(app, ["keys", "--admin", *opts])
+    assert lone.exit_code == 2 and "--add NAME" in lone.output
