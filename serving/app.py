@@ -230,9 +230,9 @@ class MusicService:
         await self._warm()
 
     # -- retention ------------------------------------------------------------------------------
-    async def _prune(self, why: str) -> None:
+    async def _prune(self, why: str, room: int = 0, key: Optional[str] = None) -> None:
         try:
-            report = await asyncio.to_thread(self.pruner.run)
+            report = await asyncio.to_thread(self.pruner.run, room, key)
         except Exception:  # noqa: BLE001 - a failed pass is logged; the next one tries again
             log.exception("retention pass (%s) failed", why)
             return
@@ -534,7 +534,7 @@ class MusicService:
         try:
             async with self.renders.slot():
                 if not self.pruner.room_for(reader.key, estimate):
-                    await self._prune(f"making room for a render by {reader.key!r}")
+                    await self._prune(f"making room for a render by {reader.key!r}", estimate, reader.key)
                 path, written = await asyncio.to_thread(
                     self.store.file, piece_id, fmt, lambda midi, meta: self._rendered(fmt, midi, meta), reader)
         except Busy as e:

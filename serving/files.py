@@ -14,14 +14,16 @@ from typing import BinaryIO
 import anyio
 from starlette.responses import Response
 
+from serving.render import TAIL_S
+
 CHUNK = 256 * 1024
 WAV_HEADER = 44
 
 
 def wav_bytes(duration_s: float, sample_rate: int, channels: int = 2, sample_bytes: int = 2) -> int:
-    """The size of a PCM WAV of ``duration_s`` seconds (what FluidSynth writes: 16-bit stereo), plus a
-    second of release tail."""
-    return WAV_HEADER + int((duration_s + 1.0) * sample_rate) * channels * sample_bytes
+    """The most a PCM WAV of a ``duration_s``-second piece takes (16-bit stereo, as :func:`serving.render.
+    render_wav` writes it, with its release tail and a second to spare)."""
+    return WAV_HEADER + int((duration_s + TAIL_S + 1.0) * sample_rate) * channels * sample_bytes
 
 
 class OpenFile(Response):

@@ -5,13 +5,15 @@ is applied when a replica starts, every ``serve.prune_every_s``, as soon as a wr
 or a key past its line, and by ``musiclake pieces prune``. One pass, in this order:
 
 1. **Age**: pieces (notes, records, renderings) and uploads not asked for within ``retention_days``.
-2. **Per-key quota**: a key over ``key_quota_bytes`` loses, oldest first, renderings of its pieces
+2. **Per-key quota**: a key past ``key_quota_bytes`` loses, oldest first, renderings of its pieces
    (cheap to make again), then its pieces, then its uploads. A piece another key also asked for
    stays: only this key's record goes, and the piece no longer counts against it.
 3. **Total**: while the store is over ``store_max_bytes``: renderings, then pieces, then uploads,
    oldest first.
 
-A pass that has to cut goes on to ``LOW_WATER`` of the line, so the next write does not start another.
+A line counts as crossed past ``HIGH_WATER`` (98 %) of it, and a pass that has to cut goes on to
+``LOW_WATER`` (90 %), so the next small write does not start another and writes that land during a
+pass stay under the line. A render about to be written first asks for room for its estimated size.
 Pinned pieces (being rendered or served by this process) are skipped; a file already opened for a
 response stays readable to its end even when deleted (POSIX), so a response is never cut off.
 """
@@ -87,8 +89,12 @@ def human_size(n: float) -> str:
     return f"{n:.1f} GB"
 
 
-def prune(store: PieceStore, policy: Policy, now: float | None = None, pinned: set[str] | None = None) -> Report:
-    """Apply ``policy`` to ``store`` once; what was removed and the usage before and after."""
+def prune(store: PieceStore, policy: Policy, now: float | None = None, pinned: set[str] | None = None,
+          room: int = 0, room_key: str | None = None) -> Report:
+    """Apply ``policy`` to ``store`` once; what was removed and the usage before and after.
+
+    A line counts as crossed past ``HIGH_WATER`` of it; ``room`` bytes more are made free for ``room_key``
+    (a render about to be written), under the key's quota and the store's ceiling alike."""
     now = time.time() if now is None else now
     pinned = store.pinned() if pinned is None else pinned
     items = store.scan()
@@ -118,10 +124,17 @@ def prune(store: PieceStore, policy: Policy, now: float | None = None, pinned: s
 
     # 2. per-key quota
     usage = Usage.of(alive).by_key
-    for key in sorted(k for k, b in usage.items() if b > policy.key_quota_bytes):
-        if usage[key] <= policy.key_quota_bytes:  # back under: another key's cuts freed shared renders
+    if room_key is not None:
+        usage.setdefault(room_key, 0)
+    quota_line = policy.key_quota_bytes * HIGH_WATER
+
+    def need(key: str) -> int:
+        return room if key == room_key else 0
+
+    for key in sorted(k for k, b in usage.items() if b + need(k) > quota_line):
+        if usage[key] + need(key) <= quota_line:  # back under: another key's cuts freed shared renders
             continue
-        target = policy.key_quota_bytes * LOW_WATER
+        target = policy.key_quota_bytes * LOW_WATER - need(key)
         for it in sorted((i for i in alive if key in i.owners), key=lambda i: (_ORDER[i.kind], i.at)):
             if usage[key] <= target:
                 break
@@ -141,8 +154,8 @@ def prune(store: PieceStore, policy: Policy, now: float | None = None, pinned: s
 
     # 3. the whole store's ceiling
     total = sum(i.bytes for i in alive)
-    if total > policy.max_bytes:
-        target = policy.max_bytes * LOW_WATER
+    if total + room > policy.max_bytes * HIGH_WATER:
+        target = policy.max_bytes * LOW_WATER - room
         for it in sorted(list(alive), key=lambda i: (_ORDER[i.kind], i.at)):
             if total <= target:
                 break
@@ -170,9 +183,10 @@ class Pruner:
         self.total, self.by_key = 0, defaultdict(int)
         self.last: Report | None = None
 
-    def run(self) -> Report:
+    def run(self, room: int = 0, key: str | None = None) -> Report:
+        """A full pass; ``room`` bytes more are made free for ``key`` (a render about to be written)."""
         with self._lock:
-            report = prune(self.store, self.policy)
+            report = prune(self.store, self.policy, room=room, room_key=key)
             self.total, self.by_key = report.after.total, defaultdict(int, report.after.by_key)
             self.last = report
             return report

@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from tests.support.config import make_config
+
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 # Ray Train's controller polls its workers every 2 s by default; the tests' runs last seconds.
@@ -15,32 +17,6 @@ os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.2")
 @pytest.fixture(scope="session")
 def data_root(tmp_path_factory):
     return tmp_path_factory.mktemp("musiclake-data")
-
-
-def make_config(root, *extra: str):
-    """A config whose lake, MLflow, site and output all live under ``root``."""
-    from common.config import load_config
-
-    overrides = [
-        f"lake.uri={root}/lake",
-        f"mlflow.tracking_uri=sqlite:///{root}/mlflow.db",
-        f"mlflow.artifact_location={root}/mlartifacts",
-        f"demo.site_dir={root}/site",
-        f"demo.out_dir={root}/out",
-        f"train.storage_path={root}/ray_results",
-        f"serve.api_keys_file={root}/serve/api_keys.json",
-        f"serve.pieces_dir={root}/pieces",
-        "ray.num_cpus=2",
-        "ray.object_store_memory_mb=256",
-        "ray.include_dashboard=false",
-        "spark.master=local[2]",
-        "spark.driver_memory=1g",
-        "spark.shuffle_partitions=2",
-        # tests train without the evaluation set (minutes of sampling); they gate on the losses
-        "train.gates={val_loss: {better: lower, tolerance: 0.1}}",
-        *extra,
-    ]
-    return load_config(path=None, overrides=overrides, environ={})
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import requests
 
 from serving.api import API_KEY_HEADER
 from serving.guard import ensure_keys
-from tests.conftest import make_config
+from tests.support.config import make_config
 from tests.support.music_lake import write_music_lake
 
 

@@ -14,7 +14,7 @@ from lake.delta import Lake
 from lake.schemas import GOLD_MUSIC_EMBEDDINGS, GOLD_PAIRS, SILVER_SCORES, SILVER_TOKENS
 from lake.tokenizer import build_tokenizer, encode_ids, tokenizer_id
 from lake.vocab import PITCH_CLASSES, mood_of, sha256_hex, tempo_bin
-from tests.conftest import make_config
+from tests.support.config import make_config
 from training.clap import MODEL_NAME
 from training.clap.api import ClapModel
 from training.clap.cli import app

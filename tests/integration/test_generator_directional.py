@@ -9,7 +9,7 @@ import pytest
 from symusic import Score
 
 from lake.vocab import instrument_program
-from tests.conftest import make_config
+from tests.support.config import make_config
 from tests.support.music_lake import write_music_lake
 from training.analysis import analyzed_key, chord_accuracy, chords_per_bar, instruments_present, onset_bpm
 from training.registry import load_generator

@@ -11,7 +11,7 @@ from common.score_site import ScoreSite, build_site, site_source
 from lake.delta import Lake
 from lake.schemas import BRONZE_CRAWL_ERRORS, BRONZE_LYRICS, BRONZE_MIDI
 from common.config import ConfigError
-from tests.conftest import make_config
+from tests.support.config import make_config
 from tests.support.ingest_rows import SITE_LIMIT
 
 

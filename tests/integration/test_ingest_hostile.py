@@ -13,7 +13,7 @@ import pytest
 from ingest.crawler import run_ingest
 from lake.delta import Lake
 from lake.schemas import BRONZE_CRAWL_ERRORS, BRONZE_CRAWL_LOG, BRONZE_LYRICS, BRONZE_MIDI
-from tests.conftest import make_config
+from tests.support.config import make_config
 from tests.support.hostile_site import FAULTS, LYRICS, HostileSite
 
 CHANGED = "/midi/good-3.mid"

@@ -16,7 +16,7 @@ from ingest.crawler import run_ingest
 from lake.delta import Lake
 from lake.schemas import BRONZE_MIDI
 from lake.schemas.frontier import INGEST_FRONTIER
-from tests.conftest import make_config
+from tests.support.config import make_config
 from tests.support.hostile_site import HostileSite
 from tests.support.lake_faults import rows_in
 

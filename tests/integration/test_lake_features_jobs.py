@@ -18,7 +18,7 @@ from lake.midi_features import analyze
 from lake.schemas import (BRONZE_MIDI, SILVER_CHORDS, SILVER_DUPLICATES, SILVER_QUARANTINE, SILVER_SCORES,
                           SILVER_TOKENS, SILVER_TRACK_TOKENS, SILVER_TRACKS)
 from common.runinfo import code_version
-from tests.conftest import make_config
+from tests.support.config import make_config
 from tests.support.lake_faults import Crash, crash_after_commits
 from tests.support.lake_rows import BAD, DUPES, GOOD, HOSTILE, LATE, bronze_rows
 from tests.support.scores import band_score

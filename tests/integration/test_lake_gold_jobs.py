@@ -15,7 +15,7 @@ from lake.delta import Lake
 from lake.jobs.split import assign_splits, split_for
 from lake.schemas import (BRONZE_LYRICS, BRONZE_MIDI, GOLD_LYRIC_SEGMENTS, GOLD_PAIRS, GOLD_SPLITS, SILVER_SCORES,
                           TABLES)
-from tests.conftest import make_config
+from tests.support.config import make_config
 from tests.support.lake_rows import GOOD, LYRICS, bronze_rows, lyrics_rows, silver_jobs
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=timezone.utc)

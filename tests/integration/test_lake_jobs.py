@@ -18,7 +18,7 @@ from lake.schemas import (BRONZE_LYRICS, BRONZE_MIDI, GOLD_PAIRS, SILVER_CHORDS,
                           SILVER_TOKENS)
 from lake.vocab import split_of
 from common.runinfo import code_version
-from tests.conftest import make_config
+from tests.support.config import make_config
 from tests.support.lake_rows import BAD, GOOD, LYRICS, bronze_rows, lyrics_rows, midi_url
 from tests.support.scores import make_score, scale_notes
 

@@ -20,7 +20,7 @@ import pytest
 
 from lake.delta import Lake
 from lake.schemas import BRONZE_MIDI, SILVER_CHORDS, SILVER_QUARANTINE, SILVER_SCORES, SILVER_TRACKS
-from tests.conftest import make_config
+from tests.support.config import make_config
 from tests.support.lake_faults import rows_in
 from tests.support.lake_rows import bronze_rows
 from tests.support.scores import make_score, tune

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from lake.delta import Lake, RetentionError, SchemaEvolutionError
 from lake.schemas import GOLD_PAIRS, GOLD_SPLITS, TABLES
 from lake.schemas.spec import TableSpec
-from tests.conftest import make_config
+from tests.support.config import make_config
 
 T0 = datetime(2026, 2, 1, tzinfo=timezone.utc)
 V1 = TableSpec("gold_evolving", "gold", pa.schema([pa.field("sha256", pa.string(), nullable=False),

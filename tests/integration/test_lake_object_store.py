@@ -26,7 +26,7 @@ from lake.delta import Lake
 from lake.schemas import (BRONZE_LYRICS, BRONZE_MIDI, GOLD_LYRIC_SEGMENTS, GOLD_SPLITS, GOLD_PAIRS,
                           SILVER_CHORDS, SILVER_DUPLICATES, SILVER_QUARANTINE, SILVER_SCORES, SILVER_TOKENS,
                           SILVER_TRACK_TOKENS, SILVER_TRACKS)
-from tests.conftest import make_config
+from tests.support.config import make_config
 from tests.support.lake_rows import BAD, DUPES, GOOD, HOSTILE, LYRICS, bronze_rows, lyrics_rows
 
 OUTPUTS = (SILVER_SCORES, SILVER_CHORDS, SILVER_TRACKS, SILVER_TOKENS, SILVER_TRACK_TOKENS, SILVER_QUARANTINE,

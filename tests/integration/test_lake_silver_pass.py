@@ -15,7 +15,7 @@ from lake.jobs.encode import app_id
 from lake.schemas import (BRONZE_MIDI, SILVER_CHORDS, SILVER_QUARANTINE, SILVER_SCORES, SILVER_TOKENS,
                           SILVER_TRACK_TOKENS, SILVER_TRACKS)
 from lake.tokenizer import tokenizer_id
-from tests.conftest import make_config
+from tests.support.config import make_config
 from tests.support.lake_faults import Crash, crash_after_commits
 from tests.support.lake_rows import BAD, DUPES, GOOD, HOSTILE, LATE, bronze_rows
 

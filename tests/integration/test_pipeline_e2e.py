@@ -12,7 +12,7 @@ import json
 import pytest
 from deltalake import DeltaTable
 
-from tests.conftest import make_config
+from tests.support.config import make_config
 
 pytestmark = pytest.mark.e2e
 

@@ -53,7 +53,11 @@ def test_the_spec_documents_auth_limits_and_backpressure(api_schema, served):
 
     spec = requests.get(served.url + "/openapi.json", timeout=30).json()
     generate = spec["paths"]["/v1/generate"]["post"]
-    assert {"200", "401", "404", "413", "422", "429", "503"} <= set(generate["responses"])
+    assert {"200", "401", "404", "408", "413", "422", "429", "500", "503", "504"} <= set(generate["responses"])
     assert "Retry-After" in generate["responses"]["503"]["headers"]
+    wav = spec["paths"]["/v1/pieces/{piece_id}.{fmt}"]
+    assert {"get", "head"} <= set(wav) and "422" in wav["get"]["responses"]  # render caps
+    assert "/v1/pieces/{piece_id}/records" in spec["paths"]
+    assert "request_id" in spec["components"]["schemas"]["ErrorResponse"]["properties"]
     assert {"APIKeyHeader", "HTTPBearer"} <= set(spec["components"]["securitySchemes"])
     assert "/healthz" in spec["paths"] and "security" not in spec["paths"]["/healthz"]["get"]

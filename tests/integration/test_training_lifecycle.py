@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from common.config import ConfigError, Gate
-from tests.conftest import make_config
+from tests.support.config import make_config
 from training import lifecycle
 from training.cli import app
 from training.lifecycle import LifecycleError, challenge, check_gates, promote, rollback

@@ -14,7 +14,7 @@ from mlflow import MlflowClient
 from ray.train import TrainingFailedError
 
 from common.config import ConfigError
-from tests.conftest import make_config
+from tests.support.config import make_config
 from tests.support.training_faults import DieAt
 from training.generator_task import GeneratorTask
 from training.loop import RunExists, Task, TrainSettings, fit, load_checkpoint

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from lake.delta import Lake
 from lake.schemas import BRONZE_MIDI, GOLD_PAIRS
-from tests.conftest import make_config
+from tests.support.config import make_config
 from tests.support.music_lake import write_music_lake
 from tests.support.training_faults import DieAt
 from training import train as train_module

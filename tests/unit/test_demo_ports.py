@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from tests.conftest import make_config
+from tests.support.config import make_config
 
 
 def test_a_taken_site_port_names_demo_site_port(tmp_path):

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from serving.api import PieceInfo, PieceRecord
-from serving.retention import Policy, Pruner, prune
+from serving.retention import HIGH_WATER, LOW_WATER, Policy, Pruner, prune
 from serving.store import ADMIN, PieceNotFound, PieceStore, Reader, content_id
 from tests.support.music_lake import piece
 from training.request import Attributes
@@ -160,11 +160,21 @@ def test_a_key_over_its_quota_loses_its_own_renders_then_pieces_and_shared_piece
 def test_a_shared_piece_loses_only_the_squeezed_keys_record(tmp_path):
     store, (shared, alone) = _store_with(tmp_path, [([ALICE, BOB], 3), ([ALICE], 2)])
     sizes = {(i.kind, i.id): i.bytes for i in store.scan()}
-    quota = sizes[("piece", shared)] + 1  # once alice's renders are gone bob fits; alice has her own piece too
+    quota = int(sizes[("piece", shared)] / HIGH_WATER) + 2  # once alice's renders are gone bob fits; alice does not
     report = prune(store, Policy(DAY * 30, 10**9, key_quota_bytes=quota))
     assert report.removed == {"quota:render": 2, "quota:piece-record": 1}
     assert [r.key for r in store.records(shared, ADMIN)] == ["bob"] and (tmp_path / alone / "piece.mid").exists()
     assert report.after.by_key["alice"] <= quota * 0.9 and report.after.by_key["bob"] <= quota
+
+
+def test_a_render_about_to_be_written_gets_room_under_both_lines(tmp_path):
+    store, ids = _store_with(tmp_path, [([ALICE], 3), ([ALICE], 2), ([BOB], 1)])
+    now = prune(store, Policy(30 * DAY, 10**9, 10**9)).after
+    ceiling = int(now.total / 0.95)  # under the 98 % line now; a 4000-byte render would cross it
+    policy = Policy(30 * DAY, max_bytes=ceiling, key_quota_bytes=10**9)
+    assert not prune(store, policy).removed  # nothing to do without the render
+    report = prune(store, policy, room=4000, room_key="alice")
+    assert report.removed and report.after.total + 4000 <= ceiling * LOW_WATER
 
 
 def test_a_pinned_piece_is_never_pruned(tmp_path):

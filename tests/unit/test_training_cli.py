@@ -12,7 +12,7 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from tests.conftest import make_config
+from tests.support.config import make_config
 from training import lifecycle
 from training.cli import WIDTH, app
 from training.registry import CLAP_MODEL_NAME, MODEL_NAME

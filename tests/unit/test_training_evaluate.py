@@ -206,7 +206,7 @@ def test_evaluate_version_loads_the_registered_model_and_logs_a_tagged_run(tmp_p
 
     from training.eval_cli import app
 
-    from tests.conftest import make_config
+    from tests.support.config import make_config
     from training import registry
 
     cfg = make_config(tmp_path)
