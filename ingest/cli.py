@@ -96,24 +96,33 @@ def run(source: Optional[list[str]] = typer.Option(None, "--source", "-s", help=
 
 
 @app.command("import", help="Land a folder, .tar.gz/.tar/.zip of MIDI files (e.g. Lakh's lmd_full.tar.gz, streamed) "
-                            "and/or a MidiCaps-style captions JSONL (joined by MD5) into bronze.")
+                            "and/or a MidiCaps-style captions JSONL (joined by MD5) into bronze; an annotated set "
+                            "(--source pop909, or --labels LAYOUT) lands its labels in bronze_annotations too.")
 def import_(path: Optional[str] = typer.Argument(None, help="folder, MIDI file, tar archive or .zip"),
             source: str = typer.Option(..., "--source", "-s", help="source name the rows carry (a configured "
                                                                      "source's licence is used when it exists)"),
             captions: Optional[str] = typer.Option(None, "--captions", help="MidiCaps-style JSON lines file"),
             license_: Optional[str] = typer.Option(None, "--license", help="licence tag for every row (default: the "
                                                                            "configured source's, else 'unknown')"),
+            labels: Optional[str] = typer.Option(None, "--labels", help="label layout of an annotated set (pop909); "
+                                                                         "default: the source's name when it is one"),
             check: str = typer.Option("parse", "--check", help="parse: a file lands only if its header checks and it "
                                                                "parses; header: header checks only"),
             wait: float = WaitOpt, config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt):
     import re
 
+    from ingest.annotated import ANNOTATED_SETS, import_annotated
     from ingest.importers import ImportSource, import_captions, import_midi
     from lake.delta import Lake
 
     cfg = load_or_exit(config, set_)
     problem = None
-    if path is None and captions is None:
+    layout = ANNOTATED_SETS.get(labels or source)
+    if labels is not None and layout is None:
+        problem = f"--labels {labels!r}: known label layouts are {', '.join(ANNOTATED_SETS)}"
+    elif layout is not None and path is not None and not Path(path).is_dir():
+        problem = f"{path}: an annotated set ({layout.name}) is imported from a folder of song folders"
+    elif path is None and captions is None:
         problem = "nothing to import: give a PATH, --captions FILE, or both"
     elif not re.match(r"^[a-z0-9][a-z0-9_-]*$", source):
         problem = f"--source {source!r}: use lowercase letters, digits, '-' and '_'"
@@ -127,14 +136,17 @@ def import_(path: Optional[str] = typer.Argument(None, help="folder, MIDI file, 
         typer.echo(problem, err=True)
         raise typer.Exit(2)
     known = {s.name: s for s in cfg.ingest.sources}
-    src = ImportSource(source, license_ or (known[source].license if source in known else "unknown"))
+    default_license = layout.license if layout is not None else "unknown"
+    src = ImportSource(source, license_ or (known[source].license if source in known else default_license))
     lake = Lake.from_config(cfg)
     lease = _leased(lake, source, cfg.ingest.lease_ttl_s, wait)
     if lease is None:
         return
     try:
         report = None
-        if path is not None:
+        if path is not None and layout is not None:
+            report = import_annotated(lake, path, src, layout, max_bytes=cfg.ingest.import_max_file_bytes, check=check)
+        elif path is not None:
             try:
                 report = import_midi(lake, path, src, max_bytes=cfg.ingest.import_max_file_bytes, check=check,
                                      every_rows=cfg.ingest.land_every_rows)

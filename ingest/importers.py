@@ -108,8 +108,12 @@ class ImportReport:
     captions_landed: int = 0
     captions_matched: int = 0
     caption_errors: int = 0
+    annotations_landed: int = 0  # songs of an annotated set whose labels were written (new or changed)
+    annotations_unchanged: int = 0
+    annotation_errors: int = 0  # song folders whose labels are missing or malformed
     elapsed_s: float = 0.0
     table_versions: dict[str, int] = field(default_factory=dict)
+    table_rows: dict[str, int] = field(default_factory=dict)  # filled where the import counts them
 
     def summary(self) -> str:
         versions = ", ".join(f"{name}@v{v}" for name, v in self.table_versions.items())
@@ -120,6 +124,14 @@ class ImportReport:
         if self.captions_landed or self.caption_errors:
             text += (f"\n  captions: {self.captions_landed} new or changed ({self.captions_matched} matched to files), "
                      f"{self.caption_errors} bad lines")
+        if self.annotations_landed or self.annotations_unchanged or self.annotation_errors:
+            text += (f"\n  labels: {self.annotations_landed} songs landed, {self.annotations_unchanged} unchanged, "
+                     f"{self.annotation_errors} song folders with missing or malformed labels "
+                     f"(reasons: musiclake ingest log --run {self.run_id})")
+        if self.table_rows:
+            rows = "".join(f"\n    {name:<22} v{self.table_versions.get(name, '?'):<5} {n:>9} rows"
+                           for name, n in self.table_rows.items())
+            return text + "\n  tables:" + rows
         return text + f"\n  tables: {versions}"
 
 

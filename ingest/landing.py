@@ -204,6 +204,11 @@ class Lander:
         self.errors += 1
         self._note(task, "skipped", reason, None)
 
+    def note(self, task, outcome: str, reason: str | None = None, sha256: str | None = None,
+             size: int | None = None) -> str:
+        """Log the outcome of something landed beside the contents (an annotated set's labels)."""
+        return self._note(task, outcome, reason, None, sha256=sha256, size=size)
+
     def skip(self, task, reason: str) -> None:
         """A URL left out on purpose (robots.txt, an opt-out) before any fetch: a crawl-log skip only."""
         self._note(task, "skipped", reason, None)

@@ -166,3 +166,40 @@ BRONZE_INGEST_LEASES = TableSpec(
         pa.field("expires_at", TS, nullable=False),
     ]),
 )
+
+BRONZE_ANNOTATIONS = TableSpec(
+    name="bronze_annotations",
+    layer="bronze",
+    key=("sha256", "source"),
+    description="Labels an annotated set ships beside its MIDI files (e.g. POP909): beats and downbeats, chord "
+                "segments, key segments and track roles, one row per MIDI content (sha256) and set, as written.",
+    schema=pa.schema([
+        pa.field("sha256", pa.string(), nullable=False),  # the MIDI file's content id (bronze_midi_files)
+        pa.field("md5", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),  # the import's source name, e.g. "pop909"
+        pa.field("format", pa.string(), nullable=False),  # the annotation layout read, e.g. "pop909"
+        pa.field("item", pa.string(), nullable=False),  # the set's own id of the piece, e.g. "001"
+        pa.field("origin", pa.string(), nullable=False),  # file:///.../001/ (the folder the files came from)
+        pa.field("labels_sha256", pa.string(), nullable=False),  # of the label files' bytes: a changed label re-lands
+        # beats: one entry per beat, in time order
+        pa.field("beat_s", pa.list_(pa.float64()), nullable=False),
+        pa.field("beat_downbeat", pa.list_(pa.bool_()), nullable=False),  # first beat of a bar (POP909: 3rd column)
+        pa.field("beat_half_bar", pa.list_(pa.bool_())),  # first beat of a 2-beat group (POP909: 2nd column)
+        # chord segments as written ("G:maj/3", "F#:min7", "N")
+        pa.field("chord_start_s", pa.list_(pa.float64()), nullable=False),
+        pa.field("chord_end_s", pa.list_(pa.float64()), nullable=False),
+        pa.field("chord_labels", pa.list_(pa.string()), nullable=False),
+        # key segments as written ("Gb:maj"); key_name: the key held longest, in the lake's spelling ("F# major")
+        pa.field("key_start_s", pa.list_(pa.float64()), nullable=False),
+        pa.field("key_end_s", pa.list_(pa.float64()), nullable=False),
+        pa.field("key_labels", pa.list_(pa.string()), nullable=False),
+        pa.field("key_name", pa.string(), nullable=False),
+        # tracks: index among the MIDI file's tracks (as symusic reads them), name, role from the name
+        pa.field("track_index", pa.list_(pa.int32()), nullable=False),
+        pa.field("track_names", pa.list_(pa.string()), nullable=False),
+        pa.field("track_roles", pa.list_(pa.string()), nullable=False),  # "melody" | "bridge" | "accompaniment" | "other"
+        pa.field("license", pa.string(), nullable=False),
+        pa.field("ingested_at", TS, nullable=False),
+        pa.field("ingest_run_id", pa.string(), nullable=False),
+    ]),
+)
