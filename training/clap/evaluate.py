@@ -37,7 +37,6 @@ from training.clap.data import LANGS, Pair
 
 KS = (1, 10)
 CLAMP3_MIDICAPS_T2M_MRR = 0.28
-DIRECTIONS = ("t2m", "m2t")
 
 
 # -- metrics on a similarity matrix -----------------------------------------------------------
