@@ -5,6 +5,7 @@
     musiclake lake encode|features|dedup|split|align   the Spark jobs (incremental, idempotent)
     musiclake lake optimize [TABLE ...]      compact small files (no data change)
     musiclake lake vacuum [TABLE ...]        delete files no retained version needs (7 days by default)
+    musiclake lake agreement --source pop909 the lake's chords and keys against an annotated set's labels
 
 Spark jobs take ``--master`` as a shortcut for ``--set spark.master=...`` (``local[2]``,
 ``spark://host:7077``, ``k8s://https://...``).
@@ -160,3 +161,26 @@ def vacuum(tables_: Optional[list[str]] = TablesArg, config: Optional[str] = Con
         typer.echo(str(e.args[0]) if isinstance(e, KeyError) else str(e), err=True)
         raise typer.Exit(2)
     typer.echo(report.summary())
+
+
+@app.command(help="How often the lake's own chords and keys agree with an annotated set's labels (POP909), "
+                  "after `musiclake ingest import PATH --source pop909`.")
+def agreement(source: str = typer.Option("pop909", "--source", "-s", help="the annotated set's source name"),
+              limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N pieces"),
+              workers: int = typer.Option(2, "--workers", min=1, help="worker processes"),
+              json_out: Optional[str] = typer.Option(None, "--json", help="also write summary and per-piece rows"),
+              config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt):
+    import json
+
+    from lake.delta import Lake
+    from lake.label_agreement import _jsonable, agreement as measure, report
+
+    result = measure(Lake.from_config(_load(config, set_)), source, limit, workers)
+    if not result["pieces"]:
+        typer.echo(f"no labelled pieces of source {source!r} in the lake: import them first "
+                   f"(musiclake ingest import PATH --source {source})", err=True)
+        raise typer.Exit(2)
+    typer.echo(report(result))
+    if json_out:
+        with open(json_out, "w", encoding="utf-8") as fh:
+            json.dump(_jsonable(result), fh, indent=1)

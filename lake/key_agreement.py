@@ -154,8 +154,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--site", default="data/site", help="a built score site (holds manifest.json); default data/site")
     ap.add_argument("--pieces", type=int, default=None, help="only the first N pieces of the manifest")
-    ap.add_argument("--split", choices=("all", "train", "validation"), default="all",
-                    help="only the pieces of this split (the lake's split by content hash)")
+    ap.add_argument("--split", choices=("all", "train", "validation", "test"), default="all",
+                    help="only the pieces of this split (lake.vocab.split_of of the content hash)")
     ap.add_argument("--workers", type=int, default=2, help="worker processes (music21 is slow); 1: in this one")
     ap.add_argument("--json", default=None, help="also write the summaries and per-piece keys here")
     args = ap.parse_args(argv)

@@ -23,6 +23,8 @@ _ALIASES = {"Db": "C#", "D#": "Eb", "Gb": "F#", "G#": "Ab", "A#": "Bb", "Cb": "B
 KEY_NAMES = tuple(f"{pc} {mode}" for mode in ("major", "minor") for pc in PITCH_CLASSES)
 
 VALIDATION_PERCENT = 10
+TEST_PERCENT = 10
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def tempo_bin(bpm: float) -> int:
@@ -56,10 +58,21 @@ def key_name(tonic: str, mode: str) -> str:
     return f"{normalize_tonic(tonic)} {mode}"
 
 
-def split_of(sha256: str) -> str:
-    """Deterministic train/validation split by content hash (same bytes, same split, everywhere)."""
-    bucket = int(sha256[:8], 16) % 100
-    return "validation" if bucket < VALIDATION_PERCENT else "train"
+def split_of(cluster_id: str) -> str:
+    """The split a duplicate cluster draws, the one definition of it: train, validation or test.
+
+    The bucket is the first 32 bits of the id (a sha256 is used as is, any other id is hashed) mod
+    100: buckets below :data:`VALIDATION_PERCENT` are validation, the next :data:`TEST_PERCENT` test,
+    the rest train. A piece on its own is the cluster of its sha256, so the same bytes draw the same
+    split everywhere; the split job (``gold_splits``) keeps a cluster's split once drawn.
+    """
+    digest = cluster_id if _HEX64.match(cluster_id) else hashlib.sha256(cluster_id.encode()).hexdigest()
+    bucket = int(digest[:8], 16) % 100
+    if bucket < VALIDATION_PERCENT:
+        return "validation"
+    if bucket < VALIDATION_PERCENT + TEST_PERCENT:
+        return "test"
+    return "train"
 
 
 def sha256_hex(data: bytes) -> str:

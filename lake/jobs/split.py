@@ -8,7 +8,7 @@ duplicates cannot occur, bronze holds one row per sha256).
 Assignments are sticky: a cluster whose members already hold a split keeps it; when a new
 duplicate joins two clusters that hold different splits, the merged cluster takes the most
 protected one (test, then validation, then train) so that no evaluation piece ever leaks into
-training. A new cluster draws its split from a hash of its id (:func:`split_for`), so the same
+training. A new cluster draws its split from a hash of its id (:func:`lake.vocab.split_of`), so the same
 clusters give the same splits on any machine. The job reconciles state rather than appending: it
 computes the assignment, upserts only the rows that changed into ``gold_splits``, then brings the
 ``split`` column of ``gold_text_music_pairs`` and ``gold_lyric_segments`` in line. A re-run, or a run
@@ -17,34 +17,15 @@ after a crash, finds nothing (or only the missing part) to change and commits no
 
 from __future__ import annotations
 
-import hashlib
-import re
-
 import pyarrow as pa
 
 from lake.delta import Lake
 from lake.jobs.common import Clock, JobReport, lineage_metadata, read_optional, read_snapshot
 from lake.schemas import GOLD_LYRIC_SEGMENTS, GOLD_PAIRS, GOLD_SPLITS, SILVER_SCORES, TABLES
-from lake.vocab import VALIDATION_PERCENT
+from lake.vocab import split_of
 from common.runinfo import code_version, new_run_id
 
-TEST_PERCENT = 10
 PROTECTION = {"test": 2, "validation": 1, "train": 0}  # a merged cluster keeps its most protected split
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-
-
-def split_for(cluster_id: str) -> str:
-    """Deterministic split of a new cluster: bucket = first 32 bits of its id (a sha256 is used as is) mod 100.
-
-    Buckets 0-9 are validation (as :func:`lake.vocab.split_of` has it), 10-19 test, the rest train.
-    """
-    digest = cluster_id if _HEX64.match(cluster_id) else hashlib.sha256(cluster_id.encode()).hexdigest()
-    bucket = int(digest[:8], 16) % 100
-    if bucket < VALIDATION_PERCENT:
-        return "validation"
-    if bucket < VALIDATION_PERCENT + TEST_PERCENT:
-        return "test"
-    return "train"
 
 
 def duplicates_spec():
@@ -80,7 +61,7 @@ def assign_splits(spark, pieces, clusters, existing):
         df = df.withColumn("held", F.lit(None).cast("string"))
     rank = F.when(F.col("held") == "test", 2).when(F.col("held") == "validation", 1).when(F.col("held") == "train", 0)
     cluster = Window.partitionBy("cluster_id")
-    draw = F.udf(lambda cluster_id: split_for(cluster_id), "string")
+    draw = F.udf(lambda cluster_id: split_of(cluster_id), "string")
     protected = F.max(rank).over(cluster)
     return (df.withColumn("cluster_size", F.count("*").over(cluster).cast("int"))
             .withColumn("protected", protected)

@@ -12,7 +12,8 @@ from symusic import Note, Score, Tempo, TextMeta, TimeSignature, Track
 
 from lake.captions import caption_en, caption_zh
 from lake.delta import Lake
-from lake.jobs.split import assign_splits, split_for
+from lake.jobs.split import assign_splits
+from lake.vocab import split_of
 from lake.schemas import (BRONZE_LYRICS, BRONZE_MIDI, GOLD_LYRIC_SEGMENTS, GOLD_PAIRS, GOLD_SPLITS, SILVER_SCORES,
                           TABLES)
 from tests.support.config import make_config
@@ -138,10 +139,10 @@ def test_every_piece_has_one_split_and_gold_agrees(gold):
     for sha, row in splits.items():
         if sha in twins:  # a transposed copy is a near duplicate: one cluster, one split
             assert (row["cluster_id"], row["cluster_method"], row["cluster_size"]) == (cluster, "duplicate_cluster", 2)
-            assert row["split"] == split_for(cluster)
+            assert row["split"] == split_of(cluster)
         else:
             assert (row["cluster_id"], row["cluster_method"], row["cluster_size"]) == (sha, "content_hash", 1)
-            assert row["split"] == split_for(sha)
+            assert row["split"] == split_of(sha)
         assert row["source_table"] == SILVER_SCORES.name
     for sha, pair in pairs_by_sha(gold).items():
         assert (pair["split"], pair["cluster_id"]) == (splits[sha]["split"], splits[sha]["cluster_id"])
@@ -190,15 +191,15 @@ def test_duplicate_clusters_never_straddle_splits(spark):
     for r in rows.values():
         by_cluster.setdefault(r["cluster_id"], set()).add(r["split"])
     assert all(len(s) == 1 for s in by_cluster.values())
-    assert by_cluster["A"] == {"test"} and by_cluster["B"] == {"train"} and by_cluster["C"] == {split_for("C")}
+    assert by_cluster["A"] == {"test"} and by_cluster["B"] == {"train"} and by_cluster["C"] == {split_of("C")}
     assert rows["p0"]["cluster_size"] == 10 and rows["p20"]["cluster_size"] == 2
     assert rows["p30"]["cluster_id"] == "p30" and rows["p30"]["cluster_method"] == "content_hash"
     assert rows["p5"]["cluster_method"] == "duplicate_cluster"
-    assert rows["p30"]["split"] == split_for("p30")
+    assert rows["p30"]["split"] == split_of("p30")
 
 
-def test_split_for_is_deterministic_and_roughly_proportional():
-    draws = [split_for(hashlib.sha256(str(i).encode()).hexdigest()) for i in range(5000)]
+def test_split_of_is_deterministic_and_roughly_proportional():
+    draws = [split_of(hashlib.sha256(str(i).encode()).hexdigest()) for i in range(5000)]
     share = {s: draws.count(s) / len(draws) for s in ("train", "validation", "test")}
     assert 0.77 < share["train"] < 0.83 and 0.08 < share["validation"] < 0.12 and 0.08 < share["test"] < 0.12
-    assert draws == [split_for(hashlib.sha256(str(i).encode()).hexdigest()) for i in range(5000)]
+    assert draws == [split_of(hashlib.sha256(str(i).encode()).hexdigest()) for i in range(5000)]

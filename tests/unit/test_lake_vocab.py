@@ -201,3 +201,15 @@ def test_general_midi_names_and_programs_round_trip():
         instrument_program("kazoo")
     with pytest.raises(ValueError, match="unknown GM program 128"):
         instrument_name(128)
+
+
+def test_split_of_is_the_one_split_and_it_has_a_test_share():
+    import hashlib
+
+    from lake.vocab import split_of
+
+    draws = [split_of(hashlib.sha256(str(i).encode()).hexdigest()) for i in range(3000)]
+    assert {s: draws.count(s) for s in ("train", "validation", "test")}["test"] > 200  # 10 %: ~300
+    assert split_of("cluster-a") == split_of("cluster-a") and split_of("cluster-a") in ("train", "validation", "test")
+    import lake.jobs.split as job
+    assert not hasattr(job, "split_for")  # the job draws with lake.vocab.split_of, not a copy of its own
