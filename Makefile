@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-packages demo test test-unit test-e2e serve lake-tables mlflow-ui bench-ingest bench-lake bench-train bench-serve bench-load cluster-up cluster-down cluster-status cluster-test clean
+.PHONY: setup system-packages demo test test-unit test-e2e serve lake-tables mlflow-ui bench-ingest bench-lake bench-train bench-serve bench-load bench-hostile cluster-up cluster-down cluster-status cluster-test clean
 
 setup: $(STAMP)
 
@@ -67,6 +67,10 @@ bench-serve: setup
 
 bench-load: setup
 	$(PY) -m serving.bench load
+
+# silent clients, probes and a disk-filling run against the served demo models (make demo first)
+bench-hostile: setup
+	$(PY) -m serving.bench_hostile
 
 # A loopback cluster of real, separate processes (Ray head + worker, Spark master + worker, MLflow server,
 # moto S3) under ./data/cluster; see docs/clusters.md.
