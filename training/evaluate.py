@@ -12,6 +12,12 @@ targets of the model ``make demo`` trains:
 :func:`evaluate` takes any object with ``generate(PieceRequest) -> PieceResult``;
 :func:`evaluate_version` loads a registered version by alias or number, evaluates it and logs the
 report into a new MLflow run tagged with the model's name and version (what the promotion gate calls).
+
+Realism (:mod:`training.realism`): every piece's melody statistics (repetition, steps, leaps, melody
+on top, range, pitch-class entropy, syncopation, muspy's metrics) are measured too; given real songs
+(``evaluate(..., real=...)``; :func:`evaluate_version` finds them: a folder, held-out POP909, or the
+lake's test/validation pieces), the report sets the medians beside the real songs', with the
+classifier two-sample test and the model's loss per note on those songs, as ``realism.*`` metrics.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import numpy as np
 import yaml
 
 from training.analysis import Measurement, key_relation, measure
+from training.realism import RealismReport, RealSet, compare, loss_per_note, piece_stats, real_set
 from training.request import PieceRequest
 
 DEFAULT_SET = Path(__file__).with_name("eval_requests.yaml")
@@ -154,6 +161,7 @@ class CaseResult:
     error: str | None
     gen_ms: float  # wall time of generator.generate
     sources: dict[str, str] = field(default_factory=dict)  # role -> "model" | "arranger"
+    realism: dict[str, float] | None = None  # training.realism.piece_stats of the piece
 
     @property
     def ok(self) -> bool:
@@ -178,6 +186,8 @@ class CaseResult:
                    time_signature_requested=m.time_signature_requested, meter_measured=m.meter_measured or "",
                    time_signature_hit=m.time_signature_hit, n_notes=m.n_notes, duration_s=m.duration_s,
                    pulse_candidates=" ".join(f"{b:g}" for b, _ in m.extra.get("pulse_candidates", [])))
+        for name, value in (self.realism or {}).items():
+            row[f"realism_{name}"] = None if math.isnan(value) else round(value, 4)
         return row
 
 
@@ -237,6 +247,7 @@ class EvalReport:
     eval_set: str = ""  # which set (a path or a name) and its digest
     model: str = ""  # "name vN" when a registered version was evaluated
     run_id: str | None = None  # the MLflow run it was logged to
+    realism: RealismReport | None = None  # against real songs, when there were some to compare with
 
     def groups(self) -> dict[str, list[CaseResult]]:
         out = {"all": self.results}
@@ -245,7 +256,11 @@ class EvalReport:
         return out
 
     def metrics(self, group: str = "all") -> dict[str, float]:
-        return aggregate(self.groups()[group])
+        """The aggregates of ``group``; for all cases also the ``realism.*`` figures when measured."""
+        out = aggregate(self.groups()[group])
+        if group == "all" and self.realism is not None:
+            out.update(self.realism.metrics())
+        return out
 
     def checks(self) -> dict[str, bool]:
         return check(self.metrics())
@@ -288,6 +303,8 @@ class EvalReport:
         out = [title, fmt(heads), "  ".join("-" * w for w in widths)] + [fmt(r) for r in lines] + [verdict]
         failed = [r for r in self.results if not r.ok]
         out += [f"failed {r.case.id}: {r.error}" for r in failed[:5]]
+        if self.realism is not None:
+            out += ["", self.realism.table()]
         return "\n".join(out)
 
     def csv(self) -> str:
@@ -308,11 +325,13 @@ def _one_line(e: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def evaluate(generator, cases: list[EvalCase] | None = None, progress: bool = True) -> EvalReport:
+def evaluate(generator, cases: list[EvalCase] | None = None, progress: bool = True,
+             real: RealSet | None = None) -> EvalReport:
     """Every case through ``generator.generate(PieceRequest) -> PieceResult``, every piece measured.
 
     A case whose request or generation fails is kept as a failed result (its error in one line);
-    the evaluation goes on with the next.
+    the evaluation goes on with the next. With ``real`` songs the report carries the realism
+    comparison (:func:`training.realism.compare`) and the generator's loss per note on them.
     """
     from common.progress import Progress
 
@@ -338,12 +357,20 @@ def evaluate(generator, cases: list[EvalCase] | None = None, progress: bool = Tr
             err = None
         except Exception as e:  # unreadable MIDI from the generator
             m, err = None, "measure: " + _one_line(e)
-        results.append(CaseResult(case, req_dict, m, err, gen_ms, sources))
+        try:
+            stats = piece_stats(result.midi) if m is not None else None
+        except Exception:  # noqa: BLE001 - a piece whose melody cannot be read has no realism figures
+            stats = None
+        results.append(CaseResult(case, req_dict, m, err, gen_ms, sources, stats))
         if bar:
             bar.advance(1, failed=int(m is None))
     if bar:
         bar.close()
-    return EvalReport(results, eval_set=f"{len(cases)} cases, digest {eval_set_digest(cases)}")
+    report = EvalReport(results, eval_set=f"{len(cases)} cases, digest {eval_set_digest(cases)}")
+    if real is not None:
+        report.realism = compare([r.realism for r in results if r.realism], real)
+        report.realism.loss_per_note, report.realism.loss_note = loss_per_note(generator, real)
+    return report
 
 
 def _metric_key(prefix: str, group: str, name: str) -> str:
@@ -376,14 +403,26 @@ def log_to_mlflow(client, run_id: str, report: EvalReport, prefix: str = "eval")
     client.log_text(run_id, json.dumps(report.rows(), ensure_ascii=False, indent=1), f"{prefix}/cases.json")
     client.log_text(run_id, report.csv(), f"{prefix}/cases.csv")
     client.log_text(run_id, report.table(), f"{prefix}/table.txt")
+    if report.realism is not None:
+        found = report.realism.metrics()
+        client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in found.items()],
+                         tags=[RunTag("realism.real_set", report.realism.real.name[:250]),
+                               RunTag("realism.real_set_digest", report.realism.real.digest)])
+        client.log_text(run_id, report.realism.table(), f"{prefix}/realism.txt")
+        logged.update(found)
     return logged
 
 
 def evaluate_version(cfg, ref: str = "champion", cases: list[EvalCase] | None = None, limit: int | None = None,
-                     set_path: str | Path | None = None, progress: bool = True) -> EvalReport:
+                     set_path: str | Path | None = None, progress: bool = True,
+                     real: str | Path | RealSet | bool | None = None) -> EvalReport:
     """Load the registered generator ``ref`` names (an alias or a version number), evaluate it and log
     the report into a new MLflow run of ``cfg.mlflow.experiment`` tagged with the model's name, version
-    and the alias asked for. The report carries the run id."""
+    and the alias asked for. The report carries the run id.
+
+    ``real``: the songs realism is measured against: a folder of MIDI, a :class:`RealSet`, False for
+    none, or None for :func:`training.realism.real_set` (held-out POP909 when ``POP909_DIR`` is
+    there, else the lake's test and validation pieces)."""
     from common.runinfo import code_version, new_run_id
     from training import registry
 
@@ -392,7 +431,13 @@ def evaluate_version(cfg, ref: str = "champion", cases: list[EvalCase] | None = 
     if limit is not None:
         cases = cases[:max(0, int(limit))]
     generator, model_ref = registry.load_generator(cfg, ref)
-    report = evaluate(generator, cases, progress=progress)
+    if real is False:
+        real_songs = None
+    elif isinstance(real, RealSet):
+        real_songs = real
+    else:
+        real_songs = real_set(cfg, None if real is True else real)
+    report = evaluate(generator, cases, progress=progress, real=real_songs)
     report.model = f"{model_ref.name} v{model_ref.version}"
     if set_path is not None:
         report.eval_set = f"{Path(set_path).name}: {report.eval_set}"

@@ -12,6 +12,13 @@ metric was not measured fails: a version nobody could check is not promoted. The
 metrics are its ``metric.*`` version tags (written here when it was evaluated), or, for a metric
 missing there, the latest value its run logged.
 
+Realism: when the evaluation measured ``realism.classifier_bacc`` (how well a classifier tells the
+version's pieces from real songs; lower is more real, training.realism) and the configured gates
+do not name it, :data:`REALISM_GATE` applies too: a challenger further from real music than the
+champion by more than its tolerance is not promoted. The champion's figure counts only when it
+was measured against the same real songs (``realism.real_set_id``); otherwise the gate says the
+champion has no value and judges the challenger alone.
+
 What is recorded in MLflow:
 
 * version tags ``metric.<name>`` (every evaluated metric), ``lifecycle.decision`` (promoted,
@@ -42,6 +49,27 @@ METRIC_TAG = "metric."
 HISTORY_TAG = "lifecycle.history"
 _HISTORY_KEEP = 500  # events kept in the history tag
 _REASONS_MAX = 4000
+
+
+REALISM_METRIC = "realism.classifier_bacc"
+REALISM_SET_METRIC = "realism.real_set_id"
+# Lower is better; 0.05 of balanced accuracy is about one case in twenty of a 30-piece evaluation.
+REALISM_GATE = {"better": "lower", "tolerance": 0.05}
+
+
+def with_realism_gate(gates: Mapping[str, Any], metrics: Mapping[str, float]) -> dict[str, Any]:
+    """``gates`` plus :data:`REALISM_GATE` when ``metrics`` has the realism figure and no gate names it."""
+    out = dict(gates)
+    if REALISM_METRIC in metrics and REALISM_METRIC not in out:
+        out[REALISM_METRIC] = REALISM_GATE
+    return out
+
+
+def _same_real_set(champion: dict[str, float], metrics: Mapping[str, float]) -> dict[str, float]:
+    """The champion's metrics without its realism figures when they were measured on other real songs."""
+    if champion.get(REALISM_SET_METRIC) == metrics.get(REALISM_SET_METRIC):
+        return champion
+    return {k: v for k, v in champion.items() if not k.startswith("realism.")}
 
 
 class LifecycleError(RuntimeError):
@@ -269,6 +297,8 @@ def promote_if_better(cfg, model: str, version: int, metrics: Mapping[str, float
     current = _champion(c, name)
     against = current if current is not None and current != version else None
     champion_metrics = version_metrics(cfg, name, against) if against is not None else None
+    if champion_metrics is not None:
+        champion_metrics = _same_real_set(champion_metrics, stored)
     checks = check_gates(stored, gates, champion_metrics, against)
     passed = bool(checks) and all(ch.passed for ch in checks)
     if not checks:
@@ -289,7 +319,8 @@ def challenge(cfg, model: str, version: int, gates: Mapping[str, Any], *, metric
     ``metrics`` are what is already known (the training run's losses); ``evaluate(cfg, ref)``, when
     given, measures the version named by ``ref`` (its number as a string) and returns a mapping of
     metrics or an object with a ``metrics`` mapping (``training.evaluate.EvalReport``); its
-    metrics win over ``metrics`` of the same name.
+    metrics win over ``metrics`` of the same name. When the evaluation measured realism, the
+    realism gate joins the others (:func:`with_realism_gate`).
     """
     mark_challenger(cfg, model, version)
     measured = dict(metrics or {})
@@ -297,6 +328,7 @@ def challenge(cfg, model: str, version: int, gates: Mapping[str, Any], *, metric
         report = evaluate(cfg, str(version))
         found = getattr(report, "metrics", report)
         measured.update(dict(found() if callable(found) else found))  # EvalReport.metrics() is all cases
+        gates = with_realism_gate(gates, measured)
     return promote_if_better(cfg, model, version, measured, gates, by=by)
 
 

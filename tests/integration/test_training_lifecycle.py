@@ -161,3 +161,46 @@ def test_promote_and_rollback_move_the_alias_and_are_recorded(reg):
     assert [(v.version, v.aliases) for v in list_versions(cfg, MODEL_NAME)] == generator_before  # untouched
     wrong = runner.invoke(app, ["models", "--model", "nope", *cli])
     assert wrong.exit_code == 2 and "unknown model 'nope'" in wrong.output
+
+
+def test_a_challenger_further_from_real_music_is_not_promoted(tmp_path):
+    """The realism gate joins the configured ones when the evaluation measured it, and compares with the
+    champion only on the same real songs."""
+    cfg = make_config(tmp_path)
+    client = MlflowClient(tracking_uri=cfg.mlflow.tracking_uri, registry_uri=cfg.mlflow.tracking_uri)
+    experiment = client.create_experiment("realism", artifact_location=cfg.mlflow.artifact_location)
+
+    def register() -> int:
+        run = client.create_run(experiment)
+        if not client.search_registered_models(f"name='{MODEL_NAME}'"):
+            client.create_registered_model(MODEL_NAME)
+        source = f"{cfg.mlflow.artifact_location}/{run.info.run_id}/artifacts/model"
+        return int(client.create_model_version(MODEL_NAME, source=source, run_id=run.info.run_id).version)
+
+    def evaluated(bacc: float, real_set: float = 7.0):
+        return lambda c, ref: SimpleNamespace(metrics={"key_exact": 0.8, "realism.classifier_bacc": bacc,
+                                                       "realism.real_set_id": real_set})
+
+    gates = {"key_exact": Gate(min=0.5, tolerance=0.02)}
+    v1 = register()
+    assert challenge(cfg, "generator", v1, gates, evaluate=evaluated(0.80)).promoted
+    worse = register()
+    d = challenge(cfg, "generator", worse, gates, evaluate=evaluated(0.90))
+    assert not d.promoted and resolve(cfg, CHAMPION).version == v1
+    why = "realism.classifier_bacc 0.9 (champion v1 0.8, tolerance 0.05): worse than the champion by 0.1"
+    assert why in d.reasons, d.summary()
+    # within the tolerance: promoted; and the gate is there only because the evaluation measured realism
+    close = register()
+    assert challenge(cfg, "generator", close, gates, evaluate=evaluated(0.84)).promoted
+    # measured against other real songs, the champion's 0.84 does not count
+    other = register()
+    d = challenge(cfg, "generator", other, gates, evaluate=evaluated(0.95, real_set=8.0))
+    assert d.promoted and any("champion has no value" in r for r in d.reasons if r.startswith("realism")), d.summary()
+    plain = register()
+    d = challenge(cfg, "generator", plain, gates, metrics={"key_exact": 0.8})
+    assert d.promoted and [c.metric for c in d.checks] == ["key_exact"]
+    # a configured realism gate wins over the default one
+    strict = register()
+    d = challenge(cfg, "generator", strict, {**gates, "realism.classifier_bacc": Gate(max=0.9)},
+                  evaluate=evaluated(0.93, real_set=8.0))
+    assert not d.promoted and "above the maximum 0.9" in " ".join(d.reasons)

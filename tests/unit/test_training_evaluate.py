@@ -241,3 +241,68 @@ def test_evaluate_version_loads_the_registered_model_and_logs_a_tagged_run(tmp_p
     assert len(runs) == 1 and runs[0].data.metrics["eval.n_cases"] == 2
     missing = CliRunner().invoke(app, ["--model", "challenger", *overrides])
     assert missing.exit_code == 1 and "no alias 'challenger'" in missing.output
+
+    # realism against a folder of real songs; a folder that is not there is an error in one line
+    songs = _real_songs(tmp_path)
+    out = CliRunner().invoke(app, ["--model", str(mv.version), "--eval-set", str(tmp_path / "set.yaml"),
+                                   "--real", str(songs), *overrides])
+    assert out.exit_code == 0, out.output
+    assert f"realism: generated against 6 real pieces ({songs})" in out.output
+    runs = c.search_runs([exp_id], "tags.model_ref = '%s'" % mv.version, order_by=["attributes.start_time DESC"])
+    assert runs[0].data.metrics["realism.n_real"] == 6 and runs[0].data.metrics["realism.n_generated"] == 3
+    gone = CliRunner().invoke(app, ["--model", str(mv.version), "--real", str(tmp_path / "nowhere"), *overrides])
+    assert gone.exit_code == 1 and "no such folder of real MIDI files" in gone.output
+
+
+def _real_songs(tmp_path) -> "object":
+    """A folder of 'real' pieces for the realism section: a motif that comes back, transposed, over chords."""
+    folder = tmp_path / "real"
+    folder.mkdir()
+    for k in range(6):
+        s = Score(TPQ)
+        s.tempos.append(Tempo(0, 96.0))
+        s.time_signatures.append(TimeSignature(0, 4, 4))
+        mel, acc = Track("melody", 73, False), Track("piano", 0, False)
+        for b in range(16):
+            shift = (b + k) % 3
+            for t, d, p in ((0, 480, 67), (480, 240, 69), (720, 240, 71), (960, 480, 69), (1440, 480, 67)):
+                mel.notes.append(Note(b * 1920 + t, d, p + shift, 90))
+            for p in (48, 52, 55):
+                acc.notes.append(Note(b * 1920, 1920, p + shift, 60))
+        s.tracks.extend([mel, acc])
+        (folder / f"song{k}.mid").write_bytes(s.dumps_midi())
+    return folder
+
+
+def test_the_realism_section_sets_the_pieces_beside_real_songs(tmp_path, cfg):
+    from training.realism import folder_set
+    from training.registry import client as mlflow_client
+
+    real = folder_set(_real_songs(tmp_path))
+    assert real.kind == "folder" and len(real.stats) == 6
+    rep = E.evaluate(RuleGenerator(), CASES, progress=False, real=real)
+    assert all(r.realism is not None for r in rep.results)
+    m = rep.metrics()
+    # the rule generator's tune is one chord tone per beat: on the beat, on top of its chords
+    assert m["realism.syncopation"] == 0.0 and m["realism.melody_on_top"] == 1.0
+    assert m["realism.real.bar_repeat"] == pytest.approx(15 / 16)
+    assert m["realism.n_generated"] == 3 and m["realism.n_real"] == 6
+    assert 0.0 <= m["realism.classifier_bacc"] <= 1.0
+    assert "realism.classifier_bacc" not in rep.metrics("request")  # only over all cases
+    table = rep.table()
+    assert "realism: generated against 6 real pieces" in table and "classifier balanced accuracy" in table
+    assert "not measured (the generator has no note model to score with)" in table
+    assert "realism_bar_repeat" in rep.rows()[0]
+
+    c = mlflow_client(cfg)
+    exp = c.get_experiment_by_name("eval-tests") or c.create_experiment("eval-tests")
+    run = c.create_run(exp if isinstance(exp, str) else exp.experiment_id)
+    logged = E.log_to_mlflow(c, run.info.run_id, rep)
+    got = c.get_run(run.info.run_id)
+    assert got.data.metrics["realism.classifier_bacc"] == m["realism.classifier_bacc"] == logged["realism.classifier_bacc"]
+    assert got.data.metrics["realism.real.bar_repeat"] == pytest.approx(15 / 16)
+    assert got.data.tags["realism.real_set"] == real.name and got.data.tags["realism.real_set_digest"] == real.digest
+    with open(c.download_artifacts(run.info.run_id, "eval/realism.txt"), encoding="utf-8") as f:
+        assert "melody onsets between beats" in f.read()
+    # without real songs there is no section, and the figures stay what they were
+    assert E.evaluate(RuleGenerator(), CASES[:1], progress=False).realism is None
