@@ -564,3 +564,73 @@ def loss_per_note(generator, real: RealSet, limit: int = 40) -> tuple[float | No
     if notes == 0:
         return None, "no real song fits the note format"
     return total / notes, f"{pieces} songs, {notes} notes"
+
+
+# -- the benchmark: real against real, and today's generator ----------------------------------------------
+def bench(pop909: str | Path | None = None, model: str | None = "champion", per_half: int | None = None,
+          config: str | None = None, checkpoint: str | Path | None = None) -> str:
+    """The realism table of two halves of POP909's training songs (odd against even song numbers: the
+    classifier should sit near 0.5), and, when a generator is registered, of it against the held-out songs."""
+    import time
+
+    root = Path(pop909) if pop909 else pop909_dir()
+    out = []
+    if root.is_dir():
+        train_songs = sorted(int(p.stem) for p in _midi_files(root) if _is_pop909_song(p)
+                             and not is_held_out_pop909(p.stem))
+        odd = {n for n in train_songs if n % 2 == 1}
+        even = set(train_songs) - odd
+        if per_half:
+            odd, even = set(sorted(odd)[:per_half]), set(sorted(even)[:per_half])
+        t0 = time.perf_counter()
+        a, b = folder_set(root, songs=odd), folder_set(root, songs=even)
+        report = compare(a.stats, b, generated_name="odd songs")
+        report.real.name = f"{len(b.stats)} even-numbered POP909 training songs; {len(a.stats)} odd ones beside"
+        out += [report.table(), f"({time.perf_counter() - t0:.1f} s for {len(a.stats) + len(b.stats)} songs)", ""]
+    else:
+        out.append(f"no POP909 at {root} (set {POP909_ENV}): real-against-real skipped")
+    if model or checkpoint:
+        from common.config import load_config
+        from training import registry
+        from training.evaluate import evaluate, load_eval_set
+
+        cfg = load_config(config)
+        if checkpoint:
+            from training.generator import Generator
+
+            generator, name = Generator.from_checkpoint(str(checkpoint)), f"checkpoint {Path(checkpoint).name}"
+        else:
+            try:
+                generator, ref = registry.load_generator(cfg, model)
+            except Exception as e:  # noqa: BLE001 - no registry, no model: the real-against-real table stands alone
+                out.append(f"no generator {model!r} registered ({type(e).__name__}): generator table skipped")
+                return "\n".join(out)
+            name = f"{ref.name} v{ref.version}"
+        real = folder_set(root) if root.is_dir() else real_set(cfg)
+        if real is None or not real.stats:
+            out.append("no real songs to compare the generator with")
+            return "\n".join(out)
+        report = evaluate(generator, load_eval_set(), progress=False, real=real)
+        report.realism.generated_name = name
+        out.append(report.realism.table())
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m training.realism",
+                                 description="realism tables: POP909 against itself, and the registered generator")
+    ap.add_argument("command", choices=["bench"])
+    ap.add_argument("--pop909", help=f"POP909 folder (default: ${POP909_ENV} or ../shared/data/pop909)")
+    ap.add_argument("--model", default="champion", help="generator alias or version; 'none' to skip")
+    ap.add_argument("--per-half", type=int, default=None, help="at most this many songs per half")
+    ap.add_argument("--config", default=None, help="config file (default: the project's)")
+    ap.add_argument("--checkpoint", default=None, help="a generator checkpoint file instead of a registered model")
+    args = ap.parse_args(argv)
+    print(bench(args.pop909, None if args.model == "none" else args.model, args.per_half, args.config,
+                args.checkpoint), flush=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -193,3 +193,13 @@ def test_the_classifier_on_real_statistics_tells_a_motif_from_wandering():
     assert m["realism.real.bar_repeat"] > m["realism.bar_repeat"]
     table = report.table()
     assert "melody bars repeating an earlier bar" in table and "classifier balanced accuracy" in table
+
+
+def test_the_bench_sets_two_halves_of_a_pop909_folder_side_by_side_and_skips_held_out_songs(tmp_path):
+    for n in range(1, 13):
+        d = tmp_path / f"{n:03d}"
+        d.mkdir()
+        (d / f"{n:03d}.mid").write_bytes(score(motif_melody(8, n % 4), name="MELODY").dumps_midi())
+    text = R.bench(tmp_path, model=None)
+    assert "odd songs against 5 even-numbered POP909 training songs; 6 odd ones beside" in text  # 010 held out
+    assert "classifier balanced accuracy" in text and "(6 odd songs, 5 real" in text
