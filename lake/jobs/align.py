@@ -8,7 +8,12 @@ Each parsed piece becomes one text–music pair in ``gold_text_music_pairs``:
   where one exists, otherwise the caption written from its features (``lake.captions``); the
   feature captions in English and Chinese are kept alongside, with mood and chord progression;
 * **split**: from ``gold_splits`` (drawn per duplicate cluster by the split job) when the piece has
-  one there, else drawn for the piece's own content hash (the split job reconciles later).
+  one there, else drawn for the piece's own content hash (the split job reconciles later);
+* **labels win**: a piece that came with labels (``bronze_annotations``, e.g. POP909) takes its key
+  (the labelled key held longest), its bars (the labelled downbeats) and its chord per bar (the
+  labelled chord covering most of each bar, in the lake's vocabulary: :mod:`lake.annotations`) from
+  them; any other piece from the lake's analysis (``silver_scores`` key, ``silver_chords`` bars).
+  ``key_source`` and ``chord_source`` say which; the captions, mood and progression follow.
 
 Where the MIDI carries lyric events (symusic reads them as track lyrics; music21 writes one syllable
 per note, verses separated by newlines), ``gold_lyric_segments`` gets one row per line or phrase
@@ -23,14 +28,15 @@ import re
 
 import pyarrow as pa
 
+from lake.annotations import bar_grid, labelled_bar_chords
 from lake.captions import caption_en, caption_zh, chord_progression, mood_of
 from lake.delta import Lake
 from lake.jobs.common import (Clock, JobReport, keys_of, lineage_metadata, read_optional, read_snapshot,
                               with_lineage, write_and_commit)
-from lake.schemas import (BRONZE_LYRICS, BRONZE_MIDI, GOLD_LYRIC_SEGMENTS, GOLD_PAIRS, GOLD_SPLITS, SILVER_SCORES,
+from lake.schemas import (BRONZE_ANNOTATIONS, BRONZE_LYRICS, BRONZE_MIDI, GOLD_LYRIC_SEGMENTS, GOLD_PAIRS, GOLD_SPLITS, SILVER_SCORES,
                           TABLES)
 from lake.spark import spark_ddl
-from lake.vocab import key_name, tempo_bin
+from lake.vocab import key_name, split_of, tempo_bin
 from common.runinfo import new_run_id
 
 APP_ID = "align"
@@ -45,7 +51,11 @@ MIN_PHRASE = 4  # ... once the phrase has this many syllables
 
 PAIR_FIELDS = ("sha256", "text", "text_kind", "caption", "style", "bpm", "tempo_bin", "key_name", "time_signature",
                "split", "caption_zh", "feature_caption", "caption_source", "mood", "chord_progression",
-               "instruments", "lyrics_source", "lyrics_level", "n_lyric_segments", "cluster_id")
+               "instruments", "lyrics_source", "lyrics_level", "n_lyric_segments", "cluster_id", "key_source",
+               "chord_source", "bar_start_s", "bar_chords")
+LABEL_COLUMNS = {"source": "label_source", "key_name": "label_key", "chord_start_s": "label_chord_start_s",
+                 "chord_end_s": "label_chord_end_s", "chord_labels": "label_chords", "beat_s": "label_beat_s",
+                 "beat_downbeat": "label_downbeat"}
 PAIR_SCHEMA = pa.schema([pa.field(f.name, f.type) for f in GOLD_PAIRS.schema if f.name in PAIR_FIELDS]
                         + [pa.field("segments_json", pa.string())])
 SEGMENT_FIELDS = [f for f in GOLD_LYRIC_SEGMENTS.schema if f.name in (
@@ -178,21 +188,44 @@ def _tick_to_seconds(score, ticks: list[int]) -> dict[int, float]:
 # -- one pair per piece -----------------------------------------------------------------------
 def split_for_piece(piece: dict) -> tuple[str, str]:
     """(split, cluster_id): the split job's assignment when present, else drawn for the piece's own hash."""
-    from lake.jobs.split import split_for
-
     if piece.get("split"):
         return piece["split"], piece.get("cluster_id") or piece["sha256"]
-    return split_for(piece["sha256"]), piece["sha256"]
+    return split_of(piece["sha256"]), piece["sha256"]
+
+
+def harmony(piece: dict) -> dict:
+    """Key, bars and chord per bar of a piece: from its labels where it has them, else from the lake's analysis.
+
+    Returns ``key_tonic``, ``key_mode``, ``key_source``, ``bar_start_s``, ``bar_chords`` (lake labels),
+    ``chord_source`` and ``progression`` (the analysis's own, or None to be derived from the bars).
+    """
+    out = dict(key_tonic=piece["key_tonic"], key_mode=piece["key_mode"], key_source="analysis",
+               bar_start_s=piece.get("bar_start_s"), bar_chords=piece.get("chords"),
+               chord_source="analysis" if piece.get("chords") else None, progression=piece.get("progression"))
+    if piece.get("label_key"):
+        label = f"labels:{piece.get('label_source') or 'unknown'}"
+        out["key_tonic"], out["key_mode"] = piece["label_key"].split()
+        out["key_source"] = label
+        bars = bar_grid(piece.get("label_beat_s") or [], piece.get("label_downbeat") or [])
+        if len(bars) >= 2 and piece.get("label_chords"):
+            out["bar_start_s"] = [round(float(x), 4) for x in bars[:-1]]
+            out["bar_chords"] = labelled_bar_chords(piece["label_chord_start_s"], piece["label_chord_end_s"],
+                                                    piece["label_chords"], bars[:-1], last_end_s=float(bars[-1]))
+            out["chord_source"], out["progression"] = label, None
+    return out
 
 
 def make_pair(piece: dict) -> dict:
     """One gold pair from a silver_scores row plus what the job joined to it.
 
     Optional keys: ``lyrics`` (a lyrics page's text), ``content`` (the MIDI bytes, for lyric
-    events), ``source_caption`` / ``caption_source``, ``chords`` (per bar), ``split`` / ``cluster_id``.
+    events), ``source_caption`` / ``caption_source``, ``chords`` / ``bar_start_s`` (per bar),
+    ``split`` / ``cluster_id``, and a piece's labels (``label_*``, see :data:`LABEL_COLUMNS`).
     """
-    features = dict(piece, chords=_symbols(piece.get("chords")))
-    features["progression"] = list(piece.get("progression") or []) or chord_progression(features["chords"])
+    h = harmony(piece)
+    piece = dict(piece, key_tonic=h["key_tonic"], key_mode=h["key_mode"])
+    features = dict(piece, chords=_symbols(h["bar_chords"]))
+    features["progression"] = list(h["progression"] or []) or chord_progression(features["chords"])
     feature_caption = caption_en(features)
     segments = lyric_segments(piece["content"]) if piece.get("content") else []
     page = (piece.get("lyrics") or "").strip()
@@ -215,7 +248,9 @@ def make_pair(piece: dict) -> dict:
                 caption_source=(piece.get("caption_source") or "source") if source_caption else "features",
                 mood=mood_of(piece["key_mode"], piece["bpm"]), chord_progression=features["progression"],
                 instruments=list(piece.get("instruments") or []), lyrics_source=lyrics_source, lyrics_level=level,
-                n_lyric_segments=len(segments), cluster_id=cluster,
+                n_lyric_segments=len(segments), cluster_id=cluster, key_source=h["key_source"],
+                chord_source=h["chord_source"], bar_start_s=h["bar_start_s"],
+                bar_chords=list(h["bar_chords"]) if h["bar_chords"] else None,
                 segments_json=json.dumps(segments) if segments else None)
 
 
@@ -282,7 +317,9 @@ def _chords_per_piece(spark, lake: Lake):
     cols = set(df.columns)
     if "bar_chords" in cols:  # silver_chords: labels per bar, and the progression the features job found
         prog = F.col("progression") if "progression" in cols else F.lit(None).cast("array<string>")
-        return version, df.select("sha256", F.col("bar_chords").alias("chords"), prog.alias("progression"))
+        starts = F.col("bar_start_s") if "bar_start_s" in cols else F.lit(None).cast("array<double>")
+        return version, df.select("sha256", F.col("bar_chords").alias("chords"), prog.alias("progression"),
+                                  starts.alias("bar_start_s"))
     if "chords" in cols:  # one row per piece, chords per bar as a list
         return version, df.select("sha256", F.col("chords").cast("array<string>").alias("chords"))
     label = next((c for c in ("chord", "label", "symbol") if c in cols), None)
@@ -295,6 +332,22 @@ def _chords_per_piece(spark, lake: Lake):
                      .agg(F.sort_array(F.collect_list(F.struct(F.col(bar).alias("b"), F.col(label).alias("c"))))
                           .alias("bars"))
                      .select("sha256", F.col("bars.c").alias("chords")))
+
+
+def _labels_per_piece(spark, lake: Lake):
+    """(version, DataFrame sha256 -> the piece's labels as ``label_*`` columns), or (None, None).
+
+    A piece labelled by several sets takes the set whose source name sorts first.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    version, df = read_optional(spark, lake, BRONZE_ANNOTATIONS, ["sha256", *LABEL_COLUMNS])
+    if df is None:
+        return version, None
+    first = Window.partitionBy("sha256").orderBy("source")
+    df = df.withColumn("_n", F.row_number().over(first)).where(F.col("_n") == 1)
+    return version, df.select("sha256", *[F.col(c).alias(a) for c, a in LABEL_COLUMNS.items()])
 
 
 def run_align(cfg, spark) -> JobReport:
@@ -323,9 +376,11 @@ def run_align(cfg, spark) -> JobReport:
                                                ["source", "md5", "caption", "line_no"])
     splits_version, splits = read_optional(spark, lake, GOLD_SPLITS, ["sha256", "split", "cluster_id"])
     chords_version, chords = _chords_per_piece(spark, lake)
+    labels_version, labels = _labels_per_piece(spark, lake)
     report.inputs[BRONZE_MIDI.name] = bronze_version
     for spec_name, v in (("bronze_captions", captions_version), (GOLD_SPLITS.name, splits_version),
-                         (getattr(chords_spec(), "name", None), chords_version)):
+                         (getattr(chords_spec(), "name", None), chords_version),
+                         (BRONZE_ANNOTATIONS.name, labels_version)):
         if v is not None and spec_name:
             report.inputs[spec_name] = v
 
@@ -340,15 +395,19 @@ def run_align(cfg, spark) -> JobReport:
         joined = joined.join(splits, "sha256", "left")
     if chords is not None:
         joined = joined.join(chords, "sha256", "left")
+    if labels is not None:
+        joined = joined.join(labels, "sha256", "left")
     pairs = joined.mapInArrow(_pair_batches, spark_ddl(PAIR_SCHEMA)).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         stats = pairs.agg(F.count("*").alias("pairs"),
                           F.sum((F.col("text_kind") == "lyrics").cast("int")).alias("lyrics"),
                           F.sum((F.col("caption_source") != "features").cast("int")).alias("sourced"),
+                          F.sum(F.col("key_source").startswith("labels:").cast("int")).alias("labelled"),
                           F.sum(F.col("n_lyric_segments")).alias("segments")).collect()[0]
         metadata = lineage_metadata("align", run_id, SILVER_SCORES, silver_version, lyrics_version=lyrics_version,
                                     bronze_version=bronze_version, captions_version=captions_version,
-                                    splits_version=splits_version, chords_version=chords_version)
+                                    splits_version=splits_version, chords_version=chords_version,
+                                    labels_version=labels_version)
         segments = (pairs.where(F.col("segments_json").isNotNull()).select("sha256", "split", "segments_json")
                     .mapInArrow(_segment_batches, spark_ddl(SEGMENT_SCHEMA)))
         # Segments first: a crash between the two commits leaves pairs pending, and the re-run completes both.
@@ -363,7 +422,8 @@ def run_align(cfg, spark) -> JobReport:
     n = int(stats["pairs"] or 0)
     n_lyrics = int(stats["lyrics"] or 0)
     report.counts = dict(pairs=n, lyrics=n_lyrics, captions=n - n_lyrics)
-    for name, value in (("source_captions", stats["sourced"]), ("lyric_segments", stats["segments"])):
+    for name, value in (("source_captions", stats["sourced"]), ("lyric_segments", stats["segments"]),
+                        ("labelled", stats["labelled"])):
         if value:
             report.counts[name] = int(value)
     report.elapsed_s = clock.elapsed()

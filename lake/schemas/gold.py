@@ -44,6 +44,11 @@ GOLD_PAIRS = TableSpec(
         pa.field("lyrics_level", pa.string()),  # "line" | "phrase" (segments in gold_lyric_segments) | "piece" | null
         pa.field("n_lyric_segments", pa.int32()),
         pa.field("cluster_id", pa.string()),  # the duplicate cluster the split was drawn for
+        # Labels win: where the piece came with labels (bronze_annotations) its key, chords and bars are theirs.
+        pa.field("key_source", pa.string()),  # "labels:<source>" (e.g. "labels:pop909") | "analysis"
+        pa.field("chord_source", pa.string()),  # "labels:<source>" | "analysis" | null (no chords known)
+        pa.field("bar_start_s", pa.list_(pa.float64())),  # bar starts: the labels' downbeats, else the lake's bars
+        pa.field("bar_chords", pa.list_(pa.string())),  # lake chord label per bar ("C:maj", "A:min7", "N")
     ]),
 )
 
