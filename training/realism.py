@@ -517,7 +517,7 @@ def compare(generated: list[dict[str, float]], real: RealSet, generated_name: st
 
 
 # -- the model's loss on real songs -----------------------------------------------------------------------
-def loss_per_note(generator, real: RealSet, limit: int = 40) -> tuple[float | None, str]:
+def loss_per_note(generator, real: RealSet, limit: int = 20) -> tuple[float | None, str]:
     """The generator's mean loss per note step (nats; the sum of its kind, role, onset, pitch,
     duration and velocity cross-entropies) on the real songs, in windows of its block size laid as
     training lays them (style ``pop``, key and tempo from the lake's own analysis)."""
