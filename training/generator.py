@@ -113,7 +113,7 @@ class Generator:
             if t.doubles is None:
                 continue
             name = f"{t.role}:{i}"
-            reg = REGISTER.get(t.role, (40, 84))
+            reg = plan.registers.get(t.role, (40, 84))
             parts[name] = double(parts.get(t.role, []), t.program, reg) if t.program >= 0 else drums(plan)
             programs[name] = t.program
             tracks.append(TrackResult(role=t.role, instrument=t.instrument, program=t.program, source="arranger",

@@ -12,7 +12,7 @@ is taken doubles that role (written by the arranger, and the result says so).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -29,6 +29,12 @@ MAX_BAR_STEPS = 32  # 8/4, 16/8 ...: longer bars are refused
 BPM_MIN, BPM_MAX = 30.0, 300.0
 BARS_MIN, BARS_MAX, BARS_DEFAULT = 1, 64, 16
 CONTROLS = ("tension", "density")  # later controls (film scoring); accepted and recorded, 0..1
+# Where each sampled role plays (MIDI pitches, inclusive): the melody on top in a singable span of at most
+# 19 semitones, the harmony below it, the bass below that. A request may move any of them
+# (``registers``); roles it leaves out follow the melody's floor (see :func:`resolve_registers`).
+DEFAULT_REGISTERS = {"melody": (60, 79), "harmony": (48, 71), "bass": (28, 55)}
+PHRASE_BARS = 4  # bars per phrase; pieces under 8 bars get half-length phrases
+STRUCTURE_DEFAULT = "AABA"
 
 # GM programs whose instruments usually carry a tune (solo strings, brass, reeds, pipes, synth leads, ethnic),
 # and those that sit low enough to be the bass line (cello, contrabass, tuba, bassoon, besides the bass family).
@@ -83,6 +89,16 @@ class PieceRequest(BaseModel):
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
     temperature: float = Field(0.9, gt=0.0, le=2.0)
     controls: dict[str, float] = Field(default_factory=dict, description=f"later controls: {', '.join(CONTROLS)}")
+    structure: str | None = Field(None, max_length=BARS_MAX,
+                                  description="one letter per phrase (4 bars), e.g. 'AABA': a phrase whose letter came "
+                                              "before restates that phrase's opening bars (transposed to its chords); "
+                                              "repeated to fill the piece; default 'AABA'")
+    repetition: float = Field(0.5, ge=0.0, le=1.0,
+                              description="how much of a returning phrase is restated: 0 none, 0.5 its first half, "
+                                          "1 all but its closing bar")
+    registers: dict[Literal["melody", "harmony", "bass"], tuple[int, int]] | None = Field(
+        None, description="lowest and highest MIDI pitch per role, e.g. {'melody': [62, 79]}; default melody 60-79, "
+                          "harmony and bass below it")
 
     @field_validator("style")
     @classmethod
@@ -127,6 +143,24 @@ class PieceRequest(BaseModel):
                 raise ValueError(f"control {name} must be within 0..1, got {value}")
         return v
 
+    @field_validator("structure")
+    @classmethod
+    def _structure(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        s = v.strip().upper()
+        if not s or not s.isalpha() or not s.isascii():
+            raise ValueError(f"structure {v!r} must be letters, one per phrase, e.g. 'AABA'")
+        return s
+
+    @field_validator("registers")
+    @classmethod
+    def _registers(cls, v):
+        for role, (lo, hi) in (v or {}).items():
+            if not 0 <= lo <= hi <= 127 or hi - lo < 11:
+                raise ValueError(f"register of {role} {lo}-{hi} must lie within 0..127 and span an octave or more")
+        return v
+
     @model_validator(mode="after")
     def _progression(self) -> "PieceRequest":
         if self.progression is not None and self.chords is None:
@@ -146,9 +180,45 @@ class PieceRequest(BaseModel):
             bar_chords[-1] = chord_names(["i" if mode == "minor" else "I"], self.key)[0]
         bar_chords = tuple(bar_chords)
         tracks = assign_tracks(self.instruments or list(defaults.instruments), self.tracks)
+        phrase = PHRASE_BARS if self.bars >= 2 * PHRASE_BARS else max(1, self.bars // 2)
+        sections, copy_of = phrase_plan(self.bars, phrase, self.structure or STRUCTURE_DEFAULT, self.repetition)
         return Plan(request=self, numerator=num, denominator=den,
                     bar_steps=num * STEPS_PER_QUARTER * 4 // den, chords=bar_chords,
-                    chord_pcs=tuple(parse_chord(c) for c in bar_chords), tracks=tracks)
+                    chord_pcs=tuple(parse_chord(c) for c in bar_chords), tracks=tracks,
+                    registers=resolve_registers(self.registers), phrase_bars=phrase, sections=sections,
+                    copy_of=copy_of)
+
+
+def resolve_registers(asked: dict | None) -> dict[str, tuple[int, int]]:
+    """Each sampled role's register: what was asked, else the default placed under the melody's floor
+    (harmony from an octave below it to just under an octave above, bass from 32 to 5 semitones below)."""
+    asked = {r: tuple(v) for r, v in (asked or {}).items()}
+    melody = asked.get("melody", DEFAULT_REGISTERS["melody"])
+    floor = melody[0]
+    derived = {"melody": melody, "harmony": (max(0, floor - 12), max(11, floor + 11)),
+               "bass": (max(0, floor - 32), max(11, floor - 5))}
+    if "melody" not in asked:
+        derived = dict(DEFAULT_REGISTERS)
+    return {r: asked.get(r, derived[r]) for r in DEFAULT_REGISTERS}
+
+
+def phrase_plan(bars: int, phrase_bars: int, structure: str, repetition: float
+                ) -> tuple[tuple[str, ...], tuple[int | None, ...]]:
+    """(section letter per bar, the earlier bar each bar restates or None).
+
+    The structure's letters go one per phrase of ``phrase_bars`` bars, repeated to fill the piece. A
+    phrase whose letter came before restates the first ``round(repetition * phrase_bars)`` bars of that
+    letter's first phrase (never its closing bar: a phrase ends in its own words)."""
+    sections, copy_of = [], []
+    first_phrase: dict[str, int] = {}
+    n_copy = min(phrase_bars - 1, round(repetition * phrase_bars))
+    for bar in range(bars):
+        phrase, i = divmod(bar, phrase_bars)
+        letter = structure[phrase % len(structure)]
+        start = first_phrase.setdefault(letter, phrase)
+        sections.append(letter)
+        copy_of.append(start * phrase_bars + i if start != phrase and i < n_copy else None)
+    return tuple(sections), tuple(copy_of)
 
 
 @dataclass(frozen=True)
@@ -170,6 +240,14 @@ class Plan:
     chords: tuple[str, ...]  # one symbol per bar
     chord_pcs: tuple[tuple[int, str], ...]  # (root pitch class, quality) per bar
     tracks: tuple[TrackPlan, ...]
+    registers: dict = field(default_factory=lambda: dict(DEFAULT_REGISTERS))  # role -> (lowest, highest) pitch
+    phrase_bars: int = PHRASE_BARS
+    sections: tuple[str, ...] = ()  # the section letter of each bar (e.g. A A A A B B B B ...)
+    copy_of: tuple[int | None, ...] = ()  # per bar: the earlier bar whose melody it restates, or None
+
+    def phrase_end(self, bar: int) -> bool:
+        """Whether ``bar`` closes a phrase (or the piece)."""
+        return (bar + 1) % self.phrase_bars == 0 or bar == self.request.bars - 1
 
     def track(self, role: str) -> TrackPlan | None:
         return next((t for t in self.tracks if t.role == role and t.doubles is None), None)

@@ -2,19 +2,29 @@
 
 The loop walks the plan bar by bar. Each bar starts with a BAR step carrying the requested chord
 (a control, never sampled). Then each role in turn: a *given* role (infilling: notes the caller
-already has) is fed as it is; a *sampled* role draws notes one step at a time:
+already has) is fed as it is; a bar the phrase plan restates (``Plan.copy_of``: a returning A
+phrase) gets the melody of its earlier bar again, moved to the new chord and kept inside the
+masks (:func:`_restate`); any other bar of a *sampled* role draws notes one step at a time: the
+model's probability that the next step is another note of this role decides whether the role goes
+on (past its minimum: a note for melody and bass, every chord tone for the harmony), then each
+field (onset, duration, pitch, velocity) is drawn from the model's logits restricted by the
+role's masks and shifted by its biases (:data:`MASKS`, :data:`BIASES`, composed in one loop by
+:func:`constrain`). One function per rule, each given a :class:`Slot` (the note being drawn):
 
-* ``continue``: the model's probability that the next step is another note of this role (kind NOTE
-  and this role), until the role has its minimum notes in the bar, reaches its cap or the bar ends;
-* ``pos``: not before the role's previous onset (a melody strictly after: it is one line), inside the bar;
-  harmony and bass strike on the beats (dotted quarters in 6/8, 9/8, 12/8), their first note on the downbeat;
-* ``dur``: ends inside the bar (drawn before the pitch, which depends on it);
-* ``pitch``: the role's register; the key's scale for the melody (harmonic minor in minor keys; the
-  bar's chord tones are always allowed), the bar's chord tones for its
-  notes on strong beats or held a beat or more, and for harmony and bass (the bass starts on the
-  root); harmony covers the chord's tones before it repeats any; a closing tonic bar puts the
-  melody's main notes on the keynote;
-* ``vel``: free.
+* onsets: ``one_line`` (each role is a line, not a block), ``downbeat_first`` / ``downbeat_chord``
+  (the accompaniment starts on the downbeat, the harmony with up to three notes there),
+  ``broken_chord_grid`` (then one note per eighth: a broken chord), ``on_the_beats`` (the bass),
+  ``room_for_the_chord``; bias ``offbeats`` (the melody leans to off-beat eighths);
+* durations: ``ends_in_the_bar``;
+* pitches: ``in_register`` (the plan's register per role: melody on top, harmony below, bass
+  below that), ``in_key`` (harmonic minor in minor keys), ``chord_tone_when_heard`` (strong beats
+  and long notes), ``stable_phrase_end`` (a phrase's last bar rests on the triad),
+  ``closing_keynote``, ``within_a_fifth`` (leaps of at most 7), ``chord_tones``,
+  ``covers_the_chord``, ``a_new_note``, ``under_the_tune`` (the accompaniment sounds below
+  every melody note it overlaps), ``root_first`` and ``roots_and_fifths`` (the bass); biases
+  ``stepwise`` (the melody prefers steps) and ``near_the_last`` (the accompaniment moves little).
+
+A soft mask (:data:`SOFT`) is skipped where it would leave nothing; a hard one never is.
 
 Everything is one forward step per note with a KV cache (``use_cache=False`` recomputes the whole
 context every step, for the benchmark). When the context outgrows the model's block, the cache is
@@ -33,7 +43,7 @@ given notes, a cache rebuild) go through the torch model on both paths.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -43,9 +53,9 @@ from lake.chords import QUALITIES
 from lake.vocab import pitch_class, scale_pitch_classes
 from training.model import FastNoteModel, NoteTransformer
 from training.notes import NOTE, bar_step, bin_velocity, header, note_step, track_step
-from training.request import ROLES, Plan
+from training.request import DEFAULT_REGISTERS, ROLES, Plan
 
-REGISTER = {"melody": (55, 88), "harmony": (45, 79), "bass": (28, 55)}
+REGISTER = DEFAULT_REGISTERS  # the roles the model samples; each plan carries its own registers
 MIN_NOTES = {"melody": 1, "bass": 1}  # harmony plays at least every tone of its chord
 MAX_NOTES = {"melody": 12, "harmony": 16, "bass": 8}
 Notes = dict[str, list[tuple[int, int, int, int, int]]]  # role -> (bar, pos, pitch, dur, velocity)
@@ -126,8 +136,12 @@ class _FastContext(_Context):
         return h
 
 
-def _draw(logits: torch.Tensor, allowed: torch.Tensor, temperature: float, rng: torch.Generator) -> int:
-    """One value from ``logits`` (V,) restricted to ``allowed`` (V,) bool; index in raw (unshifted) values."""
+def _draw(logits: torch.Tensor, allowed: torch.Tensor, temperature: float, rng: torch.Generator,
+          bias: np.ndarray | None = None) -> int:
+    """One value from ``logits`` (V,) restricted to ``allowed`` (V,) bool, ``bias`` (V,) added first;
+    the index is in shifted values (raw + 1)."""
+    if bias is not None:
+        logits = logits + torch.from_numpy(bias)
     lg = logits.masked_fill(~allowed, float("-inf")) / temperature
     return int(torch.multinomial(torch.softmax(lg, dim=-1), 1, generator=rng))
 
@@ -155,18 +169,18 @@ class _TorchHeads:
         p_more = float(p_kind[NOTE] * p_role[ri + 1])
         return float(torch.rand(1, generator=self.rng)) < p_more
 
-    def pos(self, h: torch.Tensor, ri: int, values) -> int:
+    def pos(self, h: torch.Tensor, ri: int, values, bias: np.ndarray | None = None) -> int:
         return _draw(self.model.pos_logits(h, torch.tensor(ri + 1)), _mask(self.sizes["pos"], values),
-                     self.temperature, self.rng) - 1
+                     self.temperature, self.rng, bias) - 1
 
     def note(self, h: torch.Tensor, ri: int, pos: int) -> None:
         """Condition the pitch, dur and vel draws on role ``ri`` at onset ``pos``."""
         self.logits = dict(zip(("pitch", "dur", "vel"),
                                self.model.note_logits(h, torch.tensor(ri + 1), torch.tensor(pos + 1))))
 
-    def draw(self, name: str, values) -> int:
-        """Index (raw value + 1) of field ``name`` among ``values`` (raw values)."""
-        return _draw(self.logits[name], _mask(self.sizes[name], values), self.temperature, self.rng)
+    def draw(self, name: str, values, bias: np.ndarray | None = None) -> int:
+        """Index (raw value + 1) of field ``name`` among ``values`` (raw values), ``bias`` added to the logits."""
+        return _draw(self.logits[name], _mask(self.sizes[name], values), self.temperature, self.rng, bias)
 
 
 @lru_cache(maxsize=8192)
@@ -202,31 +216,260 @@ class _NumpyHeads(_TorchHeads):
         p_more = float(self._probs(kind)[NOTE] * self._probs(role)[ri + 1])
         return float(torch.rand(1, generator=self.rng)) < p_more
 
-    def _pick(self, logits: np.ndarray, allowed: np.ndarray) -> int:
+    def _pick(self, logits: np.ndarray, allowed: np.ndarray, bias: np.ndarray | None = None) -> int:
         # argmax(p / q) == argmax(log p - log q): the log-softmax's shift is common to all, so drop it,
         # and the mask is an additive 0 / -inf row
         n = logits.shape[0]
         self.noise[n].exponential_(1, generator=self.rng)
+        if bias is not None:
+            logits = logits + bias
         z = logits / self.temperature + allowed - np.log(self.noise_np[n])
         i = int(z.argmax())
         if not np.isfinite(z[i]):  # nothing allowed (or NaN logits): fail as torch.multinomial does
             raise RuntimeError("invalid multinomial distribution (no value allowed)")
         return i
 
-    def pos(self, h: np.ndarray, ri: int, values) -> int:
-        return self._pick(self.fast.pos_logits(h, ri + 1), _np_mask(self.sizes["pos"], _key(values))) - 1
+    def pos(self, h: np.ndarray, ri: int, values, bias: np.ndarray | None = None) -> int:
+        return self._pick(self.fast.pos_logits(h, ri + 1), _np_mask(self.sizes["pos"], _key(values)), bias) - 1
 
     def note(self, h: np.ndarray, ri: int, pos: int) -> None:
         self.logits = dict(zip(("pitch", "dur", "vel"), self.fast.note_logits(h, ri + 1, pos + 1)))
 
-    def draw(self, name: str, values) -> int:
-        return self._pick(self.logits[name], _np_mask(self.sizes[name], _key(values)))
+    def draw(self, name: str, values, bias: np.ndarray | None = None) -> int:
+        return self._pick(self.logits[name], _np_mask(self.sizes[name], _key(values)), bias)
 
 
 def _key(values):
     return values if isinstance(values, range) else tuple(values)
 
 
+# -- what the masks see -------------------------------------------------------------------------------
+@dataclass
+class Slot:
+    """One note being drawn: the plan, the bar, the role's line so far and the fields drawn already."""
+
+    plan: Plan
+    role: str
+    bar: int
+    root: int
+    quality: str
+    scale: frozenset
+    tonic: int
+    above: list  # the melody's notes in this bar (what the accompaniment stays under)
+    prev_pitch: int | None  # the role's previous note, in this bar or an earlier one
+    count: int = 0  # notes of the role in this bar so far
+    last_pos: int = -1
+    covered: set = field(default_factory=set)  # pitch classes the role has played in this bar
+    struck: list = field(default_factory=list)  # pitches struck at the role's last onset
+    pos: int = 0
+    dur: int = 1
+
+    @property
+    def tones(self) -> frozenset:
+        return _chord_tones(self.root, self.quality)
+
+    @property
+    def beat(self) -> int:
+        return _beat_steps(self.plan)
+
+    @property
+    def main_note(self) -> bool:
+        """A note the ear hears as harmony: on a strong beat or held a beat or more."""
+        return _strong(self.pos, self.plan) or self.dur >= self.beat
+
+
+@lru_cache(maxsize=512)
+def _chord_tones(root: int, quality: str) -> frozenset:
+    return frozenset((root + i) % 12 for i in QUALITIES[quality])
+
+
+# -- the masks: one rule each; (slot, allowed values) -> the values the rule keeps -------------------
+# onset (a step of the bar)
+def one_line(s: Slot, v):
+    """Each role is one line: an onset after the role's previous one (a broken chord, not a block)."""
+    return [p for p in v if p > s.last_pos]
+
+
+def downbeat_chord(s: Slot, v):
+    """The harmony may strike up to DOWNBEAT_NOTES notes together on the downbeat; after it, one line."""
+    if s.last_pos == 0 and 0 < s.count < DOWNBEAT_NOTES:
+        return [p for p in v if p >= 0]
+    return [p for p in v if p > s.last_pos]
+
+
+def downbeat_first(s: Slot, v):
+    """The accompaniment's first note of a bar sounds on its downbeat."""
+    return [p for p in v if p == 0] if s.count == 0 else v
+
+
+def on_the_beats(s: Slot, v):
+    """The bass moves on the beats (dotted quarters in 6/8, 9/8, 12/8)."""
+    return [p for p in v if p % s.beat == 0]
+
+
+def _harmony_grid(s: Slot) -> int:
+    """Eighths; quarters (the beat) under SLOW_BPM, where eighths would be heard as the beat itself."""
+    return s.beat if s.plan.request.bpm < SLOW_BPM else min(HARMONY_GRID, s.beat)
+
+
+def broken_chord_grid(s: Slot, v):
+    """The harmony's broken chord moves on the eighths (on the beats in slow pieces)."""
+    g = _harmony_grid(s)
+    return [p for p in v if p % g == 0]
+
+
+def room_for_the_chord(s: Slot, v):
+    """The harmony leaves an onset for each chord tone it has still to play in the bar."""
+    left = len(s.tones - s.covered) - 1
+    if left <= 0:
+        return v
+    g = _harmony_grid(s)
+    return [p for p in v if (s.plan.bar_steps - 1 - p) // g >= left]
+
+
+# duration (steps)
+def ends_in_the_bar(s: Slot, v):
+    return [d for d in v if s.pos + d <= s.plan.bar_steps]
+
+
+# pitch
+def in_register(s: Slot, v):
+    lo, hi = s.plan.registers[s.role]
+    return [p for p in v if lo <= p <= hi]
+
+
+def in_key(s: Slot, v):
+    """The melody keeps to the key's scale (harmonic minor in minor keys); the bar's chord tones always pass."""
+    ok = s.scale | s.tones
+    return [p for p in v if p % 12 in ok]
+
+
+def chord_tone_when_heard(s: Slot, v):
+    """A melody note on a strong beat, or held a beat or more, is a tone of the bar's chord."""
+    return [p for p in v if p % 12 in s.tones] if s.main_note else v
+
+
+def stable_phrase_end(s: Slot, v):
+    """In a phrase's closing bar the main notes rest on the triad (root, third, fifth), not a seventh."""
+    if not (s.main_note and s.plan.phrase_end(s.bar)):
+        return v
+    triad = {(s.root + i) % 12 for i in QUALITIES[s.quality][:3]}
+    return [p for p in v if p % 12 in triad]
+
+
+def closing_keynote(s: Slot, v):
+    """A closing tonic bar puts the melody's main notes on the keynote."""
+    if s.bar == s.plan.request.bars - 1 and s.root == s.tonic and s.main_note:
+        return [p for p in v if p % 12 == s.tonic]
+    return v
+
+
+def within_a_fifth(s: Slot, v):
+    """(soft) The melody leaps at most MAX_LEAP semitones from its previous note."""
+    return v if s.prev_pitch is None else [p for p in v if abs(p - s.prev_pitch) <= MAX_LEAP]
+
+
+def a_new_note(s: Slot, v):
+    """A note struck with others at one onset is none of theirs (no unison doubling)."""
+    if not (s.count and s.pos == s.last_pos):
+        return v
+    struck = set(s.struck)
+    return [p for p in v if p not in struck]
+
+
+def chord_tones(s: Slot, v):
+    return [p for p in v if p % 12 in s.tones]
+
+
+def covers_the_chord(s: Slot, v):
+    """(soft) The harmony plays every tone of its chord before it repeats one."""
+    todo = s.tones - s.covered
+    return [p for p in v if p % 12 in todo] if todo else v
+
+
+def under_the_tune(s: Slot, v):
+    """(soft) The accompaniment sounds below every melody note it overlaps: the tune stays on top."""
+    over = [pitch for _, pos, pitch, dur, _ in s.above if pos < s.pos + s.dur and pos + dur > s.pos]
+    return [p for p in v if p < min(over)] if over else v
+
+
+def root_first(s: Slot, v):
+    """The bass starts each bar on the chord's root."""
+    return [p for p in v if p % 12 == s.root] if s.count == 0 else v
+
+
+def roots_and_fifths(s: Slot, v):
+    """The bass plays the chord's root and fifth."""
+    fifth = (s.root + QUALITIES[s.quality][2]) % 12
+    return [p for p in v if p % 12 in (s.root, fifth)]
+
+
+SOFT = frozenset({within_a_fifth, covers_the_chord, under_the_tune})  # skipped where they would leave nothing
+
+# -- the biases: (slot) -> values -> logit added (a preference, not a rule) --------------------------
+MAX_LEAP = 7
+DOWNBEAT_NOTES = 3  # the harmony's notes struck together on a downbeat, at most
+HARMONY_GRID = 2  # steps between the harmony's onsets at the closest
+SLOW_BPM = 100.0
+STEP_BIAS = (0.0, 0.0, 0.0, -0.6, -0.6, -1.2, -1.2, -1.6)  # by interval in semitones (0..7)
+OFFBEAT_BIAS = 0.5  # melody onsets on the off-beat eighths: pop syncopates
+
+
+def stepwise(s: Slot, size: int) -> np.ndarray | None:
+    """The melody prefers steps: each semitone of leap beyond a tone costs."""
+    if s.prev_pitch is None:
+        return None
+    d = np.abs(np.arange(size) - 1 - s.prev_pitch)
+    return np.asarray(STEP_BIAS, dtype=np.float32)[np.minimum(d, len(STEP_BIAS) - 1)]
+
+
+def near_the_last(s: Slot, size: int) -> np.ndarray | None:
+    """The accompaniment moves to near notes (a chord broken within the hand, a bass that walks)."""
+    if s.prev_pitch is None:
+        return None
+    d = np.abs(np.arange(size) - 1 - s.prev_pitch).astype(np.float32)
+    return -0.12 * np.maximum(d - 4.0, 0.0)
+
+
+def offbeats(s: Slot, size: int) -> np.ndarray | None:
+    """The melody leans to the off-beat eighths, as sung pop does."""
+    b = np.zeros(size, dtype=np.float32)
+    half = s.beat // 2
+    b[1 + np.arange(half, min(s.plan.bar_steps, size - 1), s.beat)] = OFFBEAT_BIAS
+    return b
+
+
+# field -> masks, in order; field -> biases, summed
+MASKS = {
+    "melody": {"pos": (one_line,), "dur": (ends_in_the_bar,),
+               "pitch": (in_register, in_key, chord_tone_when_heard, stable_phrase_end, closing_keynote,
+                         within_a_fifth)},
+    "harmony": {"pos": (downbeat_chord, downbeat_first, broken_chord_grid, room_for_the_chord), "dur": (ends_in_the_bar,),
+                "pitch": (in_register, chord_tones, a_new_note, under_the_tune, covers_the_chord)},
+    "bass": {"pos": (one_line, downbeat_first, on_the_beats), "dur": (ends_in_the_bar,),
+             "pitch": (in_register, root_first, roots_and_fifths, under_the_tune)},
+}
+BIASES = {"melody": {"pos": (offbeats,), "pitch": (stepwise,)},
+          "harmony": {"pitch": (near_the_last,)}, "bass": {"pitch": (near_the_last,)}}
+
+
+def constrain(s: Slot, name: str, values, size: int) -> tuple[list[int], np.ndarray | None]:
+    """The one loop: every mask of the role's field in turn (a soft one only where it leaves something),
+    then the sum of its biases. Returns (allowed raw values, bias per shifted value or None)."""
+    allowed = list(values)
+    for mask in MASKS[s.role].get(name, ()):
+        kept = mask(s, allowed)
+        if kept or mask not in SOFT:
+            allowed = kept
+    bias = None
+    for fn in BIASES[s.role].get(name, ()):
+        b = fn(s, size)
+        if b is not None:
+            bias = b if bias is None else bias + b
+    return allowed, bias
+
+
+# -- the loop -----------------------------------------------------------------------------------------
 @torch.no_grad()
 def sample(model: NoteTransformer, plan: Plan, seed: int, temperature: float = 0.9, use_cache: bool = True,
            given: Notes | None = None, fast: "FastNoteModel | bool" = False) -> Sampled:
@@ -253,10 +496,11 @@ def sample(model: NoteTransformer, plan: Plan, seed: int, temperature: float = 0
     prelude += [track_step(r, programs.get(r, 0)) for r in order]
     ctx.feed(prelude)
     ctx.prelude = len(prelude)
+    tonic = pitch_class(req.key.split()[0])
     scale = set(scale_pitch_classes(req.key))
     if req.key.endswith("minor"):  # harmonic minor: the leading tone, which tells a minor key from its relatives
-        tonic = pitch_class(req.key.split()[0])
         scale = (scale - {(tonic + 10) % 12}) | {(tonic + 11) % 12}
+    scale = frozenset(scale)
     notes: Notes = {r: [] for r in order}
     given_by_bar = {r: {} for r in given}
     for r, evs in given.items():
@@ -264,7 +508,6 @@ def sample(model: NoteTransformer, plan: Plan, seed: int, temperature: float = 0
             given_by_bar[r].setdefault(ev[0], []).append(ev)
     for bar in range(req.bars):
         root, quality = plan.chord_pcs[bar]
-        tones = sorted({(root + i) % 12 for i in QUALITIES[quality]})
         h = ctx.feed([bar_step(root, quality)])
         for role in order:
             if role in given:
@@ -273,67 +516,66 @@ def sample(model: NoteTransformer, plan: Plan, seed: int, temperature: float = 0
                     h = ctx.feed([note_step(role, p, pitch, d, v) for _, p, pitch, d, v in evs])
                     notes[role].extend(evs)
                 continue
-            h = _sample_role(heads, ctx, h, plan, role, bar, tones, root, scale, notes[role])
+            melody = notes.get("melody", [])
+            slot = Slot(plan=plan, role=role, bar=bar, root=root, quality=quality, scale=scale, tonic=tonic,
+                        above=[n for n in melody if n[0] == bar] if role != "melody" else [],
+                        prev_pitch=notes[role][-1][2] if notes[role] else None)
+            src = plan.copy_of[bar] if role == "melody" and bar < len(plan.copy_of) else None
+            if src is not None and any(n[0] == src for n in notes[role]):
+                h = _restate(ctx, slot, [n for n in notes[role] if n[0] == src], plan.chord_pcs[src][0], notes[role])
+            else:
+                h = _sample_role(heads, ctx, h, slot, notes[role])
     return Sampled(notes={r: notes[r] for r in sampled_roles}, n_steps=ctx.steps)
 
 
-def _sample_role(heads: _TorchHeads, ctx: _Context, h, plan, role, bar, tones, root, scale, out):
-    """One role's notes in one bar: the constraints here, the model's numbers from ``heads``."""
-    lo, hi = REGISTER[role]
-    ri = ROLES.index(role)
+def _restate(ctx: _Context, s: Slot, source: list, source_root: int, out: list):
+    """The melody of an earlier bar again (copy with variation): moved by the distance between the two
+    bars' chord roots (nearest way, so an unchanged chord is an exact repeat), each note kept where the
+    masks allow it, else the nearest pitch they allow. The notes are fed like given ones."""
+    shift = (s.root - source_root + 6) % 12 - 6
+    rows = []
+    for _, pos, pitch, dur, vel in source:
+        s.pos, s.dur = pos, dur
+        allowed, _ = constrain(s, "pitch", range(128), 0)
+        if not allowed:
+            continue
+        want = pitch + shift
+        p = want if want in allowed else min(allowed, key=lambda a: (abs(a - want), a))
+        out.append((s.bar, pos, p, dur, vel))
+        rows.append(note_step(s.role, pos, p, dur, vel))
+        s.prev_pitch, s.last_pos, s.count = p, pos, s.count + 1
+    return ctx.feed(rows)
+
+
+def _sample_role(heads: _TorchHeads, ctx: _Context, h, s: Slot, out: list):
+    """One role's notes in one bar: the masks say what may be drawn, the model's numbers from ``heads``."""
+    ri = ROLES.index(s.role)
     sizes = heads.sizes
-    tonic = pitch_class(plan.request.key.split()[0])
-    count, last_pos, last_pitch, covered = 0, -1, -1, set()
+    plan = s.plan
     while True:
-        done = len(covered) >= len(tones) if role == "harmony" else count >= MIN_NOTES[role]
+        done = len(s.covered) >= len(s.tones) if s.role == "harmony" else s.count >= MIN_NOTES[s.role]
         if done:
-            if count >= MAX_NOTES[role] or last_pos >= plan.bar_steps - 1 and role == "melody":
+            if s.count >= MAX_NOTES[s.role] or s.last_pos >= plan.bar_steps - 1:
                 break
             if not heads.more(h, ri):
                 break
-        # onset
-        first = count == 0
-        if first and role in ("harmony", "bass"):
-            pos_values = [0]
-        elif role == "melody":
-            pos_values = range(last_pos + 1, plan.bar_steps)
-        else:  # harmony and bass strike on the beats: the pulse is heard where the meter puts it
-            beat = _beat_steps(plan)
-            pos_values = range(max(last_pos, 0) + (-max(last_pos, 0)) % beat, plan.bar_steps, beat)
+        pos_values, pos_bias = constrain(s, "pos", range(plan.bar_steps), sizes["pos"])
         if not pos_values:
             break
-        pos = heads.pos(h, ri, pos_values)
-        heads.note(h, ri, pos)
-        dur = heads.draw("dur", range(0, min(plan.bar_steps - pos, sizes["dur"] - 1)))
-        # pitch: a melody note on a strong beat, or held for a beat or more, is a chord tone
-        if role == "melody":
-            pcs = set(tones) if _strong(pos, plan) or dur >= _beat_steps(plan) else scale | set(tones)
-            if bar == plan.request.bars - 1 and root == tonic and pcs == set(tones):
-                pcs = {tonic}  # a closing tonic bar: its main notes land on the keynote
-        elif role == "bass" and first:
-            pcs = {root}
-        elif role == "harmony" and len(covered) < len(tones):
-            pcs = set(tones) - covered
-        else:
-            pcs = set(tones)
-        floor = last_pitch + 1 if (pos == last_pos and role != "melody") else lo
-        candidates = [p for p in range(max(lo, floor), hi + 1) if p % 12 in pcs]
-        if not candidates and role == "harmony" and len(covered) < len(tones):  # the chord comes first
-            candidates = [p for p in range(lo, hi + 1) if p % 12 in pcs]
-        if not candidates and pos == last_pos:  # no room above this onset's top note: a later onset
-            beat = _beat_steps(plan)
-            later = range(last_pos + beat - last_pos % beat, plan.bar_steps, beat)
-            if not later:
-                break
-            pos = heads.pos(h, ri, later)
-            heads.note(h, ri, pos)
-            dur = min(dur, plan.bar_steps - pos)
-            candidates = [p for p in range(lo, hi + 1) if p % 12 in pcs]
-        pitch = heads.draw("pitch", candidates) - 1
-        velocity = bin_velocity(heads.draw("vel", range(sizes["vel"] - 1)) - 1)
-        out.append((bar, pos, pitch, dur, velocity))
-        h = ctx.feed([note_step(role, pos, pitch, dur, velocity)])
-        count += 1
-        covered.add(pitch % 12)
-        last_pos, last_pitch = pos, pitch
+        s.pos = heads.pos(h, ri, pos_values, pos_bias)
+        heads.note(h, ri, s.pos)
+        dur_values, dur_bias = constrain(s, "dur", range(1, sizes["dur"]), sizes["dur"])
+        s.dur = heads.draw("dur", [d - 1 for d in dur_values], dur_bias)  # raw value d - 1 is d steps
+        pitches, pitch_bias = constrain(s, "pitch", range(128), sizes["pitch"])
+        if not pitches:  # no room (a stacked onset at the top of the register): the bar's part ends here
+            break
+        pitch = heads.draw("pitch", pitches, pitch_bias) - 1
+        vel_values, vel_bias = constrain(s, "vel", range(sizes["vel"] - 1), sizes["vel"])
+        velocity = bin_velocity(heads.draw("vel", vel_values, vel_bias) - 1)
+        out.append((s.bar, s.pos, pitch, s.dur, velocity))
+        h = ctx.feed([note_step(s.role, s.pos, pitch, s.dur, velocity)])
+        s.struck = s.struck + [pitch] if s.count and s.pos == s.last_pos else [pitch]
+        s.count += 1
+        s.covered.add(pitch % 12)
+        s.last_pos, s.prev_pitch = s.pos, pitch
     return h

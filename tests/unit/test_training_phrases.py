@@ -1,0 +1,128 @@
+"""Phrases: the plan's sections and registers, the named masks, and directional tests on the sampler
+(a structure control changes the measured repetition; a register change moves the measured range)."""
+
+import numpy as np
+import pytest
+import torch
+from pydantic import ValidationError
+
+from training.generator import Generator
+from training.model import NoteModelConfig, NoteTransformer
+from training.notes import to_score
+from training.phrase_check import melody_stats
+from training.request import PieceRequest, phrase_plan
+from training.sample import Slot, constrain, sample
+
+BASE = dict(style="pop", bpm=120, key="C major", bars=16, chords=["C", "G", "Am", "F"],
+            instruments=["flute", "piano", "acoustic bass"])
+
+
+def _model(seed: int = 0) -> NoteTransformer:
+    torch.manual_seed(seed)
+    model = NoteTransformer(NoteModelConfig(n_layer=2, n_head=4, n_embd=64, block_size=64)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.15)
+    return model
+
+
+def test_phrase_plan_restates_the_opening_of_a_returning_phrase():
+    sections, copy_of = phrase_plan(16, 4, "AABA", 0.5)
+    assert "".join(sections) == "AAAA" "AAAA" "BBBB" "AAAA"
+    assert copy_of == (None,) * 4 + (0, 1, None, None) + (None,) * 4 + (0, 1, None, None)
+    _, full = phrase_plan(8, 4, "AA", 1.0)
+    assert full == (None,) * 4 + (0, 1, 2, None)  # never the closing bar
+    assert phrase_plan(16, 4, "ABCD", 1.0)[1] == (None,) * 16
+    assert phrase_plan(16, 4, "AABA", 0.0)[1] == (None,) * 16
+
+
+def test_registers_default_under_the_melody_and_follow_it():
+    assert PieceRequest().resolve().registers == {"melody": (60, 79), "harmony": (48, 71), "bass": (28, 55)}
+    moved = PieceRequest(registers={"melody": (67, 84)}).resolve().registers
+    assert moved == {"melody": (67, 84), "harmony": (55, 78), "bass": (35, 62)}
+    assert PieceRequest(registers={"bass": (30, 50)}).resolve().registers["bass"] == (30, 50)
+
+
+@pytest.mark.parametrize("field, value", [("structure", "A-B"), ("structure", ""), ("registers", {"melody": (70, 75)}),
+                                          ("registers", {"drums": (30, 60)}), ("repetition", 1.5)])
+def test_bad_phrase_fields_are_refused(field, value):
+    with pytest.raises(ValidationError):
+        PieceRequest(**{field: value})
+
+
+def _slot(**kw) -> Slot:
+    plan = PieceRequest(**BASE).resolve()
+    return Slot(plan=plan, role=kw.pop("role", "melody"), bar=kw.pop("bar", 1), root=7, quality="maj",
+                scale=frozenset({0, 2, 4, 5, 7, 9, 11}), tonic=0, above=kw.pop("above", []),
+                prev_pitch=kw.pop("prev_pitch", None), **kw)
+
+
+def test_melody_masks_compose_a_chord_tone_near_the_last_note_in_register():
+    on_beat, _ = constrain(_slot(pos=0, dur=4, prev_pitch=71), "pitch", range(128), 129)
+    assert on_beat == [67, 71, 74]  # G major's tones within a fifth of B4, inside 60..79
+    off_beat, bias = constrain(_slot(pos=1, dur=1, prev_pitch=71), "pitch", range(128), 129)
+    assert off_beat == [64, 65, 67, 69, 71, 72, 74, 76, 77]  # off the beat: the scale
+    assert bias[1 + 72] > bias[1 + 76]  # a step is preferred to a leap
+    far, _ = constrain(_slot(pos=0, dur=4, prev_pitch=40), "pitch", range(128), 129)
+    assert far and min(far) >= 60  # the leap limit is soft: out of reach, the register still holds
+
+
+def test_the_harmony_stays_under_the_tune_it_overlaps():
+    melody = [(1, 0, 64, 8, 90)]
+    under, _ = constrain(_slot(role="harmony", pos=0, dur=4, above=melody), "pitch", range(128), 129)
+    assert under and max(under) < 64 and {p % 12 for p in under} <= {7, 11, 2}
+    free, _ = constrain(_slot(role="harmony", pos=8, dur=4, above=melody), "pitch", range(128), 129)
+    assert max(free) > 64  # no melody note over it: the whole register
+
+
+def _melody_stats(notes, plan):
+    score = to_score({"melody": notes["melody"], "harmony": notes["harmony"], "bass": notes["bass"]},
+                     {"melody": 73, "harmony": 0, "bass": 32}, plan.request.bpm, 4, 4)
+    return melody_stats(score.dumps_midi(), plan.request.bars)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_structure_control_changes_the_measured_repetition(seed):
+    model = _model(seed)
+    free = PieceRequest(**BASE, structure="ABCD", seed=seed).resolve()
+    aaaa = PieceRequest(**BASE, structure="AAAA", repetition=1.0, seed=seed).resolve()
+    with torch.inference_mode():
+        a = sample(model, free, seed, fast=True).notes
+        b = sample(model, aaaa, seed, fast=True).notes
+    ra, rb = _melody_stats(a, free)["repeat"], _melody_stats(b, aaaa)["repeat"]
+    assert rb >= 0.5 and rb > ra + 0.3, (ra, rb)
+    bar0 = [n[1:] for n in b["melody"] if n[0] == 0]
+    bar4 = [n[1:] for n in b["melody"] if n[0] == 4]
+    assert bar4 == bar0  # the same chord (C) in both: the opening restated exactly
+
+
+def test_a_register_change_moves_the_measured_range():
+    model = _model(3)
+    figures = {}
+    for name, reg in (("low narrow", (55, 67)), ("default", None), ("high", (72, 91))):
+        pieces = []
+        for seed in range(3):
+            req = PieceRequest(**BASE, seed=seed, **({"registers": {"melody": reg}} if reg else {}))
+            res = Generator(model).generate(req)
+            from symusic import Score
+
+            mel = next(t for t in Score.from_midi(res.midi).tracks if t.name == "melody")
+            pitches = np.array([n.pitch for n in mel.notes])
+            pieces.append((pitches.max() - pitches.min(), np.median(pitches)))
+        figures[name] = np.array(pieces).mean(0)
+    assert figures["low narrow"][0] <= 12 < figures["high"][0]
+    assert figures["low narrow"][1] < figures["default"][1] < figures["high"][1]
+    assert figures["default"][0] <= 19
+
+
+def test_melody_stats_read_a_known_tune():
+    tune = [(0, 0, 60, 4, 90), (0, 4, 62, 4, 90), (0, 8, 64, 4, 90), (0, 12, 65, 4, 90),
+            (1, 0, 62, 4, 90), (1, 4, 64, 4, 90), (1, 8, 66, 4, 90), (1, 12, 67, 4, 90),  # bar 0 up a tone
+            (2, 2, 72, 4, 90), (2, 8, 60, 8, 90)]
+    harmony = [(0, 0, 55, 16, 70), (1, 0, 65, 16, 70), (2, 0, 48, 16, 70)]
+    midi = to_score({"melody": tune, "harmony": harmony}, {"melody": 73, "harmony": 0}, 100, 4, 4).dumps_midi()
+    st = melody_stats(midi, 16)
+    assert st["repeat"] == pytest.approx(1 / 3) and st["range"] == 12
+    assert st["leaps"] == pytest.approx(1 / 9) and st["stepwise"] == pytest.approx(6 / 9)
+    assert st["on_top"] == pytest.approx(8 / 10)  # bar 1 opens on 62 and 64 under a sounding 65
+    assert st["syncopation"] == pytest.approx(1 / 10)
