@@ -218,14 +218,15 @@ class TrainConfig(_Section):
     cpus_per_worker: int = Field(1, ge=1, description="CPUs each worker reserves, and its torch threads")
     use_gpu: bool = Field(False, description="one GPU per worker")
     precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="autocast dtype; fp16 adds a gradient scaler")
-    max_steps: int = Field(300, ge=1)
-    batch_size: int = Field(16, ge=1, description="windows per worker per step")
-    block_size: int = Field(256, ge=16)
-    n_layer: int = Field(2, ge=1)
-    n_head: int = Field(4, ge=1)
-    n_embd: int = Field(128, ge=8)
+    # the preset's (TRAIN_PRESETS, the one place sizes and run lengths are written) unless set explicitly
+    max_steps: int = Field(ge=1)
+    batch_size: int = Field(ge=1, description="windows per worker per step")
+    block_size: int = Field(ge=16)
+    n_layer: int = Field(ge=1)
+    n_head: int = Field(ge=1)
+    n_embd: int = Field(ge=8)
     dropout: float = Field(0.1, ge=0, lt=1)
-    learning_rate: float = Field(3e-3, gt=0, description="peak learning rate after warm-up")
+    learning_rate: float = Field(gt=0, description="peak learning rate after warm-up")
     min_lr_ratio: float = Field(0.1, ge=0, le=1, description="cosine decay ends at learning_rate * this")
     warmup_steps: int | None = Field(None, ge=0, description="linear warm-up; None: 10% of max_steps, at most 50")
     weight_decay: float = Field(0.1, ge=0, description="AdamW decay on matrices (not on biases, norms)")
@@ -252,8 +253,10 @@ class TrainConfig(_Section):
     def _apply_preset(cls, data: Any) -> Any:
         if isinstance(data, dict):
             preset = data.get("preset", "tiny")
-            if preset in TRAIN_PRESETS:
+            if preset in TRAIN_PRESETS:  # an unknown name is refused by the field's own check
                 data = {**TRAIN_PRESETS[preset], **data}
+            else:
+                data = {**TRAIN_PRESETS["tiny"], **data}
         return data
 
     @field_validator("storage_path")

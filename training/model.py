@@ -27,10 +27,12 @@ from training.notes import F as FIELD, FIELD_NAMES, NOTE, field_sizes
 
 @dataclass(frozen=True)
 class NoteModelConfig:
-    block_size: int = 256
-    n_layer: int = 4
-    n_head: int = 4
-    n_embd: int = 128
+    """The sizes come from a preset (``common.config.TRAIN_PRESETS``, via ``config.train``) or a checkpoint."""
+
+    block_size: int
+    n_layer: int
+    n_head: int
+    n_embd: int
     dropout: float = 0.0
     rope_base: float = 10000.0
     fields: dict[str, int] = field(default_factory=field_sizes)

@@ -131,3 +131,14 @@ def test_shipped_example_configs_validate():
     root = Path(__file__).resolve().parents[2]
     for f in sorted((root / "infra" / "config").glob("*.yaml")):
         load_config(f, environ={})
+
+
+def test_train_sizes_and_run_length_come_from_the_preset_unless_set():
+    from common.config import TRAIN_PRESETS, TrainConfig
+
+    for name, preset in TRAIN_PRESETS.items():
+        cfg = TrainConfig(preset=name)
+        assert {k: getattr(cfg, k) for k in preset} == preset, name
+    assert TrainConfig().model_dump(include=set(TRAIN_PRESETS["tiny"])) == TRAIN_PRESETS["tiny"]
+    mixed = TrainConfig(preset="small", max_steps=9, batch_size=3)
+    assert (mixed.max_steps, mixed.batch_size, mixed.n_layer) == (9, 3, TRAIN_PRESETS["small"]["n_layer"])
