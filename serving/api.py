@@ -123,11 +123,23 @@ class GenerateRequest(_Attributes):
                                                          "keeps the one closest to the prompt")
     melody: str | None = Field(None, pattern=PIECE_ID, description=f"an upload's id (POST {UPLOADS_PATH}): its "
                                                                      "melody is kept and the other tracks written around it")
+    structure: str | None = Field(None, min_length=1, max_length=16, pattern=r"^[A-Za-z]+$",
+                                  description="one letter per 4-bar phrase, e.g. 'AABA' (the default): a returning "
+                                              "letter restates that phrase's opening bars, moved to its chords")
+    repetition: float | None = Field(None, ge=0.0, le=1.0, description="how much of a returning phrase is restated "
+                                                                      "(0 none, 0.5 its first half: the default)")
+    registers: dict[Literal["melody", "harmony", "bass"],
+                    Annotated[list[Annotated[int, Field(ge=0, le=127)]], Field(min_length=2, max_length=2)]] | None = (
+        Field(None, description="lowest and highest MIDI pitch per role, e.g. {'melody': [62, 79]}; default melody "
+                                "60-79, harmony and bass below it"))
 
     def piece_request(self, attrs: Attributes, seed: int | None = None) -> PieceRequest:
         """The generator's request: the recommended attributes (explicit ones already on top) and the settings."""
+        phrasing = {k: v for k, v in (("structure", self.structure), ("repetition", self.repetition),
+                                      ("registers", {r: tuple(p) for r, p in (self.registers or {}).items()} or None))
+                    if v is not None}
         return attrs.to_request(bars=self.bars, tracks=self.tracks, seed=self.seed if seed is None else seed,
-                                temperature=self.temperature)
+                                temperature=self.temperature, **phrasing)
 
 
 class Candidate(BaseModel):

@@ -68,3 +68,19 @@ def test_attributes_reject_a_style_outside_the_vocabulary():
     with pytest.raises(ValidationError, match="style 'polka'"):
         Attributes(style="polka", bpm=100, key="C major", time_signature="4/4", instruments=[], progression=[],
                    chords=[], sources={})
+
+
+def test_phrase_controls_reach_the_generators_request_and_bad_ones_name_the_field():
+    from training.prompts import recommend
+
+    attrs = recommend("pop")
+    req = GenerateRequest(prompt="pop", structure="abab", repetition=0.75, registers={"melody": [62, 79]}, bars=8)
+    plan = req.piece_request(attrs, seed=3)
+    assert (plan.structure, plan.repetition, plan.registers) == ("ABAB", 0.75, {"melody": (62, 79)})
+    default = GenerateRequest(prompt="pop").piece_request(attrs, seed=3)
+    assert default.structure is None and default.repetition == 0.5 and default.registers is None
+    for bad in ({"structure": "A-B"}, {"repetition": 1.5}, {"registers": {"drums": [30, 50]}},
+                {"registers": {"melody": [60]}}):
+        with pytest.raises(ValidationError) as info:
+            GenerateRequest(prompt="pop", **bad)
+        assert info.value.errors()[0]["loc"][0] == next(iter(bad))
