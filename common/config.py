@@ -207,13 +207,18 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
               "learning_rate": 1e-3},
     "base": {"n_layer": 12, "n_head": 12, "n_embd": 768, "block_size": 1024, "batch_size": 32, "max_steps": 50_000,
              "learning_rate": 6e-4},
+    # `make train-pop909`: POP909 (720 training songs) plus the demo corpus in at most 60 minutes on 2 CPU
+    # cores, sized from the measured rate (docs/models.md, "Training on POP909"): 1.47 M parameters,
+    # 1200 steps x 2 workers x 8 windows x 512 note steps = 9.8 M note steps
+    "pop909": {"n_layer": 3, "n_head": 4, "n_embd": 192, "block_size": 512, "batch_size": 8, "max_steps": 1200,
+               "learning_rate": 2e-3},
 }
 
 
 class TrainConfig(_Section):
     """The generator's training run (training.train on the generic loop training.loop)."""
 
-    preset: Literal["tiny", "small", "base"] = Field("tiny", description="sizes from TRAIN_PRESETS; explicit keys override")
+    preset: Literal["tiny", "small", "base", "pop909"] = Field("tiny", description="sizes from TRAIN_PRESETS; explicit keys override")
     num_workers: int = Field(2, ge=1, description="Ray Train workers (DDP ranks)")
     cpus_per_worker: int = Field(1, ge=1, description="CPUs each worker reserves, and its torch threads")
     use_gpu: bool = Field(False, description="one GPU per worker")

@@ -126,6 +126,9 @@ class NoteTable:
     role: np.ndarray  # index into ROLES
     programs: dict[str, int]  # role -> program (-1 drums)
     chords: list[tuple[int | None, str | None]]  # per bar: (root, quality) or (None, None)
+    # the meter the bars stand for when they came from labels (e.g. "4/4" for POP909's downbeats, whose
+    # files declare 1/4); None: the meter the table was asked for or the file declares
+    time_signature: str | None = None
 
 
 def _skyline(start: np.ndarray, pitch: np.ndarray) -> np.ndarray:
@@ -137,11 +140,17 @@ def _skyline(start: np.ndarray, pitch: np.ndarray) -> np.ndarray:
     return top
 
 
-def note_table(score, time_signature: str | None = None) -> NoteTable:
-    """The notes of a symusic Score quantized to 16ths, by role, with a chord per bar from its notes."""
+def note_table(score, time_signature: str | None = None, bar_start_s=None, bar_chords=None) -> NoteTable:
+    """The notes of a symusic Score quantized to 16ths, by role, with a chord per bar from its notes.
+
+    With labelled bars (``bar_start_s``: each bar's downbeat in seconds, ``bar_chords``: the lake chord
+    label of each, e.g. ``"G:maj"`` or ``"N"``, as gold holds them for an annotated set), the bars are
+    those downbeats and the chords those labels instead (:func:`labelled_grid`).
+    """
     from lake.midi_features import check_score, describe_tracks
 
     p = check_score(score)
+    labelled = labelled_grid(score, p, bar_start_s, bar_chords)
     ts = time_signature or (f"{score.time_signatures[0].numerator}/{score.time_signatures[0].denominator}"
                             if len(score.time_signatures) else "4/4")
     try:
@@ -150,6 +159,8 @@ def note_table(score, time_signature: str | None = None) -> NoteTable:
         num, den = 4, 4
     bar_steps = num * STEPS_PER_QUARTER * 4 // den
     tick_per_step = p.tpq / STEPS_PER_QUARTER
+    if labelled is not None:
+        bar_steps, tick_per_step = labelled.bar_steps, labelled.tick_per_step
     tracks = describe_tracks(p)
     role_of = {}
     for t in tracks:
@@ -168,7 +179,7 @@ def note_table(score, time_signature: str | None = None) -> NoteTable:
             vels.append(t.notes.numpy()["velocity"].astype(np.int64))
     if vels:
         vel = np.concatenate(vels)
-    bar, pos = np.divmod(q_start, bar_steps)
+    bar, pos = labelled.place(p.start) if labelled is not None else np.divmod(q_start, bar_steps)
     n_bars = int(bar.max()) + 1 if len(bar) else 0
     programs: dict[str, int] = {}
     for t in tracks:
@@ -178,7 +189,9 @@ def note_table(score, time_signature: str | None = None) -> NoteTable:
         programs["melody"] = programs.get("harmony", 0)
     bounds = np.arange(n_bars + 1) * bar_steps * tick_per_step
     chords: list[tuple[int | None, str | None]] = []
-    if n_bars:
+    if labelled is not None:
+        chords = labelled.chords[:n_bars]
+    elif n_bars:
         hist, bass = segment_histograms(p.start[pitched], p.end[pitched], p.pitch[pitched], bounds.astype(np.float64))
         for b in best_templates(hist, bass):
             if b >= len(LABELS):
@@ -187,7 +200,92 @@ def note_table(score, time_signature: str | None = None) -> NoteTable:
                 root, quality = LABELS[b].split(":")
                 chords.append((_pc(root), quality))
     return NoteTable(bar_steps=bar_steps, n_bars=n_bars, bar=bar, pos=pos, pitch=p.pitch.astype(np.int64),
-                     dur=q_dur, vel=vel, role=roles, programs=programs, chords=chords)
+                     dur=q_dur, vel=vel, role=roles, programs=programs, chords=chords,
+                     time_signature=labelled.time_signature if labelled is not None else None)
+
+
+# -- labelled bars (an annotated set's downbeats and chords) --------------------------------------
+@dataclass(frozen=True)
+class LabelledGrid:
+    """Bars from labelled downbeats, in ticks: ``edges`` (n_bars + 1), a chord per bar, the meter they make."""
+
+    edges: np.ndarray
+    chords: list[tuple[int | None, str | None]]
+    bar_steps: int
+    tick_per_step: float
+    time_signature: str
+
+    def place(self, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(bar, onset in the bar on the 16th grid) of onsets in ticks: each bar's length is split into
+        ``bar_steps`` equal steps, so a played bar a little longer or shorter than its meter still fills it."""
+        start = np.asarray(start, dtype=np.float64)
+        bar = np.clip(np.searchsorted(self.edges, start, side="right") - 1, 0, len(self.edges) - 2)
+        length = self.edges[bar + 1] - self.edges[bar]
+        pos = np.round((start - self.edges[bar]) / length * self.bar_steps).astype(np.int64)
+        over = pos >= self.bar_steps  # rounds onto the next downbeat
+        last = len(self.edges) - 2
+        bar = np.where(over & (bar < last), bar + 1, bar)
+        pos = np.where(over, np.where(bar == last, np.minimum(pos, self.bar_steps - 1), 0), pos)
+        return bar.astype(np.int64), np.maximum(pos, 0)
+
+
+def seconds_to_ticks(score, seconds) -> np.ndarray:
+    """Ticks of times in seconds through the score's tempo map (120 BPM before or without a tempo)."""
+    secs = np.asarray(seconds, dtype=np.float64)
+    tpq = float(score.ticks_per_quarter)
+    tempos = sorted(((int(t.time), float(t.mspq)) for t in score.tempos), key=lambda x: x[0])
+    if not tempos or tempos[0][0] > 0:
+        tempos.insert(0, (0, 500_000.0))
+    ticks = np.array([t for t, _ in tempos], dtype=np.float64)
+    sec_per_tick = np.array([m for _, m in tempos], dtype=np.float64) / 1e6 / tpq
+    at = np.concatenate([[0.0], np.cumsum(np.diff(ticks) * sec_per_tick[:-1])])  # seconds at each tempo change
+    i = np.clip(np.searchsorted(at, secs, side="right") - 1, 0, len(at) - 1)
+    return ticks[i] + (secs - at[i]) / sec_per_tick[i]
+
+
+def _chord_of_label(label) -> tuple[int | None, str | None]:
+    """``"G:maj"`` -> (7, "maj"); ``"N"``, empty or unknown -> (None, None)."""
+    if not label or ":" not in str(label):
+        return None, None
+    root, quality = str(label).split(":", 1)
+    if quality not in QUALITY_NAMES:
+        return None, None
+    try:
+        return _pc(root), quality
+    except ValueError:
+        return None, None
+
+
+def labelled_grid(score, p, bar_start_s, bar_chords) -> LabelledGrid | None:
+    """The bars of labelled downbeats, or None when there are none to use (fewer than 2, or chords that do
+    not match the bars one to one).
+
+    The meter is the median bar length in quarter notes under the tempo map (4 -> ``4/4``). Notes before
+    the first downbeat (a pickup) and after the last bar get bars of the median length, without a chord.
+    """
+    if bar_start_s is None or bar_chords is None:
+        return None
+    starts, labels = [float(x) for x in bar_start_s], list(bar_chords)
+    if len(starts) < 2 or len(labels) != len(starts) or any(b <= a for a, b in zip(starts, starts[1:])):
+        return None
+    edges = seconds_to_ticks(score, starts)
+    bar_len = float(np.median(np.diff(edges)))
+    quarters = int(round(bar_len / p.tpq))
+    if not 1 <= quarters <= MAX_BAR_STEPS // STEPS_PER_QUARTER or bar_len <= 0:
+        return None
+    edges = np.append(edges, edges[-1] + bar_len)
+    chords = [_chord_of_label(x) for x in labels]
+    first = float(p.start.min()) if len(p.start) else edges[0]
+    while first < edges[0]:
+        edges = np.insert(edges, 0, edges[0] - bar_len)
+        chords.insert(0, (None, None))
+    last = float(p.start.max()) if len(p.start) else edges[-1]
+    while last >= edges[-1]:
+        edges = np.append(edges, edges[-1] + bar_len)
+        chords.append((None, None))
+    bar_steps = quarters * STEPS_PER_QUARTER
+    return LabelledGrid(edges=edges, chords=chords, bar_steps=bar_steps, tick_per_step=bar_len / bar_steps,
+                        time_signature=f"{quarters}/4")
 
 
 def _pc(name: str) -> int:
