@@ -530,6 +530,10 @@ class MusicService:
             raise ApiError(422, f"piece {piece_id} would render to a {estimate / 2**20:.0f} MB WAV: the limit is "
                                 f"{s.render_max_bytes / 2**20:.0f} MB (serve.render_max_bytes); its MIDI file is "
                                 f"available")
+        if estimate > s.key_quota_bytes:
+            raise ApiError(422, f"piece {piece_id} would render to a {estimate / 2**20:.0f} MB WAV: more than one "
+                                f"key may keep ({s.key_quota_bytes / 2**20:.0f} MB, serve.key_quota_bytes); its MIDI "
+                                f"file is available")
         self._charge_render(request)
         try:
             async with self.renders.slot():

@@ -126,7 +126,7 @@ def probes(url: str, key: str, internals: list[str]) -> None:
 def fill(url: str, keys: list[str], duration: float, pieces_dir: str, limit: int) -> None:
     import requests
 
-    print(f"\n[3] disk filling: {len(keys)} keys render 24-bar pieces at 40 BPM for {duration:.0f} s "
+    print(f"\n[3] disk filling: {len(keys)} keys render 16-bar pieces at 60 BPM (about 11 MB of WAV each) for {duration:.0f} s "
           f"(store ceiling {limit / 1e6:.0f} MB)")
     seen, stop, statuses = [], threading.Event(), Counter()
 
@@ -140,7 +140,7 @@ def fill(url: str, keys: list[str], duration: float, pieces_dir: str, limit: int
         while not stop.is_set():
             seed += 1
             g = requests.post(url + "/v1/generate", headers=h, timeout=120,
-                              json={"prompt": "slow ambient strings", "bars": 24, "bpm": 40, "seed": seed})
+                              json={"prompt": "slow ambient strings", "bars": 16, "bpm": 60, "seed": seed})
             statuses[f"generate {g.status_code}"] += 1
             if g.status_code != 200:
                 time.sleep(float(g.headers.get("Retry-After", 1)))
