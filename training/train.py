@@ -9,7 +9,8 @@ the run id to the workers, whose rank 0 logs the per-step loss, learning rate an
 it, and after the fit logs and registers the model. A run is skipped when a registered version
 already carries the same fingerprint (train config + tokenizer + data versions), so a second demo
 never retrains. ``resume=True`` continues the newest interrupted generator run from its last
-checkpoint, at the data versions that run pinned.
+checkpoint, at the data versions that run pinned. The run's lifecycle (resume check, reuse, open,
+KILLED/FAILED/FINISHED marking) is training.runs, shared with the CLAP trainer.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from mlflow.entities import Param
 
 from lake.delta import Lake
 from common.cluster import init_ray
-from common.runinfo import code_version, new_run_id
-from training import lifecycle, registry
+from common.runinfo import code_version
+from training import lifecycle, registry, runs
 from training.data import build_datasets, pin_versions
 from training.generator import CHECKPOINT_FILE, GeneratorModel, save_checkpoint
 from training.generator_task import GeneratorTask
@@ -84,16 +85,11 @@ def fingerprint(train_cfg, tok_id: str, data_versions: dict[str, int], lake_uri:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _find_version(cfg, fp: str) -> registry.VersionInfo | None:
-    """The newest registered version trained with fingerprint ``fp``, if any."""
-    return next((v for v in registry.list_versions(cfg) if v.tags.get("fingerprint") == fp), None)
-
-
 def _reuse(client, mv: registry.VersionInfo, fp: str) -> TrainResult:
     """Answer with an existing version as it stands (its gates were decided when it was registered)."""
     run = client.get_run(mv.run_id)
-    alias = next((a for a in (registry.CHAMPION, registry.CHALLENGER) if a in mv.aliases), "")
-    return TrainResult(run_id=mv.run_id, model_name=registry.MODEL_NAME, model_version=int(mv.version), alias=alias,
+    return TrainResult(run_id=mv.run_id, model_name=registry.MODEL_NAME, model_version=int(mv.version),
+                       alias=runs.alias_of(mv),
                        metrics=dict(run.data.metrics), data_versions=registry.data_versions(mv.tags), fingerprint=fp,
                        reused=True)
 
@@ -113,16 +109,12 @@ def run_training(cfg, force: bool = False, resume: bool = False,
     if resume:
         previous_run, versions = registry.run_to_resume(client, cfg, KIND, "generator")
         fp = fingerprint(tr, tok_id, versions, lake.uri)
-        if fp != previous_run.data.tags.get("fingerprint"):
-            raise NothingToResume(
-                f"run {previous_run.info.run_name} was started with another train config or tokenizer "
-                f"(fingerprint {previous_run.data.tags.get('fingerprint')}, now {fp}): resume needs the same "
-                "settings; train afresh without --resume")
+        runs.check_resumable(previous_run, fp, "another train config or tokenizer")
     else:
         versions = pin_versions(lake)
         fp = fingerprint(tr, tok_id, versions, lake.uri)
         if not force:
-            previous = _find_version(cfg, fp)
+            previous = runs.registered_with(cfg, fp)
             if previous is not None:
                 return _reuse(client, previous, fp)
 
@@ -134,30 +126,18 @@ def run_training(cfg, force: bool = False, resume: bool = False,
 
     data_tags = {f"data.{name}.version": str(v) for name, v in versions.items()}
     tags = {"git_commit": code_version(), "tokenizer_id": tok_id, "fingerprint": fp, **data_tags}
-    if previous_run is not None:
-        run_id, run_name = previous_run.info.run_id, previous_run.info.run_name
-        client.update_run(run_id, status="RUNNING")
-    else:
-        run = client.create_run(registry.experiment_id(client, cfg), run_name=new_run_id("train"),
-                                tags={**tags, KIND_TAG: KIND})
-        run_id, run_name = run.info.run_id, run.info.run_name
+    run_id, run_name, created = runs.open_run(client, cfg, previous_run, "train", KIND, tags)
+    if created:
         params = {**{f"train.{k}": v for k, v in tr.model_dump(mode="json").items()},
                   "tokenizer_id": tok_id,
                   **{f"n_{k}": v for k, v in data.counts.items()}, **data_tags}
         client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])
 
     datasets = {"train": data.train, **({"validation": data.validation} if data.validation is not None else {})}
-    try:
+    with runs.tracked(client, run_id):
         result = fit(cfg, task, datasets, TrainSettings.from_section(tr), mlflow_run_id=run_id, run_name=run_name,
                      resume=resume)
         version = _register(client, run_id, result.checkpoint, task, tags)
-    except KeyboardInterrupt:
-        client.set_terminated(run_id, status="KILLED")
-        raise
-    except BaseException:
-        client.set_terminated(run_id, status="FAILED")
-        raise
-    client.set_terminated(run_id, status="FINISHED")
     metrics = {k: float(v) for k, v in result.metrics.items() if k.endswith("loss")}
     decision = lifecycle.challenge(cfg, registry.MODEL_NAME, version, tr.gates, metrics=metrics, evaluate=evaluate)
     return TrainResult(run_id=run_id, model_name=registry.MODEL_NAME, model_version=version,

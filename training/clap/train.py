@@ -26,8 +26,8 @@ import torch
 
 from lake.delta import Lake
 from lake.tokenizer import build_tokenizer, tokenizer_id
-from common.runinfo import code_version, new_run_id
-from training import lifecycle, registry
+from common.runinfo import code_version
+from training import lifecycle, registry, runs
 from training.train import TrainResult
 from training.clap import MODEL_NAME
 from training.clap.config import NOT_FINGERPRINTED, ClapSettings, settings_for, train_settings
@@ -104,18 +104,15 @@ def run_clap_training(cfg, force: bool = False, resume: bool = False) -> ClapTra
     batch = max(2, min(settings.batch_size, n_train // cfg.clap.num_workers))
     loop_settings = train_settings(cfg, settings, batch)
     fp = fingerprint(settings, loop_settings, tok_id, versions, lake.uri)
-    if resume and fp != previous_run.data.tags.get("fingerprint"):
-        raise NothingToResume(f"run {previous_run.info.run_name} was started with other CLAP settings or data "
-                              f"(fingerprint {previous_run.data.tags.get('fingerprint')}, now {fp}): resume needs "
-                              "the same settings; train afresh without --resume")
-    if not resume and not force:
-        previous = next((v for v in registry.list_versions(cfg, MODEL_NAME) if v.tags.get("fingerprint") == fp), None)
+    if resume:
+        runs.check_resumable(previous_run, fp, "other CLAP settings or data")
+    elif not force:
+        previous = runs.registered_with(cfg, fp, MODEL_NAME)
         if previous is not None:
             return _reuse(cfg, lake, client, previous, fp)
 
     if previous_run is not None:
-        run_id, run_name = previous_run.info.run_id, previous_run.info.run_name
-        with open(client.download_artifacts(run_id, TEXT_TOKENIZER_ARTIFACT)) as f:
+        with open(client.download_artifacts(previous_run.info.run_id, TEXT_TOKENIZER_ARTIFACT)) as f:
             from tokenizers import Tokenizer
 
             text_tok = Tokenizer.from_str(f.read())
@@ -136,18 +133,17 @@ def run_clap_training(cfg, force: bool = False, resume: bool = False) -> ClapTra
     data_tags = {f"data.{name}.version": str(v) for name, v in versions.items()}
     tags = {"git_commit": code_version(), "tokenizer_id": tok_id, "text_tokenizer_id": text_tokenizer_id(text_tok),
             "fingerprint": fp, "preset": cfg.clap.preset, **data_tags}
-    if previous_run is not None:
-        client.update_run(run_id, status="RUNNING")
-    else:
-        run = client.create_run(registry.experiment_id(client, cfg), run_name=new_run_id("clap"), tags={**tags, KIND_TAG: KIND})
-        run_id, run_name = run.info.run_id, run.info.run_name
+    run_id, run_name, created = runs.open_run(client, cfg, previous_run, "clap", KIND, tags)
+    if created:
         _log_start(client, run_id, settings, loop_settings, data.counts, text_tok, data_tags)
     timings["prepare"] = time.monotonic() - t0
 
     from training.loop import fit, load_checkpoint
 
     datasets = {"train": data.train, **({"validation": data.validation} if data.validation is not None else {})}
-    try:
+    from training.clap.evaluate import evaluate_pairs
+
+    with runs.tracked(client, run_id):  # FINISHED once the retrieval metrics are in the run
         t = time.monotonic()
         result = fit(cfg, task, datasets, loop_settings, mlflow_run_id=run_id, run_name=run_name, resume=resume)
         timings["fit"] = time.monotonic() - t
@@ -157,20 +153,11 @@ def run_clap_training(cfg, force: bool = False, resume: bool = False) -> ClapTra
         t = time.monotonic()
         version = _register(client, run_id, ckpt, tokenizer, tags)
         timings["register"] = time.monotonic() - t
-    except KeyboardInterrupt:
-        client.set_terminated(run_id, status="KILLED")
-        raise
-    except BaseException:
-        client.set_terminated(run_id, status="FAILED")
-        raise
 
-    t = time.monotonic()
-    from training.clap.evaluate import evaluate_pairs
-
-    report = evaluate_pairs(encoder, pairs, splits=EVAL_SPLITS)
-    losses = {k: float(v) for k, v in result.metrics.items() if k.endswith("loss")}
-    _log_metrics(client, run_id, {**report.metrics(), "logit_scale": encoder.logit_scale})
-    client.set_terminated(run_id, status="FINISHED")
+        t = time.monotonic()
+        report = evaluate_pairs(encoder, pairs, splits=EVAL_SPLITS)
+        losses = {k: float(v) for k, v in result.metrics.items() if k.endswith("loss")}
+        _log_metrics(client, run_id, {**report.metrics(), "logit_scale": encoder.logit_scale})
     _remeasure_champion(cfg, pairs, version)
     measured = report.metrics()
     carried = {**losses, **report.headline(), **{k: measured[k] for k in cfg.clap.gates if k in measured}}
@@ -259,9 +246,9 @@ def _reuse(cfg, lake: Lake, client, mv: registry.VersionInfo, fp: str) -> ClapTr
     from training.clap.embeddings import embed_lake
 
     run = client.get_run(mv.run_id)
-    alias = next((a for a in (registry.CHAMPION, registry.CHALLENGER) if a in mv.aliases), "")
     embedded = embed_lake(lake, load_encoder(cfg, mv.version), MODEL_NAME, mv.version)
-    return ClapTrainResult(run_id=mv.run_id, model_name=MODEL_NAME, model_version=int(mv.version), alias=alias,
+    return ClapTrainResult(run_id=mv.run_id, model_name=MODEL_NAME, model_version=int(mv.version),
+                           alias=runs.alias_of(mv),
                            metrics=dict(run.data.metrics), data_versions=registry.data_versions(mv.tags), fingerprint=fp,
                            reused=True, embeddings=embedded.summary())
 
