@@ -56,10 +56,6 @@ class HostRefused(Exception):
     """The URL's host resolves to an address the source may not reach."""
 
 
-class TooLarge(Exception):
-    """The body is (or is announced to be) larger than the cap."""
-
-
 class _Stop(Exception):
     """Raised from the response hook to abandon a response; the reason is kept on the Fetcher."""
 

@@ -133,8 +133,3 @@ def build_clusters(shas: list[str], note_hashes: list[str | None], sigs: list, n
                              similarity=round(sim, 4), cluster_size=len(members)))
     rows.sort(key=lambda r: (r["cluster_id"], r["sha256"]))
     return rows
-
-
-def cluster_of(rows: list[dict]) -> dict[str, str]:
-    """sha256 -> cluster_id from duplicate rows; a piece not in the mapping is its own cluster."""
-    return {r["sha256"]: r["cluster_id"] for r in rows}

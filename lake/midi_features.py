@@ -621,11 +621,3 @@ def analyze(score: Score, limits: Limits = Limits(), prepared: Prepared | None =
 def extract_features(score: Score, limits: Limits = Limits()) -> dict:
     """The silver_scores features of a parsed score (see :func:`analyze`); ``n_tracks`` counts tracks with notes."""
     return analyze(score, limits).features
-
-
-def main_tempo(score: Score, end_tick: int | None = None) -> float:
-    """The tempo (BPM) in force for the longest stretch of the piece (120 BPM before the first event)."""
-    tempo = TempoMap(score)
-    end = int(score.end()) if end_tick is None else end_tick
-    bpm_values, secs_held, _ = tempo.held(end)
-    return _mode_by_weight(bpm_values, secs_held)

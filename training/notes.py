@@ -44,7 +44,6 @@ FIELDS: dict[str, int] = {
 FIELD_NAMES = tuple(FIELDS)
 F = {name: i for i, name in enumerate(FIELD_NAMES)}
 N_FIELDS = len(FIELDS)
-SAMPLED = ("kind", "role", "pos", "pitch", "dur", "vel")  # what the model predicts for the next step
 NO_CHORD_ROOT = 12
 
 

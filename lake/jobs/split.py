@@ -25,8 +25,6 @@ from lake.schemas import GOLD_LYRIC_SEGMENTS, GOLD_PAIRS, GOLD_SPLITS, SILVER_SC
 from lake.vocab import split_of
 from common.runinfo import code_version, new_run_id
 
-PROTECTION = {"test": 2, "validation": 1, "train": 0}  # a merged cluster keeps its most protected split
-
 
 def duplicates_spec():
     """The dedup job's table (``sha256``, ``cluster_id``), when the lake defines one."""
