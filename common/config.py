@@ -149,6 +149,9 @@ class IngestConfig(_Section):
                                                         "run fetches again at most about (tasks in flight + 1) x this")
     lease_ttl_s: float = Field(600.0, ge=5, description="per-source ingest lease: renewed every third of this; a dead holder's lease expires after it")
     import_max_file_bytes: int = Field(8 * 1024 * 1024, ge=1024, description="bulk import: larger archive members are recorded as errors")
+    actor_start_timeout_s: float = Field(120.0, gt=0, description="seconds the crawl's fetch actors may take to start; "
+                                                                  "past it the crawl stops with what Ray is short of "
+                                                                  "(e.g. CPUs other actors or placement groups hold)")
 
 
 class TokenizerConfig(_Section):

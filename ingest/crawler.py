@@ -47,6 +47,11 @@ FETCH_ACTOR_CPUS = 0.25  # fetching waits on the network, not the CPU
 FETCH_TASK_RETRIES = 2  # a batch whose fetch actor died is sent again this many times (to the restarted actor)
 
 
+class FetchActorsNotReady(RuntimeError):
+    """The fetch actors did not start in time, most often because Ray cannot schedule them: other actors or
+    placement groups hold the CPUs they ask for. Without this check the crawl would wait on them forever."""
+
+
 class FetchWorker:
     """A fetch actor: ``fetch_threads`` concurrent calls, one Fetcher (one SessionPage) per thread."""
 
@@ -54,6 +59,10 @@ class FetchWorker:
         self.source = source
         self.gate = RemoteGate(gate) if gate is not None else None
         self._local = threading.local()
+
+    def ready(self) -> bool:
+        """Answers once the actor is running: what the driver waits on before it hands out batches."""
+        return True
 
     def fetch_batch(self, tasks: list[Task]) -> list[Outcome]:
         fetcher = getattr(self._local, "fetcher", None)
@@ -112,7 +121,8 @@ def run_ingest(cfg: Config, sources: list[str] | None = None) -> list[IngestRepo
     lake = Lake.from_config(cfg)
     return [crawl_source(lake, src, workers=cfg.ingest.workers, batch_size=cfg.ingest.batch_size,
                          checkpoint_s=cfg.ingest.checkpoint_s,
-                         land_every_rows=getattr(cfg.ingest, "land_every_rows", 500)) for src in chosen]
+                         land_every_rows=getattr(cfg.ingest, "land_every_rows", 500),
+                         actor_start_timeout_s=cfg.ingest.actor_start_timeout_s) for src in chosen]
 
 
 class _Crawl:
@@ -229,7 +239,7 @@ def _reason_kind(reason: str) -> str:
 
 
 def crawl_source(lake: Lake, source: SourceConfig, workers: int, batch_size: int, checkpoint_s: float = 5.0,
-                 land_every_rows: int = 500) -> IngestReport:
+                 land_every_rows: int = 500, actor_start_timeout_s: float = 120.0) -> IngestReport:
     t0 = time.monotonic()
     report = IngestReport(source=source.name, run_id=new_run_id("ingest"))
     crawl = _Crawl(lake, source, report.run_id, land_every_rows)
@@ -256,6 +266,7 @@ def crawl_source(lake: Lake, source: SourceConfig, workers: int, batch_size: int
     turn = 0
     try:
         crawl.start()
+        _wait_ready(actors, actor_start_timeout_s)
         last = time.monotonic()
         while True:
             for host in crawl.frontier.hosts():
@@ -307,6 +318,25 @@ def crawl_source(lake: Lake, source: SourceConfig, workers: int, batch_size: int
     report.table_versions = {spec.name: lake.version(spec) for spec in (BRONZE_MIDI, BRONZE_LYRICS, BRONZE_CRAWL_ERRORS)}
     report.elapsed_s = time.monotonic() - t0
     return report
+
+
+def _wait_ready(actors: list, timeout_s: float) -> None:
+    """Return once every fetch actor runs; FetchActorsNotReady naming what Ray is short of after ``timeout_s``."""
+    refs = [actor.ready.remote() for actor in actors]
+    ready, pending = ray.wait(refs, num_returns=len(refs), timeout=timeout_s)
+    if not pending:
+        ray.get(ready)  # an actor that could not be constructed raises here
+        return
+    free, total = ray.available_resources(), ray.cluster_resources()
+    need = {"CPU": FETCH_ACTOR_CPUS}
+    short = [f"{name}: {free.get(name, 0.0):g} of {total.get(name, 0.0):g} free, each fetch actor needs {n:g}"
+             for name, n in need.items() if free.get(name, 0.0) < n]
+    why = ("Ray is short of " + "; ".join(short) + " (other actors or placement groups hold the rest: `ray status`, "
+           "ray.util.state.list_actors() and list_placement_groups() name them)" if short
+           else "nothing they ask for is short (" + ", ".join(f"{k}: {free.get(k, 0.0):g} free" for k in need)
+           + "); they may still be starting: raise ingest.actor_start_timeout_s")
+    raise FetchActorsNotReady(f"{len(pending)} of {len(actors)} fetch actors did not start within {timeout_s:g} s "
+                              f"(ingest.actor_start_timeout_s): {why}")
 
 
 def _worker_lost(task: Task, error: Exception) -> Outcome:
