@@ -18,6 +18,11 @@ on top, range, pitch-class entropy, syncopation, muspy's metrics) are measured t
 (``evaluate(..., real=...)``; :func:`evaluate_version` finds them: a folder, held-out POP909, or the
 lake's test/validation pieces), the report sets the medians beside the real songs', with the
 classifier two-sample test and the model's loss per note on those songs, as ``realism.*`` metrics.
+
+Copying (:mod:`training.copycheck`): given an index of the model's training songs
+(``evaluate(..., copy_index=...)``; :func:`evaluate_version` builds it from the rows the version
+trained on), every piece's longest melody match with a training song is found; ``copy.share_4bar``
+(pieces repeating 4 bars or more) and ``copy.longest_bars`` are reported and logged.
 """
 
 from __future__ import annotations
@@ -248,6 +253,8 @@ class EvalReport:
     model: str = ""  # "name vN" when a registered version was evaluated
     run_id: str | None = None  # the MLflow run it was logged to
     realism: RealismReport | None = None  # against real songs, when there were some to compare with
+    copy: object | None = None  # training.copycheck.CopyReport: the pieces against the training songs
+    copy_note: str = ""  # why copying was not measured
 
     def groups(self) -> dict[str, list[CaseResult]]:
         out = {"all": self.results}
@@ -260,6 +267,8 @@ class EvalReport:
         out = aggregate(self.groups()[group])
         if group == "all" and self.realism is not None:
             out.update(self.realism.metrics())
+        if group == "all" and self.copy is not None:
+            out.update(self.copy.metrics())
         return out
 
     def checks(self) -> dict[str, bool]:
@@ -305,6 +314,10 @@ class EvalReport:
         out += [f"failed {r.case.id}: {r.error}" for r in failed[:5]]
         if self.realism is not None:
             out += ["", self.realism.table()]
+        if self.copy is not None:
+            out += ["", self.copy.line()]
+        elif self.copy_note:
+            out += ["", f"copying: not measured ({self.copy_note})"]
         return "\n".join(out)
 
     def csv(self) -> str:
@@ -326,17 +339,19 @@ def _one_line(e: BaseException, limit: int = 300) -> str:
 
 
 def evaluate(generator, cases: list[EvalCase] | None = None, progress: bool = True,
-             real: RealSet | None = None) -> EvalReport:
+             real: RealSet | None = None, copy_index=None) -> EvalReport:
     """Every case through ``generator.generate(PieceRequest) -> PieceResult``, every piece measured.
 
     A case whose request or generation fails is kept as a failed result (its error in one line);
     the evaluation goes on with the next. With ``real`` songs the report carries the realism
-    comparison (:func:`training.realism.compare`) and the generator's loss per note on them.
+    comparison (:func:`training.realism.compare`) and the generator's loss per note on them; with a
+    ``copy_index`` (:class:`training.copycheck.CopyIndex`) each piece's longest match with its songs.
     """
     from common.progress import Progress
 
     cases = load_eval_set() if cases is None else list(cases)
     results: list[CaseResult] = []
+    pieces: list[bytes] = []
     bar = Progress("evaluate", total=len(cases), unit="pieces") if progress else None
     for case in cases:
         req_dict: dict = {}
@@ -362,6 +377,7 @@ def evaluate(generator, cases: list[EvalCase] | None = None, progress: bool = Tr
         except Exception:  # noqa: BLE001 - a piece whose melody cannot be read has no realism figures
             stats = None
         results.append(CaseResult(case, req_dict, m, err, gen_ms, sources, stats))
+        pieces.append(result.midi)
         if bar:
             bar.advance(1, failed=int(m is None))
     if bar:
@@ -370,6 +386,10 @@ def evaluate(generator, cases: list[EvalCase] | None = None, progress: bool = Tr
     if real is not None:
         report.realism = compare([r.realism for r in results if r.realism], real)
         report.realism.loss_per_note, report.realism.loss_note = loss_per_note(generator, real)
+    if copy_index is not None:
+        from training.copycheck import check_pieces
+
+        report.copy = check_pieces(copy_index, pieces)
     return report
 
 
@@ -410,19 +430,28 @@ def log_to_mlflow(client, run_id: str, report: EvalReport, prefix: str = "eval")
                                RunTag("realism.real_set_digest", report.realism.real.digest)])
         client.log_text(run_id, report.realism.table(), f"{prefix}/realism.txt")
         logged.update(found)
+    if report.copy is not None and report.copy.metrics():
+        found = report.copy.metrics()
+        client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in found.items()],
+                         tags=[RunTag("copy.index", report.copy.index[:250])])
+        client.log_text(run_id, report.copy.line(), f"{prefix}/copy.txt")
+        logged.update(found)
     return logged
 
 
 def evaluate_version(cfg, ref: str = "champion", cases: list[EvalCase] | None = None, limit: int | None = None,
                      set_path: str | Path | None = None, progress: bool = True,
-                     real: str | Path | RealSet | bool | None = None) -> EvalReport:
+                     real: str | Path | RealSet | bool | None = None, copy: bool = True) -> EvalReport:
     """Load the registered generator ``ref`` names (an alias or a version number), evaluate it and log
     the report into a new MLflow run of ``cfg.mlflow.experiment`` tagged with the model's name, version
     and the alias asked for. The report carries the run id.
 
     ``real``: the songs realism is measured against: a folder of MIDI, a :class:`RealSet`, False for
     none, or None for :func:`training.realism.real_set` (held-out POP909 when ``POP909_DIR`` is
-    there, else the lake's test and validation pieces)."""
+    there, else the lake's test and validation pieces).
+
+    ``copy``: measure the pieces against the rows the version trained on (:func:`training.copycheck.from_model`;
+    when they cannot be read, the report says why and has no ``copy.*`` figures)."""
     from common.runinfo import code_version, new_run_id
     from training import registry
 
@@ -437,7 +466,16 @@ def evaluate_version(cfg, ref: str = "champion", cases: list[EvalCase] | None = 
         real_songs = real
     else:
         real_songs = real_set(cfg, None if real is True else real)
-    report = evaluate(generator, cases, progress=progress, real=real_songs)
+    copy_index, copy_note = None, ""
+    if copy:
+        from training.copycheck import from_model
+
+        try:
+            copy_index = from_model(cfg, model_ref.version)
+        except Exception as e:  # noqa: BLE001 - no lake, no data tags: copying is not measured, and said so
+            copy_note = _one_line(e)
+    report = evaluate(generator, cases, progress=progress, real=real_songs, copy_index=copy_index)
+    report.copy_note = copy_note
     report.model = f"{model_ref.name} v{model_ref.version}"
     if set_path is not None:
         report.eval_set = f"{Path(set_path).name}: {report.eval_set}"

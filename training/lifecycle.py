@@ -19,6 +19,10 @@ champion by more than its tolerance is not promoted. The champion's figure count
 was measured against the same real songs (``realism.real_set_id``); otherwise the gate says the
 champion has no value and judges the challenger alone.
 
+Copying: when the evaluation measured ``copy.share_4bar`` (the share of its pieces that repeat 4 bars
+or more of a training song's melody, training.copycheck) and the gates do not name it,
+:data:`COPY_GATE` applies too: a challenger whose share is above 0.001 is not promoted.
+
 What is recorded in MLflow:
 
 * version tags ``metric.<name>`` (every evaluated metric), ``lifecycle.decision`` (promoted,
@@ -62,6 +66,20 @@ def with_realism_gate(gates: Mapping[str, Any], metrics: Mapping[str, float]) ->
     out = dict(gates)
     if REALISM_METRIC in metrics and REALISM_METRIC not in out:
         out[REALISM_METRIC] = REALISM_GATE
+    return out
+
+
+COPY_METRIC = "copy.share_4bar"
+# Absolute: at most 0.1 % of pieces may copy 4 bars (issue 16). The tolerance equals the maximum, so a
+# champion measured against other training songs cannot turn a passing share into a regression.
+COPY_GATE = {"max": 0.001, "better": "lower", "tolerance": 0.001}
+
+
+def with_copy_gate(gates: Mapping[str, Any], metrics: Mapping[str, float]) -> dict[str, Any]:
+    """``gates`` plus :data:`COPY_GATE` when ``metrics`` has the copy share and no gate names it."""
+    out = dict(gates)
+    if COPY_METRIC in metrics and COPY_METRIC not in out:
+        out[COPY_METRIC] = COPY_GATE
     return out
 
 
@@ -320,7 +338,8 @@ def challenge(cfg, model: str, version: int, gates: Mapping[str, Any], *, metric
     given, measures the version named by ``ref`` (its number as a string) and returns a mapping of
     metrics or an object with a ``metrics`` mapping (``training.evaluate.EvalReport``); its
     metrics win over ``metrics`` of the same name. When the evaluation measured realism, the
-    realism gate joins the others (:func:`with_realism_gate`).
+    realism gate joins the others (:func:`with_realism_gate`); when it measured copying, the copy gate
+    (:func:`with_copy_gate`).
     """
     mark_challenger(cfg, model, version)
     measured = dict(metrics or {})
@@ -328,7 +347,7 @@ def challenge(cfg, model: str, version: int, gates: Mapping[str, Any], *, metric
         report = evaluate(cfg, str(version))
         found = getattr(report, "metrics", report)
         measured.update(dict(found() if callable(found) else found))  # EvalReport.metrics() is all cases
-        gates = with_realism_gate(gates, measured)
+        gates = with_copy_gate(with_realism_gate(gates, measured), measured)
     return promote_if_better(cfg, model, version, measured, gates, by=by)
 
 
