@@ -59,7 +59,9 @@ def pin_versions(lake: Lake) -> dict[str, int]:
     """The table versions training reads; ``bronze_annotations`` only where an annotated set was imported
     (it names the held-out songs), so a lake without one pins what it always did."""
     versions = {BRONZE_MIDI.name: lake.version(BRONZE_MIDI), GOLD_PAIRS.name: lake.version(GOLD_PAIRS)}
-    if lake.exists(BRONZE_ANNOTATIONS):
+    # An empty table (made by a lake listing, or an import of unlabelled files) names nothing: pinning it would
+    # change the fingerprint of a lake whose training data did not change, and a re-run would retrain.
+    if lake.exists(BRONZE_ANNOTATIONS) and lake.info(BRONZE_ANNOTATIONS).rows > 0:
         versions[BRONZE_ANNOTATIONS.name] = lake.version(BRONZE_ANNOTATIONS)
     return versions
 
