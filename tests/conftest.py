@@ -49,7 +49,14 @@ def pytest_collection_modifyitems(session, config, items):
 
     Run after the ingest, lake and training tests in the same session, its crawl waited forever on
     fetch batches that no actor was running (seen twice in full runs here; the test passes alone and
-    after the training tests alone); the cause is not found yet, so it goes first.
+    after the training tests alone); the cause is not found yet, so it goes first. The crawl now stops
+    with FetchActorsNotReady naming what Ray is short of (ingest.actor_start_timeout_s) instead of
+    hanging. Run after test_ingest_resume and test_training_loop (both CPUs free and no placement
+    group left after each module), its crawl passed but its generator fit stalled: the TrainController
+    logged "Requesting resources: {'CPU': 1} * 2" and never started the worker group while Ray had both
+    CPUs free and nothing pending, and did not answer Ray Train's abort on Ctrl-C. Other Ray instances
+    ran on the machine then, and every run's PlacementGroupCleaner monitor thread died with "Found
+    multiple active Ray instances" (it calls the state API without an address).
     The tests of the served application run last, so its replicas hold their CPUs only at the end.
     """
     items.sort(key=lambda item: 0 if item.get_closest_marker("e2e") else 2 if item.get_closest_marker("serving") else 1)
