@@ -4,7 +4,6 @@ Tests that use it are marked ``serving`` and run last (tests/conftest.py), so Se
 hold their CPUs only after the training tests are done.
 """
 
-import socket
 from dataclasses import dataclass
 
 import pytest
@@ -12,14 +11,8 @@ import requests
 
 from serving.api import API_KEY_HEADER
 from serving.guard import ensure_keys
-from tests.support.config import make_config
+from tests.support.config import free_port, make_config
 from tests.support.music_lake import write_music_lake
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -12,7 +12,7 @@ import json
 import pytest
 from deltalake import DeltaTable
 
-from tests.support.config import make_config
+from tests.support.config import free_port, make_config
 
 pytestmark = pytest.mark.e2e
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def demo_cfg(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
-    return make_config(root, "demo.corpus_limit=12", "demo.site_port=0", "serve.port=18431",
+    return make_config(root, "demo.corpus_limit=12", "demo.site_port=0", f"serve.port={free_port()}",
                        "train.max_steps=40", "train.num_workers=2", "train.n_embd=64", "train.n_layer=2",
                        "train.block_size=128", "train.log_every=10")
 

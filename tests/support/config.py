@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 
 def make_config(root, *extra: str):
     """A config whose lake, MLflow, site and output all live under ``root``."""
@@ -27,3 +29,10 @@ def make_config(root, *extra: str):
         *extra,
     ]
     return load_config(path=None, overrides=overrides, environ={})
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (two test runs on one machine must not share a fixed one)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
