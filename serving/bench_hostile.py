@@ -34,20 +34,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from serving.bench import BENCH_OVERRIDES, _free_port, _interrupt, _load, _pct, _Server
+from serving.store import tree_size
 
 HOSTILE_OVERRIDES = ["serve.pieces_dir=./data/bench-pieces", "serve.store_max_bytes=64000000",
                      "serve.key_quota_bytes=24000000", "serve.body_timeout_s=5"]
-
-
-def _store_bytes(root: str) -> int:
-    total = 0
-    for folder, _dirs, files in os.walk(root):
-        for name in files:
-            try:
-                total += os.stat(os.path.join(folder, name)).st_size
-            except FileNotFoundError:
-                pass
-    return total
 
 
 def _silent(host: str, port: int, key: str) -> socket.socket:
@@ -132,7 +122,7 @@ def fill(url: str, keys: list[str], duration: float, pieces_dir: str, limit: int
 
     def watch():
         while not stop.is_set():
-            seen.append(_store_bytes(pieces_dir))
+            seen.append(tree_size(pieces_dir)[0])
             time.sleep(0.2)
 
     def client(i: int):

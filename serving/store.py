@@ -255,7 +255,7 @@ class PieceStore:
                 path = Path(entry.path)
                 try:
                     if entry.is_dir() and is_id(entry.name):
-                        size, at = _tree_size(path)
+                        size, at = tree_size(path)
                         items.append(Item("upload", entry.name, path, size, at, self._upload_owners(path)))
                     elif entry.name.endswith(".mid") and is_id(entry.name[:-4]):  # an older version's layout
                         st = entry.stat()
@@ -274,7 +274,7 @@ class PieceStore:
                 continue
             if entry.is_dir():
                 if entry.name == "records":
-                    rsize, rat = _tree_size(Path(entry.path))
+                    rsize, rat = tree_size(Path(entry.path))
                     size, at = size + rsize, max(at, rat)
                 continue
             if entry.name.startswith("piece.") and entry.name not in (_NOTES, _LEGACY):
@@ -315,7 +315,8 @@ class PieceStore:
         return freed
 
 
-def _tree_size(path: Path) -> tuple[int, float]:
+def tree_size(path: str | os.PathLike) -> tuple[int, float]:
+    """(bytes, newest modification time) of every file under ``path``; files removed meanwhile are skipped."""
     size, at = 0, 0.0
     for root, _dirs, files in os.walk(path):
         for name in files:

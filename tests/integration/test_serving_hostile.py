@@ -5,7 +5,6 @@ Every figure is read from the outside: status codes, the bytes that come back, t
 
 import http.client
 import json
-import os
 import socket
 import threading
 import time
@@ -17,6 +16,7 @@ import requests
 
 from serving.api import GENERATE_PATH, HEALTH_PATH, MODELS_PATH, PIECES_PATH, REQUEST_ID_HEADER
 from serving.guard import add_key
+from serving.store import tree_size
 
 pytestmark = pytest.mark.serving
 
@@ -34,17 +34,6 @@ def _gen(served, headers: dict, body: dict) -> dict:
     resp = requests.post(served.url + GENERATE_PATH, json=body, headers=headers, timeout=300)
     assert resp.status_code == 200, resp.text
     return resp.json()
-
-
-def _store_bytes(root: str) -> int:
-    total = 0
-    for folder, _dirs, files in os.walk(root):
-        for name in files:
-            try:
-                total += os.stat(os.path.join(folder, name)).st_size
-            except FileNotFoundError:
-                pass
-    return total
 
 
 @pytest.mark.parametrize("ref", ["nope", "99999999999999999999999", "0"])
@@ -145,7 +134,7 @@ def test_rendering_past_the_quota_and_the_store_size_keeps_the_store_under_and_n
 
     def watch():
         while not stop.is_set():
-            seen.append(_store_bytes(served.cfg.serve.pieces_dir))
+            seen.append(tree_size(served.cfg.serve.pieces_dir)[0])
             time.sleep(0.05)
 
     def fill(i: int) -> None:
