@@ -186,7 +186,7 @@ def _meta(info: PieceInfo) -> "renderer.PieceMeta":
 
 
 # Everything the app holds is in place before the ingress below takes its copy of it.
-api.add_middleware(Gate, service=lambda: _service())
+api.add_middleware(Gate, service=_service)
 api.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
 
 
