@@ -11,7 +11,8 @@ from training.model import NoteModelConfig, NoteTransformer
 from training.notes import to_score
 from training.phrase_check import melody_stats
 from training.request import PieceRequest, phrase_plan
-from training.sample import Slot, constrain, sample
+from training.masks import Slot, constrain
+from training.sample import sample
 
 BASE = dict(style="pop", bpm=120, key="C major", bars=16, chords=["C", "G", "Am", "F"],
             instruments=["flute", "piano", "acoustic bass"])

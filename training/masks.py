@@ -1,0 +1,269 @@
+"""The sampler's rules: small named masks and biases, one function each, composed in one loop.
+
+A mask is ``(slot, allowed values) -> the values the rule keeps``; a bias is ``(slot, size) -> a logit
+added per shifted value`` (a preference, not a rule). :func:`constrain` applies every mask of a role's
+field in turn (a soft one, :data:`SOFT`, only where it leaves something) and sums its biases.
+:mod:`training.sample` walks the bars and calls it for every field it draws.
+
+* onsets: ``one_line`` (each role is a line, not a block), ``downbeat_first`` / ``downbeat_chord``
+  (the accompaniment starts on the downbeat, the harmony with up to three notes there),
+  ``broken_chord_grid`` (then one note per eighth: a broken chord), ``on_the_beats`` (the bass),
+  ``room_for_the_chord``; bias ``offbeats`` (the melody leans to off-beat eighths);
+* durations: ``ends_in_the_bar``;
+* pitches: ``in_register`` (the plan's register per role: melody on top, harmony below, bass
+  below that), ``in_key`` (harmonic minor in minor keys), ``chord_tone_when_heard`` (strong beats
+  and long notes), ``stable_phrase_end`` (a phrase's last bar rests on the triad),
+  ``closing_keynote``, ``within_a_leap`` (leaps of at most an octave), ``chord_tones``,
+  ``covers_the_chord``, ``a_new_note``, ``under_the_tune`` (the accompaniment sounds below
+  the melody notes the ear follows), ``root_first`` and ``roots_and_fifths`` (the bass); biases
+  ``stepwise`` (the melody prefers steps) and ``near_the_last`` (the accompaniment moves little).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from lake.chords import QUALITIES
+from training.request import Plan
+
+def _beat_steps(plan: Plan) -> int:
+    """16ths per beat: a dotted quarter in compound meters (6/8, 9/8, 12/8), else the denominator's note."""
+    return 6 if plan.denominator == 8 and plan.numerator % 3 == 0 else 16 // plan.denominator
+
+
+def _strong(pos: int, plan: Plan) -> bool:
+    """Downbeats and the bar's main beats: quarters in x/4 (every other in 4/4), dotted quarters in x/8."""
+    if plan.denominator == 8 and plan.numerator % 3 == 0:
+        return pos % 6 == 0
+    if plan.numerator == 4 and plan.denominator == 4:
+        return pos % 8 == 0
+    return pos % 4 == 0
+
+
+# -- what the masks see -------------------------------------------------------------------------------
+@dataclass
+class Slot:
+    """One note being drawn: the plan, the bar, the role's line so far and the fields drawn already."""
+
+    plan: Plan
+    role: str
+    bar: int
+    root: int
+    quality: str
+    scale: frozenset
+    tonic: int
+    above: list  # the melody's notes in this bar (what the accompaniment stays under)
+    prev_pitch: int | None  # the role's previous note, in this bar or an earlier one
+    count: int = 0  # notes of the role in this bar so far
+    last_pos: int = -1
+    covered: set = field(default_factory=set)  # pitch classes the role has played in this bar
+    struck: list = field(default_factory=list)  # pitches struck at the role's last onset
+    pos: int = 0
+    dur: int = 1
+
+    @property
+    def tones(self) -> frozenset:
+        return _chord_tones(self.root, self.quality)
+
+    @property
+    def beat(self) -> int:
+        return _beat_steps(self.plan)
+
+    @property
+    def main_note(self) -> bool:
+        """A note the ear hears as harmony: on a strong beat or held a beat or more."""
+        return _strong(self.pos, self.plan) or self.dur >= self.beat
+
+
+@lru_cache(maxsize=512)
+def _chord_tones(root: int, quality: str) -> frozenset:
+    return frozenset((root + i) % 12 for i in QUALITIES[quality])
+
+
+# -- the masks: one rule each; (slot, allowed values) -> the values the rule keeps -------------------
+# onset (a step of the bar)
+def one_line(s: Slot, v):
+    """Each role is one line: an onset after the role's previous one (a broken chord, not a block)."""
+    return [p for p in v if p > s.last_pos]
+
+
+def downbeat_chord(s: Slot, v):
+    """The harmony may strike up to DOWNBEAT_NOTES notes together on the downbeat; after it, one line."""
+    if s.last_pos == 0 and 0 < s.count < DOWNBEAT_NOTES:
+        return [p for p in v if p >= 0]
+    return [p for p in v if p > s.last_pos]
+
+
+def downbeat_first(s: Slot, v):
+    """The accompaniment's first note of a bar sounds on its downbeat."""
+    return [p for p in v if p == 0] if s.count == 0 else v
+
+
+def on_the_beats(s: Slot, v):
+    """The bass moves on the beats (dotted quarters in 6/8, 9/8, 12/8)."""
+    return [p for p in v if p % s.beat == 0]
+
+
+def _harmony_grid(s: Slot) -> int:
+    """Eighths; quarters (the beat) under SLOW_BPM, where eighths would be heard as the beat itself."""
+    return s.beat if s.plan.request.bpm < SLOW_BPM else min(HARMONY_GRID, s.beat)
+
+
+def broken_chord_grid(s: Slot, v):
+    """The harmony's broken chord moves on the eighths (on the beats in slow pieces)."""
+    g = _harmony_grid(s)
+    return [p for p in v if p % g == 0]
+
+
+def room_for_the_chord(s: Slot, v):
+    """The harmony leaves an onset for each chord tone it has still to play in the bar."""
+    left = len(s.tones - s.covered) - 1
+    if left <= 0:
+        return v
+    g = _harmony_grid(s)
+    return [p for p in v if (s.plan.bar_steps - 1 - p) // g >= left]
+
+
+# duration (steps)
+def ends_in_the_bar(s: Slot, v):
+    return [d for d in v if s.pos + d <= s.plan.bar_steps]
+
+
+# pitch
+def in_register(s: Slot, v):
+    lo, hi = s.plan.registers[s.role]
+    return [p for p in v if lo <= p <= hi]
+
+
+def in_key(s: Slot, v):
+    """The melody keeps to the key's scale (harmonic minor in minor keys); the bar's chord tones always pass."""
+    ok = s.scale | s.tones
+    return [p for p in v if p % 12 in ok]
+
+
+def chord_tone_when_heard(s: Slot, v):
+    """A melody note on a strong beat, or held a beat or more, is a tone of the bar's chord."""
+    return [p for p in v if p % 12 in s.tones] if s.main_note else v
+
+
+def stable_phrase_end(s: Slot, v):
+    """In a phrase's closing bar the main notes rest on the triad (root, third, fifth), not a seventh."""
+    if not (s.main_note and s.plan.phrase_end(s.bar)):
+        return v
+    triad = {(s.root + i) % 12 for i in QUALITIES[s.quality][:3]}
+    return [p for p in v if p % 12 in triad]
+
+
+def closing_keynote(s: Slot, v):
+    """A closing tonic bar puts the melody's main notes on the keynote."""
+    if s.bar == s.plan.request.bars - 1 and s.root == s.tonic and s.main_note:
+        return [p for p in v if p % 12 == s.tonic]
+    return v
+
+
+def within_a_fifth(s: Slot, v):
+    """(soft) The melody leaps at most MAX_LEAP semitones from its previous note."""
+    return v if s.prev_pitch is None else [p for p in v if abs(p - s.prev_pitch) <= MAX_LEAP]
+
+
+def a_new_note(s: Slot, v):
+    """A note struck with others at one onset is none of theirs (no unison doubling)."""
+    if not (s.count and s.pos == s.last_pos):
+        return v
+    struck = set(s.struck)
+    return [p for p in v if p not in struck]
+
+
+def chord_tones(s: Slot, v):
+    return [p for p in v if p % 12 in s.tones]
+
+
+def covers_the_chord(s: Slot, v):
+    """(soft) The harmony plays every tone of its chord before it repeats one."""
+    todo = s.tones - s.covered
+    return [p for p in v if p % 12 in todo] if todo else v
+
+
+def under_the_tune(s: Slot, v):
+    """(soft) The accompaniment sounds below every melody note it overlaps: the tune stays on top."""
+    over = [pitch for _, pos, pitch, dur, _ in s.above if pos < s.pos + s.dur and pos + dur > s.pos]
+    return [p for p in v if p < min(over)] if over else v
+
+
+def root_first(s: Slot, v):
+    """The bass starts each bar on the chord's root."""
+    return [p for p in v if p % 12 == s.root] if s.count == 0 else v
+
+
+def roots_and_fifths(s: Slot, v):
+    """The bass plays the chord's root and fifth."""
+    fifth = (s.root + QUALITIES[s.quality][2]) % 12
+    return [p for p in v if p % 12 in (s.root, fifth)]
+
+
+SOFT = frozenset({within_a_fifth, covers_the_chord, under_the_tune})  # skipped where they would leave nothing
+
+# -- the biases: (slot) -> values -> logit added (a preference, not a rule) --------------------------
+MAX_LEAP = 7
+DOWNBEAT_NOTES = 3  # the harmony's notes struck together on a downbeat, at most
+HARMONY_GRID = 2  # steps between the harmony's onsets at the closest
+SLOW_BPM = 100.0
+STEP_BIAS = (0.0, 0.0, 0.0, -0.6, -0.6, -1.2, -1.2, -1.6)  # by interval in semitones (0..7)
+OFFBEAT_BIAS = 0.5  # melody onsets on the off-beat eighths: pop syncopates
+
+
+def stepwise(s: Slot, size: int) -> np.ndarray | None:
+    """The melody prefers steps: each semitone of leap beyond a tone costs."""
+    if s.prev_pitch is None:
+        return None
+    d = np.abs(np.arange(size) - 1 - s.prev_pitch)
+    return np.asarray(STEP_BIAS, dtype=np.float32)[np.minimum(d, len(STEP_BIAS) - 1)]
+
+
+def near_the_last(s: Slot, size: int) -> np.ndarray | None:
+    """The accompaniment moves to near notes (a chord broken within the hand, a bass that walks)."""
+    if s.prev_pitch is None:
+        return None
+    d = np.abs(np.arange(size) - 1 - s.prev_pitch).astype(np.float32)
+    return -0.12 * np.maximum(d - 4.0, 0.0)
+
+
+def offbeats(s: Slot, size: int) -> np.ndarray | None:
+    """The melody leans to the off-beat eighths, as sung pop does."""
+    b = np.zeros(size, dtype=np.float32)
+    half = s.beat // 2
+    b[1 + np.arange(half, min(s.plan.bar_steps, size - 1), s.beat)] = OFFBEAT_BIAS
+    return b
+
+
+# field -> masks, in order; field -> biases, summed
+MASKS = {
+    "melody": {"pos": (one_line,), "dur": (ends_in_the_bar,),
+               "pitch": (in_register, in_key, chord_tone_when_heard, stable_phrase_end, closing_keynote,
+                         within_a_fifth)},
+    "harmony": {"pos": (downbeat_chord, downbeat_first, broken_chord_grid, room_for_the_chord), "dur": (ends_in_the_bar,),
+                "pitch": (in_register, chord_tones, a_new_note, under_the_tune, covers_the_chord)},
+    "bass": {"pos": (one_line, downbeat_first, on_the_beats), "dur": (ends_in_the_bar,),
+             "pitch": (in_register, root_first, roots_and_fifths, under_the_tune)},
+}
+BIASES = {"melody": {"pos": (offbeats,), "pitch": (stepwise,)},
+          "harmony": {"pitch": (near_the_last,)}, "bass": {"pitch": (near_the_last,)}}
+
+
+def constrain(s: Slot, name: str, values, size: int) -> tuple[list[int], np.ndarray | None]:
+    """The one loop: every mask of the role's field in turn (a soft one only where it leaves something),
+    then the sum of its biases. Returns (allowed raw values, bias per shifted value or None)."""
+    allowed = list(values)
+    for mask in MASKS[s.role].get(name, ()):
+        kept = mask(s, allowed)
+        if kept or mask not in SOFT:
+            allowed = kept
+    bias = None
+    for fn in BIASES[s.role].get(name, ()):
+        b = fn(s, size)
+        if b is not None:
+            bias = b if bias is None else bias + b
+    return allowed, bias
