@@ -297,6 +297,16 @@ _SUFFIX_QUALITY = {
     "dom7": "7", "min7": "min7", "mi7": "min7", "-7": "min7", "M7": "maj7", "ma7": "maj7", "Δ": "maj7", "Δ7": "maj7",
     "°": "dim", "o": "dim", "+": "aug", "sus": "sus4", "ø": "hdim7", "ø7": "hdim7", "m7-5": "hdim7",
     "min7b5": "hdim7", "°7": "dim7", "o7": "dim7",
+    # extensions and added tones are played as the chord they extend (the generator's chords are triads and
+    # sevenths): C6 and Cadd9 as C, Am9 as Am7, E9/E13/E7#9 as E7, Cmaj9 as Cmaj7, C5 (a power chord) as C
+    "6": "maj", "69": "maj", "add9": "maj", "add2": "maj", "add4": "maj", "add11": "maj", "5": "maj", "Maj": "maj",
+    "m6": "min", "min6": "min", "m69": "min", "madd9": "min", "madd2": "min", "mM7": "min", "m(maj7)": "min",
+    "mmaj7": "min", "minmaj7": "min",
+    "9": "7", "11": "7", "13": "7", "7b9": "7", "7#9": "7", "7#11": "7", "7b13": "7", "7b5": "7", "7#5": "aug",
+    "9sus4": "sus4", "7sus4": "sus4", "7sus2": "sus2", "7sus": "sus4", "sus2sus4": "sus4", "dom9": "7", "dom": "7",
+    "m9": "min7", "m11": "min7", "m13": "min7", "min9": "min7", "min11": "min7", "mi9": "min7", "-9": "min7",
+    "maj9": "maj7", "maj11": "maj7", "maj13": "maj7", "M9": "maj7", "Maj7": "maj7", "Maj9": "maj7", "Δ9": "maj7",
+    "maj7#11": "maj7", "aug7": "aug", "+7": "aug", "dim9": "dim7", "m7(b5)": "hdim7", "ø9": "hdim7",
 }
 _CHORD = re.compile(r"(?P<root>[A-G][#♯b♭]*)(?::(?P<label>[a-z0-9]+)|(?P<suffix>[^/]*))(?:/(?P<bass>[A-G][#♯b♭]*))?")
 
@@ -437,11 +447,36 @@ FAMILY_ZH = ("钢琴", "有音高打击乐器", "风琴", "吉他", "贝斯", "�
 DRUMS_ZH = "鼓组"
 
 
-@functools.lru_cache(maxsize=1)
+# The 128 General MIDI program names ("Acoustic Grand Piano", ...), spelled as miditok lists them (and so as the
+# lake's features and captions name them); written out so that importing the vocabulary does not import miditok.
+GM_NAMES: tuple[str, ...] = (
+    "Acoustic Grand Piano", "Bright Acoustic Piano", "Electric Grand Piano", "Honky-tonk Piano", "Electric Piano 1",
+    "Electric Piano 2", "Harpsichord", "Clavi", "Celesta", "Glockenspiel", "Music Box", "Vibraphone", "Marimba",
+    "Xylophone", "Tubular Bells", "Dulcimer", "Drawbar Organ", "Percussive Organ", "Rock Organ", "Church Organ",
+    "Reed Organ", "Accordion", "Harmonica", "Tango Accordion", "Acoustic Guitar (nylon)", "Acoustic Guitar (steel)",
+    "Electric Guitar (jazz)", "Electric Guitar (clean)", "Electric Guitar (muted)", "Overdriven Guitar",
+    "Distortion Guitar", "Guitar Harmonics", "Acoustic Bass", "Electric Bass (finger)", "Electric Bass (pick)",
+    "Fretless Bass", "Slap Bass 1", "Slap Bass 2", "Synth Bass 1", "Synth Bass 2", "Violin", "Viola", "Cello",
+    "Contrabass", "Tremolo Strings", "Pizzicato Strings", "Orchestral Harp", "Timpani", "String Ensembles 1",
+    "String Ensembles 2", "SynthStrings 1", "SynthStrings 2", "Choir Aahs", "Voice Oohs", "Synth Voice",
+    "Orchestra Hit", "Trumpet", "Trombone", "Tuba", "Muted Trumpet", "French Horn", "Brass Section", "Synth Brass 1",
+    "Synth Brass 2", "Soprano Sax", "Alto Sax", "Tenor Sax", "Baritone Sax", "Oboe", "English Horn", "Bassoon",
+    "Clarinet", "Piccolo", "Flute", "Recorder", "Pan Flute", "Blown Bottle", "Shakuhachi", "Whistle", "Ocarina",
+    "Lead 1 (square)", "Lead 2 (sawtooth)", "Lead 3 (calliope)", "Lead 4 (chiff)", "Lead 5 (charang)",
+    "Lead 6 (voice)", "Lead 7 (fifths)", "Lead 8 (bass + lead)", "Pad 1 (new age)", "Pad 2 (warm)",
+    "Pad 3 (polysynth)", "Pad 4 (choir)", "Pad 5 (bowed)", "Pad 6 (metallic)", "Pad 7 (halo)", "Pad 8 (sweep)",
+    "FX 1 (rain)", "FX 2 (soundtrack)", "FX 3 (crystal)", "FX 4 (atmosphere)", "FX 5 (brightness)", "FX 6 (goblins)",
+    "FX 7 (echoes)", "FX 8 (sci-fi)", "Sitar", "Banjo", "Shamisen", "Koto", "Kalimba", "Bag pipe", "Fiddle",
+    "Shanai", "Tinkle Bell", "Agogo", "Steel Drums", "Woodblock", "Taiko Drum", "Melodic Tom", "Synth Drum",
+    "Reverse Cymbal", "Guitar Fret Noise, Guitar Cutting Noise", "Breath Noise, Flute Key Click",
+    "Seashore, Rain, Thunder, Wind, Stream, Bubbles", "Bird Tweet, Dog, Horse Gallop",
+    "Telephone Ring, Door Creaking, Door, Scratch, Wind Chime", "Helicopter, Car Sounds",
+    "Applause, Laughing, Screaming, Punch, Heart Beat, Footstep", "Gunshot, Machine Gun, Lasergun, Explosion",
+)
+
+
 def _gm_names() -> tuple[str, ...]:
-    """The 128 General MIDI program names ("Acoustic Grand Piano", ...), as miditok lists them."""
-    from miditok.constants import MIDI_INSTRUMENTS
-    return tuple(MIDI_INSTRUMENTS[p]["name"] for p in range(128))
+    return GM_NAMES
 
 
 def instrument_program(name: str) -> int:
@@ -497,4 +532,432 @@ STYLE_DEFAULTS: dict[str, StyleDefaults] = {
     "film": StyleDefaults(90, ("string ensemble", "french horn", "timpani"),
                           ("I", "iii", "IV", "iv"), ("i", "VI", "V", "i")),
     "other": StyleDefaults(100, ("piano",), ("I", "IV", "V", "I"), ("i", "iv", "v", "i")),
+}
+
+
+# == the understanding vocabulary (training.understanding reads it; nothing else needs to) ===================
+# -- every General MIDI program by name, with synonyms in English and Chinese ----------------------------
+# program -> (canonical name for a program INSTRUMENTS has no name for, English synonyms, Chinese names).
+# The GM names themselves (``_gm_names``, "Electric Bass (finger)") and their spellings without the
+# parentheses ("electric bass finger") are added by ``_gm_word_variants``; these are what people write.
+_GM_TABLE: dict[int, tuple[str | None, tuple[str, ...], tuple[str, ...]]] = {
+    0: (None, ("acoustic piano", "concert grand", "grand piano", "upright piano"), ("钢琴", "大钢琴", "三角钢琴", "原声钢琴", "立式钢琴")),
+    1: ("bright piano", ("bright acoustic piano",), ("明亮钢琴", "亮音钢琴")),
+    2: ("electric grand piano", ("electric grand", "cp-70"), ("电大钢琴", "电子大钢琴")),
+    3: ("honky-tonk piano", ("honky tonk piano", "honkytonk piano", "saloon piano", "bar piano"), ("酒吧钢琴", "走音钢琴")),
+    4: (None, ("electric piano 1", "e-piano", "rhodes", "fender rhodes", "epiano", "ep"), ("电钢琴", "电钢", "罗德")),
+    5: ("electric piano 2", ("fm piano", "dx7 piano", "chorused piano", "wurlitzer", "wurli"), ("电钢琴2", "调频电钢琴")),
+    6: (None, (), ("羽管键琴", "大键琴", "拨弦古钢琴")),
+    7: ("clavinet", ("clavi", "clav"), ("击弦古钢琴", "克拉维")),
+    8: (None, (), ("钢片琴", "celesta钢片琴")),
+    9: (None, ("glock",), ("钟琴", "钢琴片")),
+    10: (None, (), ("八音盒", "音乐盒")),
+    11: (None, ("vibes", "vibraphones"), ("颤音琴", "电颤琴")),
+    12: (None, (), ("马林巴", "马林巴琴")),
+    13: (None, (), ("木琴",)),
+    14: ("tubular bells", ("chimes", "tubular bell", "orchestral bells", "church bells", "bells"), ("管钟", "钟声", "排钟")),
+    15: ("dulcimer", ("hammered dulcimer", "santur", "yangqin", "cimbalom"), ("扬琴", "洋琴", "德西马琴")),
+    16: (None, ("drawbar organ", "hammond", "hammond organ", "b3 organ", "jazz organ"), ("电风琴", "哈蒙德风琴", "电子琴")),
+    17: ("percussive organ", ("percussion organ",), ("打击风琴", "敲击风琴")),
+    18: ("rock organ", (), ("摇滚风琴",)),
+    19: (None, ("church organ", "pipe organ", "cathedral organ"), ("风琴", "管风琴", "教堂风琴")),
+    20: ("reed organ", ("harmonium", "pump organ"), ("簧风琴", "脚踏风琴", "簧片风琴")),
+    21: (None, ("accordian", "squeezebox"), ("手风琴",)),
+    22: (None, ("blues harp", "mouth organ"), ("口琴",)),
+    23: ("tango accordion", ("bandoneon", "bandoneón", "tango accordian"), ("探戈手风琴", "班多钮手风琴", "班多钮")),
+    24: (None, ("acoustic guitar nylon", "nylon guitar", "nylon-string guitar", "nylon string guitar", "classical guitar",
+                "spanish guitar", "flamenco guitar", "ukelele", "uke"),
+         ("尤克里里", "古典吉他", "尼龙弦吉他", "尼龙吉他", "弗拉门戈吉他")),
+    25: (None, ("acoustic guitar steel", "steel-string guitar", "steel string guitar", "steel guitar", "guitar",
+                "folk guitar", "strummed guitar", "fingerpicked guitar"),
+         ("吉他", "木吉他", "原声吉他", "民谣吉他", "钢弦吉他")),
+    26: ("jazz guitar", ("electric guitar jazz", "jazz electric guitar", "hollow-body guitar", "hollowbody guitar",
+                         "archtop guitar"), ("爵士吉他", "爵士电吉他")),
+    27: (None, ("electric guitar clean", "clean electric guitar", "clean guitar", "clean guitars"), ("电吉他", "清音吉他", "清音电吉他")),
+    28: ("muted guitar", ("electric guitar muted", "muted electric guitar", "palm-muted guitar", "palm muted guitar"),
+         ("闷音吉他", "制音吉他", "闷音电吉他")),
+    29: ("overdriven guitar", ("overdrive guitar", "overdriven electric guitar", "crunchy guitar", "crunch guitar"),
+         ("过载吉他", "过载电吉他", "破音吉他")),
+    30: ("distortion guitar", ("distorted guitar", "distorted guitars", "distorted electric guitar", "distortion guitars",
+                               "fuzz guitar", "heavy guitar", "metal guitar"), ("失真吉他", "失真电吉他", "重失真吉他")),
+    31: ("guitar harmonics", ("harmonics guitar",), ("吉他泛音", "泛音吉他")),
+    32: (None, ("upright bass", "double bass", "standing bass", "jazz bass"), ("低音提琴", "倍大提琴", "原声贝斯", "立式贝斯")),
+    33: (None, ("electric bass finger", "finger bass", "fingered bass", "bass guitar", "bass", "electric bass guitar"),
+         ("贝斯", "电贝斯", "低音吉他", "指弹贝斯")),
+    34: ("picked bass", ("electric bass pick", "pick bass"), ("拨片贝斯",)),
+    35: ("fretless bass", ("fretless electric bass",), ("无品贝斯", "无品电贝斯")),
+    36: ("slap bass", ("slap bass 1", "slapped bass", "funk bass"), ("击勾贝斯", "拍击贝斯", "放克贝斯")),
+    37: ("slap bass 2", (), ("击勾贝斯2",)),
+    38: (None, ("synth bass 1", "synthesizer bass", "bass synth", "808 bass", "sub bass", "moog bass"),
+         ("合成贝斯", "合成器贝斯", "电子贝斯", "低音合成器")),
+    39: ("synth bass 2", (), ("合成贝斯2",)),
+    40: (None, ("violins", "solo violin"), ("小提琴",)),
+    41: (None, (), ("中提琴",)),
+    42: (None, ("violoncello", "cellos"), ("大提琴",)),
+    43: ("contrabass", ("bowed bass", "arco bass", "contrabasses"), ("倍低音提琴", "低音大提琴")),
+    44: ("tremolo strings", ("string tremolo",), ("颤弓弦乐", "震音弦乐")),
+    45: ("pizzicato strings", ("pizzicato", "plucked strings"), ("拨奏弦乐", "拨弦", "弦乐拨奏")),
+    46: (None, ("orchestral harp", "concert harp"), ("竖琴",)),
+    47: (None, ("kettle drums", "kettledrums", "kettle drum"), ("定音鼓",)),
+    48: (None, ("string ensembles 1", "string ensemble 1", "strings", "string", "string section", "string orchestra",
+                "orchestral strings"), ("弦乐", "弦乐团", "弦乐合奏", "弦乐组", "弦乐队")),
+    49: ("slow strings", ("string ensembles 2", "string ensemble 2", "slow string ensemble"), ("慢弦乐", "弦乐合奏2")),
+    50: ("synth strings", ("synthstrings 1", "synth strings 1", "synthesizer strings", "string synth", "string machine"),
+         ("合成弦乐", "合成器弦乐")),
+    51: ("synth strings 2", ("synthstrings 2",), ("合成弦乐2",)),
+    52: (None, ("choir aahs", "choir", "chorus", "choral", "aahs", "vocals", "vocal", "voices", "singing", "singer"),
+         ("合唱", "合唱团", "人声", "唱诗班", "歌声")),
+    53: ("voice oohs", ("oohs", "ooh vocals", "humming", "vocal oohs"), ("人声哼鸣", "哼唱", "哼鸣")),
+    54: ("synth voice", ("synth choir", "synthesized voice", "synth vocal", "synth vox", "vocoder"),
+         ("人声合成", "合成人声", "合成合唱")),
+    55: ("orchestra hit", ("orchestral hit", "orch hit", "stab"), ("管弦乐齐奏", "管弦打击", "乐队齐奏")),
+    56: (None, ("trumpets",), ("小号",)),
+    57: (None, ("trombones",), ("长号",)),
+    58: (None, ("tubas",), ("大号", "低音大号")),
+    59: ("muted trumpet", ("harmon mute trumpet", "mute trumpet"), ("弱音小号", "加弱音器小号")),
+    60: (None, ("horn", "horns", "french horns"), ("圆号", "法国号")),
+    61: ("brass section", ("brass", "brass ensemble", "horn section", "brass band"), ("铜管", "铜管乐", "铜管组", "铜管乐队")),
+    62: ("synth brass", ("synth brass 1", "synthesizer brass", "brass synth"), ("合成铜管",)),
+    63: ("synth brass 2", (), ("合成铜管2",)),
+    64: ("soprano sax", ("soprano saxophone",), ("高音萨克斯", "高音萨克斯管")),
+    65: (None, ("alto sax", "alto saxophone", "sax", "saxophones"), ("萨克斯", "中音萨克斯", "萨克斯管", "萨克斯风")),
+    66: ("tenor sax", ("tenor saxophone",), ("次中音萨克斯", "次中音萨克斯管")),
+    67: ("baritone sax", ("baritone saxophone", "bari sax"), ("上低音萨克斯", "上低音萨克斯管")),
+    68: (None, ("oboes",), ("双簧管",)),
+    69: ("english horn", ("cor anglais",), ("英国管",)),
+    70: (None, (), ("巴松", "巴松管", "大管")),
+    71: (None, ("clarinets",), ("单簧管", "黑管")),
+    72: (None, (), ("短笛",)),
+    73: (None, ("flutes", "concert flute"), ("长笛",)),
+    74: (None, ("recorders",), ("竖笛", "直笛", "木笛")),
+    75: ("pan flute", ("panflute", "pan pipes", "panpipes", "pan pipe"), ("排箫", "潘笛")),
+    76: ("blown bottle", ("bottle", "bottle blow"), ("吹瓶", "瓶子")),
+    77: (None, ("shakuhachi", "bamboo flute", "chinese flute", "xiao"), ("笛子", "竹笛", "尺八", "箫", "洞箫")),
+    78: ("whistle", ("whistling", "tin whistle", "penny whistle"), ("口哨", "哨笛", "锡笛")),
+    79: ("ocarina", (), ("陶笛", "奥卡利那笛")),
+    80: (None, ("lead 1 square", "square lead", "square wave", "synthesizer", "synth", "synths", "synthesizer lead",
+                "lead synth"), ("合成器", "合成器主音", "方波主音", "合成主音", "电子合成器")),
+    81: ("sawtooth lead", ("lead 2 sawtooth", "saw lead", "sawtooth synth", "supersaw"), ("锯齿波主音", "锯齿波合成器")),
+    82: ("calliope lead", ("lead 3 calliope", "calliope"), ("汽笛风琴主音",)),
+    83: ("chiff lead", ("lead 4 chiff",), ("吹管主音",)),
+    84: ("charang lead", ("lead 5 charang", "charang"), ("沙朗主音",)),
+    85: ("voice lead", ("lead 6 voice", "vocal lead synth"), ("人声主音",)),
+    86: ("fifths lead", ("lead 7 fifths", "fifths"), ("五度主音",)),
+    87: ("bass and lead", ("lead 8 bass + lead", "bass + lead", "bass lead"), ("贝斯主音",)),
+    88: (None, ("pad 1 new age", "new age pad", "pad", "pads", "synth pads", "synthesizer pad"),
+         ("合成器音色铺底", "铺底", "合成铺底", "新世纪铺底", "合成器铺底", "合成垫音")),
+    89: ("warm pad", ("pad 2 warm",), ("温暖铺底", "暖音铺底")),
+    90: ("polysynth pad", ("pad 3 polysynth", "polysynth"), ("复音合成铺底", "复音合成器")),
+    91: ("choir pad", ("pad 4 choir", "vocal pad"), ("合唱铺底", "人声铺底")),
+    92: ("bowed pad", ("pad 5 bowed", "bowed glass"), ("弓弦铺底",)),
+    93: ("metallic pad", ("pad 6 metallic",), ("金属铺底",)),
+    94: ("halo pad", ("pad 7 halo",), ("光环铺底",)),
+    95: ("sweep pad", ("pad 8 sweep",), ("扫频铺底",)),
+    96: ("rain fx", ("fx 1 rain",), ("雨声音效",)),
+    97: ("soundtrack fx", ("fx 2 soundtrack",), ("电影音效",)),
+    98: ("crystal fx", ("fx 3 crystal", "crystal"), ("水晶音效",)),
+    99: ("atmosphere fx", ("fx 4 atmosphere",), ("大气音效",)),
+    100: ("brightness fx", ("fx 5 brightness",), ("明亮音效",)),
+    101: ("goblins fx", ("fx 6 goblins", "goblins"), ("精灵音效",)),
+    102: ("echoes fx", ("fx 7 echoes", "echo drops"), ("回声音效",)),
+    103: ("sci-fi fx", ("fx 8 sci-fi", "sci-fi sound"), ("科幻音效",)),
+    104: (None, ("sitars",), ("西塔琴", "锡塔尔琴")),
+    105: (None, ("banjos",), ("班卓琴",)),
+    106: (None, ("shamisen", "chinese lute"), ("琵琶", "三味线", "三弦")),
+    107: (None, ("koto", "zither", "chinese zither", "guqin"), ("古筝", "筝", "古琴", "日本筝")),
+    108: ("kalimba", ("thumb piano", "mbira"), ("卡林巴", "拇指琴")),
+    109: ("bagpipe", ("bag pipe", "bagpipes", "highland pipes", "uilleann pipes"), ("风笛",)),
+    110: (None, ("fiddle", "fiddles", "chinese fiddle", "huqin"), ("二胡", "胡琴", "京胡", "板胡", "提琴手")),
+    111: ("shanai", ("shehnai", "suona"), ("唢呐", "萨奈管")),
+    112: ("tinkle bell", ("tinkling bells", "sleigh bells"), ("铃铛", "叮当铃", "碰铃")),
+    113: ("agogo", ("agogo bells", "cowbell"), ("阿哥哥铃", "牛铃")),
+    114: ("steel drums", ("steel drum", "steelpan", "steel pan"), ("钢鼓",)),
+    115: ("woodblock", ("wood block", "temple block"), ("木鱼", "木块")),
+    116: ("taiko drum", ("taiko", "taiko drums", "war drums"), ("太鼓", "大鼓", "战鼓", "堂鼓")),
+    117: ("melodic tom", ("melodic toms", "toms"), ("通鼓", "旋律通鼓")),
+    118: ("synth drum", ("synth drums", "electronic drum", "electronic toms"), ("合成鼓", "电子鼓")),
+    119: ("reverse cymbal", ("reversed cymbal", "cymbal swell"), ("反向镲", "倒放镲")),
+    120: ("guitar fret noise", ("fret noise",), ("吉他擦弦声", "擦弦声")),
+    121: ("breath noise", ("breath",), ("呼吸声",)),
+    122: ("seashore", ("ocean waves", "sea waves"), ("海浪声", "海浪")),
+    123: ("bird tweet", ("birdsong", "birds", "bird song"), ("鸟鸣", "鸟叫")),
+    124: ("telephone ring", ("phone ring", "telephone"), ("电话铃声",)),
+    125: ("helicopter", (), ("直升机",)),
+    126: ("applause", ("clapping",), ("掌声", "鼓掌声")),
+    127: ("gunshot", ("gun shot", "gunfire"), ("枪声",)),
+}
+# The drum kit (MIDI channel 10): its words. "鼓" alone names the kit, but not inside 鼓舞, 鼓励 ...
+DRUM_WORDS = ("drums", "drum", "drum kit", "drumkit", "drum set", "drumset", "percussion", "beat", "beats",
+              "brushes", "brushed drums", "standard drum kit", "standard drum set", "drum machine", "808", "909",
+              "hi-hat", "hi-hats", "snare", "kick drum", "kick", "breakbeat", "groove",
+              "架子鼓", "鼓点", "鼓组", "打击乐", "鼓", "爵士鼓", "电子鼓组", "鼓机", "军鼓", "底鼓", "踩镲", "节拍")
+DRUM_NOT = ("鼓舞", "鼓励", "鼓掌", "鼓起", "鼓动", "鼓吹", "鼓浪")  # 鼓 in these is no drum
+
+
+def _gm_word_variants(name: str) -> list[str]:
+    """A GM name as people write it: "Electric Bass (finger)" -> "electric bass (finger)", "electric bass finger"."""
+    low = name.lower()
+    first = low.split(",")[0].strip()  # "seashore, rain, thunder" names its program by the first word
+    plain = re.sub(r"\s+", " ", re.sub(r"[()]", " ", first)).strip()
+    return list(dict.fromkeys(w for w in (low, first, plain) if w))
+
+
+def _extend_instruments() -> None:
+    """Canonical names for the programs :data:`INSTRUMENTS` leaves out, and every word of :data:`_GM_TABLE`."""
+    for program, (canonical, _, _) in _GM_TABLE.items():
+        if canonical and program not in _NAME_OF_PROGRAM:
+            INSTRUMENTS[canonical] = program
+            _NAME_OF_PROGRAM[program] = canonical
+    gm_names = _gm_names()
+    for program, (_, english, chinese) in _GM_TABLE.items():
+        name = _NAME_OF_PROGRAM[program]
+        for word in (name, *_gm_word_variants(gm_names[program]), *english, *chinese):
+            INSTRUMENT_WORDS.setdefault(word.lower(), name)
+    for word in DRUM_WORDS:
+        INSTRUMENT_WORDS.setdefault(word, "drums")
+    for word in _NOT_INSTRUMENT_WORDS:  # words too common in prompts to name an instrument on their own
+        INSTRUMENT_WORDS.pop(word, None)
+
+
+# "lo-fi beats" is a style, "the chorus" a song part, "birds singing" a picture: none of them asks for a track.
+_NOT_INSTRUMENT_WORDS = ("beat", "beats", "singing", "singer", "voices", "vocal", "vocals", "chorus", "stab", "breath",
+                         "birds", "crystal", "fifths", "bottle", "groove", "kick", "telephone", "goblins", "ep", "瓶子",
+                         "节拍", "自然")
+
+
+_extend_instruments()
+
+
+def instrument_family(program: int) -> str:
+    """The GM family of a program in English: piano, chromatic percussion, organ, guitar, bass, strings,
+    ensemble, brass, reed, pipe, synth lead, synth pad, synth effects, ethnic, percussive, sound effects; drums."""
+    if program < 0:
+        return "drums"
+    return GM_FAMILIES[program // 8]
+
+
+GM_FAMILIES = ("piano", "chromatic percussion", "organ", "guitar", "bass", "strings", "ensemble", "brass", "reed",
+               "pipe", "synth lead", "synth pad", "synth effects", "ethnic", "percussive", "sound effects")
+
+
+@functools.lru_cache(maxsize=None)
+def program_range(program: int) -> tuple[int, int]:
+    """The MIDI pitches a GM program can sound (its instrument's playable range, as miditok lists it)."""
+    if program < 0:
+        return (35, 81)
+    from miditok.constants import MIDI_INSTRUMENTS
+    r = MIDI_INSTRUMENTS[int(program)]["pitch_range"]
+    return (r.start, r.stop - 1)
+
+
+# -- tempo words and their ranges ---------------------------------------------------------------------------
+# word -> (lowest, highest BPM, the BPM a prompt naming only the word gets). The nine markings MidiCaps tags
+# a piece with cover the lake's tempo bins exactly (TEMPO_BIN_EDGES: Grave < 40, Largo 40-60, Adagio 60-70,
+# Andante 70-90, Moderato 90-110, Allegro 110-140, Vivace 140-160, Presto 160-210, Prestissimo >= 210), so a
+# caption's marking and the piece's measured bin agree; other markings get their textbook ranges, and the
+# plain words the MidiCaps captions use get the bins those captions paraphrase.
+def _bin_range(i: int) -> tuple[float, float, float]:
+    edges = (20,) + TEMPO_BIN_EDGES + (240,)
+    return (float(edges[i]), float(edges[i + 1]) - 1, bin_center(i))
+
+
+TEMPO_TERMS: dict[str, tuple[float, float, float]] = {
+    **{word: _bin_range(i) for i, word in enumerate(TEMPO_WORDS)},
+    **{TEMPO_ZH[word]: _bin_range(i) for i, word in enumerate(TEMPO_WORDS)},
+    "larghissimo": (20, 39, 30), "lento": (45, 59, 52), "larghetto": (60, 69, 65), "adagietto": (66, 79, 72),
+    "andantino": (78, 95, 86), "allegretto": (100, 119, 110), "allegro moderato": (105, 124, 116),
+    "vivacissimo": (160, 190, 172), "allegrissimo": (160, 190, 172), "presto assai": (180, 209, 192),
+    "最缓板": (20, 39, 30), "慢板": (45, 59, 52), "小广板": (60, 69, 65), "小柔板": (66, 79, 72), "小行板": (78, 95, 86),
+    "小快板": (100, 119, 110), "中快板": (105, 124, 116),
+    # plain words
+    "very slow": (40, 59, 50), "extremely slow": (20, 45, 36), "slow": (60, 89, 72), "slowly": (60, 89, 72),
+    "slow tempo": (60, 89, 72), "slow-paced": (60, 89, 72), "leisurely": (70, 89, 80), "unhurried": (60, 89, 72),
+    "moderate": (90, 109, 100), "moderate tempo": (90, 109, 100), "moderately": (90, 109, 100),
+    "medium tempo": (90, 109, 100), "mid-tempo": (90, 109, 100), "midtempo": (90, 109, 100),
+    "medium-paced": (90, 109, 100), "moderate pace": (90, 109, 100), "steady tempo": (90, 109, 100),
+    "upbeat": (110, 139, 120), "uptempo": (110, 139, 128), "up-tempo": (110, 139, 128), "brisk": (110, 159, 132),
+    "fast": (110, 159, 140), "quick": (110, 159, 140), "fast-paced": (110, 159, 140), "fast tempo": (110, 159, 140),
+    "rapid": (140, 209, 170), "very fast": (160, 209, 175), "extremely fast": (210, 240, 220),
+    "blistering": (180, 240, 200), "breakneck": (180, 240, 200), "frantic": (160, 240, 190),
+    "非常慢": (40, 59, 50), "极慢": (20, 45, 36), "慢速": (60, 89, 72), "缓慢": (60, 89, 72), "慢节奏": (60, 89, 72),
+    "慢悠悠": (60, 89, 72), "中速": (90, 109, 100), "中等速度": (90, 109, 100), "中等节奏": (90, 109, 100),
+    "中慢速": (72, 95, 84), "中快速": (110, 129, 118), "快速": (110, 159, 140), "快节奏": (110, 159, 140),
+    "节奏快": (110, 159, 140), "急速": (160, 209, 175), "非常快": (160, 209, 175), "极快": (210, 240, 220),
+}
+# "grave" alone means serious in an English prompt; it names a tempo only beside "tempo"/"pace" ("a Grave tempo").
+TEMPO_AMBIGUOUS = ("grave", "moderate", "moderately", "lento")
+
+# -- meters: dance forms and counts -------------------------------------------------------------------------
+# Words that imply a time signature (dance forms, "in three"); a numeral "3/4" is stated, these are implied.
+METER_WORDS: dict[str, str] = {
+    "waltz": "3/4", "valse": "3/4", "minuet": "3/4", "menuet": "3/4", "mazurka": "3/4", "polonaise": "3/4",
+    "sarabande": "3/4", "bolero": "3/4", "ländler": "3/4", "landler": "3/4", "in three": "3/4", "triple meter": "3/4",
+    "triple time": "3/4", "three-four": "3/4", "three four time": "3/4", "3 beats per bar": "3/4",
+    "march": "2/4", "polka": "2/4", "galop": "2/4", "two-step": "2/4", "in two": "2/4", "duple meter": "2/4",
+    "jig": "6/8", "tarantella": "6/8", "barcarolle": "6/8", "siciliana": "6/8", "gigue": "6/8", "compound duple": "6/8",
+    "six-eight": "6/8", "slip jig": "9/8", "twelve-eight": "12/8", "slow blues": "12/8", "doo-wop ballad": "12/8",
+    "reel": "4/4", "hornpipe": "4/4", "in four": "4/4", "common time": "4/4", "four-on-the-floor": "4/4",
+    "five-four": "5/4", "in five": "5/4", "in seven": "7/8",
+    "圆舞曲": "3/4", "华尔兹": "3/4", "三拍子": "3/4", "小步舞曲": "3/4", "玛祖卡": "3/4", "波莱罗": "3/4",
+    "进行曲": "2/4", "波尔卡": "2/4", "二拍子": "2/4", "吉格舞": "6/8", "塔兰泰拉": "6/8", "船歌": "6/8",
+    "四拍子": "4/4", "六拍子": "6/8", "五拍子": "5/4", "七拍子": "7/8",
+}
+# Chinese time signatures written as words: "四四拍" is 4/4, "四三拍" 3/4, "八六拍" 6/8 (the denominator first).
+METER_ZH = {"四四拍": "4/4", "四二拍": "2/4", "四三拍": "3/4", "八六拍": "6/8", "八十二拍": "12/8", "八九拍": "9/8",
+            "四五拍": "5/4", "八七拍": "7/8", "二二拍": "2/2"}
+
+# -- genres and moods of the MidiCaps captions, both languages -------------------------------------------------
+# The MidiCaps genre tags (the MTG-Jamendo genre set its captions draw from) and their usual Chinese names ->
+# the product style each falls under. A tag missing from STYLE_WORDS is added to its style's words.
+GENRE_STYLE: dict[str, str] = {
+    "60s": "pop", "70s": "rock", "80s": "pop", "90s": "pop", "acidjazz": "jazz", "acid jazz": "jazz",
+    "alternative": "rock", "alternative rock": "rock", "alternativerock": "rock", "ambient": "ambient",
+    "atmospheric": "ambient", "blues": "jazz", "bossanova": "jazz", "bossa nova": "jazz", "breakbeat": "electronic",
+    "celtic": "folk", "chanson": "folk", "chillout": "electronic", "classical": "classical", "classic rock": "rock",
+    "classicrock": "rock", "club": "electronic", "contemporary": "classical", "country": "folk", "dance": "electronic",
+    "darkambient": "ambient", "dark ambient": "ambient", "darkwave": "electronic", "deephouse": "electronic",
+    "deep house": "electronic", "disco": "pop", "downtempo": "electronic", "drumnbass": "electronic",
+    "drum and bass": "electronic", "drum n bass": "electronic", "dub": "electronic", "dubstep": "electronic",
+    "easylistening": "pop", "easy listening": "pop", "edm": "electronic", "electronic": "electronic",
+    "electronica": "electronic", "electropop": "electronic", "ethno": "folk", "eurodance": "electronic",
+    "experimental": "other", "folk": "folk", "funk": "pop", "fusion": "jazz", "groove": "pop", "grunge": "rock",
+    "hard rock": "rock", "hardrock": "rock", "hiphop": "pop", "hip hop": "pop", "house": "electronic",
+    "idm": "electronic", "improvisation": "jazz", "indie": "rock", "indie rock": "rock", "industrial": "electronic",
+    "instrumentalpop": "pop", "instrumental pop": "pop", "instrumentalrock": "rock", "instrumental rock": "rock",
+    "jazz": "jazz", "jazzfusion": "jazz", "jazz fusion": "jazz", "latin": "pop", "lounge": "jazz",
+    "medieval": "folk", "metal": "rock", "heavy metal": "rock", "minimal": "electronic", "newage": "ambient",
+    "new age": "ambient", "newwave": "pop", "new wave": "pop", "orchestral": "film", "pop": "pop", "popfolk": "folk",
+    "pop folk": "folk", "poprock": "rock", "pop rock": "rock", "postrock": "rock", "post-rock": "rock",
+    "progressive": "rock", "progressive rock": "rock", "psychedelic": "rock", "punkrock": "rock", "punk rock": "rock",
+    "punk": "rock", "rap": "pop", "reggae": "pop", "rnb": "pop", "r&b": "pop", "rock": "rock", "rocknroll": "rock",
+    "rock and roll": "rock", "rock 'n' roll": "rock", "singersongwriter": "folk", "singer-songwriter": "folk",
+    "soul": "pop", "soundtrack": "film", "swing": "jazz", "symphonic": "classical", "synthpop": "electronic",
+    "techno": "electronic", "trance": "electronic", "triphop": "electronic", "trip hop": "electronic",
+    "trip-hop": "electronic", "world": "folk", "worldfusion": "folk", "world music": "folk", "gospel": "pop",
+    "christmas": "pop", "children": "pop", "video game": "film", "chiptune": "electronic", "ragtime": "jazz",
+    "baroque": "classical", "romantic": "classical", "opera": "classical",
+    "放克": "pop", "灵魂乐": "pop", "雷鬼": "pop", "迪斯科": "pop", "拉丁": "pop", "福音": "pop", "新浪潮": "pop",
+    "另类摇滚": "rock", "独立摇滚": "rock", "硬摇滚": "rock", "后摇": "rock", "前卫摇滚": "rock", "迷幻摇滚": "rock",
+    "朋克摇滚": "rock", "流行摇滚": "rock", "独立音乐": "rock", "电子舞曲": "electronic", "舞曲": "electronic",
+    "浩室舞曲": "electronic", "迷幻舞曲": "electronic", "鼓打贝斯": "electronic", "回响贝斯": "electronic",
+    "工业": "electronic", "极简": "electronic", "合成器流行": "electronic", "氛围": "ambient", "暗黑氛围": "ambient",
+    "世界音乐": "folk", "凯尔特": "folk", "中世纪": "folk", "香颂": "folk", "融合爵士": "jazz", "酸爵士": "jazz",
+    "管弦乐": "film", "原声带": "film", "交响乐": "classical", "当代古典": "classical",
+}
+# The MidiCaps mood/theme tags (MTG-Jamendo) and their Chinese names -> the MOODS name each means; None: a
+# theme that names no mood ("documentary", "background").
+MOOD_TAGS: dict[str, str | None] = {
+    "action": "energetic", "adventure": "epic", "advertising": "bright", "background": None, "ballad": "romantic",
+    "calm": "calm", "children": "happy", "christmas": "joyful", "commercial": "bright", "cool": "relaxed",
+    "corporate": "bright", "dark": "dark", "deep": "calm", "documentary": None, "drama": "dramatic",
+    "dramatic": "dramatic", "dream": "romantic", "emotional": "melancholic", "energetic": "energetic",
+    "epic": "epic", "fast": "energetic", "film": None, "fun": "happy", "funny": "happy", "game": "happy",
+    "groovy": "relaxed", "happy": "happy", "heavy": "dark", "holiday": "joyful", "hopeful": "bright",
+    "inspiring": "bright", "love": "romantic", "meditative": "calm", "melancholic": "melancholic",
+    "melodic": "bright", "motivational": "bright", "movie": None, "nature": "calm", "party": "energetic",
+    "positive": "happy", "powerful": "energetic", "relaxing": "relaxed", "retro": "nostalgic", "romantic": "romantic",
+    "sad": "sad", "sexy": "romantic", "slow": "calm", "soft": "calm", "soundscape": "calm", "space": "calm",
+    "sport": "energetic", "summer": "happy", "trailer": "epic", "travel": "happy", "upbeat": "happy",
+    "uplifting": "happy", "light": "happy", "lighthearted": "happy", "light-hearted": "happy", "breezy": "happy",
+    "bouncy": "happy", "lively": "happy", "spirited": "happy", "bubbly": "happy", "sunny": "bright",
+    "inspirational": "bright", "motivating": "bright", "triumphant": "epic", "somber": "sad", "sombre": "sad",
+    "gloomy": "sad", "depressing": "sad", "haunting": "dark", "sinister": "dark", "menacing": "dark",
+    "suspenseful": "dark", "aggressive": "energetic", "angry": "energetic", "intimate": "romantic",
+    "sentimental": "melancholic", "reflective": "melancholic", "introspective": "melancholic",
+    "contemplative": "calm", "pensive": "melancholic", "serious": "dramatic", "solemn": "dramatic",
+    "grand": "epic", "playful": "happy",
+    "轻快": "happy", "欢快的": "joyful", "轻盈": "happy", "活泼": "happy", "跳跃": "happy", "明快": "happy",
+    "旅行": "happy", "夏日": "happy", "夏天": "happy", "童趣": "happy", "儿童": "happy", "有趣": "happy",
+    "积极": "happy", "正能量": "happy", "振奋": "happy", "励志": "bright", "鼓舞人心": "bright", "温暖": "bright",
+    "希望": "bright", "治愈": "calm", "深沉": "calm", "自然": "calm", "大自然": "calm", "柔美": "calm",
+    "动作": "energetic", "冒险": "epic", "广告": "bright", "商业": "bright", "圣诞": "joyful", "假日": "joyful",
+    "酷": "relaxed", "律动": "relaxed", "戏剧": "dramatic", "梦境": "romantic", "情感": "melancholic",
+    "动情": "melancholic", "有力": "energetic", "力量": "energetic", "性感": "romantic", "太空感": "calm",
+    "体育": "energetic", "预告": "epic", "沉重": "dark", "阴暗": "dark", "压抑": "dark", "愤怒": "energetic",
+    "庄严": "dramatic", "肃穆": "dramatic", "深情": "romantic", "抒情": "romantic", "感伤": "sad", "凄凉": "sad",
+    "忧伤的": "sad", "沉思": "melancholic", "宏伟": "epic", "雄壮": "epic", "有点忧伤": "sad",
+}
+
+# -- what a style implies: instruments for a genre tag that says more than the style ------------------------
+# A genre word that implies a band: metal -> distortion guitar, electric bass, drums. Values are INSTRUMENTS names.
+GENRE_INSTRUMENTS: dict[str, tuple[str, ...]] = {
+    "metal": ("distortion guitar", "electric bass", "drums"), "heavy metal": ("distortion guitar", "electric bass", "drums"),
+    "thrash": ("distortion guitar", "electric bass", "drums"), "hard rock": ("overdriven guitar", "electric bass", "drums"),
+    "grunge": ("overdriven guitar", "electric bass", "drums"), "punk": ("distortion guitar", "electric bass", "drums"),
+    "punk rock": ("distortion guitar", "electric bass", "drums"), "重金属": ("distortion guitar", "electric bass", "drums"),
+    "金属": ("distortion guitar", "electric bass", "drums"), "朋克": ("distortion guitar", "electric bass", "drums"),
+    "硬摇滚": ("overdriven guitar", "electric bass", "drums"),
+    "funk": ("slap bass", "clavinet", "electric guitar", "drums"), "放克": ("slap bass", "clavinet", "electric guitar", "drums"),
+    "bossa nova": ("ukulele", "acoustic bass", "drums", "flute"), "波萨诺瓦": ("ukulele", "acoustic bass", "drums", "flute"),
+    "tango": ("tango accordion", "violin", "piano", "acoustic bass"), "探戈": ("tango accordion", "violin", "piano", "acoustic bass"),
+    "blues": ("electric guitar", "harmonica", "electric bass", "drums"), "蓝调": ("electric guitar", "harmonica", "electric bass", "drums"),
+    "country": ("acoustic guitar", "banjo", "erhu", "acoustic bass"), "乡村": ("acoustic guitar", "banjo", "erhu", "acoustic bass"),
+    "bluegrass": ("banjo", "acoustic guitar", "erhu", "acoustic bass"),
+    "celtic": ("erhu", "whistle", "acoustic guitar", "bagpipe"), "凯尔特": ("erhu", "whistle", "acoustic guitar", "bagpipe"),
+    "big band": ("trumpet", "saxophone", "trombone", "piano", "acoustic bass", "drums"),
+    "swing": ("saxophone", "trumpet", "piano", "acoustic bass", "drums"),
+    "reggae": ("electric guitar", "electric bass", "electric organ", "drums"),
+    "disco": ("string ensemble", "slap bass", "electric guitar", "drums"),
+    "synthwave": ("sawtooth lead", "synth pad", "synth bass", "drums"), "techno": ("synth lead", "synth bass", "drums"),
+    "house": ("electric piano", "synth bass", "synth pad", "drums"), "trance": ("sawtooth lead", "synth pad", "synth bass", "drums"),
+    "chiptune": ("synth lead", "synth bass", "drums"), "8-bit": ("synth lead", "synth bass", "drums"),
+    "orchestral": ("string ensemble", "french horn", "trumpet", "timpani"), "symphonic": ("string ensemble", "french horn", "flute", "timpani"),
+    "string quartet": ("violin", "viola", "cello"), "弦乐四重奏": ("violin", "viola", "cello"),
+    "church": ("organ", "choir"), "gospel": ("organ", "piano", "choir", "electric bass", "drums"),
+    "中国风": ("guzheng", "dizi", "erhu", "piano"), "国风": ("guzheng", "dizi", "erhu", "string ensemble"),
+    "古风": ("guzheng", "dizi", "pipa", "string ensemble"), "chinese": ("guzheng", "dizi", "erhu"),
+    "lo-fi": ("electric piano", "electric bass", "drums"), "lofi": ("electric piano", "electric bass", "drums"),
+    "低保真": ("electric piano", "electric bass", "drums"),
+    "piano trio": ("piano", "acoustic bass", "drums"), "钢琴三重奏": ("piano", "acoustic bass", "drums"),
+}
+# Implied tempo per genre word (BPM) where a genre says more than its style's default.
+GENRE_BPM: dict[str, float] = {
+    "metal": 150, "heavy metal": 140, "thrash": 180, "punk": 170, "punk rock": 170, "drum and bass": 174, "dnb": 174,
+    "drumnbass": 174, "dubstep": 140, "techno": 130, "house": 124, "deep house": 122, "trance": 138, "hip hop": 90,
+    "hiphop": 90, "rap": 90, "trap": 140, "reggae": 76, "bossa nova": 128, "ballad": 72, "lo-fi": 80, "lofi": 80,
+    "downtempo": 90, "trip hop": 88, "triphop": 88, "disco": 118, "funk": 108, "swing": 160, "bebop": 200,
+    "march": 112, "waltz": 150, "polka": 120, "jig": 120, "reel": 115, "tango": 120, "blues": 84, "slow blues": 66,
+    "lullaby": 66, "nocturne": 66, "requiem": 60, "chillout": 95, "synthwave": 100, "chiptune": 150,
+    "重金属": 150, "朋克": 170, "嘻哈": 90, "说唱": 90, "雷鬼": 76, "蓝调": 84, "摇篮曲": 66, "夜曲": 66,
+    "情歌": 72, "进行曲": 112, "华尔兹": 150, "圆舞曲": 150, "低保真": 80, "探戈": 120,
+}
+
+# -- keys people choose: a prior over tonics per style and mode -------------------------------------------------
+# Weights over PITCH_CLASSES (C C# D Eb E F F# G Ab A Bb B), per style: guitar keys for rock, folk and pop
+# (E, A, D, G, C major; E, A, B minor), flat keys for jazz and brass (F, Bb, Eb, Ab), the common concert keys for
+# classical and film, minor keys around A, F, C, D, G for electronic and ambient. Probability of minor per style:
+# how often pieces of that style are in minor (lower for pop and folk, higher for electronic, film, ambient).
+KEY_PRIOR: dict[str, dict[str, tuple[int, ...]]] = {
+    "classical": {"major": (6, 1, 6, 5, 3, 5, 1, 6, 3, 5, 4, 1), "minor": (5, 2, 6, 1, 4, 4, 2, 5, 1, 6, 2, 3)},
+    "folk": {"major": (6, 0, 7, 1, 4, 3, 1, 8, 1, 6, 2, 1), "minor": (2, 1, 6, 0, 6, 1, 2, 3, 0, 8, 0, 4)},
+    "jazz": {"major": (6, 1, 3, 6, 2, 8, 1, 5, 5, 2, 8, 1), "minor": (5, 1, 6, 1, 2, 5, 1, 5, 1, 4, 2, 1)},
+    "pop": {"major": (8, 2, 6, 4, 5, 5, 2, 7, 3, 6, 4, 2), "minor": (5, 4, 3, 2, 4, 4, 3, 3, 2, 8, 2, 4)},
+    "rock": {"major": (4, 1, 7, 2, 8, 2, 1, 7, 1, 8, 1, 2), "minor": (2, 4, 5, 1, 8, 1, 3, 3, 1, 8, 1, 4)},
+    "electronic": {"major": (6, 3, 3, 4, 3, 6, 3, 5, 5, 4, 4, 2), "minor": (6, 5, 5, 4, 4, 7, 5, 6, 3, 8, 3, 3)},
+    "ambient": {"major": (7, 2, 5, 5, 3, 6, 2, 5, 4, 4, 4, 2), "minor": (5, 5, 7, 3, 5, 4, 3, 4, 2, 6, 2, 3)},
+    "film": {"major": (5, 1, 6, 5, 2, 5, 1, 5, 3, 4, 5, 1), "minor": (6, 3, 8, 3, 4, 4, 2, 5, 2, 5, 2, 2)},
+    "other": {"major": (5, 2, 4, 3, 3, 4, 2, 4, 3, 4, 3, 2), "minor": (4, 3, 4, 3, 3, 3, 3, 3, 3, 4, 3, 3)},
+}
+MINOR_SHARE: dict[str, float] = {"classical": 0.35, "folk": 0.3, "jazz": 0.3, "pop": 0.3, "rock": 0.35,
+                                 "electronic": 0.55, "ambient": 0.45, "film": 0.55, "other": 0.4}
+
+# -- named progressions ------------------------------------------------------------------------------------------
+# Progressions people name instead of spelling out; (major-key numerals, minor-key numerals or None).
+NAMED_PROGRESSIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...] | None]] = {
+    "canon progression": (("I", "V", "vi", "iii", "IV", "I", "IV", "V"), None),
+    "pachelbel": (("I", "V", "vi", "iii", "IV", "I", "IV", "V"), None),
+    "卡农进行": (("I", "V", "vi", "iii", "IV", "I", "IV", "V"), None),
+    "axis progression": (("I", "V", "vi", "IV"), None), "four chord": (("I", "V", "vi", "IV"), None),
+    "four-chord": (("I", "V", "vi", "IV"), None), "四和弦": (("I", "V", "vi", "IV"), None),
+    "50s progression": (("I", "vi", "IV", "V"), None), "doo-wop progression": (("I", "vi", "IV", "V"), None),
+    "ii-v-i": (("ii7", "V7", "Imaj7"), ("iiø7", "V7", "i7")), "two-five-one": (("ii7", "V7", "Imaj7"), ("iiø7", "V7", "i7")),
+    "251": (("ii7", "V7", "Imaj7"), ("iiø7", "V7", "i7")),
+    "12-bar blues": (("I7", "I7", "I7", "I7", "IV7", "IV7", "I7", "I7", "V7", "IV7", "I7", "V7"), None),
+    "twelve-bar blues": (("I7", "I7", "I7", "I7", "IV7", "IV7", "I7", "I7", "V7", "IV7", "I7", "V7"), None),
+    "十二小节布鲁斯": (("I7", "I7", "I7", "I7", "IV7", "IV7", "I7", "I7", "V7", "IV7", "I7", "V7"), None),
+    "andalusian cadence": (("vi", "V", "IV", "III"), ("i", "VII", "VI", "V")),
+    "安达卢西亚终止": (("vi", "V", "IV", "III"), ("i", "VII", "VI", "V")),
+    "royal road": (("IV", "V", "iii", "vi"), None), "王道进行": (("IV", "V", "iii", "vi"), None),
+    "小情歌进行": (("I", "vi", "IV", "V"), None), "1645": (("I", "vi", "IV", "V"), None),
+    "4536251": (("IV", "V", "iii", "vi", "ii", "V", "I"), None), "1564": (("I", "V", "vi", "IV"), None),
 }
