@@ -117,12 +117,15 @@ def test_every_root_and_quality_round_trips_through_symbol_and_label():
     ("CM7", (0, "maj7")), ("Cm", (0, "min")), ("C-7", (0, "min7")), ("Bø7", (11, "hdim7")), ("B°7", (11, "dim7")),
     ("Caug", (0, "aug")), ("C+", (0, "aug")), ("Gsus", (7, "sus4")), ("Dsus2", (2, "sus2")), ("C/E", (0, "maj")),
     ("Abm/Eb", (8, "min")), ("E#", (5, "maj")), ("Gbb7", (5, "7")), (" G7 ", (7, "7")), ("CΔ7", (0, "maj7")),
+    # extensions are played as the chord they extend (issue 17: captions spell B6, E9, Cm9)
+    ("Cm9", (0, "min7")), ("B6", (11, "maj")), ("E9", (4, "7")), ("Cmaj9", (0, "maj7")), ("G7sus4", (7, "sus4")),
+    ("D5", (2, "maj")), ("Cadd9/E", (0, "maj")),
 ])
 def test_parse_chord_reads_lead_sheet_symbols_and_lake_labels(symbol, parsed):
     assert parse_chord(symbol) == parsed
 
 
-@pytest.mark.parametrize("bad", ["H7", "", "N", "Cm9", "C:minor7", "am", "C7/H", "Cmaj7 G"])
+@pytest.mark.parametrize("bad", ["H7", "", "N", "Cm99", "C:minor7", "am", "C7/H", "Cmaj7 G"])
 def test_parse_chord_refuses_what_it_cannot_read_in_one_line(bad):
     with pytest.raises(ValueError, match=r"^unknown chord ") as err:
         parse_chord(bad)
