@@ -840,7 +840,7 @@ GENRE_STYLE: dict[str, str] = {
     "另类摇滚": "rock", "独立摇滚": "rock", "硬摇滚": "rock", "后摇": "rock", "前卫摇滚": "rock", "迷幻摇滚": "rock",
     "朋克摇滚": "rock", "流行摇滚": "rock", "独立音乐": "rock", "电子舞曲": "electronic", "舞曲": "electronic",
     "浩室舞曲": "electronic", "迷幻舞曲": "electronic", "鼓打贝斯": "electronic", "回响贝斯": "electronic",
-    "工业": "electronic", "极简": "electronic", "合成器流行": "electronic", "氛围": "ambient", "暗黑氛围": "ambient",
+    "工业": "electronic", "极简": "electronic", "合成器流行": "electronic", "暗黑氛围": "ambient",
     "世界音乐": "folk", "凯尔特": "folk", "中世纪": "folk", "香颂": "folk", "融合爵士": "jazz", "酸爵士": "jazz",
     "管弦乐": "film", "原声带": "film", "交响乐": "classical", "当代古典": "classical",
 }
@@ -851,12 +851,12 @@ MOOD_TAGS: dict[str, str | None] = {
     "calm": "calm", "children": "happy", "christmas": "joyful", "commercial": "bright", "cool": "relaxed",
     "corporate": "bright", "dark": "dark", "deep": "calm", "documentary": None, "drama": "dramatic",
     "dramatic": "dramatic", "dream": "romantic", "emotional": "melancholic", "energetic": "energetic",
-    "epic": "epic", "fast": "energetic", "film": None, "fun": "happy", "funny": "happy", "game": "happy",
+    "epic": "epic", "fast": None, "film": None, "fun": "happy", "funny": "happy", "game": "happy",
     "groovy": "relaxed", "happy": "happy", "heavy": "dark", "holiday": "joyful", "hopeful": "bright",
     "inspiring": "bright", "love": "romantic", "meditative": "calm", "melancholic": "melancholic",
     "melodic": "bright", "motivational": "bright", "movie": None, "nature": "calm", "party": "energetic",
     "positive": "happy", "powerful": "energetic", "relaxing": "relaxed", "retro": "nostalgic", "romantic": "romantic",
-    "sad": "sad", "sexy": "romantic", "slow": "calm", "soft": "calm", "soundscape": "calm", "space": "calm",
+    "sad": "sad", "sexy": "romantic", "slow": None, "soft": "calm", "soundscape": "calm", "space": "calm",
     "sport": "energetic", "summer": "happy", "trailer": "epic", "travel": "happy", "upbeat": "happy",
     "uplifting": "happy", "light": "happy", "lighthearted": "happy", "light-hearted": "happy", "breezy": "happy",
     "bouncy": "happy", "lively": "happy", "spirited": "happy", "bubbly": "happy", "sunny": "bright",
@@ -909,6 +909,8 @@ GENRE_INSTRUMENTS: dict[str, tuple[str, ...]] = {
     "lo-fi": ("electric piano", "electric bass", "drums"), "lofi": ("electric piano", "electric bass", "drums"),
     "低保真": ("electric piano", "electric bass", "drums"),
     "piano trio": ("piano", "acoustic bass", "drums"), "钢琴三重奏": ("piano", "acoustic bass", "drums"),
+    "acoustic": ("acoustic guitar", "piano", "acoustic bass"), "unplugged": ("acoustic guitar", "piano", "acoustic bass"),
+    "原声": ("acoustic guitar", "piano", "acoustic bass"), "不插电": ("acoustic guitar", "piano", "acoustic bass"),
 }
 # Implied tempo per genre word (BPM) where a genre says more than its style's default.
 GENRE_BPM: dict[str, float] = {

@@ -18,7 +18,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lake.vocab import (STYLE_DEFAULTS, STYLES, chord_names, instrument_name, instrument_program, normalize_style, parse_chord,
-                        parse_key)
+                        parse_key, program_range)
+from training.structure import plan_for_seed
 
 ROLES = ("melody", "harmony", "bass", "drums")
 Role = Literal["melody", "harmony", "bass", "drums"]
@@ -34,7 +35,6 @@ CONTROLS = ("tension", "density")  # later controls (film scoring); accepted and
 # (``registers``); roles it leaves out follow the melody's floor (see :func:`resolve_registers`).
 DEFAULT_REGISTERS = {"melody": (60, 79), "harmony": (48, 71), "bass": (28, 55)}
 PHRASE_BARS = 4  # bars per phrase; pieces under 8 bars get half-length phrases
-STRUCTURE_DEFAULT = "AABA"
 
 # GM programs whose instruments usually carry a tune (solo strings, brass, reeds, pipes, synth leads, ethnic),
 # and those that sit low enough to be the bass line (cello, contrabass, tuba, bassoon, besides the bass family).
@@ -55,6 +55,17 @@ def parse_time_signature(text: str) -> tuple[int, int]:
     if steps < 1 or steps > MAX_BAR_STEPS or (num * STEPS_PER_QUARTER * 4) % den:
         raise ValueError(f"time signature {text!r}: a bar must last 1..{MAX_BAR_STEPS} sixteenths")
     return num, den
+
+
+MELODY_TOP = 72  # an instrument whose range ends below C5 cannot carry a tune in the melody register
+
+
+def can_carry_melody(program: int) -> bool:
+    """Whether an instrument can play the melody: pitched, not a pad, an effect or a percussive sound, and its
+    range (lake.vocab.program_range) reaching C5. A bass guitar cannot (28-55); a cello can (36-72)."""
+    if program < 0 or program // 8 in (11, 12, 15) or program in (112, 113, 115, 116, 117, 118, 119):
+        return False
+    return program_range(program)[1] >= MELODY_TOP
 
 
 def role_of_program(program: int) -> str:
@@ -92,10 +103,12 @@ class PieceRequest(BaseModel):
     structure: str | None = Field(None, max_length=BARS_MAX,
                                   description="one letter per phrase (4 bars), e.g. 'AABA': a phrase whose letter came "
                                               "before restates that phrase's opening bars (transposed to its chords); "
-                                              "repeated to fill the piece; default 'AABA'")
+                                              "repeated to fill the piece; default: drawn by the seed from the "
+                                              "plans of real songs (training.structure)")
     repetition: float = Field(0.5, ge=0.0, le=1.0,
                               description="how much of a returning phrase is restated: 0 none, 0.5 its first half, "
-                                          "1 all but its closing bar")
+                                          "1 all but its closing bar; with no structure asked, the drawn plan's own "
+                                          "unless set")
     registers: dict[Literal["melody", "harmony", "bass"], tuple[int, int]] | None = Field(
         None, description="lowest and highest MIDI pitch per role, e.g. {'melody': [62, 79]}; default melody 60-79, "
                           "harmony and bass below it")
@@ -181,7 +194,10 @@ class PieceRequest(BaseModel):
         bar_chords = tuple(bar_chords)
         tracks = assign_tracks(self.instruments or list(defaults.instruments), self.tracks)
         phrase = PHRASE_BARS if self.bars >= 2 * PHRASE_BARS else max(1, self.bars // 2)
-        sections, copy_of = phrase_plan(self.bars, phrase, self.structure or STRUCTURE_DEFAULT, self.repetition)
+        structure, repetition = self.structure, self.repetition
+        if structure is None:  # a plan drawn by the seed from real songs' (training.structure)
+            structure, repetition = plan_for_seed(self.seed, repetition if "repetition" in self.model_fields_set else None)
+        sections, copy_of = phrase_plan(self.bars, phrase, structure, repetition)
         return Plan(request=self, numerator=num, denominator=den,
                     bar_steps=num * STEPS_PER_QUARTER * 4 // den, chords=bar_chords,
                     chord_pcs=tuple(parse_chord(c) for c in bar_chords), tracks=tracks,
@@ -254,8 +270,9 @@ class Plan:
 
 
 def assign_tracks(instruments: list[str], only: list[str] | None = None) -> tuple[TrackPlan, ...]:
-    """One track per role from the instruments; the melody always has one (the first instrument that
-    is not drums or bass when no lead instrument is named); a second instrument of a taken role doubles it."""
+    """One track per role from the instruments; the melody always has one (when no lead instrument is named,
+    the first that can carry a tune in the melody register, :func:`can_carry_melody`, else a piano: never a bass
+    guitar around D5 nor a pad); a second instrument of a taken role doubles it."""
     programs = [(instrument_name(instrument_program(n)), instrument_program(n)) for n in instruments]
     roles: dict[str, tuple[str, int]] = {}
     extra: list[tuple[str, int, str]] = []
@@ -266,22 +283,23 @@ def assign_tracks(instruments: list[str], only: list[str] | None = None) -> tupl
         else:
             extra.append((name, prog, role))
     pitched = [(n, p) for n, p in programs if role_of_program(p) in ("melody", "harmony")]
+    singers = [(n, p) for n, p in pitched if can_carry_melody(p)]
     if "melody" not in roles:
-        if pitched:
-            roles["melody"] = pitched[0]
-            if roles.get("harmony") == pitched[0]:  # the only harmony instrument also carries the tune
-                extra = [e for e in extra if (e[0], e[1]) != pitched[0]]
+        if singers:  # the first that can carry a tune (a pad, an effect or a bell cannot)
+            roles["melody"] = singers[0]
+            extra = [e for e in extra if (e[0], e[1]) != singers[0]]
+            if roles.get("harmony") == singers[0]:  # the only harmony instrument also carries the tune
                 nxt = next(((n, p) for n, p, r in extra if r == "harmony"), None)
                 if nxt is not None:
                     roles["harmony"] = nxt
                     extra = [e for e in extra if (e[0], e[1]) != nxt]
-        elif "bass" in roles:  # only low instruments: the lowest role gives up its instrument to the tune
+        elif "bass" in roles and can_carry_melody(roles["bass"][1]):  # a cello alone plays the tune itself
             roles["melody"] = roles.pop("bass")
             nxt = next(((n, p) for n, p, r in extra if r == "bass"), None)
             if nxt is not None:
                 roles["bass"] = nxt
                 extra = [e for e in extra if (e[0], e[1]) != nxt]
-        else:  # drums alone: the tune still needs an instrument
+        else:  # drums, a bass guitar, pads alone: the tune needs an instrument that can play it (a piano)
             roles["melody"] = ("piano", 0)
     if "harmony" not in roles:
         lead_extra = next(((n, p) for n, p, r in extra if r == "melody"), None)
@@ -321,9 +339,14 @@ class PieceResult(BaseModel):
     elapsed_ms: float
 
 
-# Where an attribute came from, strongest first. "derived" marks chords computed from key and style; "clap"
-# a zero-shot guess of the text-music model for what the keyword rules left open (training.prompts).
-Source = Literal["request", "prompt", "keyword", "clap", "derived", "default"]
+# Where an attribute came from, strongest first (training.understanding). Stated: "request" (a field the client
+# set), "prompt" (a value written out: "96 bpm", "D minor", "3/4", chords, a named instrument), "keyword" (a
+# vocabulary word naming it: a style, a mood, a tempo word). Implied: "inferred" (follows from what is stated:
+# the key of named chords, a genre's instruments and tempo, a mood's tempo and mode, a dance form's meter),
+# "likely" (chosen among what the style and mood make likely: a key's tonic), "clap" (a zero-shot guess of the
+# text-music model for what the rules left open), "derived" (chords from key and style), "default".
+Source = Literal["request", "prompt", "keyword", "inferred", "likely", "clap", "derived", "default"]
+STATED_SOURCES = ("request", "prompt", "keyword")
 
 
 class Attributes(BaseModel):
@@ -338,6 +361,11 @@ class Attributes(BaseModel):
     chords: list[str] = Field(description="the progression as chord names in the key, e.g. ['C', 'G', 'Am', 'F']")
     mood: str | None = None
     sources: dict[str, Source]
+    moods: list[str] = Field(default_factory=list, description="every mood the prompt names, in its order (the "
+                                                               "leading one is 'mood')")
+    because: dict[str, str] = Field(default_factory=dict, description="per attribute, what decided it, in words")
+    notes: list[str] = Field(default_factory=list, description="choices made where the prompt contradicts itself, "
+                                                               "and what it asked for that cannot be played as asked")
 
     @field_validator("style")
     @classmethod

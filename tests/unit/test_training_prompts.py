@@ -13,15 +13,16 @@ def test_cafe_examples_in_both_languages(prompt):
     a = recommend(prompt)
     assert a.style == "electronic" and a.mood == "relaxed"
     assert 90 <= a.bpm <= 110
-    assert a.key == "C major" and a.time_signature == "4/4"
+    # no key named: a major key (the relaxed mood) that electronic music often uses, labelled "likely"
+    assert a.key.endswith("major") and a.time_signature == "4/4"
     assert {"electric piano", "synth pad"} <= set(a.instruments)
-    assert a.progression == ["I", "V", "vi", "IV"] and a.chords == ["C", "G", "Am", "F"]
-    assert a.sources == {"style": "keyword", "mood": "keyword", "bpm": "keyword", "key": "keyword",
-                         "time_signature": "default", "instruments": "keyword", "chords": "derived"}
+    assert a.progression == ["I", "V", "vi", "IV"] and a.chords == chord_names(["I", "V", "vi", "IV"], a.key)
+    assert a.sources == {"style": "keyword", "mood": "keyword", "bpm": "inferred", "key": "likely",
+                         "time_signature": "default", "instruments": "inferred", "chords": "derived"}
 
 
 def test_both_languages_agree():
-    en, zh = (recommend(p).model_dump() for p in EXAMPLES)
+    en, zh = (recommend(p).model_dump(exclude={"because"}) for p in EXAMPLES)  # "because" quotes the words
     assert en == zh
 
 
@@ -38,7 +39,7 @@ def test_bpm_written_in_the_prompt_beats_keywords(prompt, bpm):
 @pytest.mark.parametrize("prompt, key", [
     ("a sad song in D minor", "D minor"), ("jazz in f#m please", "F# minor"), ("pop, key of Bb major", "Bb major"),
     ("Eb Major ballad", "Eb major"), ("key: G, folk", "G major"), ("悲伤的D小调钢琴曲", "D minor"),
-    ("降E大调的圆舞曲", "Eb major"), ("in a minor key, slow", "A minor"),
+    ("降E大调的圆舞曲", "Eb major"), ("in A minor, slow", "A minor"),
 ])
 def test_key_written_in_the_prompt_beats_the_mood(prompt, key):
     a = recommend(prompt)
@@ -59,18 +60,20 @@ def test_precedence_below_explicit_values():
     assert recommend("rock").bpm == STYLE_DEFAULTS["rock"].bpm
     # a minor mood picks a minor key and the style's minor progression
     sad = recommend("sad rock")
-    assert sad.key == "A minor" and sad.progression == list(STYLE_DEFAULTS["rock"].minor)
+    assert sad.key.endswith("minor") and sad.progression == list(STYLE_DEFAULTS["rock"].minor)
+    assert sad.sources["key"] == "likely"
 
 
 @pytest.mark.parametrize("prompt", ["", "xyzzy qwerty 12345", "!!!", "今天天气不错", "a grave"])
 def test_nonsense_prompt_gets_sensible_defaults(prompt):
     a = recommend(prompt)
-    assert a.style == DEFAULT_STYLE and a.key == "C major" and a.time_signature == "4/4" and a.mood is None
+    assert a.style == DEFAULT_STYLE and a.time_signature == "4/4" and a.mood is None
     assert a.bpm == STYLE_DEFAULTS[DEFAULT_STYLE].bpm
     assert a.instruments == list(STYLE_DEFAULTS[DEFAULT_STYLE].instruments)
-    assert a.chords == ["C", "G", "Am", "F"]
-    assert {k: v for k, v in a.sources.items() if k != "chords"} == dict.fromkeys(
-        ["style", "mood", "bpm", "key", "time_signature", "instruments"], "default")
+    assert a.key == recommend("").key  # nothing said: the same likely key for the default style
+    assert {k: v for k, v in a.sources.items() if k not in ("chords", "key")} == dict.fromkeys(
+        ["style", "mood", "bpm", "time_signature", "instruments"], "default")
+    assert a.sources["key"] == "likely"
 
 
 def test_every_style_has_words_and_defaults_and_is_reachable():
@@ -107,7 +110,7 @@ def test_meter_from_numbers_and_keywords():
     six_eight = recommend("folk in 6/8")
     assert (six_eight.time_signature, six_eight.sources["time_signature"]) == ("6/8", "prompt")
     assert recommend("a gentle waltz").time_signature == "3/4"
-    assert recommend("华尔兹").sources["time_signature"] == "keyword"
+    assert recommend("华尔兹").sources["time_signature"] == "inferred"  # a dance form implies its meter
 
 
 def test_progression_written_in_the_prompt():
@@ -168,7 +171,7 @@ def test_fallback_fills_the_style_the_rules_miss_with_source_clap():
     assert a.mood == "sad" and a.sources["mood"] == "clap"
     # what follows from a guessed style and mood is marked as the guess, not as a rule
     assert a.bpm == MOODS["sad"].bpm and a.sources["bpm"] == "clap"
-    assert a.key == "A minor" and a.sources["key"] == "clap"
+    assert a.key.endswith("minor") and a.sources["key"] == "clap"
     assert a.instruments == list(STYLE_DEFAULTS["jazz"].instruments) and a.sources["instruments"] == "clap"
     assert a.progression == list(STYLE_DEFAULTS["jazz"].minor)
 

@@ -1,0 +1,250 @@
+"""Prompt understanding at production depth (issue 17): what a caption states is honoured exactly, what it
+implies is inferred with its source, Chinese gives what English gives, bad input gets a clear answer."""
+
+import pytest
+
+from lake.vocab import GM_NAMES, INSTRUMENT_WORDS, TEMPO_TERMS, instrument_program, tempo_bin
+from training.request import assign_tracks
+from training.understanding import UnknownInstrument, recommend
+from training.understanding.implied import combine_moods, key_distribution, key_from_chords, roman_of
+
+
+# -- item 1: stated values, exactly ---------------------------------------------------------------------------
+@pytest.mark.parametrize("prompt, key", [
+    ("Set in the key of D minor and moving at a brisk Vivace pace", "D minor"),
+    ("a ballad in D minor", "D minor"), ("sad rock in Dm", "D minor"), ("D小调的钢琴曲", "D minor"),
+    ("降B大调进行曲", "Bb major"), ("b小调的夜曲", "B minor"), ("a happy tune in F#", "F# major"),
+    ("C sharp minor, very happy", "C# minor"), ("Bb", "Bb major"), ("key of Eb major", "Eb major"),
+    ("upbeat song in E flat minor", "Eb minor"), ("升c小调", "C# minor"), ("in the key of a minor", "A minor"),
+    ("joyful piece in G minor", "G minor"), ("悲伤的C大调", "C major"),
+])
+def test_a_stated_key_in_any_spelling_is_kept_and_its_mode_never_flips(prompt, key):
+    a = recommend(prompt)
+    assert a.key == key and a.sources["key"] == "prompt"
+
+
+def test_a_mode_alone_fixes_the_mode_and_the_tonic_is_likely():
+    a = recommend("a happy song in a minor key")
+    assert a.key.endswith("minor") and a.sources["key"] == "likely"
+    assert recommend("悲伤的大调歌曲").key.endswith("major")
+
+
+@pytest.mark.parametrize("prompt, bpm", [
+    ("96 bpm pop", 96), ("每分钟96拍的流行", 96), ("♩=96, jazz", 96), ("tempo: 84", 84), ("q = 132 march", 132),
+    ("爵士 110拍每分钟", 110), ("速度为72的民谣", 72),
+])
+def test_tempo_numbers(prompt, bpm):
+    a = recommend(prompt)
+    assert a.bpm == bpm and a.sources["bpm"] == "prompt"
+
+
+@pytest.mark.parametrize("word", ["largo", "adagio", "andante", "moderato", "allegro", "vivace", "presto",
+                                  "prestissimo", "广板", "快板", "最急板"])
+def test_tempo_markings_land_in_the_midicaps_bin_of_their_name(word):
+    a = recommend(f"a piece in a {word} tempo")
+    lo, hi, _ = TEMPO_TERMS[word]
+    assert lo <= a.bpm <= hi and a.sources["bpm"] == "keyword"
+    assert recommend("in a Prestissimo tempo").bpm >= 210  # issue 17: it answered 140
+
+
+@pytest.mark.parametrize("prompt, lo, hi", [
+    ("a slow song", 60, 89), ("moderate tempo", 90, 109), ("fast", 110, 159), ("very fast", 160, 209),
+    ("慢速的歌", 60, 89), ("中速", 90, 109), ("快节奏", 110, 159),
+])
+def test_plain_tempo_words_map_to_their_range(prompt, lo, hi):
+    assert lo <= recommend(prompt).bpm <= hi
+
+
+@pytest.mark.parametrize("prompt, ts, source", [
+    ("folk in 12/8", "12/8", "prompt"), ("四三拍的歌", "3/4", "prompt"), ("a waltz", "3/4", "inferred"),
+    ("华尔兹", "3/4", "inferred"), ("an Irish jig", "6/8", "inferred"), ("a march", "2/4", "inferred"),
+    ("a song in three", "3/4", "inferred"), ("a mazurka", "3/4", "inferred"),
+])
+def test_time_signatures_and_dance_forms(prompt, ts, source):
+    a = recommend(prompt)
+    assert (a.time_signature, a.sources["time_signature"]) == (ts, source)
+
+
+@pytest.mark.parametrize("prompt, chords, key", [
+    ("the main chord progression is A, E7, A7, D", ["A", "E7", "A7", "D"], "A major"),
+    ("the primary chord progression consists of Eb, Ab, G, Ab, Bb", ["Eb", "Ab", "G", "Ab", "Bb"], "Eb major"),
+    ("a single chord sequence of Abm, B6, and C#m", ["Abm", "B6", "C#m"], "Ab minor"),
+    ("C-G-Am-F loop", ["C", "G", "Am", "F"], "C major"),
+    ("chords: Am7 → Dm9 → G13 → Cmaj7", ["Am7", "Dm9", "G13", "Cmaj7"], "C major"),
+    ("和弦进行 Am F C G", ["Am", "F", "C", "G"], "A minor"),
+    ("a ballad over the chords C/E, F, G7sus4 and C", ["C/E", "F", "G7sus4", "C"], "C major"),
+])
+def test_named_chords_become_the_pieces_chords_and_imply_the_key(prompt, chords, key):
+    a = recommend(prompt)
+    assert a.chords == chords and a.sources["chords"] == "prompt"
+    assert a.key == key and a.sources["key"] == "inferred"
+    req = a.to_request(bars=8)
+    plan = req.resolve()
+    assert list(plan.chords) == [chords[i % len(chords)] for i in range(8)]  # looped over the bars, no cadence
+
+
+def test_a_stated_key_wins_over_the_key_of_the_chords():
+    a = recommend("in D minor, chords F, C, Dm, Bb")
+    assert a.key == "D minor" and a.sources["key"] == "prompt" and a.chords == ["F", "C", "Dm", "Bb"]
+    assert a.progression == ["III", "VII", "i", "VI"]
+
+
+@pytest.mark.parametrize("prompt, progression", [
+    ("I-V-vi-IV in G major", ["I", "V", "vi", "IV"]), ("ii7 - V7 - Imaj7 jazz in F", ["ii7", "V7", "Imaj7"]),
+    ("progression: I vi IV V", ["I", "vi", "IV", "V"]), ("卡农进行, D大调", ["I", "V", "vi", "iii", "IV", "I", "IV", "V"]),
+    ("和弦走向 1-5-6-4, C大调", ["I", "V", "vi", "IV"]), ("a 12-bar blues in A", ["I7"] * 4 + ["IV7"] * 2 + ["I7"] * 2 + ["V7", "IV7", "I7", "V7"]),
+    ("i-iv-V6-i in E minor", ["i", "iv", "V", "i"]),
+])
+def test_roman_numerals_and_named_progressions(prompt, progression):
+    a = recommend(prompt)
+    assert a.progression == progression and a.sources["chords"] == "prompt"
+
+
+def test_roman_numerals_round_trip():
+    for key in ("C major", "A minor", "Eb major", "F# minor"):
+        for sym in ("C", "Dm7", "E7", "Fmaj7", "Bdim", "Bb", "G#m", "Abaug"):
+            from lake.vocab import chord_names, parse_chord
+            back = chord_names([roman_of(sym, key)], key)[0]
+            assert parse_chord(back) == parse_chord(sym), (sym, key)
+
+
+def test_all_128_general_midi_programs_and_the_kit_are_reachable_by_their_names():
+    for program, name in enumerate(GM_NAMES):
+        assert instrument_program(name) == program
+        a = recommend(f"a piece featuring {name.lower()}")
+        assert program in [instrument_program(n) for n in a.instruments], name
+    assert "drums" in recommend("standard drum kit").instruments
+
+
+@pytest.mark.parametrize("words, program", [
+    ("distorted guitar", 30), ("失真吉他", 30), ("overdriven guitar", 29), ("fretless bass", 35), ("无品贝斯", 35),
+    ("ocarina", 79), ("陶笛", 79), ("synth voice", 54), ("人声合成", 54), ("tango accordion", 23),
+    ("探戈手风琴", 23), ("honky-tonk piano", 3), ("slap bass", 36), ("pan flute", 75), ("排箫", 75),
+    ("steel drums", 114), ("kalimba", 108), ("唢呐", 111), ("扬琴", 15), ("bagpipes", 109), ("tenor sax", 66),
+    ("nylon guitar", 24), ("church organ", 19), ("pizzicato strings", 45), ("choir aahs", 52), ("warm pad", 89),
+])
+def test_instrument_synonyms_in_both_languages(words, program):
+    a = recommend(f"music with {words}")
+    assert program in [instrument_program(n) for n in a.instruments] and a.sources["instruments"] == "prompt"
+
+
+def test_overdriven_and_distorted_guitars_are_both_read():
+    a = recommend("heavy metal … overdriven and distorted guitars")
+    assert a.style == "rock" and {"overdriven guitar", "distortion guitar"} <= set(a.instruments)
+
+
+@pytest.mark.parametrize("prompt, style", [
+    ("a techno track", "electronic"), ("trip hop", "electronic"), ("bossa nova", "jazz"), ("post-rock", "rock"),
+    ("soundtrack", "film"), ("new age", "ambient"), ("singer-songwriter", "folk"), ("funk", "pop"),
+    ("雷鬼", "pop"), ("另类摇滚", "rock"), ("电子舞曲", "electronic"), ("管弦乐", "film"),
+])
+def test_midicaps_genres_in_both_languages(prompt, style):
+    assert recommend(prompt).style == style
+
+
+@pytest.mark.parametrize("prompt, mood", [
+    ("a motivational corporate tune", "bright"), ("meditative", "calm"), ("an epic trailer", "epic"),
+    ("a somber piece", "sad"), ("轻快的歌", "happy"), ("励志", "bright"), ("治愈系", "calm"),
+])
+def test_midicaps_moods_in_both_languages(prompt, mood):
+    assert recommend(prompt).mood == mood
+
+
+# -- item 2: implied values with their source -----------------------------------------------------------------
+def test_a_genre_implies_instruments_and_tempo():
+    a = recommend("heavy metal")
+    assert a.instruments == ["distortion guitar", "electric bass", "drums"]
+    assert a.sources["instruments"] == "inferred" and a.sources["bpm"] == "inferred" and a.bpm >= 130
+    assert "metal" in a.because["instruments"]
+
+
+def test_a_generic_guitar_is_read_in_its_style():
+    assert recommend("metal with guitar and drums").instruments[0] == "distortion guitar"
+    assert recommend("rock with guitar").instruments[0] == "electric guitar"
+    assert recommend("jazz trio with bass").instruments == ["acoustic bass", "piano"]
+
+
+# -- item 7: found by trying it as a new user ------------------------------------------------------------------
+def test_chinese_and_its_translation_give_the_same_attributes():
+    zh = recommend("轻快的流行乐,适合旅行视频,有鼓和贝斯")
+    en = recommend("light pop for a travel video, with drums and bass")
+    assert zh.model_dump(exclude={"because"}) == en.model_dump(exclude={"because"})
+    assert zh.style == "pop" and zh.mood == "happy" and zh.bpm == 120
+    assert {"drums", "electric bass"} <= set(zh.instruments)
+    tracks = {t.role: t.instrument for t in assign_tracks(zh.instruments) if t.doubles is None}
+    assert tracks["melody"] not in ("electric bass", "drums") and tracks["bass"] == "electric bass"
+
+
+@pytest.mark.parametrize("prompt", ["安静的钢琴,有点忧伤", "quiet piano, a bit sad"])
+def test_several_mood_words_combine(prompt):
+    a = recommend(prompt)
+    assert a.moods == ["calm", "sad"] and a.mood == "sad" and a.key.endswith("minor")
+    assert combine_moods(["happy", "bright", "melancholic"])[1] == "major"
+
+
+def test_unstated_keys_spread_over_what_style_and_mood_make_likely():
+    prompts = [f"{mood} {style}" for style in ("pop", "rock", "jazz", "folk", "electronic", "classical", "film",
+                                                "ambient") for mood in ("happy", "calm", "energetic", "romantic",
+                                                                        "nostalgic", "sad", "dark", "epic")]
+    keys = [recommend(p) for p in prompts]
+    assert all(a.sources["key"] == "likely" for a in keys)
+    assert len({a.key for a in keys}) >= 12  # not every prompt in C major or A minor
+    for a in keys:
+        assert key_distribution(a.style, a.key.split()[1])[a.key] > 0
+        assert a.key.split()[1] == ("minor" if a.mood in ("sad", "dark", "epic") else "major")
+
+
+def test_a_key_is_never_labelled_keyword_without_a_key_word():
+    a = recommend("sad piano")
+    assert a.sources["key"] == "likely" and "sad" in a.because["key"]
+
+
+def test_instruments_that_cannot_carry_the_melody_get_one_that_can():
+    a = recommend("just drums and bass")
+    assert any(n not in ("drums", "electric bass") for n in a.instruments)
+    ambient = assign_tracks(["synth pad", "piano"])
+    assert [t.instrument for t in ambient if t.role == "melody"] == ["piano"]
+
+
+def test_key_from_chords_prefers_the_tonic_that_opens():
+    assert key_from_chords(["Am", "F", "C", "G"]) == "A minor"
+    assert key_from_chords(["C", "G", "Am", "F"]) == "C major"
+    assert key_from_chords(["Dm", "Bb", "C", "A7"]) == "D minor"
+
+
+# -- item 9: bad input ----------------------------------------------------------------------------------------------
+def test_contradictions_get_a_clear_choice():
+    a = recommend("fast slow ballad at 60 and 180 bpm")
+    assert a.bpm == 60 and any("took 60 BPM" in n for n in a.notes)
+    b = recommend("in D minor or maybe F major")
+    assert b.key == "D minor" and any("took D minor" in n for n in b.notes)
+    c = recommend("a slow and very fast song")
+    assert any("exclude each other" in n for n in c.notes)
+
+
+def test_an_unknown_instrument_is_an_error_naming_the_nearest_known_names():
+    with pytest.raises(UnknownInstrument, match="unknown instrument 'kazoo'.*nearest known names"):
+        recommend("a tune for kazoo and piano")
+    with pytest.raises(ValueError, match="instruments: unknown instrument 'fluet'.*flute"):
+        recommend("pop", instruments=["fluet"])
+    assert recommend("a mandolin serenade").instruments == ["banjo"]  # a real instrument with a near GM sound
+
+
+@pytest.mark.parametrize("prompt", [
+    "🎸🔥 rock 摇滚 " * 150, "x" * 2000, "快乐 happy 😀 jazz 爵士 in D小调 at 96 bpm", "\u200b\u0000\ufeff", "C-" * 900,
+    "chords: " + "C, " * 600, "♩=", "in the key of", "每分钟拍", "1-5-6-4-" * 200 + " 和弦", "Ⅳ–Ⅴ–Ⅰ",
+])
+def test_nothing_crashes_on_mixed_scripts_emoji_and_long_prompts(prompt):
+    a = recommend(prompt)
+    a.to_request(bars=8).resolve()
+
+
+def test_every_instrument_word_names_a_program():
+    for word, name in INSTRUMENT_WORDS.items():
+        assert instrument_program(word) == instrument_program(name)
+
+
+def test_tempo_terms_are_consistent_with_their_bins():
+    for word in ("largo", "adagio", "andante", "moderato", "allegro", "vivace", "presto", "prestissimo"):
+        lo, hi, value = TEMPO_TERMS[word]
+        assert tempo_bin(lo) == tempo_bin(hi) == tempo_bin(value)

@@ -1,0 +1,156 @@
+"""What a prompt implies without saying it: the key of named chords, a likely key for a style and mood, the
+combined effect of several mood words, and which instruments can carry which role.
+
+Everything here is a pure function of attributes already decided, never of the prompt's wording, so a
+sentence and its translation that state the same things get the same implied values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from lake.vocab import (GM_FAMILIES, KEY_PRIOR, MINOR_SHARE, MOODS, PITCH_CLASSES, SCALES, instrument_program,
+                        key_name, parse_chord, parse_key, program_range)
+
+_MINORISH = {"min", "min7", "dim", "hdim7", "dim7"}
+
+
+# -- the key of a chord progression ----------------------------------------------------------------------------
+def _key_pcs(tonic: int, mode: str) -> set[int]:
+    pcs = {(tonic + s) % 12 for s in SCALES[mode]}
+    if mode == "minor":
+        pcs.add((tonic + 11) % 12)  # the raised leading tone of harmonic minor (V and V7 in a minor key)
+    return pcs
+
+
+def key_scores(chords: list[str]) -> dict[str, float]:
+    """Per key, how well ``chords`` sit in it: the share of each chord's notes in the key's scale, summed, plus
+    a bonus when the first chord is the tonic triad (1), the last (0.75), or the tonic appears at all (0.5), and
+    when a dominant (V or V7) leads to the tonic somewhere (0.25)."""
+    from lake.vocab import CHORD_QUALITIES
+
+    parsed = [parse_chord(c) for c in chords]
+    out: dict[str, float] = {}
+    for tonic in range(12):
+        for mode in ("major", "minor"):
+            pcs = _key_pcs(tonic, mode)
+            score = sum(sum(((r + i) % 12) in pcs for i in CHORD_QUALITIES[q]) / len(CHORD_QUALITIES[q])
+                        for r, q in parsed)
+
+            def is_tonic(rq):
+                return rq[0] == tonic and ((rq[1] in _MINORISH) == (mode == "minor")) and rq[1] not in ("dim", "hdim7", "dim7")
+
+            if is_tonic(parsed[0]):
+                score += 1.0
+            if is_tonic(parsed[-1]):
+                score += 0.75
+            if any(is_tonic(rq) for rq in parsed):
+                score += 0.5
+            dom = (tonic + 7) % 12
+            if any(a[0] == dom and a[1] in ("maj", "7") and is_tonic(b) for a, b in zip(parsed, parsed[1:] + parsed[:1])):
+                score += 0.25
+            out[key_name(PITCH_CLASSES[tonic], mode)] = score
+    return out
+
+
+def key_from_chords(chords: list[str]) -> str:
+    """The key a list of chord symbols is most likely in (ties: major first, then the lower tonic)."""
+    scores = key_scores(chords)
+    return max(scores, key=lambda k: (scores[k], k.endswith("major"), -PITCH_CLASSES.index(k.split()[0])))
+
+
+def roman_of(symbol: str, key: str) -> str:
+    """The roman numeral of a chord symbol in ``key`` ("E7" in A major -> "V7", "Bb" in C major -> "bVII"),
+    written so that :func:`lake.vocab.chord_names` reads it back to the same root and quality."""
+    root, quality = parse_chord(symbol)
+    tonic, mode = parse_key(key).split()
+    offset = (root - PITCH_CLASSES.index(tonic)) % 12
+    steps = SCALES[mode]
+    numerals = ("I", "II", "III", "IV", "V", "VI", "VII")
+    if offset in steps:
+        acc, degree = "", steps.index(offset)
+    elif (offset + 1) % 12 in steps:
+        acc, degree = "b", steps.index((offset + 1) % 12)
+    else:
+        acc, degree = "#", steps.index((offset - 1) % 12)
+    num = numerals[degree]
+    minor = quality in _MINORISH
+    num = num.lower() if minor else num
+    suffix = {"maj": "", "min": "", "7": "7", "min7": "7", "maj7": "maj7", "dim": "°", "aug": "+", "sus4": "sus4",
+              "sus2": "sus2", "hdim7": "ø7", "dim7": "°7"}[quality]
+    return acc + num + suffix
+
+
+# -- a likely key ------------------------------------------------------------------------------------------------
+def _draw(seed_text: str) -> float:
+    """A number in [0, 1) fixed by ``seed_text`` (the same attributes always draw the same value)."""
+    return int(hashlib.sha256(seed_text.encode()).hexdigest()[:12], 16) / float(16 ** 12)
+
+
+def key_distribution(style: str, mode: str | None) -> dict[str, float]:
+    """P(key) for a style, within ``mode`` when it is known (else the style's share of minor keys)."""
+    prior = KEY_PRIOR.get(style, KEY_PRIOR["other"])
+    share = {"major": 1.0 - MINOR_SHARE.get(style, 0.4), "minor": MINOR_SHARE.get(style, 0.4)}
+    modes = [mode] if mode else ["major", "minor"]
+    out = {}
+    for m in modes:
+        weights = prior[m]
+        total = float(sum(weights))
+        for pc, w in zip(PITCH_CLASSES, weights):
+            out[key_name(pc, m)] = (share[m] if mode is None else 1.0) * w / total
+    return out
+
+
+def likely_key(style: str, mode: str | None, seed_parts: tuple) -> str:
+    """A key drawn from :func:`key_distribution`, seeded by the other attributes: varied across prompts that
+    differ in what they ask for, the same for a sentence and its translation."""
+    dist = key_distribution(style, mode)
+    u = _draw("|".join(map(str, (style, mode) + tuple(seed_parts))))
+    acc = 0.0
+    for key, p in dist.items():
+        acc += p
+        if u < acc:
+            return key
+    return next(reversed(dist))
+
+
+# -- several moods -------------------------------------------------------------------------------------------------
+def combine_moods(moods: list[str]) -> tuple[str | None, str | None, float | None]:
+    """(the leading mood, the mode the moods imply, their tempo) for mood names in the order written.
+
+    Each mood votes for its mode; a tie goes to minor (a darker word colours the rest: "quiet, a bit sad" is
+    sad). The leading mood is the most named one of the winning mode (ties: named first); the tempo is the
+    mean of every named mood's tempo."""
+    if not moods:
+        return None, None, None
+    votes = {"major": 0, "minor": 0}
+    for m in moods:
+        votes[MOODS[m].mode] += 1
+    mode = "minor" if votes["minor"] >= votes["major"] else "major"
+    same = [m for m in moods if MOODS[m].mode == mode]
+    lead = max(dict.fromkeys(same), key=lambda m: (same.count(m), -same.index(m)))
+    unique = list(dict.fromkeys(moods))
+    bpm = sum(MOODS[m].bpm for m in unique) / len(unique)
+    return lead, mode, round(bpm)
+
+
+# -- roles an instrument can play ----------------------------------------------------------------------------------
+MELODY_FLOOR_TOP = 72  # an instrument whose range ends below C5 cannot carry a tune in the melody register
+
+
+def can_carry_melody(name: str) -> bool:
+    """Whether an instrument can play the melody (60-79): pitched, not a pad, effect or sound effect, and its
+    range reaching C5."""
+    program = instrument_program(name)
+    if program < 0:
+        return False
+    family = GM_FAMILIES[program // 8]
+    if family in ("synth pad", "synth effects", "sound effects") or program in (112, 113, 115, 116, 117, 118, 119):
+        return False
+    return program_range(program)[1] >= MELODY_FLOOR_TOP
+
+
+def key_from_chords_in_mode(chords: list[str], mode: str) -> str:
+    """The best key for ``chords`` among keys of ``mode`` (a prompt that lists chords and says "minor")."""
+    scores = {k: v for k, v in key_scores(chords).items() if k.endswith(mode)}
+    return max(scores, key=lambda k: (scores[k], -PITCH_CLASSES.index(k.split()[0])))
