@@ -36,11 +36,16 @@ def _request(prompt: str, bpm: Optional[float], key: Optional[str], bars: int, s
 def _show_attributes(attrs: dict) -> None:
     src = attrs["sources"]
     rows = [("style", attrs["style"]), ("bpm", f"{attrs['bpm']:g}"), ("key", attrs["key"]),
-            ("time_signature", attrs["time_signature"]), ("mood", attrs.get("mood") or "-"),
+            ("time_signature", attrs["time_signature"]),
+            ("mood", ", ".join(attrs.get("moods") or []) or attrs.get("mood") or "-"),
             ("instruments", ", ".join(attrs["instruments"])),
             ("chords", f"{' - '.join(attrs['chords'])}  ({' - '.join(attrs['progression'])})")]
+    because = attrs.get("because") or {}
     for name, value in rows:
-        typer.echo(f"  {name:<15}{value:<44}[{src.get(name, '-')}]")
+        why = because.get(name, "")
+        typer.echo(f"  {name:<15}{value:<44}[{src.get(name, '-')}]" + (f"  {why}" if why else ""))
+    for note in attrs.get("notes") or []:
+        typer.echo(f"  note: {note}")
 
 
 def _interrupt(signum, frame):
@@ -253,17 +258,40 @@ def generate(prompt: str = typer.Option(..., "--prompt", "-p", help="what to mak
 
 
 @app.command()
-def recommend(prompt: str = typer.Option(..., "--prompt", "-p", help="what to make, English or Chinese"),
+def recommend(prompt: Optional[str] = typer.Option(None, "--prompt", "-p", help="what to make, English or Chinese"),
               bpm: Optional[float] = typer.Option(None, "--bpm"),
               key: Optional[str] = typer.Option(None, "--key"),
+              rules_only: bool = typer.Option(False, "--rules-only", help="leave out the zero-shot fallback (CLAP "
+                                              "+ MiniLM) the service consults for a style or mood nothing names"),
+              evaluate: bool = typer.Option(False, "--eval", help="score the recommender instead: the held-out "
+                                            "prompts and the caption benchmark, per attribute, stated / implied, "
+                                            "per language, beside the previous version"),
+              previous: str = typer.Option("6d58539", "--previous", help="with --eval: the git revision to compare"),
               as_json: bool = typer.Option(False, "--json", help="print the attributes as JSON"),
               config: Optional[Path] = ConfigOpt, set_: Optional[list[str]] = SetOpt) -> None:
-    """Print the attributes a prompt maps to (no model, no Ray) and where each came from."""
-    from training.prompts import recommend as rules
+    """Print the attributes a prompt maps to and where each came from: the same code path as /v1/recommend
+    (rules, then the CLAP version serve.clap_alias names with MiniLM for what nothing states; no Ray)."""
+    from training.understanding import recommend as understand, service_fallback
 
-    load_or_exit(config, set_)
+    cfg = load_or_exit(config, set_)
+    fallback, line = (None, "rules only (--rules-only)") if rules_only else service_fallback(cfg)
+    typer.echo(line, err=True)
+    if evaluate:
+        from training.recommend_eval import load_prompts, run
+
+        splits = load_prompts()
+        run(splits, list(splits), fallback, "" if fallback is None else fallback.describe(), captions=True,
+            previous=previous or None, out=typer.echo)
+        return
+    if not prompt:
+        typer.echo("give --prompt TEXT (or --eval to score the recommender)", err=True)
+        raise typer.Exit(2)
     req = _request(prompt, bpm, key, 8, None, None)
-    attrs = rules(req.prompt, bpm=req.bpm, key=req.key)
+    try:
+        attrs = understand(req.prompt, bpm=req.bpm, key=req.key, clap=fallback)
+    except ValueError as e:  # an instrument General MIDI cannot play: the API answers 422 with this line
+        typer.echo(f"invalid request: {str(e).splitlines()[0]}", err=True)
+        raise typer.Exit(2) from None
     if as_json:
         typer.echo(json.dumps(attrs.model_dump(), ensure_ascii=False, indent=2))
     else:

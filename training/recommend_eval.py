@@ -5,14 +5,21 @@
     python -m training.recommend_eval --fallback clap+minilm --split test
     python -m training.recommend_eval --fallback clap --alone   # the zero-shot scorer on every prompt, no rules
 
-The prompts are ``training/recommend_prompts.yaml`` (a ``dev`` part to look at while tuning, a ``test``
-part only to score). Per attribute a prompt is scored only where its label names it:
+    python -m training.recommend_eval --captions --previous 6d58539   # + the caption benchmark, before/after
+
+The prompts are ``training/understanding/heldout_prompts.yaml`` (a ``dev`` part to look at while tuning, a
+``test`` part only to score). Per attribute a prompt is scored only where its label names it:
 
 * ``style`` - the recommended style is the labelled one;
 * ``mood``  - the recommended mood is one of the labelled (acceptable) moods; no mood is wrong;
 * ``bpm``   - the recommended tempo lies in the labelled [lo, hi];
 * ``mode``  - the recommended key's mode (major/minor);
 * ``meter`` - the recommended time signature.
+
+``--captions`` also scores the caption benchmark (:mod:`training.understanding.benchmark`: MidiCaps-style
+captions in English and Chinese written from labelled pieces), per attribute, split by stated / implied and by
+language, beside the recommender at ``--previous`` (a git revision); and prints how the keys of prompts that
+name none spread over the 24 keys. ``musiclake recommend --eval`` runs all of it.
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ import yaml
 from lake.vocab import MOODS, STYLES
 from training.request import Attributes
 
-PROMPTS_PATH = Path(__file__).with_name("recommend_prompts.yaml")
+PROMPTS_PATH = Path(__file__).with_name("understanding") / "heldout_prompts.yaml"
+PREVIOUS_REV = "6d58539"  # the recommender before issue 17 (training/prompts.py, 503 lines)
 ATTRIBUTES = ("style", "mood", "bpm", "mode", "meter")
 LANGS = ("en", "zh")
 
@@ -158,8 +166,65 @@ def format_report(name: str, report: Report, show_misses: bool = False) -> str:
     return "\n".join(lines)
 
 
+def key_spread(items: Iterable[Labelled], recommend_fn: Callable[[str], Attributes]) -> str:
+    """How the keys of prompts that name no key spread: the most common keys and the share of C major/A minor."""
+    from collections import Counter
+
+    keys = Counter()
+    for item in items:
+        a = recommend_fn(item.prompt)
+        if a.sources.get("key") not in ("prompt", "request"):
+            keys[a.key] += 1
+    n = sum(keys.values())
+    if not n:
+        return "  keys: every prompt names its key"
+    c_or_a = keys["C major"] + keys["A minor"]
+    top = ", ".join(f"{k} {v}" for k, v in keys.most_common(8))
+    return (f"  keys of {n} prompts naming none: {len(keys)} distinct; C major or A minor {c_or_a}/{n} "
+            f"({100 * c_or_a / n:.0f} %); most common: {top}")
+
+
+def run(splits: dict[str, list[Labelled]], names: list[str], fallback=None, fallback_name: str = "",
+        captions: bool = False, previous: str | None = None, show_misses: bool = False, out=print) -> None:
+    """Score the held-out prompts (and the caption benchmark); the one evaluation the CLI and the module run."""
+    from training import understanding
+
+    rec = (lambda p: understanding.recommend(p, clap=fallback)) if fallback else understanding.recommend
+    prev_rec = None
+    if previous:
+        from training.understanding import benchmark
+
+        try:
+            prev = benchmark.previous_recommender(previous)
+            prev_rec = (lambda p: prev(p, clap=fallback)) if fallback else prev
+        except Exception as e:  # no git, or the revision is not here
+            out(f"  (previous version {previous!r} not loaded: {str(e).splitlines()[0] if str(e) else e})")
+    for split in names:
+        if prev_rec is not None:
+            out(format_report(f"[{split}] before ({previous[:7]})", score(splits[split], prev_rec)))
+        report = score(splits[split], rec)
+        out(format_report(f"[{split}] rules" + (f" + {fallback_name}" if fallback else ""), report,
+                          show_misses=show_misses and split != "test"))
+    out(key_spread([i for s in names for i in splits[s]], rec))
+    if captions:
+        from training.understanding import benchmark
+
+        caps = benchmark.load_captions()
+        named = []
+        if prev_rec is not None:
+            named.append((f"before ({previous[:7]})", benchmark.score(caps, prev_rec)[0]))
+        table, errors = benchmark.score(caps, rec)
+        named.append(("now", table))
+        n = {lang: sum(c["lang"] == lang for c in caps) for lang in LANGS}
+        out(f"[captions] {n['en']} English, {n['zh']} Chinese (training/understanding/captions.yaml); accuracy "
+            "per attribute (count of captions that state / imply it)")
+        out(benchmark.format_tables(named))
+        for text, err in errors[:5]:
+            out(f"  crashed: {text[:80]!r}: {err}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    from training import prompts
+    from training import understanding as prompts
 
     ap = argparse.ArgumentParser(prog="python -m training.recommend_eval", description=__doc__.split("\n")[0])
     ap.add_argument("--prompts", default=str(PROMPTS_PATH))
@@ -170,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default=None, help="musiclake config file (default: the embedded one)")
     ap.add_argument("--alone", action="store_true", help="also score the zero-shot scorer alone, every prompt")
     ap.add_argument("--misses", action="store_true", help="list the style misses (dev only: keep test unread)")
+    ap.add_argument("--captions", action="store_true", help="also score the caption benchmark (stated/implied)")
+    ap.add_argument("--previous", default=None, help=f"a git revision to score beside (e.g. {PREVIOUS_REV})")
     args = ap.parse_args(argv)
 
     splits = load_prompts(args.prompts)
@@ -180,16 +247,14 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         fallback = prompts.load_fallback(args.config, ref=args.ref, clap="clap" in parts, minilm="minilm" in parts)
         print(f"loaded fallback {fallback.describe()} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-
-    for split in names:
-        report = score(splits[split], (lambda p: prompts.recommend(p, clap=fallback)) if fallback else prompts.recommend)
-        print(format_report(f"[{split}] rules" + (f" + {args.fallback}" if fallback else ""), report,
-                            show_misses=args.misses and split != "test"))
-        if args.alone and fallback is not None:
+    run(splits, names, fallback, args.fallback, captions=args.captions, previous=args.previous,
+        show_misses=args.misses)
+    if args.alone and fallback is not None:
+        for split in names:
             for group in ("style", "mood"):
                 t = zero_shot_accuracy(splits[split], fallback, group)
-                print(f"  {args.fallback} alone, {group}: " + "  ".join(f"{lang} {_pct(t.get(lang)).strip()}"
-                                                                        for lang in (*LANGS, "all")))
+                print(f"  [{split}] {args.fallback} alone, {group}: " + "  ".join(
+                    f"{lang} {_pct(t.get(lang)).strip()}" for lang in (*LANGS, "all")))
     return 0
 
 

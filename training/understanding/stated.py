@@ -46,7 +46,7 @@ _MODE = r"(?P<mode>[Mm]ajor|[Mm]inor|[Mm]aj(?![a-z])|[Mm]in(?![a-z])|m(?![a-z]))
 _TONIC = rf"(?P<letter>[A-Ga-g])(?:\s*(?P<acc>{ACCIDENTAL}))?"
 _KEY_PATTERNS = [
     # "in the key of D minor", "key of F#m", "key: Bb major", "in d minor" (any case when the mode is written out)
-    re.compile(rf"(?<![A-Za-z])(?:in the key of|in|key of|key|tonality of|tonic of)(?:\s*:\s*|\s+)"
+    re.compile(rf"(?<![A-Za-z])(?:in the key of|in|key of|key is|key|tonality of|tonality is|tonic of|tonic is)(?:\s*:\s*|\s+)"
                rf"(?P<letter>[A-Ga-g])(?:\s*(?P<acc>{ACCIDENTAL}))?\s*"
                rf"(?P<mode>[Mm]ajor|[Mm]inor|[Mm]aj|[Mm]in|m)(?![A-Za-z])"),
     # "D minor", "Eb Major", "C sharp minor", "F# min" - an upper-case tonic anywhere
@@ -55,7 +55,7 @@ _KEY_PATTERNS = [
     # "Dm key", "F#m ballad" after "in"/"key": handled above; "Dm" followed by "key"
     re.compile(rf"(?<![A-Za-z])(?P<letter>[A-G])(?P<acc>[#♯b♭])?(?P<mode>m)\s+key(?![a-z])"),
     # "key of C", "key: G", "in F#", "in Bb" - a bare tonic needs "key" or "in" before it (upper case)
-    re.compile(rf"(?<![A-Za-z])(?:in the key of|key of|key|in)(?:\s*:\s*|\s+)(?P<letter>[A-G])"
+    re.compile(rf"(?<![A-Za-z])(?:in the key of|key of|key is|key|tonality is|tonic is|in)(?:\s*:\s*|\s+)(?P<letter>[A-G])"
                rf"(?:(?P<acc>[#♯b♭])|\s?(?P<acc2>-?\s?sharp|-?\s?flat))?(?![A-Za-z0-9#♯♭'])"),
     # Chinese: "D小调", "降B大调", "升c小调", "#F小调", "bB大调", "C调", "b小调"
     re.compile(ZH_KEY),
@@ -156,7 +156,7 @@ def read_bpms(text: str, stated: Stated) -> str:
 
 
 # -- time signatures -------------------------------------------------------------------------------------------
-_TIME_SIGNATURE = re.compile(r"(?<![\d/.:])(\d{1,2})\s*/\s*(2|4|8|16)(?![\d/.:])")
+_TIME_SIGNATURE = re.compile(r"(?<![\d/.:])(\d{1,2})\s*/\s*(2|4|8|16)(?![\d/:]|\.\d)")  # "3/8." ends a sentence
 _METER_ZH = re.compile("|".join(sorted(METER_ZH, key=len, reverse=True)))
 _METER_WORDS = word_pattern(METER_WORDS, plural=True)
 
@@ -233,6 +233,7 @@ def chord_symbol_ok(token: str) -> str | None:
 def _split_chords(segment: str) -> list[str]:
     """Tokens of a chord list, unspaced hyphens ("C-G-Am-F") and quality words ("A minor") handled."""
     out: list[str] = []
+    segment = re.sub(r"([\u4e00-\u9fff])", r" \1 ", segment)  # "为C" -> "为 C"
     for tok in _SEPARATORS.split(segment):
         if not tok:
             continue
@@ -436,6 +437,11 @@ _GENRE_RE = word_pattern(set(GENRE_INSTRUMENTS) | set(GENRE_BPM))
 _NEGATION = re.compile(r"(?:not|no|never|without|isn't|non-|less)\s+(?:too\s+|very\s+|so\s+)?$|(?:不|不要|别|没有|不太|不是)(?:太|很)?$")
 
 
+# Genre names whose adjective is no mood ("dark ambient" and "sad core" keep theirs).
+_NOT_MOOD_GENRES = word_pattern(("heavy metal", "deep house", "hard rock", "hard bop", "acid jazz", "soft rock",
+                                 "funky house", "happy hardcore", "重金属"), plural=False)
+
+
 def style_spans(lower: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for p in (_STYLE_RE, _GENRE_RE) for m in p.finditer(lower)]
 
@@ -448,8 +454,9 @@ def read_styles_and_moods(lower: str, stated: Stated, shadow=()) -> None:
     for start, end, word in find_words(_STYLE_RE, lower, STYLE_OF_WORD):
         if not _inside(start, end, shadow):
             stated.styles.append((start, STYLE_OF_WORD[word], word))
+    genre_spans = [(m.start(), m.end()) for m in _NOT_MOOD_GENRES.finditer(lower)]  # "heavy" of "heavy metal"
     for start, end, word in find_words(_MOOD_RE, lower, MOOD_OF_WORD):
-        if _NEGATION.search(lower[max(0, start - 14):start]) or _inside(start, end, shadow):
+        if _NEGATION.search(lower[max(0, start - 14):start]) or _inside(start, end, list(shadow) + genre_spans):
             continue
         stated.moods.append((start, MOOD_OF_WORD[word], word))
 
