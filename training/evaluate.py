@@ -104,7 +104,7 @@ class EvalCase:
 
     def to_request(self) -> PieceRequest:
         if self.kind == "prompt":
-            from training.prompts import request_for_prompt  # the endpoint's own rules, prompt -> request
+            from training.understanding import request_for_prompt  # the endpoint's own rules, prompt -> request
 
             return request_for_prompt(self.prompt, bars=self.bars, seed=self.seed)
         return PieceRequest(**{"bars": self.bars, **self.fields, "seed": self.seed})

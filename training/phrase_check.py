@@ -158,7 +158,7 @@ def train_quick(path: Path, pop909: Path, steps: int = 300, songs: int = 160, se
 
 # -- the check ------------------------------------------------------------------------------------
 def requests(n: int, bars: int, **extra) -> list:
-    from training.prompts import request_for_prompt
+    from training.understanding import request_for_prompt
 
     out = []
     for i in range(n):

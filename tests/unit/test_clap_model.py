@@ -200,7 +200,7 @@ def test_default_gates_want_a_lift_over_chance_and_no_regression():
 
 
 def test_prompts_name_only_attributes_the_piece_has_in_both_languages():
-    from training.clap.prompts import matches, prompt, prompts_for
+    from training.clap.search_prompts import matches, prompt, prompts_for
 
     attrs = {"style": "folk", "key": "C# minor", "mode": "minor", "tempo_bin": 3, "mood": "melancholic",
              "time_signature": "3/4", "instruments": ["Fiddle"]}

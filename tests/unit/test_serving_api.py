@@ -71,7 +71,7 @@ def test_attributes_reject_a_style_outside_the_vocabulary():
 
 
 def test_phrase_controls_reach_the_generators_request_and_bad_ones_name_the_field():
-    from training.prompts import recommend
+    from training.understanding import recommend
 
     attrs = recommend("pop")
     req = GenerateRequest(prompt="pop", structure="abab", repetition=0.75, registers={"melody": [62, 79]}, bars=8)

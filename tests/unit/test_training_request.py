@@ -54,7 +54,7 @@ def test_time_signatures_on_the_grid():
 
 
 def test_a_recommended_progression_ends_on_the_tonic_but_requested_chords_are_played_as_written():
-    from training.prompts import request_for_prompt
+    from training.understanding import request_for_prompt
 
     derived = request_for_prompt("happy pop song in C major", bars=8).resolve()
     assert derived.chords[-1] == "C" and derived.chords[:4] == ("C", "G", "Am", "F")

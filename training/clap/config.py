@@ -25,7 +25,7 @@ class ClapSettings:
     text_vocab_size: int
     dropout: float
     # the data: crops per piece (the first one + some from random bars), drawn with this probability the first;
-    # short attribute prompts per piece and language added to its training texts (training.clap.prompts)
+    # short attribute prompts per piece and language added to its training texts (training.clap.search_prompts)
     crops_per_piece: int
     first_crop_prob: float
     prompts_per_lang: int

@@ -172,8 +172,8 @@ MAX_TEXTS = 4  # EN caption, EN feature caption, ZH caption, lyrics
 
 
 def training_texts(p: Pair, prompts_per_lang: int) -> list[str]:
-    """A piece's texts, then its short attribute prompts (EN and ZH, see training.clap.prompts)."""
-    from training.clap.prompts import prompts_for
+    """A piece's texts, then its short attribute prompts (EN and ZH, see training.clap.search_prompts)."""
+    from training.clap.search_prompts import prompts_for
 
     return list(p.texts[:MAX_TEXTS]) + [t for _, t in prompts_for(p.attrs, p.sha256, prompts_per_lang)]
 

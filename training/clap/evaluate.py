@@ -18,7 +18,7 @@ written from, so on captions it is an upper-bound-like reference, not a weak one
 nothing of lyrics.
 
 **Search** (:func:`search_precision`): per piece of the split one short prompt per language naming
-two of its attributes (``training.clap.prompts``, e.g. "melancholic in 3/4 time", "忧郁圆舞曲"); the
+two of its attributes (``training.clap.search_prompts``, e.g. "melancholic in 3/4 time", "忧郁圆舞曲"); the
 score is the share of the top 10 pieces that have both, beside chance (the share of the pool that
 has them) and the baseline. Published anchor: CLaMP 3 reaches text→MIDI MRR 0.28 on MidiCaps (a larger
 pool, real captions), see docs/models.md.
@@ -246,7 +246,7 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
 def search_precision(encoder, pool: Sequence[Pair], split: str, k: int = 10) -> list[SearchRow]:
     """Per language, one two-attribute prompt per piece of the pool (seeded by its hash, not the
     training prompts' seed): how many of the top ``k`` pieces have both attributes."""
-    from training.clap.prompts import matches, prompt
+    from training.clap.search_prompts import matches, prompt
 
     out, music, k = [], encoder.embed_tokens([p.tokens for p in pool]), min(k, len(pool))
     attrs = [p.attrs for p in pool]
