@@ -124,10 +124,12 @@ class GenerateRequest(_Attributes):
     melody: str | None = Field(None, pattern=PIECE_ID, description=f"an upload's id (POST {UPLOADS_PATH}): its "
                                                                      "melody is kept and the other tracks written around it")
     structure: str | None = Field(None, min_length=1, max_length=16, pattern=r"^[A-Za-z]+$",
-                                  description="one letter per 4-bar phrase, e.g. 'AABA' (the default): a returning "
+                                  description="one letter per 4-bar phrase, e.g. 'AABA' (default: drawn by the seed "
+                                              "from real songs' plans): a returning "
                                               "letter restates that phrase's opening bars, moved to its chords")
     repetition: float | None = Field(None, ge=0.0, le=1.0, description="how much of a returning phrase is restated "
-                                                                      "(0 none, 0.5 its first half: the default)")
+                                                                      "(0 none, 0.5 its first half; default 0.5 with "
+                                                                      "a structure, else the drawn plan's)")
     registers: dict[Literal["melody", "harmony", "bass"],
                     Annotated[list[Annotated[int, Field(ge=0, le=127)]], Field(min_length=2, max_length=2)]] | None = (
         Field(None, description="lowest and highest MIDI pitch per role, e.g. {'melody': [62, 79]}; default melody "

@@ -27,6 +27,7 @@ from functools import lru_cache
 import numpy as np
 
 from lake.chords import QUALITIES
+from lake.vocab import scale_pitch_classes
 from training.request import Plan
 
 def _beat_steps(plan: Plan) -> int:
@@ -78,6 +79,11 @@ class Slot:
         return _strong(self.pos, self.plan) or self.dur >= self.beat
 
 
+@lru_cache(maxsize=64)
+def _natural_scale(key: str) -> frozenset:
+    return frozenset(scale_pitch_classes(key))
+
+
 @lru_cache(maxsize=512)
 def _chord_tones(root: int, quality: str) -> frozenset:
     return frozenset((root + i) % 12 for i in QUALITIES[quality])
@@ -127,9 +133,30 @@ def room_for_the_chord(s: Slot, v):
     return [p for p in v if (s.plan.bar_steps - 1 - p) // g >= left]
 
 
+def _breath_from(s: Slot) -> int | None:
+    """Where the melody falls silent in a bar that closes a phrase (not the piece's last): its last beat,
+    and a 16th before it, so the beat is heard empty. None in other bars."""
+    if s.bar == s.plan.request.bars - 1 or not s.plan.phrase_end(s.bar):
+        return None
+    return s.plan.bar_steps - s.beat - 1
+
+
+def breathe(s: Slot, v):
+    """A phrase ends with a breath: the melody's notes in a phrase's closing bar start before its last beat
+    (with room for a note of a 16th), as a singer's phrases end before the next one starts."""
+    end = _breath_from(s)
+    return v if end is None else [p for p in v if p < end]
+
+
 # duration (steps)
 def ends_in_the_bar(s: Slot, v):
     return [d for d in v if s.pos + d <= s.plan.bar_steps]
+
+
+def ends_before_the_breath(s: Slot, v):
+    """The notes of a phrase's closing bar end before its breath (:func:`breathe`)."""
+    end = _breath_from(s)
+    return v if end is None else [d for d in v if s.pos + d <= end]
 
 
 # pitch
@@ -139,8 +166,9 @@ def in_register(s: Slot, v):
 
 
 def in_key(s: Slot, v):
-    """The melody keeps to the key's scale (harmonic minor in minor keys); the bar's chord tones always pass."""
-    ok = s.scale | s.tones
+    """The melody keeps to the key's scale (natural minor in minor keys, as pop melodies do); the bar's chord
+    tones always pass (so the leading tone comes with a major V)."""
+    ok = _natural_scale(s.plan.request.key) | s.tones
     return [p for p in v if p % 12 in ok]
 
 
@@ -150,11 +178,20 @@ def chord_tone_when_heard(s: Slot, v):
 
 
 def stable_phrase_end(s: Slot, v):
-    """In a phrase's closing bar the main notes rest on the triad (root, third, fifth), not a seventh."""
+    """In a phrase's closing bar the main notes rest on stable tones: the tones the bar's triad shares
+    with the key's tonic triad (the keynote over IV, the fifth over V), else the triad (never a seventh).
+    Phrases that come home to the key's own chord tones are what tells a key from its relative."""
     if not (s.main_note and s.plan.phrase_end(s.bar)):
         return v
     triad = {(s.root + i) % 12 for i in QUALITIES[s.quality][:3]}
-    return [p for p in v if p % 12 in triad]
+    home = triad & _tonic_triad(s.plan.request.key, s.tonic)
+    return [p for p in v if p % 12 in (home or triad)]
+
+
+@lru_cache(maxsize=64)
+def _tonic_triad(key: str, tonic: int) -> frozenset:
+    third = 3 if key.endswith("minor") else 4
+    return frozenset({tonic, (tonic + third) % 12, (tonic + 7) % 12})
 
 
 def closing_keynote(s: Slot, v):
@@ -164,8 +201,8 @@ def closing_keynote(s: Slot, v):
     return v
 
 
-def within_a_fifth(s: Slot, v):
-    """(soft) The melody leaps at most MAX_LEAP semitones from its previous note."""
+def within_a_leap(s: Slot, v):
+    """(soft) The melody leaps at most MAX_LEAP semitones (an octave) from its previous note."""
     return v if s.prev_pitch is None else [p for p in v if abs(p - s.prev_pitch) <= MAX_LEAP]
 
 
@@ -188,8 +225,13 @@ def covers_the_chord(s: Slot, v):
 
 
 def under_the_tune(s: Slot, v):
-    """(soft) The accompaniment sounds below every melody note it overlaps: the tune stays on top."""
-    over = [pitch for _, pos, pitch, dur, _ in s.above if pos < s.pos + s.dur and pos + dur > s.pos]
+    """(soft) The accompaniment sounds below every melody note it overlaps in the upper part of the
+    melody's register (TUNE_CLEAR semitones over its floor and up): there the tune stays on top. Where
+    the tune dips low, a chord tone may ring above it, as a pianist's right hand does over a low vocal
+    line (POP909's melodies are on top at about 80 % of their onsets, not all)."""
+    clear = s.plan.registers["melody"][0] + TUNE_CLEAR
+    over = [pitch for _, pos, pitch, dur, _ in s.above
+            if pos < s.pos + s.dur and pos + dur > s.pos and pitch >= clear]
     return [p for p in v if p < min(over)] if over else v
 
 
@@ -204,15 +246,17 @@ def roots_and_fifths(s: Slot, v):
     return [p for p in v if p % 12 in (s.root, fifth)]
 
 
-SOFT = frozenset({within_a_fifth, covers_the_chord, under_the_tune})  # skipped where they would leave nothing
+SOFT = frozenset({within_a_leap, covers_the_chord, under_the_tune})  # skipped where they would leave nothing
 
 # -- the biases: (slot) -> values -> logit added (a preference, not a rule) --------------------------
-MAX_LEAP = 7
+MAX_LEAP = 12
 DOWNBEAT_NOTES = 3  # the harmony's notes struck together on a downbeat, at most
 HARMONY_GRID = 2  # steps between the harmony's onsets at the closest
 SLOW_BPM = 100.0
-STEP_BIAS = (0.0, 0.0, 0.0, -0.6, -0.6, -1.2, -1.2, -1.6)  # by interval in semitones (0..7)
-OFFBEAT_BIAS = 0.5  # melody onsets on the off-beat eighths: pop syncopates
+# by interval in semitones (0..12): steps free, thirds and fourths a little dearer, leaps past a fifth rare
+STEP_BIAS = (0.0, 0.0, 0.0, -0.3, -0.3, -0.6, -0.8, -0.8, -0.9, -0.9, -1.0, -1.2, -0.9)
+TUNE_CLEAR = 9  # semitones over the melody's floor from where the accompaniment stays under the tune
+OFFBEAT_BIAS = 1.0  # melody onsets on the off-beat eighths: pop syncopates
 
 
 def stepwise(s: Slot, size: int) -> np.ndarray | None:
@@ -241,9 +285,9 @@ def offbeats(s: Slot, size: int) -> np.ndarray | None:
 
 # field -> masks, in order; field -> biases, summed
 MASKS = {
-    "melody": {"pos": (one_line,), "dur": (ends_in_the_bar,),
+    "melody": {"pos": (one_line, breathe), "dur": (ends_in_the_bar, ends_before_the_breath),
                "pitch": (in_register, in_key, chord_tone_when_heard, stable_phrase_end, closing_keynote,
-                         within_a_fifth)},
+                         within_a_leap)},
     "harmony": {"pos": (downbeat_chord, downbeat_first, broken_chord_grid, room_for_the_chord), "dur": (ends_in_the_bar,),
                 "pitch": (in_register, chord_tones, a_new_note, under_the_tune, covers_the_chord)},
     "bass": {"pos": (one_line, downbeat_first, on_the_beats), "dur": (ends_in_the_bar,),

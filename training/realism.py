@@ -268,10 +268,8 @@ def piece_stats(midi: bytes | Score | str | Path, bars: Bars | None = None,
 
     # repetition: a bar's onsets (16th grid) and the intervals between its notes
     seen_full, seen_rhythm, full_rep, rhythm_rep = set(), set(), [], []
-    for b in with_melody:
-        sel = mel_bar == b
-        rhythm = tuple(pos16[sel].tolist())
-        full = (rhythm, tuple(np.diff(mel.pitch[sel]).tolist()))
+    for full in _signatures(with_melody, mel_bar, pos16, mel.pitch):
+        rhythm = full[0]
         full_rep.append(full in seen_full)
         rhythm_rep.append(rhythm in seen_rhythm)
         seen_full.add(full)
@@ -295,6 +293,35 @@ def piece_stats(midi: bytes | Score | str | Path, bars: Bars | None = None,
     span = Line(*(a[(bar_of >= first) & (bar_of <= last) & inside] for a in (melody.start, melody.end, melody.pitch)))
     out.update(_muspy_stats(span, tpq, int(bars.starts[first]), int(bars.starts[first + 1] - bars.starts[first])))
     return out
+
+
+def _signatures(bars: np.ndarray, mel_bar: np.ndarray, pos16: np.ndarray, pitch: np.ndarray) -> list[tuple]:
+    """Per bar: (its onsets on the 16th grid, the intervals between its notes): equal for a repeat at any
+    transposition."""
+    out = []
+    for b in bars:
+        sel = mel_bar == b
+        out.append((tuple(pos16[sel].tolist()), tuple(np.diff(pitch[sel]).tolist())))
+    return out
+
+
+def bar_signatures(midi: bytes | Score, bars: Bars | None = None, window_bars: int = WINDOW_BARS) -> list[tuple]:
+    """The signature (:func:`_signatures`) of each of the first ``window_bars`` bars holding a melody onset:
+    what :func:`piece_stats` compares for ``bar_repeat`` (and :mod:`training.structure` for phrases)."""
+    score = midi if isinstance(midi, Score) else Score.from_midi(bytes(midi))
+    tpq = int(score.ticks_per_quarter)
+    melody, acc = split_melody(score)
+    if melody.start.size == 0:
+        return []
+    if bars is None:
+        every = np.concatenate([melody.start, acc.start])
+        bars = bars_from_meter(score, int(max(melody.end.max(), melody.start.max())), grid_offset(every, tpq))
+    bar_of = np.searchsorted(bars.starts, melody.start, side="right") - 1
+    inside = (bar_of >= 0) & (bar_of < len(bars.starts) - 1)
+    with_melody = np.unique(bar_of[inside])[:window_bars]
+    keep = inside & np.isin(bar_of, with_melody)
+    pos16 = np.round((melody.start[keep] - bars.starts[bar_of[keep]]) / (tpq / 4.0)).astype(np.int64)
+    return _signatures(with_melody, bar_of[keep], pos16, melody.pitch[keep])
 
 
 # -- sets of pieces ---------------------------------------------------------------------------------------

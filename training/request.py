@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from lake.vocab import (STYLE_DEFAULTS, STYLES, chord_names, instrument_name, instrument_program, normalize_style, parse_chord,
                         parse_key, program_range)
+from training.structure import plan_for_seed
 
 ROLES = ("melody", "harmony", "bass", "drums")
 Role = Literal["melody", "harmony", "bass", "drums"]
@@ -34,7 +35,6 @@ CONTROLS = ("tension", "density")  # later controls (film scoring); accepted and
 # (``registers``); roles it leaves out follow the melody's floor (see :func:`resolve_registers`).
 DEFAULT_REGISTERS = {"melody": (60, 79), "harmony": (48, 71), "bass": (28, 55)}
 PHRASE_BARS = 4  # bars per phrase; pieces under 8 bars get half-length phrases
-STRUCTURE_DEFAULT = "AABA"
 
 # GM programs whose instruments usually carry a tune (solo strings, brass, reeds, pipes, synth leads, ethnic),
 # and those that sit low enough to be the bass line (cello, contrabass, tuba, bassoon, besides the bass family).
@@ -103,10 +103,12 @@ class PieceRequest(BaseModel):
     structure: str | None = Field(None, max_length=BARS_MAX,
                                   description="one letter per phrase (4 bars), e.g. 'AABA': a phrase whose letter came "
                                               "before restates that phrase's opening bars (transposed to its chords); "
-                                              "repeated to fill the piece; default 'AABA'")
+                                              "repeated to fill the piece; default: drawn by the seed from the "
+                                              "plans of real songs (training.structure)")
     repetition: float = Field(0.5, ge=0.0, le=1.0,
                               description="how much of a returning phrase is restated: 0 none, 0.5 its first half, "
-                                          "1 all but its closing bar")
+                                          "1 all but its closing bar; with no structure asked, the drawn plan's own "
+                                          "unless set")
     registers: dict[Literal["melody", "harmony", "bass"], tuple[int, int]] | None = Field(
         None, description="lowest and highest MIDI pitch per role, e.g. {'melody': [62, 79]}; default melody 60-79, "
                           "harmony and bass below it")
@@ -192,7 +194,10 @@ class PieceRequest(BaseModel):
         bar_chords = tuple(bar_chords)
         tracks = assign_tracks(self.instruments or list(defaults.instruments), self.tracks)
         phrase = PHRASE_BARS if self.bars >= 2 * PHRASE_BARS else max(1, self.bars // 2)
-        sections, copy_of = phrase_plan(self.bars, phrase, self.structure or STRUCTURE_DEFAULT, self.repetition)
+        structure, repetition = self.structure, self.repetition
+        if structure is None:  # a plan drawn by the seed from real songs' (training.structure)
+            structure, repetition = plan_for_seed(self.seed, repetition if "repetition" in self.model_fields_set else None)
+        sections, copy_of = phrase_plan(self.bars, phrase, structure, repetition)
         return Plan(request=self, numerator=num, denominator=den,
                     bar_steps=num * STEPS_PER_QUARTER * 4 // den, chords=bar_chords,
                     chord_pcs=tuple(parse_chord(c) for c in bar_chords), tracks=tracks,

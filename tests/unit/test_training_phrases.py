@@ -60,20 +60,50 @@ def _slot(**kw) -> Slot:
 
 def test_melody_masks_compose_a_chord_tone_near_the_last_note_in_register():
     on_beat, _ = constrain(_slot(pos=0, dur=4, prev_pitch=71), "pitch", range(128), 129)
-    assert on_beat == [67, 71, 74]  # G major's tones within a fifth of B4, inside 60..79
+    assert on_beat == [62, 67, 71, 74, 79]  # G major's tones within an octave of B4, inside 60..79
     off_beat, bias = constrain(_slot(pos=1, dur=1, prev_pitch=71), "pitch", range(128), 129)
-    assert off_beat == [64, 65, 67, 69, 71, 72, 74, 76, 77]  # off the beat: the scale
-    assert bias[1 + 72] > bias[1 + 76]  # a step is preferred to a leap
+    assert off_beat == [60, 62, 64, 65, 67, 69, 71, 72, 74, 76, 77, 79]  # off the beat: the scale
+    assert bias[1 + 72] > bias[1 + 76] > bias[1 + 60]  # a step is preferred to a third, a third to a leap
     far, _ = constrain(_slot(pos=0, dur=4, prev_pitch=40), "pitch", range(128), 129)
     assert far and min(far) >= 60  # the leap limit is soft: out of reach, the register still holds
 
 
-def test_the_harmony_stays_under_the_tune_it_overlaps():
-    melody = [(1, 0, 64, 8, 90)]
-    under, _ = constrain(_slot(role="harmony", pos=0, dur=4, above=melody), "pitch", range(128), 129)
-    assert under and max(under) < 64 and {p % 12 for p in under} <= {7, 11, 2}
-    free, _ = constrain(_slot(role="harmony", pos=8, dur=4, above=melody), "pitch", range(128), 129)
-    assert max(free) > 64  # no melody note over it: the whole register
+def test_a_minor_melody_keeps_the_natural_minor_but_takes_the_leading_tone_from_a_major_v():
+    plan = PieceRequest(**(BASE | {"key": "A minor", "chords": ["Am", "E"]})).resolve()
+    slot = lambda root, quality: Slot(plan=plan, role="melody", bar=1, root=root, quality=quality,  # noqa: E731
+                                      scale=frozenset(), tonic=9, above=[], prev_pitch=None, pos=1, dur=1)
+    over_am, _ = constrain(slot(9, "min"), "pitch", range(60, 72), 129)
+    assert {p % 12 for p in over_am} == {9, 11, 0, 2, 4, 5, 7}  # G natural, no G#
+    over_e, _ = constrain(slot(4, "maj"), "pitch", range(60, 72), 129)
+    assert 68 in over_e and 67 in over_e  # E major's G# joins the scale over the dominant
+
+
+def test_a_phrase_ends_on_the_home_tones_with_a_breath():
+    # bar 3 closes the first phrase; over F (IV in C) the main notes go to the keynote, the tone F shares with C
+    over_f = Slot(plan=PieceRequest(**BASE).resolve(), role="melody", bar=3, root=5, quality="maj",
+                  scale=frozenset(), tonic=0, above=[], prev_pitch=67, pos=0, dur=4)
+    closing, _ = constrain(over_f, "pitch", range(128), 129)
+    assert closing and {p % 12 for p in closing} == {0}
+    bar_steps = PieceRequest(**BASE).resolve().bar_steps
+    onsets, _ = constrain(_slot(bar=3), "pos", range(bar_steps), 129)
+    assert max(onsets) < bar_steps - 4  # the last beat is left silent
+    durs, _ = constrain(_slot(bar=3, pos=8), "dur", range(1, 17), 129)
+    assert max(durs) + 8 <= bar_steps - 5  # the notes end a 16th before it
+    mid, _ = constrain(_slot(bar=2), "pos", range(bar_steps), 129)
+    assert max(mid) == bar_steps - 1  # inside a phrase: no breath
+    last, _ = constrain(_slot(bar=15), "pos", range(bar_steps), 129)
+    assert max(last) == bar_steps - 1  # the piece's last bar closes, it does not breathe
+
+
+def test_the_harmony_stays_under_the_tune_where_the_tune_sits_high():
+    high = [(1, 0, 74, 8, 90)]  # D5: in the upper part of the melody's 60..79
+    under, _ = constrain(_slot(role="harmony", pos=0, dur=4, above=high), "pitch", range(128), 129)
+    assert under and max(under) < 74 and {p % 12 for p in under} <= {7, 11, 2}
+    free, _ = constrain(_slot(role="harmony", pos=8, dur=4, above=high), "pitch", range(128), 129)
+    assert max(free) == 71  # no melody note over it: the whole register
+    low = [(1, 0, 62, 8, 90)]  # the tune dips low: a chord tone may ring above it
+    over, _ = constrain(_slot(role="harmony", pos=0, dur=4, above=low), "pitch", range(128), 129)
+    assert max(over) > 62
 
 
 def _melody_stats(notes, plan):
