@@ -810,7 +810,8 @@ METER_ZH = {"四四拍": "4/4", "四二拍": "2/4", "四三拍": "3/4", "八六�
 # The MidiCaps genre tags (the MTG-Jamendo genre set its captions draw from) and their usual Chinese names ->
 # the product style each falls under. A tag missing from STYLE_WORDS is added to its style's words.
 GENRE_STYLE: dict[str, str] = {
-    "60s": "pop", "70s": "rock", "80s": "pop", "90s": "pop", "acidjazz": "jazz", "acid jazz": "jazz",
+    "acidjazz": "jazz", "orchestra": "classical", "philharmonic": "classical", "管弦乐团": "classical",
+    "交响乐团": "classical", "acid jazz": "jazz",
     "alternative": "rock", "alternative rock": "rock", "alternativerock": "rock", "ambient": "ambient",
     "atmospheric": "ambient", "blues": "jazz", "bossanova": "jazz", "bossa nova": "jazz", "breakbeat": "electronic",
     "celtic": "folk", "chanson": "folk", "chillout": "electronic", "classical": "classical", "classic rock": "rock",
@@ -962,4 +963,27 @@ NAMED_PROGRESSIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...] | None]] = 
     "royal road": (("IV", "V", "iii", "vi"), None), "王道进行": (("IV", "V", "iii", "vi"), None),
     "小情歌进行": (("I", "vi", "IV", "V"), None), "1645": (("I", "vi", "IV", "V"), None),
     "4536251": (("IV", "V", "iii", "vi", "ii", "V", "I"), None), "1564": (("I", "V", "vi", "IV"), None),
+}
+
+# Scenes and genres that imply a mood when no mood word is written (source "inferred"): a campfire singalong is
+# happy, music for studying calm, a festival set energetic. Values are MOODS names.
+IMPLIED_MOOD: dict[str, str] = {
+    "campfire": "happy", "singalong": "happy", "sing-along": "happy", "jig": "happy", "reel": "happy",
+    "polka": "happy", "hoedown": "happy", "chiptune": "happy", "8-bit": "happy", "cartoon": "happy",
+    "children": "happy", "kids": "happy", "summer": "happy", "beach": "relaxed", "sunset": "romantic",
+    "bossa nova": "relaxed", "lo-fi": "relaxed", "lofi": "relaxed", "studying": "calm", "study": "calm",
+    "focus": "calm", "reading": "calm", "sleep": "calm", "falling asleep": "calm", "lullaby": "calm",
+    "bedtime": "calm", "meditation": "calm", "spa": "relaxed", "yoga": "calm", "going home": "nostalgic",
+    "hometown": "nostalgic", "village": "nostalgic", "childhood": "nostalgic", "anthem": "energetic",
+    "stadium": "energetic", "festival": "energetic", "punk": "energetic", "pop-punk": "energetic",
+    "metal": "energetic", "thrash": "energetic", "edm": "energetic", "club": "energetic", "workout": "energetic",
+    "gym": "energetic", "race": "energetic", "chase": "dramatic", "battle": "epic", "trailer": "epic",
+    "swing": "joyful", "dance hall": "joyful", "ballroom": "romantic", "wedding": "romantic", "funeral": "sad",
+    "rainy day": "melancholic", "autumn": "melancholic", "winter night": "melancholic", "horror": "dark",
+    "舞会": "joyful", "打歌": "energetic", "朋克": "energetic", "摇滚现场": "energetic", "音乐节": "energetic",
+    "学习": "calm", "专注": "calm", "读书": "calm", "睡前": "calm", "助眠": "calm", "摇篮曲": "calm", "冥想": "calm",
+    "篝火": "happy", "海滩": "relaxed", "日落": "romantic", "夕阳": "romantic", "故乡": "nostalgic", "家乡": "nostalgic",
+    "童年": "nostalgic", "婚礼": "romantic", "葬礼": "sad", "秋天": "melancholic", "健身": "energetic",
+    "跑步": "energetic", "夜店": "energetic", "蹦迪": "energetic", "战斗": "epic", "追逐": "dramatic", "儿歌": "happy",
+    "童谣": "happy", "卡通": "happy", "旅行": "happy",
 }

@@ -77,9 +77,10 @@ class Caption:
     lang: str
     sha256: str
     labels: dict  # attribute -> {"how": stated|implied, "value": ..., "word": ...}
+    piece: dict = field(default_factory=dict)  # the labelled piece's tempo and key (said or not)
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "lang": self.lang, "sha256": self.sha256, "labels": self.labels}
+        return {"text": self.text, "lang": self.lang, "sha256": self.sha256, "labels": self.labels, "piece": self.piece}
 
 
 def _piece_facts(row: dict) -> dict:
@@ -221,7 +222,8 @@ def write_caption(facts: dict, lang: str, rng: np.random.Generator, sha: str) ->
         if inst_text:
             bits.append(inst_text)
         text = "，".join(bits) + "。" + (chords_text or "")
-    return Caption(text=text, lang=lang, sha256=sha, labels=labels)
+    return Caption(text=text, lang=lang, sha256=sha, labels=labels,
+                   piece={"bpm": round(float(facts["bpm"]), 2), "key": facts["key"]})
 
 
 def write_benchmark(rows: list[dict], seed: int = 17) -> list[Caption]:

@@ -146,12 +146,19 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
     if moods:
         sources["mood"] = "keyword"
         because["mood"] = "named: " + ", ".join(dict.fromkeys(w for _, _, w in st.moods))
+        scene = [m for _, m, _ in st.scene_moods if m not in moods]
+        if scene:  # "relaxing music for sleep": the scene's mood joins the named ones (after them)
+            moods += scene
+            because["mood"] += "; implied by: " + ", ".join(dict.fromkeys(w for _, m, w in st.scene_moods if m in scene))
+    elif st.scene_moods:  # "campfire singalong", "for studying", "festival set": the scene implies the mood
+        moods, sources["mood"] = [m for _, m, _ in st.scene_moods], "inferred"
+        because["mood"] = "implied by: " + ", ".join(dict.fromkeys(w for _, _, w in st.scene_moods))
     elif scorer is not None and (guessed := guess(scorer, text, "mood", MOOD_MIN_P)):
         moods, sources["mood"], because["mood"] = [guessed], "clap", "the zero-shot model's best guess; no mood word"
     else:
         sources["mood"], because["mood"] = "default", "no mood named"
     mood, mood_mode, mood_bpm = implied.combine_moods(moods)
-    mood_source = "inferred" if sources["mood"] == "keyword" else sources["mood"]
+    mood_source = "inferred" if sources["mood"] in ("keyword", "inferred") else sources["mood"]
     if len(set(moods)) > 1:
         because["mood"] += f"; combined: {mood} leads, {mood_mode} mode, {mood_bpm} BPM (the moods' mean tempo)"
 

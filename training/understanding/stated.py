@@ -13,7 +13,8 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
-from lake.vocab import (ACCIDENTAL, DRUM_NOT, GENRE_BPM, GENRE_INSTRUMENTS, GENRE_STYLE, INSTRUMENT_WORDS, METER_WORDS,
+from lake.vocab import (ACCIDENTAL, DRUM_NOT, GENRE_BPM, GENRE_INSTRUMENTS, GENRE_STYLE, IMPLIED_MOOD, INSTRUMENT_WORDS,
+                        METER_WORDS,
                         METER_ZH, MOOD_TAGS, MOODS, NAMED_PROGRESSIONS, STYLE_WORDS, TEMPO_TERMS, TEMPO_WORDS, TEMPO_ZH,
                         ZH_KEY, key_from_match, key_name, parse_chord)
 from training.request import BPM_MAX, BPM_MIN, parse_time_signature
@@ -39,6 +40,7 @@ class Stated:
     styles: list[tuple[int, str, str]] = field(default_factory=list)  # (pos, style, word)
     genres: list[tuple[int, str]] = field(default_factory=list)  # genre words that imply more than the style
     moods: list[tuple[int, str, str]] = field(default_factory=list)  # (pos, MOODS name, word)
+    scene_moods: list[tuple[int, str, str]] = field(default_factory=list)  # moods a scene or genre implies
 
 
 # -- keys ----------------------------------------------------------------------------------------------------
@@ -433,6 +435,7 @@ for _word, _mood in MOOD_TAGS.items():
 _STYLE_RE = word_pattern(STYLE_OF_WORD)
 _MOOD_RE = word_pattern(MOOD_OF_WORD)
 _GENRE_RE = word_pattern(set(GENRE_INSTRUMENTS) | set(GENRE_BPM))
+_SCENE_RE = word_pattern(IMPLIED_MOOD)
 # A mood word negated ("not sad", "不要太悲伤") states the opposite of nothing: it is skipped.
 _NEGATION = re.compile(r"(?:not|no|never|without|isn't|non-|less)\s+(?:too\s+|very\s+|so\s+)?$|(?:不|不要|别|没有|不太|不是)(?:太|很)?$")
 
@@ -459,6 +462,9 @@ def read_styles_and_moods(lower: str, stated: Stated, shadow=()) -> None:
         if _NEGATION.search(lower[max(0, start - 14):start]) or _inside(start, end, list(shadow) + genre_spans):
             continue
         stated.moods.append((start, MOOD_OF_WORD[word], word))
+    for start, end, word in find_words(_SCENE_RE, lower, IMPLIED_MOOD):
+        if not _inside(start, end, shadow):
+            stated.scene_moods.append((start, IMPLIED_MOOD[word], word))
 
 
 def read(text: str) -> Stated:
