@@ -877,6 +877,21 @@ MOOD_TAGS: dict[str, str | None] = {
     "体育": "energetic", "预告": "epic", "沉重": "dark", "阴暗": "dark", "压抑": "dark", "愤怒": "energetic",
     "庄严": "dramatic", "肃穆": "dramatic", "深情": "romantic", "抒情": "romantic", "感伤": "sad", "凄凉": "sad",
     "忧伤的": "sad", "沉思": "melancholic", "宏伟": "epic", "雄壮": "epic", "有点忧伤": "sad",
+    # more everyday words, both languages
+    "开朗": "happy", "热闹": "joyful", "喧闹": "joyful", "欢腾": "joyful", "喜气": "joyful", "愉悦": "happy",
+    "兴奋": "energetic", "燃": "energetic", "嗨": "energetic", "躁动": "energetic", "激动": "energetic",
+    "热情": "energetic", "朝气": "energetic", "安详": "calm", "静谧": "calm", "恬静": "calm", "轻柔": "calm",
+    "飘渺": "calm", "空旷": "calm", "悠扬": "calm", "伤心": "sad", "失恋": "sad", "眼泪": "sad", "哭泣": "sad",
+    "寂寞": "sad", "孤单": "sad", "落寞": "sad", "凄美": "melancholic", "感动": "melancholic", "怀念": "nostalgic",
+    "追忆": "nostalgic", "往事": "nostalgic", "老歌": "nostalgic", "恐惧": "dark", "惊悚": "dark", "暗黑": "dark",
+    "紧迫": "dark", "压迫": "dark", "壮阔": "epic", "气势": "epic", "霸气": "epic", "神圣": "epic", "甜美": "romantic",
+    "暧昧": "romantic", "温情": "romantic", "心动": "romantic", "柔情": "romantic", "闲适": "relaxed",
+    "舒服": "relaxed", "清新": "bright", "明媚": "bright",
+    "bittersweet": "melancholic", "heartfelt": "romantic", "yearning": "melancholic", "longing": "melancholic",
+    "triumph": "epic", "cheery": "happy", "jolly": "joyful", "euphoric": "joyful", "blissful": "happy",
+    "dreamlike": "romantic", "hypnotic": "calm", "serenity": "calm", "creepy": "dark", "anthemic": "epic",
+    "rousing": "epic", "fierce": "energetic", "rebellious": "energetic", "loneliness": "sad", "soulful": "romantic",
+    "sensual": "romantic", "victorious": "epic", "adventurous": "epic", "funky": "happy", "gentle breeze": "calm",
 }
 
 # -- what a style implies: instruments for a genre tag that says more than the style ------------------------
@@ -986,4 +1001,52 @@ IMPLIED_MOOD: dict[str, str] = {
     "童年": "nostalgic", "婚礼": "romantic", "葬礼": "sad", "秋天": "melancholic", "健身": "energetic",
     "跑步": "energetic", "夜店": "energetic", "蹦迪": "energetic", "战斗": "epic", "追逐": "dramatic", "儿歌": "happy",
     "童谣": "happy", "卡通": "happy", "旅行": "happy",
+}
+
+# Words that point to a style without naming it (scenes, places, eras, media), both languages; read after the
+# style words themselves (a style word in the prompt wins), so they only decide prompts that name no style.
+STYLE_HINTS: dict[str, str] = {
+    # classical
+    "concert hall": "classical", "royal court": "classical", "court dance": "classical", "ballroom": "classical",
+    "aristocratic": "classical", "harpsichord": "classical", "chamber": "classical", "recital": "classical",
+    "string orchestra": "classical", "piano sonata": "classical", "音乐厅": "classical", "宫廷": "classical",
+    "贵族": "classical", "独奏会": "classical", "奏鸣": "classical", "协奏": "classical", "钢琴独奏": "classical",
+    "管弦乐团": "classical", "交响乐团": "classical", "歌剧院": "classical", "芭蕾": "classical", "ballet": "classical",
+    # folk
+    "porch": "folk", "countryside": "folk", "village": "folk", "rural": "folk", "harvest": "folk", "tavern": "folk",
+    "pub": "folk", "ballad singer": "folk", "mountain": "folk", "pastoral": "folk", "shepherd": "folk",
+    "田园": "folk", "乡间": "folk", "山村": "folk", "村庄": "folk", "乡村小路": "folk", "吉他弹唱": "folk",
+    "少数民族": "folk", "民族风": "folk", "藏族": "folk", "蒙古": "folk", "新疆": "folk", "西域": "folk",
+    "丝绸之路": "folk", "茶馆": "folk", "渔歌": "folk", "小调歌曲": "folk", "山水": "folk", "水墨": "folk",
+    "古镇": "folk", "故乡": "folk", "家乡": "folk", "牧场": "folk", "田野": "folk",
+    # jazz
+    "nightclub": "jazz", "lounge bar": "jazz", "piano bar": "jazz", "supper club": "jazz", "new orleans": "jazz",
+    "harlem": "jazz", "saxophone solo": "jazz", "酒吧": "jazz", "夜总会": "jazz", "老上海": "jazz", "上海滩": "jazz",
+    "复古舞厅": "jazz", "萨克斯独奏": "jazz", "摇摆舞": "jazz", "爵士乐": "jazz", "慵懒的夜晚": "jazz",
+    # pop
+    "chart": "pop", "charts": "pop", "pop song": "pop", "earworm": "pop", "karaoke": "pop", "teen": "pop",
+    "主题曲": "pop", "偶像剧": "pop", "抖音": "pop", "网红": "pop", "流行歌": "pop", "榜单": "pop", "甜歌": "pop",
+    "k歌": "pop", "唱歌": "pop", "副歌": "pop", "青春": "pop", "校园": "pop", "告白": "pop",
+    # rock
+    "power chords": "rock", "mosh": "rock", "moshpit": "rock", "amp": "rock", "amplifier": "rock", "riffs": "rock",
+    "band": "rock", "乐队现场": "rock", "吉他solo": "rock", "吉他独奏": "rock", "硬核": "rock", "车库": "rock",
+    "地下乐队": "rock", "摇滚乐": "rock", "呐喊": "rock", "叛逆": "rock",
+    # electronic
+    "dj": "electronic", "dance floor": "electronic", "dancefloor": "electronic", "synthesizers": "electronic",
+    "arpeggiator": "electronic", "sidechain": "electronic", "bass drop": "electronic", "warehouse": "electronic",
+    "arcade": "electronic", "retro game": "electronic", "futuristic": "electronic", "sci-fi": "electronic",
+    "电子乐": "electronic", "舞曲": "electronic", "夜店": "electronic", "赛博": "electronic", "未来感": "electronic",
+    "科技感": "electronic", "游戏厅": "electronic", "芯片音乐": "electronic", "8位": "electronic", "蹦迪": "electronic",
+    "迪厅": "electronic", "电音节": "electronic", "合成器音乐": "electronic",
+    # ambient
+    "white noise": "ambient", "nature sounds": "ambient", "rainforest": "ambient", "starry": "ambient",
+    "deep sea": "ambient", "underwater": "ambient", "zen": "ambient", "mindfulness": "ambient", "calm space": "ambient",
+    "白噪音": "ambient", "自然声": "ambient", "禅": "ambient", "星空": "ambient", "深海": "ambient", "海底": "ambient",
+    "催眠": "ambient", "疗愈": "ambient", "治愈系": "ambient", "放空": "ambient", "发呆": "ambient",
+    # film
+    "documentary": "film", "epic battle": "film", "opening credits": "film", "end credits": "film", "cutscene": "film",
+    "chase scene": "film", "montage": "film", "blockbuster": "film", "hero": "film", "villain": "film",
+    "纪录片": "film", "大片": "film", "宣传片": "film", "片头": "film", "片尾": "film", "游戏配乐": "film",
+    "仙侠": "film", "动作片": "film", "追逐戏": "film", "战争片": "film", "悬疑片": "film", "英雄": "film",
+    "史诗大片": "film", "过场动画": "film", "魔幻": "film", "奇幻": "film",
 }

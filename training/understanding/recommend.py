@@ -129,6 +129,10 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
         words = [w for _, s, w in st.styles if s == style]
         because["style"] = f"named: {', '.join(dict.fromkeys(words))}" + (
             f" (also named: {', '.join(others)})" if others else "")
+    elif st.style_hints:  # "a porch in the hills", "老上海": a scene that points to a style
+        style, _ = _vote(st.style_hints)
+        sources["style"] = "inferred"
+        because["style"] = f"implied by: {', '.join(dict.fromkeys(w for _, s, w in st.style_hints if s == style))}"
     elif by_instrument := [(p, reader.STYLE_OF_WORD[w], w) for p, _, w in st.instruments if w in reader.STYLE_OF_WORD]:
         style, _ = _vote(by_instrument)  # "erhu", "fiddle", "二胡": an instrument that names its tradition
         sources["style"] = "inferred"

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from lake.vocab import (ACCIDENTAL, DRUM_NOT, GENRE_BPM, GENRE_INSTRUMENTS, GENRE_STYLE, IMPLIED_MOOD, INSTRUMENT_WORDS,
-                        METER_WORDS,
+                        METER_WORDS, STYLE_HINTS,
                         METER_ZH, MOOD_TAGS, MOODS, NAMED_PROGRESSIONS, STYLE_WORDS, TEMPO_TERMS, TEMPO_WORDS, TEMPO_ZH,
                         ZH_KEY, key_from_match, key_name, parse_chord)
 from training.request import BPM_MAX, BPM_MIN, parse_time_signature
@@ -38,6 +38,7 @@ class Stated:
     instruments: list[tuple[int, str, str]] = field(default_factory=list)  # (pos, INSTRUMENTS name, word)
     unknown_instruments: list[str] = field(default_factory=list)
     styles: list[tuple[int, str, str]] = field(default_factory=list)  # (pos, style, word)
+    style_hints: list[tuple[int, str, str]] = field(default_factory=list)  # scene words pointing to a style
     genres: list[tuple[int, str]] = field(default_factory=list)  # genre words that imply more than the style
     moods: list[tuple[int, str, str]] = field(default_factory=list)  # (pos, MOODS name, word)
     scene_moods: list[tuple[int, str, str]] = field(default_factory=list)  # moods a scene or genre implies
@@ -428,6 +429,8 @@ def read_instruments(lower: str, stated: Stated, protect=()) -> str:
 STYLE_OF_WORD: dict[str, str] = {w: style for style, words in STYLE_WORDS.items() for w in words}
 for _word, _style in GENRE_STYLE.items():
     STYLE_OF_WORD.setdefault(_word, _style)
+# hints decide only prompts that name no style (see read_styles_and_moods)
+_HINT_RE = word_pattern(STYLE_HINTS)
 MOOD_OF_WORD: dict[str, str] = {w: mood for mood, m in MOODS.items() for w in m.words}
 for _word, _mood in MOOD_TAGS.items():
     if _mood is not None:
@@ -457,6 +460,9 @@ def read_styles_and_moods(lower: str, stated: Stated, shadow=()) -> None:
     for start, end, word in find_words(_STYLE_RE, lower, STYLE_OF_WORD):
         if not _inside(start, end, shadow):
             stated.styles.append((start, STYLE_OF_WORD[word], word))
+    for start, end, word in find_words(_HINT_RE, lower, STYLE_HINTS):
+        if not _inside(start, end, shadow):
+            stated.style_hints.append((start, STYLE_HINTS[word], word))
     genre_spans = [(m.start(), m.end()) for m in _NOT_MOOD_GENRES.finditer(lower)]  # "heavy" of "heavy metal"
     for start, end, word in find_words(_MOOD_RE, lower, MOOD_OF_WORD):
         if _NEGATION.search(lower[max(0, start - 14):start]) or _inside(start, end, list(shadow) + genre_spans):
