@@ -836,7 +836,8 @@ GENRE_STYLE: dict[str, str] = {
     "techno": "electronic", "trance": "electronic", "triphop": "electronic", "trip hop": "electronic",
     "trip-hop": "electronic", "world": "folk", "worldfusion": "folk", "world music": "folk", "gospel": "pop",
     "christmas": "pop", "children": "pop", "video game": "film", "chiptune": "electronic", "ragtime": "jazz",
-    "baroque": "classical", "romantic": "classical", "opera": "classical",
+    "baroque": "classical", "opera": "classical", "儿歌": "pop", "童谣": "pop", "行走贝斯": "jazz",
+    "walking bass line": "jazz",
     "放克": "pop", "灵魂乐": "pop", "雷鬼": "pop", "迪斯科": "pop", "拉丁": "pop", "福音": "pop", "新浪潮": "pop",
     "另类摇滚": "rock", "独立摇滚": "rock", "硬摇滚": "rock", "后摇": "rock", "前卫摇滚": "rock", "迷幻摇滚": "rock",
     "朋克摇滚": "rock", "流行摇滚": "rock", "独立音乐": "rock", "电子舞曲": "electronic", "舞曲": "electronic",
@@ -926,11 +927,20 @@ GENRE_INSTRUMENTS: dict[str, tuple[str, ...]] = {
     "低保真": ("electric piano", "electric bass", "drums"),
     "piano trio": ("piano", "acoustic bass", "drums"), "钢琴三重奏": ("piano", "acoustic bass", "drums"),
     "acoustic": ("acoustic guitar", "piano", "acoustic bass"), "unplugged": ("acoustic guitar", "piano", "acoustic bass"),
+    "科技舞曲": ("synth lead", "synth bass", "drums"), "浩室": ("electric piano", "synth bass", "synth pad", "drums"),
+    "浩室舞曲": ("electric piano", "synth bass", "synth pad", "drums"),
+    "迷幻舞曲": ("sawtooth lead", "synth pad", "synth bass", "drums"),
+    "合成器浪潮": ("sawtooth lead", "synth pad", "synth bass", "drums"), "芯片音乐": ("synth lead", "synth bass", "drums"),
+    "8位": ("synth lead", "synth bass", "drums"), "大乐队": ("trumpet", "saxophone", "trombone", "piano", "acoustic bass", "drums"),
+    "摇摆乐": ("saxophone", "trumpet", "piano", "acoustic bass", "drums"), "雷鬼": ("electric guitar", "electric bass", "electric organ", "drums"),
+    "迪斯科": ("string ensemble", "slap bass", "electric guitar", "drums"), "管弦": ("string ensemble", "french horn", "trumpet", "timpani"),
+    "交响": ("string ensemble", "french horn", "flute", "timpani"), "教堂": ("organ", "choir"),
+    "福音": ("organ", "piano", "choir", "electric bass", "drums"), "蓝草": ("banjo", "acoustic guitar", "erhu", "acoustic bass"),
     "原声": ("acoustic guitar", "piano", "acoustic bass"), "不插电": ("acoustic guitar", "piano", "acoustic bass"),
 }
 # Implied tempo per genre word (BPM) where a genre says more than its style's default.
 GENRE_BPM: dict[str, float] = {
-    "metal": 150, "heavy metal": 140, "thrash": 180, "punk": 170, "punk rock": 170, "drum and bass": 174, "dnb": 174,
+    "metal": 150, "heavy metal": 150, "thrash": 180, "punk": 170, "punk rock": 170, "drum and bass": 174, "dnb": 174,
     "drumnbass": 174, "dubstep": 140, "techno": 130, "house": 124, "deep house": 122, "trance": 138, "hip hop": 90,
     "hiphop": 90, "rap": 90, "trap": 140, "reggae": 76, "bossa nova": 128, "ballad": 72, "lo-fi": 80, "lofi": 80,
     "downtempo": 90, "trip hop": 88, "triphop": 88, "disco": 118, "funk": 108, "swing": 160, "bebop": 200,
@@ -938,6 +948,9 @@ GENRE_BPM: dict[str, float] = {
     "lullaby": 66, "nocturne": 66, "requiem": 60, "chillout": 95, "synthwave": 100, "chiptune": 150,
     "重金属": 150, "朋克": 170, "嘻哈": 90, "说唱": 90, "雷鬼": 76, "蓝调": 84, "摇篮曲": 66, "夜曲": 66,
     "情歌": 72, "进行曲": 112, "华尔兹": 150, "圆舞曲": 150, "低保真": 80, "探戈": 120,
+    "love song": 72, "波萨诺瓦": 128, "科技舞曲": 130, "浩室": 124, "浩室舞曲": 124, "迷幻舞曲": 138, "回响贝斯": 140,
+    "鼓打贝斯": 174, "陷阱": 140, "迪斯科": 118, "放克": 108, "摇摆": 160, "摇摆乐": 160, "咆勃": 200,
+    "波尔卡": 120, "吉格舞": 120, "安魂曲": 60, "合成器浪潮": 100, "芯片音乐": 150, "慢板蓝调": 66,
 }
 
 # -- keys people choose: a prior over tonics per style and mode -------------------------------------------------
@@ -1000,7 +1013,10 @@ IMPLIED_MOOD: dict[str, str] = {
     "篝火": "happy", "海滩": "relaxed", "日落": "romantic", "夕阳": "romantic", "故乡": "nostalgic", "家乡": "nostalgic",
     "童年": "nostalgic", "婚礼": "romantic", "葬礼": "sad", "秋天": "melancholic", "健身": "energetic",
     "跑步": "energetic", "夜店": "energetic", "蹦迪": "energetic", "战斗": "epic", "追逐": "dramatic", "儿歌": "happy",
-    "童谣": "happy", "卡通": "happy", "旅行": "happy",
+    "童谣": "happy", "卡通": "happy", "旅行": "happy", "低保真": "relaxed", "重金属": "energetic", "金属": "energetic",
+    "波萨诺瓦": "relaxed", "科技舞曲": "energetic", "电子舞曲": "energetic", "摇摆乐": "joyful", "派对": "energetic",
+    "吉格舞": "happy", "波尔卡": "happy", "雨夜": "melancholic", "rainy night": "melancholic",
+    "techno": "energetic", "trance": "energetic", "迷幻舞曲": "energetic",
 }
 
 # Words that point to a style without naming it (scenes, places, eras, media), both languages; read after the
@@ -1035,7 +1051,7 @@ STYLE_HINTS: dict[str, str] = {
     "dj": "electronic", "dance floor": "electronic", "dancefloor": "electronic", "synthesizers": "electronic",
     "arpeggiator": "electronic", "sidechain": "electronic", "bass drop": "electronic", "warehouse": "electronic",
     "arcade": "electronic", "retro game": "electronic", "futuristic": "electronic", "sci-fi": "electronic",
-    "电子乐": "electronic", "舞曲": "electronic", "夜店": "electronic", "赛博": "electronic", "未来感": "electronic",
+    "电子乐": "electronic", "夜店": "electronic", "赛博": "electronic", "未来感": "electronic",
     "科技感": "electronic", "游戏厅": "electronic", "芯片音乐": "electronic", "8位": "electronic", "蹦迪": "electronic",
     "迪厅": "electronic", "电音节": "electronic", "合成器音乐": "electronic",
     # ambient

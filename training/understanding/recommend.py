@@ -240,7 +240,7 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
 
     # -- key -------------------------------------------------------------------------------------------------------
     written_chords = list(chords) if chords is not None else (st.chords or None)
-    seed = (tuple(moods), tempo_bin(bpm), ts, tuple(instruments))
+    seed = (tuple(sorted(set(moods))), tempo_bin(bpm), ts, tuple(instruments))  # never the wording
     numerals_mode = None
     if st.numerals and not st.numerals[0].startswith(("@", "#")):
         numerals_mode = "minor" if st.numerals[0].lstrip("b#").startswith("i") and \

@@ -486,6 +486,7 @@ def read(text: str) -> Stated:
     # styles (their instruments follow from them), "jazz guitar", "tango accordion", "bright piano" instruments
     lower = read_instruments(lower0, stated, protect=style_spans(lower0))
     shadow = [(p, p + len(w)) for p, _, w in stated.instruments]
+    shadow += [(m.start(), m.end()) for m in _METER_WORDS.finditer(lower0)]  # 圆舞曲 is no 舞曲 (dance music)
     read_styles_and_moods(lower0, stated, shadow=shadow)  # before tempo words: "upbeat" says both
     lower = read_tempo_words(lower, stated)
     read_dances(lower, stated)
