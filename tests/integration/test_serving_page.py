@@ -150,7 +150,7 @@ def _recommend(driver, prompt: str) -> dict:
     badges = driver.execute_script(
         "return Object.fromEntries([...document.querySelectorAll('[data-source-for]')]"
         ".map(b => [b.dataset.sourceFor, b.textContent]))")
-    sources = {"request", "prompt", "keyword", "clap", "derived", "default"}
+    sources = {"request", "prompt", "keyword", "inferred", "likely", "clap", "derived", "default"}
     for name in ("style", "bpm", "key", "time_signature", "instruments", "chords"):
         assert badges[name] in sources, (name, badges)
     return fields
