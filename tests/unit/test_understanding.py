@@ -248,3 +248,13 @@ def test_tempo_terms_are_consistent_with_their_bins():
     for word in ("largo", "adagio", "andante", "moderato", "allegro", "vivace", "presto", "prestissimo"):
         lo, hi, value = TEMPO_TERMS[word]
         assert tempo_bin(lo) == tempo_bin(hi) == tempo_bin(value)
+
+
+def test_the_api_answers_an_unknown_instrument_with_a_422_naming_it():
+    """serving.app maps the recommender's ValueError to a 422 whose one line names the instrument."""
+    from serving.app import _invalid
+
+    with pytest.raises(UnknownInstrument) as info:
+        recommend("a duet for theremin and strings")
+    err = _invalid(info.value)
+    assert err.status == 422 and "theremin" in err.message and "nearest known names" in err.message
