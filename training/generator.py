@@ -16,6 +16,12 @@ Two sampling paths, the same music:
 * **baseline**: torch modules every step (fp32, KV cache), as before; ``use_cache=False`` (baseline
   only) recomputes the whole context every step, for the benchmark.
 
+Many requests at once: ``generate_many`` samples a list of requests together on the fast path, and a
+:class:`BatchRunner` (what the service uses) does so continuously: requests arriving from many
+threads join the pieces in hand between model steps, and every step feeds all of them in one
+batched forward pass. Each piece is exactly the one ``generate`` writes for its request alone
+(``tests/unit/test_training_sample_batched.py``).
+
 Pick one with ``Generator(model, fast=...)`` / ``Generator.from_checkpoint(path, fast=...)``, or on a
 loaded generator with ``gen.optimized()`` (fast) / ``gen.baseline()``; both return the generator.
 ``generate(req, fast=...)`` overrides it for one call.
@@ -23,8 +29,11 @@ loaded generator with ``gen.optimized()`` (fast) / ``gen.baseline()``; both retu
 
 from __future__ import annotations
 
+import queue
 import secrets
+import threading
 import time
+from concurrent.futures import Future
 
 import mlflow.pyfunc
 import torch
@@ -33,7 +42,7 @@ from training.arranger import double, drums
 from training.model import FastNoteModel, NoteModelConfig, NoteTransformer
 from training.notes import to_score
 from training.request import ROLES, PieceRequest, PieceResult, TrackResult
-from training.sample import REGISTER, Notes, sample
+from training.sample import REGISTER, BatchSampler, Job, Notes, sample, sample_many
 
 CHECKPOINT_FILE = "model.pt"
 
@@ -87,13 +96,35 @@ class Generator:
         other roles are written around them (infilling / harmonising a melody). ``fast`` overrides
         the generator's path for this call; ``use_cache=False`` means the baseline without its cache."""
         t0 = time.perf_counter()
-        seed = req.seed if req.seed is not None else secrets.randbelow(2**31)
-        req = req.model_copy(update={"seed": seed})
-        plan = req.resolve()
+        req, plan = self._plan(req)
         fast = self.fast if fast is None else fast
         engine = self._engine() if fast and use_cache else False
         with torch.inference_mode():
-            sampled = sample(self.model, plan, seed, req.temperature, use_cache=use_cache, given=given, fast=engine)
+            sampled = sample(self.model, plan, req.seed, req.temperature, use_cache=use_cache, given=given, fast=engine)
+        return self._result(req, plan, sampled, given, t0)
+
+    def generate_many(self, reqs: list[PieceRequest], givens: list[Notes | None] | None = None) -> list[PieceResult]:
+        """:meth:`generate` for several requests, sampled together on the fast path (one model step for all
+        of them, :func:`training.sample.sample_many`); each piece is exactly the one ``generate`` writes."""
+        t0 = time.perf_counter()
+        givens = givens or [None] * len(reqs)
+        planned = [self._plan(r) for r in reqs]
+        jobs = [Job(plan, r.seed, r.temperature, g) for (r, plan), g in zip(planned, givens)]
+        with torch.inference_mode():
+            sampled = sample_many(self.model, jobs, self._engine())
+        return [self._result(r, plan, s, g, t0) for (r, plan), s, g in zip(planned, sampled, givens)]
+
+    @staticmethod
+    def _plan(req: PieceRequest):
+        """The request with its seed fixed (a random one when it has none), and its plan."""
+        seed = req.seed if req.seed is not None else secrets.randbelow(2**31)
+        req = req.model_copy(update={"seed": seed})
+        return req, req.resolve()
+
+    @staticmethod
+    def _result(req: PieceRequest, plan, sampled, given: Notes | None, t0: float) -> PieceResult:
+        """The piece: the model's roles as sampled (or given), the arranger's drums and doublings, the MIDI."""
+        seed = req.seed
         parts: dict[str, Notes] = {}
         programs: dict[str, int] = {}
         tracks: list[TrackResult] = []
@@ -126,6 +157,83 @@ class Generator:
                            n_steps=sampled.n_steps, elapsed_ms=(time.perf_counter() - t0) * 1000)
 
 
+class BatchRunner:
+    """Continuous batching for one :class:`Generator`: :meth:`submit` hands a request to a worker thread that
+    samples every piece in hand together (:class:`training.sample.BatchSampler`: one model step for all of
+    them per round) and lets new requests join between rounds, up to ``max_batch`` pieces at once (more
+    wait their turn in arrival order). A piece is exactly the one :meth:`Generator.generate` writes for its
+    request. The answer is a :class:`concurrent.futures.Future` (a request's own error fails only its future).
+    """
+
+    def __init__(self, generator: Generator, max_batch: int = 16):
+        self.generator, self.max_batch = generator, max_batch
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._closed = False
+        self.rounds = 0  # rounds stepped, and pieces stepped in them (for the mean batch size)
+        self.pieces_stepped = 0
+        self._thread = threading.Thread(target=self._run, name="musiclake-batch", daemon=True)
+        self._thread.start()
+
+    def submit(self, req: PieceRequest, given: Notes | None = None) -> Future:
+        if self._closed:
+            raise RuntimeError("the batch runner is closed")
+        fut: Future = Future()
+        self._queue.put((req, given, fut))
+        return fut
+
+    def close(self) -> None:
+        """Stop taking requests; the pieces in hand are finished first."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put(None)
+
+    @property
+    def mean_batch(self) -> float:
+        return self.pieces_stepped / self.rounds if self.rounds else 0.0
+
+    def _run(self) -> None:
+        gen = self.generator
+        sampler = BatchSampler(gen.model, gen._engine())
+        pending: dict[int, tuple] = {}  # key -> (request, plan, given, future, t0)
+        next_key = 0
+        stopping = False
+        while not (stopping and not sampler.live):
+            while len(sampler) < self.max_batch and not stopping:
+                try:  # wait for work only when nothing is in hand
+                    item = self._queue.get(block=not sampler.live)
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                req, given, fut = item
+                if not fut.set_running_or_notify_cancel():
+                    continue
+                t0 = time.perf_counter()
+                try:
+                    req, plan = gen._plan(req)
+                    sampler.add(Job(plan, req.seed, req.temperature, given), next_key)
+                except Exception as e:  # noqa: BLE001 - this request's error (a plan that cannot be made)
+                    fut.set_exception(e)
+                    continue
+                pending[next_key] = (req, plan, given, fut, t0)
+                next_key += 1
+            if not sampler.live:
+                continue
+            self.rounds += 1
+            self.pieces_stepped += len(sampler)
+            with torch.inference_mode():
+                finished = sampler.round()
+            for key, result in finished:
+                req, plan, given, fut, t0 = pending.pop(key)
+                try:
+                    if isinstance(result, BaseException):
+                        raise result
+                    fut.set_result(gen._result(req, plan, result, given, t0))
+                except Exception as e:  # noqa: BLE001 - delivered to the request that caused it
+                    fut.set_exception(e)
+
+
 class GeneratorModel(mlflow.pyfunc.PythonModel):
     """The MLflow pyfunc face of a :class:`Generator` (artifact ``checkpoint``); input: request dicts."""
 
@@ -141,4 +249,4 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         return out
 
 
-__all__ = ["CHECKPOINT_FILE", "Generator", "GeneratorModel", "ROLES", "save_checkpoint"]
+__all__ = ["CHECKPOINT_FILE", "BatchRunner", "Generator", "GeneratorModel", "ROLES", "save_checkpoint"]

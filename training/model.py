@@ -200,22 +200,44 @@ class NoteTransformer(nn.Module):
 
 
 _SQRT1_2 = 0.7071067811865476
+_BLAS = None
+
+
+def one_blas_thread():
+    """A context in which numpy's BLAS runs on one thread: at the step's sizes a second thread waits on the
+    first more than it helps (several times slower on a loaded machine), and a fixed thread count keeps a
+    product's rounding the same from call to call."""
+    global _BLAS
+    from threadpoolctl import ThreadpoolController
+
+    if _BLAS is None:
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
+
+ROW_BLOCK = 4  # rows per block in the batched step's products (see FastNoteModel._dense)
 
 
 class FastNoteModel:
     """The same trained weights as plain float32 numpy arrays, for sampling one step at a time.
 
-    At this model size a sampling step is a handful of tiny matrix-vector products; what costs is
-    the per-operation overhead of torch modules (dispatch, autograd bookkeeping, tensor allocation),
-    not the arithmetic. This class runs the cached one-row step of :meth:`NoteTransformer.hidden`
-    (embedding sum, pre-norm blocks with RoPE attention over the KV cache, MLP, final norm) and the
-    heads with numpy on the same weights, writing into the *same* :class:`KVCache` buffers, so a
-    multi-row feed (the prelude, a cache rebuild) still goes through the torch model and the steps
-    after it continue from there. Folded for fewer operations, same mathematics: each LayerNorm's
-    scale and shift into the linear layer after it, the attention scale into the query weights, and
-    RoPE's pair swap into extra output columns of the qkv product (so a rotation is two products and
-    a sum), GELU's constants into the MLP's two products (``torch.erf`` on the numpy buffer: torch's
-    fused GELU kernel costs several times more than its erf at this size). float32 throughout: the numbers match torch's to rounding (~1e-6), not bit for bit.
+    At these model sizes a sampling step is a handful of small matrix products; what costs is the
+    per-operation overhead of torch modules (dispatch, autograd bookkeeping, tensor allocation) and,
+    for the larger presets, reading the weights once per step. This class runs the cached one-row step of
+    :meth:`NoteTransformer.hidden` (embedding sum, pre-norm blocks with RoPE attention over the KV cache,
+    MLP, final norm) and the heads with numpy on the same weights, writing into the *same*
+    :class:`KVCache` buffers, so a multi-row feed (the prelude, a cache rebuild) still goes through the
+    torch model and the steps after it continue from there. :meth:`step_many` steps several pieces at
+    once (each with its own cache and length): one set of products for all of them, so the weights
+    are read once per step of the batch and the per-operation overhead is shared; a piece's numbers do
+    not depend on the pieces beside it (fixed-shape product blocks, per-piece attention).
+
+    Folded for fewer operations, same mathematics: each LayerNorm's scale and shift into the linear
+    layer after it, the attention scale into the query weights, and RoPE's pair swap into extra output
+    columns of the qkv product (so a rotation is two products and a sum), GELU's constants into the
+    MLP's two products (``torch.erf`` on the numpy buffer: torch's fused GELU kernel costs several times
+    more than its erf at this size). float32 throughout: the numbers match torch's to rounding (~1e-6),
+    not bit for bit. Run it with one BLAS thread (:func:`one_blas_thread`): a second thread costs more
+    than it brings at these sizes.
     """
 
     def __init__(self, model: NoteTransformer):
@@ -261,7 +283,6 @@ class FastNoteModel:
         cos, sin = model.rope_cos, model.rope_sin  # (positions, D/2): per pair, repeated for its 2 columns, per head
         self.cos2 = np32(cos.repeat_interleave(2, dim=1).repeat(1, 2 * nh))  # (positions, 2C): q and k
         self.sin2 = np32(sin.repeat_interleave(2, dim=1).repeat(1, 2 * nh))
-        self.mean = np.full(c, 1.0 / c, dtype=np.float32)
         self.role_in, self.pos_in = np32(model.role_in.weight), np32(model.pos_in.weight)
         sizes = cfg.fields
         # the heads that read h alone (kind, role) as one product; pos reads h + role; the note heads
@@ -279,34 +300,73 @@ class FastNoteModel:
         return np.ascontiguousarray(w.detach().t().numpy()), b.detach().numpy().copy()
 
     def _norm0(self, x: np.ndarray, eps: float) -> np.ndarray:
-        """LayerNorm without its affine part (folded into the next product)."""
-        d = x - x @ self.mean
-        return d * (1.0 / math.sqrt(float(d @ d) / self.n_embd + eps))
+        """LayerNorm of each row (n, C) without its affine part (folded into the next product); row sums
+        along the contiguous axis, so a row's result never depends on the rows beside it."""
+        d = x - x.sum(axis=1, keepdims=True) / np.float32(self.n_embd)
+        return d / np.sqrt((d * d).sum(axis=1, keepdims=True) / np.float32(self.n_embd) + np.float32(eps))
+
+    @staticmethod
+    def _dense(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``x @ w + b`` for rows x (n, K), n a multiple of :data:`ROW_BLOCK`, as one stacked product of
+        ROW_BLOCK-row blocks: BLAS picks its kernel by the matrix shape, so with a fixed block shape a row's
+        result never depends on how many rows were stepped with it."""
+        n, k = x.shape
+        out = np.matmul(x.reshape(n // ROW_BLOCK, ROW_BLOCK, k), w).reshape(n, w.shape[1])
+        out += b
+        return out
+
+    @staticmethod
+    def _gelu(v: np.ndarray) -> np.ndarray:
+        """gelu of the MLP's input already divided by sqrt(2): ``v + v erf(v)`` (the 1/2 is folded into w2).
+        ``torch.erf`` (several times cheaper than torch's fused gelu at this size) on the numpy buffer, one
+        ROW_BLOCK block per call: its vector kernel ends on a scalar tail that depends on the length, so
+        every call gets the same length."""
+        e = np.empty_like(v)
+        for i in range(0, v.shape[0], ROW_BLOCK):
+            e[i:i + ROW_BLOCK] = torch.erf(torch.from_numpy(v[i:i + ROW_BLOCK])).numpy()
+        e *= v
+        e += v
+        return e
 
     def step(self, row: np.ndarray, k_cache: np.ndarray, v_cache: np.ndarray, t: int) -> np.ndarray:
-        """Hidden state (C,) after one more step ``row`` (N_FIELDS,) at cache position ``t``.
+        """Hidden state (C,) after one more step ``row`` (N_FIELDS,) at cache position ``t``: :meth:`step_many`
+        with one piece."""
+        return self.step_many(row[None], [(k_cache, v_cache)], [t])[0]
 
-        ``k_cache`` / ``v_cache`` are (n_layer, n_head, capacity, head_dim) views of a KVCache's
-        buffers (batch 0); the step's keys and values are written at ``t``, the caller advances the length.
+    def step_many(self, rows: np.ndarray, caches: list, ts: list[int]) -> np.ndarray:
+        """Hidden states (n, C) after one more step for each of n pieces: ``rows`` (n, N_FIELDS), each piece's
+        ``(k_cache, v_cache)`` — (n_layer, n_head, capacity, head_dim) views of its own KVCache's buffers
+        (batch 0) — and its cache position ``ts[i]``, where the step's keys and values are written (the
+        caller advances the lengths).
+
+        The products of all n rows go together (:meth:`_dense`); attention runs per piece over exactly its
+        own cache, so a piece gets the same numbers whether it is stepped alone or with others.
         """
         c, nh, hd = self.n_embd, self.n_head, self.head_dim
-        x = self.embed[row + self.offsets].sum(0)
-        cos, sin = self.cos2[t], self.sin2[t]
+        n = rows.shape[0]
+        rows = np.concatenate([rows, np.zeros((-n % ROW_BLOCK, rows.shape[1]), dtype=rows.dtype)])  # zero rows pad
+        x = self.embed[rows + self.offsets].sum(axis=1)  # (padded n, C)
+        pos = np.zeros(rows.shape[0], dtype=np.int64)
+        pos[:n] = ts
+        cos, sin = self.cos2[pos], self.sin2[pos]
+        y = np.zeros((rows.shape[0], c), dtype=np.float32)  # attention output; the padding rows stay 0
         for i, ((wq, bq), (wp, bp), (w1, b1), (w2, b2)) in enumerate(self.layers):
             eps1, eps2 = self.eps[i]
-            z = self._norm0(x, eps1) @ wq + bq  # [q, k, v, swap(q), swap(k)]
-            qk = z[:2 * c] * cos + z[3 * c:] * sin  # RoPE on q and k
-            k_cache[i, :, t] = qk[c:].reshape(nh, hd)
-            v_cache[i, :, t] = z[2 * c:3 * c].reshape(nh, hd)
-            s = np.matmul(k_cache[i, :, :t + 1], qk[:c].reshape(nh, hd, 1))  # (H, T, 1), already scaled
-            s = np.exp(s - s.max(axis=1, keepdims=True))
-            y = np.matmul(v_cache[i, :, :t + 1].transpose(0, 2, 1), s)[..., 0] / s.sum(axis=1)  # (H, D)
-            x = x + (y.reshape(c) @ wp + bp)
-            v = self._norm0(x, eps2) @ w1 + b1  # the MLP's input / sqrt(2)
-            g = v + v * torch.erf(torch.from_numpy(v)).numpy()  # gelu(u) = u/2 (1 + erf(u/sqrt 2)), scale in w2
-            x = x + (g @ w2 + b2)
+            z = self._dense(self._norm0(x, eps1), wq, bq)  # [q, k, v, swap(q), swap(k)] per row
+            qk = z[:, :2 * c] * cos + z[:, 3 * c:] * sin  # RoPE on q and k
+            for j in range(n):
+                k_cache, v_cache = caches[j]
+                t = ts[j]
+                k_cache[i, :, t] = qk[j, c:].reshape(nh, hd)
+                v_cache[i, :, t] = z[j, 2 * c:3 * c].reshape(nh, hd)
+                s = np.matmul(k_cache[i, :, :t + 1], qk[j, :c].reshape(nh, hd, 1))  # (H, T, 1), already scaled
+                s = np.exp(s - s.max(axis=1, keepdims=True))
+                y[j] = (np.matmul(v_cache[i, :, :t + 1].transpose(0, 2, 1), s)[..., 0] / s.sum(axis=1)).reshape(c)
+            x = x + self._dense(y, wp, bp)
+            v = self._dense(self._norm0(x, eps2), w1, b1)  # the MLP's input / sqrt(2)
+            x = x + self._dense(self._gelu(v), w2, b2)
         w, b, eps = self.ln_f
-        return self._norm0(x, eps) * w + b
+        return self._norm0(x[:n], eps) * w + b
 
     def more_logits(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(kind logits, role logits) after ``h``."""

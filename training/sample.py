@@ -23,20 +23,30 @@ weights, masks cached, each draw ``argmax(logits / T + mask - log q)`` with ``q`
 noise that torch's one-sample multinomial would draw from the same generator). The fast path
 consumes the baseline's random stream value for value, so the same seed writes the same notes;
 only float rounding at a near-tie between two values could differ. Multi-row feeds (the prelude,
-given notes, a cache rebuild) go through the torch model on both paths.
+given notes, a restated bar, a cache rebuild) go through the torch model on both paths.
+
+**Many pieces at once** (:func:`sample_many`, :class:`BatchSampler`): the loop of one piece is a
+generator (:func:`_piece`) that yields the rows it needs fed and is sent the hidden state back; a
+driver steps every live piece together, with one :meth:`~training.model.FastNoteModel.step_many`
+for all the one-row feeds of a round (each piece with its own KV cache and length; multi-row feeds
+go one piece at a time). Each piece keeps its own random generator, and ``step_many`` gives a row the
+same numbers whatever rows come with it, so a piece sampled with others gets exactly the notes it
+gets alone (:func:`sample` is the same driver with one piece). Pieces may join a running batch
+between rounds (continuous batching: ``training.generator.BatchRunner``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, Generator, Hashable
 
 import numpy as np
 import torch
 
 from lake.vocab import pitch_class, scale_pitch_classes
 from training.masks import Slot, constrain
-from training.model import FastNoteModel, NoteTransformer
+from training.model import FastNoteModel, NoteTransformer, one_blas_thread
 from training.notes import NOTE, bar_step, bin_velocity, header, note_step, track_step
 from training.request import DEFAULT_REGISTERS, ROLES, Plan
 
@@ -89,21 +99,31 @@ class _Context:
 class _FastContext(_Context):
     """The cached context of the fast path: a one-row feed is a numpy step (:class:`FastNoteModel`)
     into the same KV cache; multi-row feeds (prelude, given notes, a rebuild) go through the torch
-    model as in :class:`_Context`. Hidden states come back as numpy arrays."""
+    model as in :class:`_Context`. Hidden states come back as numpy arrays. A batch driver asks
+    :meth:`one_row` whether a feed can join the round's :meth:`FastNoteModel.step_many`, steps the
+    pieces together and records each with :meth:`advance`."""
 
     def __init__(self, model: NoteTransformer, fast: FastNoteModel):
         super().__init__(model, use_cache=True)
         self.fast = fast
-        self.k, self.v = self.cache.k.numpy()[:, 0], self.cache.v.numpy()[:, 0]  # views: (L, H, capacity, D)
+        self.kv = (self.cache.k.numpy()[:, 0], self.cache.v.numpy()[:, 0])  # views: (L, H, capacity, D)
+
+    def one_row(self, rows: list[np.ndarray]) -> bool:
+        """Whether feeding ``rows`` is a single numpy step (one row, and the block has room for it)."""
+        visible = self.prelude + len(self.rows) + len(rows) - max(self.start, self.prelude)
+        return len(rows) == 1 and visible <= self.model.cfg.block_size
+
+    def advance(self, row: np.ndarray) -> None:
+        """Record that ``row`` was stepped into the cache at position ``cache.length``."""
+        self.rows.append(row)
+        self.steps += 1
+        self.cache.length += 1
 
     def feed(self, rows: list[np.ndarray]) -> np.ndarray:
-        visible = self.prelude + len(self.rows) + len(rows) - max(self.start, self.prelude)
-        if len(rows) != 1 or visible > self.model.cfg.block_size:
+        if not self.one_row(rows):
             return super().feed(rows).numpy()
-        self.rows.append(rows[0])
-        self.steps += 1
-        h = self.fast.step(rows[0], self.k, self.v, self.cache.length)
-        self.cache.length += 1
+        h = self.fast.step_many(rows[0][None], [self.kv], [self.cache.length])[0]
+        self.advance(rows[0])
         return h
 
 
@@ -215,6 +235,29 @@ def _key(values):
 
 
 # -- the loop -----------------------------------------------------------------------------------------
+Feed = Generator[list[np.ndarray], Any, Sampled]  # yields rows to feed, is sent the hidden state after them
+
+
+@dataclass
+class Job:
+    """One piece to sample: its plan, seed, temperature and given roles (as :func:`sample` takes them)."""
+
+    plan: Plan
+    seed: int
+    temperature: float = 0.9
+    given: Notes | None = None
+
+
+def _start(model: NoteTransformer, job: Job, fast: "FastNoteModel | bool", use_cache: bool = True):
+    """The context and the loop (not started) of one piece."""
+    rng = torch.Generator().manual_seed(int(job.seed))
+    if fast:
+        ctx, heads = _FastContext(model, fast), _NumpyHeads(model, fast, job.temperature, rng)
+    else:
+        ctx, heads = _Context(model, use_cache), _TorchHeads(model, job.temperature, rng)
+    return ctx, _piece(heads, ctx, job.plan, job.given or {})
+
+
 @torch.no_grad()
 def sample(model: NoteTransformer, plan: Plan, seed: int, temperature: float = 0.9, use_cache: bool = True,
            given: Notes | None = None, fast: "FastNoteModel | bool" = False) -> Sampled:
@@ -225,21 +268,116 @@ def sample(model: NoteTransformer, plan: Plan, seed: int, temperature: float = 0
     KV cache. False: the baseline (torch modules every step).
     """
     model.eval()
-    given = given or {}
-    rng = torch.Generator().manual_seed(int(seed))
     if fast is True:
         fast = FastNoteModel(model)
-    if fast:
-        ctx, heads = _FastContext(model, fast), _NumpyHeads(model, fast, temperature, rng)
-    else:
-        ctx, heads = _Context(model, use_cache), _TorchHeads(model, temperature, rng)
+    ctx, piece = _start(model, Job(plan, seed, temperature, given), fast, use_cache)
+    with one_blas_thread():
+        rows = next(piece)
+        try:
+            while True:
+                rows = piece.send(ctx.feed(rows))
+        except StopIteration as done:
+            return done.value
+
+
+@torch.no_grad()
+def sample_many(model: NoteTransformer, jobs: list[Job], fast: "FastNoteModel | bool" = True) -> list[Sampled]:
+    """:func:`sample` for several pieces at once on the fast path, stepped together (:class:`BatchSampler`);
+    each gets exactly the notes it gets alone. The first piece that fails raises its error."""
+    sampler = BatchSampler(model, fast if isinstance(fast, FastNoteModel) else FastNoteModel(model))
+    for i, job in enumerate(jobs):
+        sampler.add(job, i)
+    out: dict[Hashable, Sampled] = {}
+    while len(sampler):
+        for key, result in sampler.round():
+            if isinstance(result, BaseException):
+                raise result
+            out[key] = result
+    return [out[i] for i in range(len(jobs))]
+
+
+@dataclass(eq=False)
+class _Live:
+    key: Hashable
+    ctx: _FastContext
+    piece: Feed
+    rows: list[np.ndarray]
+
+
+class BatchSampler:
+    """Pieces sampled together on the fast path: :meth:`add` starts one, each :meth:`round` feeds every live
+    piece once (all one-row feeds in one :meth:`FastNoteModel.step_many`) and returns the pieces that
+    finished, as ``(key, Sampled)`` or ``(key, exception)`` when a piece's loop raised (the others go on).
+    Pieces may be added between rounds. Not thread-safe: one thread drives it."""
+
+    def __init__(self, model: NoteTransformer, fast: FastNoteModel):
+        self.model, self.fast = model.eval(), fast
+        self.live: list[_Live] = []
+        self._done: list[tuple[Hashable, Any]] = []
+
+    def __len__(self) -> int:
+        return len(self.live)
+
+    def add(self, job: Job, key: Hashable) -> None:
+        ctx, piece = _start(self.model, job, self.fast)
+        self._next(_Live(key, ctx, piece, []), None)
+
+    def _next(self, p: _Live, h) -> None:
+        """Send ``h`` (None: start) to the piece's loop; keep it live with the rows it asks for next, or finish it."""
+        try:
+            with torch.no_grad():
+                p.rows = next(p.piece) if h is None else p.piece.send(h)
+        except StopIteration as done:
+            self._done.append((p.key, done.value))
+        except Exception as e:  # noqa: BLE001 - this piece's failure, reported with its key
+            self._done.append((p.key, e))
+        else:
+            if p not in self.live:
+                self.live.append(p)
+            return
+        if p in self.live:
+            self.live.remove(p)
+
+    def round(self) -> list[tuple[Hashable, Any]]:
+        with one_blas_thread(), torch.no_grad():
+            stepped = []
+            for p in list(self.live):
+                if p.ctx.one_row(p.rows):
+                    stepped.append(p)
+                else:  # a multi-row feed (given notes, a restated bar, a cache rebuild): this piece alone
+                    try:
+                        h = p.ctx.feed(p.rows)
+                    except Exception as e:  # noqa: BLE001
+                        self.live.remove(p)
+                        self._done.append((p.key, e))
+                        continue
+                    self._next(p, h)
+            if stepped:
+                try:
+                    hs = self.fast.step_many(np.stack([p.rows[0] for p in stepped]), [p.ctx.kv for p in stepped],
+                                             [p.ctx.cache.length for p in stepped])
+                except Exception as e:  # noqa: BLE001 - the shared step failed: every piece in it fails
+                    for p in stepped:
+                        self.live.remove(p)
+                        self._done.append((p.key, e))
+                else:
+                    for p, h in zip(stepped, hs):
+                        p.ctx.advance(p.rows[0])
+                        self._next(p, h)
+        done, self._done = self._done, []
+        return done
+
+
+def _piece(heads: _TorchHeads, ctx: _Context, plan: Plan, given: Notes) -> Feed:
+    """The loop of one piece: yields the rows to feed (the driver feeds ``ctx`` and sends back the hidden
+    state after them); returns its :class:`Sampled`."""
     req = plan.request
     sampled_roles = [t.role for t in plan.tracks if t.doubles is None and t.role in REGISTER and t.role not in given]
     order = [r for r in ROLES if r in given] + sampled_roles
     programs = {t.role: t.program for t in plan.tracks if t.doubles is None}
     prelude = [header(req.style, req.bpm, req.key, req.time_signature)]
     prelude += [track_step(r, programs.get(r, 0)) for r in order]
-    ctx.feed(prelude)
+    yield prelude
     ctx.prelude = len(prelude)
     tonic = pitch_class(req.key.split()[0])
     scale = set(scale_pitch_classes(req.key))
@@ -253,12 +391,12 @@ def sample(model: NoteTransformer, plan: Plan, seed: int, temperature: float = 0
             given_by_bar[r].setdefault(ev[0], []).append(ev)
     for bar in range(req.bars):
         root, quality = plan.chord_pcs[bar]
-        h = ctx.feed([bar_step(root, quality)])
+        h = yield [bar_step(root, quality)]
         for role in order:
             if role in given:
                 evs = given_by_bar[role].get(bar, [])
                 if evs:
-                    h = ctx.feed([note_step(role, p, pitch, d, v) for _, p, pitch, d, v in evs])
+                    h = yield [note_step(role, p, pitch, d, v) for _, p, pitch, d, v in evs]
                     notes[role].extend(evs)
                 continue
             melody = notes.get("melody", [])
@@ -267,13 +405,14 @@ def sample(model: NoteTransformer, plan: Plan, seed: int, temperature: float = 0
                         prev_pitch=notes[role][-1][2] if notes[role] else None)
             src = plan.copy_of[bar] if role == "melody" and bar < len(plan.copy_of) else None
             if src is not None and any(n[0] == src for n in notes[role]):
-                h = _restate(ctx, slot, [n for n in notes[role] if n[0] == src], plan.chord_pcs[src][0], notes[role])
+                h = yield from _restate(slot, [n for n in notes[role] if n[0] == src], plan.chord_pcs[src][0],
+                                        notes[role], h)
             else:
-                h = _sample_role(heads, ctx, h, slot, notes[role])
+                h = yield from _sample_role(heads, h, slot, notes[role])
     return Sampled(notes={r: notes[r] for r in sampled_roles}, n_steps=ctx.steps)
 
 
-def _restate(ctx: _Context, s: Slot, source: list, source_root: int, out: list):
+def _restate(s: Slot, source: list, source_root: int, out: list, h):
     """The melody of an earlier bar again (copy with variation): moved by the distance between the two
     bars' chord roots (nearest way, so an unchanged chord is an exact repeat), each note kept where the
     masks allow it, else the nearest pitch they allow. The notes are fed like given ones."""
@@ -289,10 +428,12 @@ def _restate(ctx: _Context, s: Slot, source: list, source_root: int, out: list):
         out.append((s.bar, pos, p, dur, vel))
         rows.append(note_step(s.role, pos, p, dur, vel))
         s.prev_pitch, s.last_pos, s.count = p, pos, s.count + 1
-    return ctx.feed(rows)
+    if not rows:
+        return h
+    return (yield rows)
 
 
-def _sample_role(heads: _TorchHeads, ctx: _Context, h, s: Slot, out: list):
+def _sample_role(heads: _TorchHeads, h, s: Slot, out: list):
     """One role's notes in one bar: the masks say what may be drawn, the model's numbers from ``heads``."""
     ri = ROLES.index(s.role)
     sizes = heads.sizes
@@ -318,7 +459,7 @@ def _sample_role(heads: _TorchHeads, ctx: _Context, h, s: Slot, out: list):
         vel_values, vel_bias = constrain(s, "vel", range(sizes["vel"] - 1), sizes["vel"])
         velocity = bin_velocity(heads.draw("vel", vel_values, vel_bias) - 1)
         out.append((s.bar, s.pos, pitch, s.dur, velocity))
-        h = ctx.feed([note_step(s.role, s.pos, pitch, s.dur, velocity)])
+        h = yield [note_step(s.role, s.pos, pitch, s.dur, velocity)]
         s.struck = s.struck + [pitch] if s.count and s.pos == s.last_pos else [pitch]
         s.count += 1
         s.covered.add(pitch % 12)
