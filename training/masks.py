@@ -16,7 +16,8 @@ field in turn (a soft one, :data:`SOFT`, only where it leaves something) and sum
   ``closing_keynote``, ``within_a_leap`` (leaps of at most an octave), ``chord_tones``,
   ``covers_the_chord``, ``a_new_note``, ``under_the_tune`` (the accompaniment sounds below
   the melody notes the ear follows), ``root_first`` and ``roots_and_fifths`` (the bass); biases
-  ``stepwise`` (the melody prefers steps) and ``near_the_last`` (the accompaniment moves little).
+  ``stepwise`` (the melody prefers steps), ``leans_home`` (its main notes lean to the tonic triad)
+  and ``near_the_last`` (the accompaniment moves little).
 """
 
 from __future__ import annotations
@@ -178,14 +179,11 @@ def chord_tone_when_heard(s: Slot, v):
 
 
 def stable_phrase_end(s: Slot, v):
-    """In a phrase's closing bar the main notes rest on stable tones: the tones the bar's triad shares
-    with the key's tonic triad (the keynote over IV, the fifth over V), else the triad (never a seventh).
-    Phrases that come home to the key's own chord tones are what tells a key from its relative."""
+    """In a phrase's closing bar the main notes rest on the triad (root, third, fifth), not a seventh."""
     if not (s.main_note and s.plan.phrase_end(s.bar)):
         return v
     triad = {(s.root + i) % 12 for i in QUALITIES[s.quality][:3]}
-    home = triad & _tonic_triad(s.plan.request.key, s.tonic)
-    return [p for p in v if p % 12 in (home or triad)]
+    return [p for p in v if p % 12 in triad]
 
 
 @lru_cache(maxsize=64)
@@ -255,6 +253,7 @@ HARMONY_GRID = 2  # steps between the harmony's onsets at the closest
 SLOW_BPM = 100.0
 # by interval in semitones (0..12): steps free, thirds and fourths a little dearer, leaps past a fifth rare
 STEP_BIAS = (0.0, 0.0, 0.0, -0.3, -0.3, -0.6, -0.8, -0.8, -0.9, -0.9, -1.0, -1.2, -0.9)
+HOME_BIAS = 0.8  # logit added to the tonic triad's pitch classes for the melody's main notes
 TUNE_CLEAR = 9  # semitones over the melody's floor from where the accompaniment stays under the tune
 OFFBEAT_BIAS = 1.0  # melody onsets on the off-beat eighths: pop syncopates
 
@@ -265,6 +264,16 @@ def stepwise(s: Slot, size: int) -> np.ndarray | None:
         return None
     d = np.abs(np.arange(size) - 1 - s.prev_pitch)
     return np.asarray(STEP_BIAS, dtype=np.float32)[np.minimum(d, len(STEP_BIAS) - 1)]
+
+
+def leans_home(s: Slot, size: int) -> np.ndarray | None:
+    """The melody's main notes lean to the key's tonic triad: over a I-V-vi-IV loop a tune that sits on
+    the vi chord's tones is heard in the relative minor; the key's own 1, 3 and 5 tell the key."""
+    if not s.main_note:
+        return None
+    b = np.zeros(size, dtype=np.float32)
+    b[np.isin((np.arange(size) - 1) % 12, list(_tonic_triad(s.plan.request.key, s.tonic)))] = HOME_BIAS
+    return b
 
 
 def near_the_last(s: Slot, size: int) -> np.ndarray | None:
@@ -293,7 +302,7 @@ MASKS = {
     "bass": {"pos": (one_line, downbeat_first, on_the_beats), "dur": (ends_in_the_bar,),
              "pitch": (in_register, root_first, roots_and_fifths, under_the_tune)},
 }
-BIASES = {"melody": {"pos": (offbeats,), "pitch": (stepwise,)},
+BIASES = {"melody": {"pos": (offbeats,), "pitch": (stepwise, leans_home)},
           "harmony": {"pitch": (near_the_last,)}, "bass": {"pitch": (near_the_last,)}}
 
 

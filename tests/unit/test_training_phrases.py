@@ -78,12 +78,13 @@ def test_a_minor_melody_keeps_the_natural_minor_but_takes_the_leading_tone_from_
     assert 68 in over_e and 67 in over_e  # E major's G# joins the scale over the dominant
 
 
-def test_a_phrase_ends_on_the_home_tones_with_a_breath():
-    # bar 3 closes the first phrase; over F (IV in C) the main notes go to the keynote, the tone F shares with C
+def test_a_phrase_ends_on_its_triad_with_a_breath_and_main_notes_lean_home():
+    # bar 3 closes the first phrase; over F the main notes rest on F's triad, leaning to C (the keynote)
     over_f = Slot(plan=PieceRequest(**BASE).resolve(), role="melody", bar=3, root=5, quality="maj",
                   scale=frozenset(), tonic=0, above=[], prev_pitch=67, pos=0, dur=4)
-    closing, _ = constrain(over_f, "pitch", range(128), 129)
-    assert closing and {p % 12 for p in closing} == {0}
+    closing, bias = constrain(over_f, "pitch", range(128), 129)
+    assert closing and {p % 12 for p in closing} == {5, 9, 0}
+    assert bias[1 + 72] > bias[1 + 69]  # C5 (home) over A4 (a step nearer, not home)
     bar_steps = PieceRequest(**BASE).resolve().bar_steps
     onsets, _ = constrain(_slot(bar=3), "pos", range(bar_steps), 129)
     assert max(onsets) < bar_steps - 4  # the last beat is left silent
