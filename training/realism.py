@@ -334,6 +334,7 @@ class RealSet:
     pieces: list[str] = field(default_factory=list)  # names, in order
     midi: list[bytes] = field(default_factory=list)  # the files (for the held-out loss)
     kind: str = ""  # pop909 | folder | lake
+    labels: list[dict | None] = field(default_factory=list)  # per piece: song_labels() of a POP909 folder, or None
 
     @property
     def digest(self) -> str:
@@ -349,8 +350,31 @@ def _is_pop909_song(p: Path) -> bool:
     return p.stem.isdigit() and p.parent.name == p.stem
 
 
-def _stats_of_files(files: list[Path]) -> tuple[list[dict], list[str], list[bytes]]:
-    stats, names, blobs = [], [], []
+def song_labels(folder: Path) -> dict | None:
+    """A POP909 song folder's labels as training lays them (:func:`lake.jobs.align.harmony`): the bars at
+    the labelled downbeats (``bar_start_s``), the lake chord of each bar (``bar_chords``) and the key held
+    longest (``key``); None where a label file is missing or unreadable."""
+    from lake.annotations import bar_grid, labelled_bar_chords, main_key
+
+    def rows(name: str) -> list[list[str]]:
+        return [line.split() for line in (folder / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    try:
+        beats = np.array([[float(x) for x in r[:3]] for r in rows("beat_midi.txt")])
+        chords = [(float(r[0]), float(r[1]), r[2]) for r in rows("chord_midi.txt")]
+        keys = [(float(r[0]), float(r[1]), r[2]) for r in rows("key_audio.txt")]
+        bars = bar_grid(beats[:, 0], beats[:, 2] == 1)
+        if len(bars) < 2 or not chords or not keys:
+            return None
+        key = main_key(*zip(*keys))
+        bar_chords = labelled_bar_chords(*zip(*chords), bars[:-1], last_end_s=float(bars[-1]))
+    except (OSError, ValueError, IndexError):
+        return None
+    return {"bar_start_s": [float(x) for x in bars[:-1]], "bar_chords": bar_chords, "key": key}
+
+
+def _stats_of_files(files: list[Path]) -> tuple[list[dict], list[str], list[bytes], list[dict | None]]:
+    stats, names, blobs, labels = [], [], [], []
     for p in files:
         try:
             data = p.read_bytes()
@@ -364,7 +388,8 @@ def _stats_of_files(files: list[Path]) -> tuple[list[dict], list[str], list[byte
             stats.append(s)
             names.append(str(p.relative_to(p.parents[1]) if _is_pop909_song(p) else p.name))
             blobs.append(data)
-    return stats, names, blobs
+            labels.append(song_labels(p.parent) if _is_pop909_song(p) else None)
+    return stats, names, blobs, labels
 
 
 def folder_set(path: str | Path, held_out_only: bool = True, songs: set[int] | None = None) -> RealSet:
@@ -379,8 +404,8 @@ def folder_set(path: str | Path, held_out_only: bool = True, songs: set[int] | N
         kind, what = "pop909", "held-out POP909 songs" if songs is None and held_out_only else "POP909 songs"
     else:
         kind, what = "folder", "real pieces"
-    stats, names, blobs = _stats_of_files(files)
-    return RealSet(f"{len(stats)} {what} ({path})", stats, names, blobs, kind)
+    stats, names, blobs, labels = _stats_of_files(files)
+    return RealSet(f"{len(stats)} {what} ({path})", stats, names, blobs, kind, labels)
 
 
 def lake_set(cfg, splits: tuple[str, ...] = ("test", "validation"), limit: int = 200) -> RealSet:
@@ -547,7 +572,8 @@ def compare(generated: list[dict[str, float]], real: RealSet, generated_name: st
 def loss_per_note(generator, real: RealSet, limit: int = 20) -> tuple[float | None, str]:
     """The generator's mean loss per note step (nats; the sum of its kind, role, onset, pitch,
     duration and velocity cross-entropies) on the real songs, in windows of its block size laid as
-    training lays them (style ``pop``, key and tempo from the lake's own analysis)."""
+    training lays them (style ``pop``; tempo from the lake's own analysis; a labelled song's bars,
+    chords and key from its labels, as training takes them, else the lake's analysis)."""
     import torch
 
     from lake.midi_features import analyze, parse_midi
@@ -561,15 +587,17 @@ def loss_per_note(generator, real: RealSet, limit: int = 20) -> tuple[float | No
     total, notes, pieces = 0.0, 0, 0
     block = int(model.cfg.block_size)
     fields = {name: i for i, name in enumerate(FIELD_NAMES)}
-    for blob in real.midi[:limit]:
+    labels = real.labels or [None] * len(real.midi)
+    for blob, lab in list(zip(real.midi, labels))[:limit]:
         try:
             score = parse_midi(blob)
             feats = analyze(score).features
-            key = f"{feats.get('key_tonic')} {feats.get('key_mode')}"
+            key = lab["key"] if lab else f"{feats.get('key_tonic')} {feats.get('key_mode')}"
             key = key if key in KEY_NAMES else "C major"
             bpm = float(feats.get("bpm") or 120.0)
             ts = feats.get("time_signature") if feats.get("time_signature") in TIME_SIGNATURES else "4/4"
-            table = note_table(score, ts)
+            table = note_table(score, ts, bar_start_s=lab and lab["bar_start_s"], bar_chords=lab and lab["bar_chords"])
+            ts = table.time_signature or ts
             steps, bar_of = encode(table, "pop", bpm, key, ts)
             windows = cut_windows(steps, bar_of, block)
         except Exception:  # noqa: BLE001 - a song the note format cannot hold is left out

@@ -1,12 +1,14 @@
 """Realism statistics on hand-built scores whose answers are known, and the classifier two-sample test.
 
-Every score is written here with symusic (no ../shared, no fixtures): a melody track named like the
-generator names it, an accompaniment track, a 4/4 or 3/4 meter at 480 ticks per quarter.
+Every score is written here with symusic (no ../shared): a melody track named like the generator names
+it, an accompaniment track, a 4/4 or 3/4 meter at 480 ticks per quarter. The labels test reads the
+three POP909 songs in tests/fixtures/pop909.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -203,3 +205,23 @@ def test_the_bench_sets_two_halves_of_a_pop909_folder_side_by_side_and_skips_hel
     text = R.bench(tmp_path, model=None)
     assert "odd songs against 5 even-numbered POP909 training songs; 6 odd ones beside" in text  # 010 held out
     assert "classifier balanced accuracy" in text and "(6 odd songs, 5 real" in text
+
+
+def test_pop909_songs_carry_their_labels_and_the_held_out_loss_reads_them():
+    from training.model import NoteModelConfig, NoteTransformer
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "pop909"
+    songs = R.folder_set(fixtures, held_out_only=False)
+    assert len(songs.labels) == len(songs.midi) == 3 and all(songs.labels)
+    first = songs.labels[0]
+    assert first["key"].endswith(("major", "minor")) and len(first["bar_chords"]) == len(first["bar_start_s"]) > 4
+    assert all(a < b for a, b in zip(first["bar_start_s"], first["bar_start_s"][1:]))
+
+    class Gen:  # an untrained model scores any note at about the log of its fields' sizes
+        model = NoteTransformer(NoteModelConfig(n_layer=1, n_head=2, n_embd=32, block_size=64)).eval()
+
+    labelled, note = R.loss_per_note(Gen(), songs)
+    assert labelled is not None and 5 < labelled < 40 and note.startswith("3 songs")
+    songs.labels = [None, None, None]  # the same songs read with the lake's own analysis: other bars, other notes
+    analysed, _ = R.loss_per_note(Gen(), songs)
+    assert analysed is not None and analysed != labelled
