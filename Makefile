@@ -76,7 +76,6 @@ train-pop909: setup
 	$(VENV)/bin/musiclake lake all
 	$(VENV)/bin/musiclake train run --preset pop909 \
 	  $(if $(filter 1,$(POP909_GPU)),--set train.use_gpu=true --set train.precision=bf16 --set train.num_workers=1)
-	$(PY) -m training.data licence
 
 bench-serve: setup
 	$(PY) -m serving.bench latency

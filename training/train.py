@@ -30,7 +30,7 @@ from lake.delta import Lake
 from common.cluster import init_ray
 from common.runinfo import code_version
 from training import lifecycle, registry, runs
-from training.data import build_datasets, pin_versions
+from training.data import LICENCE_TAG, build_datasets, pin_versions
 from training.generator import CHECKPOINT_FILE, GeneratorModel, save_checkpoint
 from training.generator_task import GeneratorTask
 from training.loop import TrainSettings, fit, load_checkpoint
@@ -125,7 +125,8 @@ def run_training(cfg, force: bool = False, resume: bool = False,
     task = GeneratorTask(model_config=mcfg.to_dict())
 
     data_tags = {f"data.{name}.version": str(v) for name, v in versions.items()}
-    tags = {"git_commit": code_version(), "tokenizer_id": tok_id, "fingerprint": fp, **data_tags}
+    tags = {"git_commit": code_version(), "tokenizer_id": tok_id, "fingerprint": fp, **data_tags,
+            LICENCE_TAG: data.licence or "none recorded"}
     run_id, run_name, created = runs.open_run(client, cfg, previous_run, "train", KIND, tags)
     if created:
         params = {**{f"train.{k}": v for k, v in tr.model_dump(mode="json").items()},

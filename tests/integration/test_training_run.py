@@ -1,5 +1,6 @@
 """Training end to end on real Ray Train, Delta and MLflow: stop, resume, gate, register, reuse, retrain, generate."""
 
+import re
 import mlflow.pyfunc
 import pytest
 from mlflow import MlflowClient
@@ -75,6 +76,8 @@ def test_train_interrupt_resume_register_reuse_retrain_and_generate(train_cfg, r
     assert int(mv.version) == 1 and mv.tags["fingerprint"] == first.fingerprint and mv.run_id == first.run_id
     assert mv.tags[f"data.{GOLD_PAIRS.name}.version"] == str(lake.version(GOLD_PAIRS))
     assert mv.tags["git_commit"] == run.data.tags["git_commit"]
+    # the licences of the rows it trained on, per source: "<source> <licence> (<pieces>)[; ...]"
+    assert re.fullmatch(r"[^;]+ \(\d+\)(; [^;]+ \(\d+\))*", mv.tags["data_licence"]), mv.tags["data_licence"]
     assert float(mv.tags["metric.val_loss"]) == first.metrics["val_loss"]
     assert mv.tags["lifecycle.decision"] == "promoted"
 
