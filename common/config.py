@@ -312,11 +312,16 @@ class ServeConfig(_Section):
     replica_resources: dict[str, float] = Field(
         default_factory=dict, description="custom Ray resources each replica needs, e.g. {worker: 0.01} to place "
                                           "replicas on the nodes started with that resource")
-    sampling: Literal["fast", "baseline"] = Field(
-        "fast", description="fast: the optimized sampling path; baseline: the plain fp32 path (for comparison)")
+    sampling: Literal["batched", "fast", "baseline"] = Field(
+        "batched", description="batched: a replica's concurrent generations sampled together, one model step for "
+                               "all of them (continuous batching on the fast path, the same notes per request); "
+                               "fast: the numpy path, one worker thread per generation; baseline: the plain fp32 "
+                               "path (for comparison)")
     alias_ttl_s: float = Field(2.0, ge=0, description="how long a resolved alias is reused before the registry is asked again")
     # admission: a replica generates this many pieces at once and queues this many more; beyond that, 503 + Retry-After
-    max_concurrent: int = Field(2, ge=1, description="generations one replica runs at once")
+    max_concurrent: int = Field(16, ge=1, description="generations one replica runs at once (sampling=batched: the "
+                                                      "most pieces one model step carries; fast/baseline: worker "
+                                                      "threads, where 2 suits 2 cores)")
     max_queue: int = Field(8, ge=0, description="generations one replica lets wait; more get 503 with Retry-After")
     max_candidates: int = Field(4, ge=1, le=16, description="the most candidates one request may ask the CLAP model to rank")
     # security

@@ -17,7 +17,10 @@ that time without a restart; each version is loaded once per replica through ``@
 (least recently used versions are evicted), and a request that resolved the old version finishes
 on it. **Guards** (:mod:`serving.guard`): API keys on ``/v1/*``, per-key rate limits, body size
 limits, and admission (503 + Retry-After when the queue is full). Model loading, sampling and
-rendering run in worker threads, so the replica's event loop keeps answering.
+rendering run in worker threads, so the replica's event loop keeps answering. With
+``serve.sampling=batched`` (the default) the admitted generations of a replica are sampled together
+by one :class:`training.generator.BatchRunner` per loaded generator version: one model step feeds every
+piece in hand, and a request that arrives joins at the next step.
 """
 
 # No ``from __future__ import annotations`` here: FastAPI reads the route signatures of the Serve
@@ -58,6 +61,7 @@ from serving.retention import Policy, Pruner
 from serving.store import PieceNotFound, PieceStore, Reader, content_id
 from serving.uploads import melody_notes, read_upload
 from training import registry as reg
+from training.generator import BatchRunner
 from training.prompts import load_fallback, minilm_scorer, recommend
 
 APP_NAME = "musiclake"
@@ -146,13 +150,25 @@ Format = Literal[FORMATS]  # type: ignore[valid-type]
 class _Loaded:
     """A model held in a replica's multiplex cache; Serve calls ``__del__`` when it evicts one."""
 
-    def __init__(self, model, info: ModelInfo, run_id: str, data_versions: dict, registry: dict, fallback=None):
+    def __init__(self, model, info: ModelInfo, run_id: str, data_versions: dict, registry: dict, fallback=None,
+                 runner=None):
         self.model, self.info, self.run_id, self.data_versions = model, info, run_id, data_versions
         self.fallback = fallback  # CLAP: the recommender's zero-shot fallback over this version
+        self.runner = runner  # generator, serve.sampling=batched: the BatchRunner that samples its requests together
         self._registry, self._key = registry, (info.name, info.version)
         registry[self._key] = self
 
+    async def generate(self, piece_reqs: list, given) -> list:
+        """The generator's pieces for ``piece_reqs``: handed to the batch runner together (sampled with every
+        other request in hand), or one after another in a worker thread."""
+        if self.runner is not None:
+            return list(await asyncio.gather(*(asyncio.wrap_future(self.runner.submit(pr, given))
+                                               for pr in piece_reqs)))
+        return [await asyncio.to_thread(self.model.generate, pr, given) for pr in piece_reqs]
+
     def __del__(self):
+        if self.runner is not None:
+            self.runner.close()
         if self._registry.get(self._key) is self:
             del self._registry[self._key]
 
@@ -316,7 +332,9 @@ class MusicService:
         ref = reg.resolve(self.cfg, str(version), model)
         if model == reg.MODEL_NAME:
             generator, _ = reg.load_generator(self.cfg, str(version))
-            loaded = generator.optimized() if self.cfg.serve.sampling == "fast" else generator.baseline()
+            sampling = self.cfg.serve.sampling
+            loaded = generator.baseline() if sampling == "baseline" else generator.optimized()
+            runner = BatchRunner(loaded, max_batch=self.cfg.serve.max_concurrent) if sampling == "batched" else None
             fallback = None
         else:
             from training.clap.api import ClapModel
@@ -324,9 +342,10 @@ class MusicService:
             loaded = ClapModel.load(self.cfg, str(version))
             minilm = self._minilm()
             fallback = load_fallback(clap_model=loaded, minilm=minilm if minilm is not None else False)
+            runner = None
         tags = reg.client(self.cfg).get_run(ref.run_id).data.tags
         return _Loaded(loaded, ModelInfo(name=ref.name, version=version, ref=str(version)), ref.run_id,
-                       reg.data_versions(tags), self._loaded, fallback)
+                       reg.data_versions(tags), self._loaded, fallback, runner)
 
     def _minilm(self):
         """The English sentence encoder the recommender's fallback shares (None when not installed)."""
@@ -425,9 +444,7 @@ class MusicService:
                     raise ApiError(404, f"candidates need a CLAP model: {reg.CLAP_MODEL_NAME} has no "
                                         f"{self.cfg.serve.clap_alias!r} (serve.clap_alias)")
                 t_gen = time.perf_counter()
-                pieces = []
-                for pr in piece_reqs:
-                    pieces.append(await asyncio.to_thread(gen.model.generate, pr, given))
+                pieces = await gen.generate(piece_reqs, given)
                 t_rank = time.perf_counter()
                 ranked = None
                 if clap is not None:
