@@ -57,9 +57,14 @@ _KEY_PATTERNS = [
                rf"(?P<mode>[Mm]ajor|[Mm]inor|[Mm]aj|[Mm]in)(?![A-Za-z])"),
     # "Dm key", "F#m ballad" after "in"/"key": handled above; "Dm" followed by "key"
     re.compile(rf"(?<![A-Za-z])(?P<letter>[A-G])(?P<acc>[#♯b♭])?(?P<mode>m)\s+key(?![a-z])"),
-    # "key of C", "key: G", "in F#", "in Bb" - a bare tonic needs "key" or "in" before it (upper case)
-    re.compile(rf"(?<![A-Za-z])(?:in the key of|key of|key is|key|tonality is|tonic is|in)(?:\s*:\s*|\s+)(?P<letter>[A-G])"
+    # "key of C", "key: G", "key is F#" - a bare tonic after the word key (upper case)
+    re.compile(rf"(?<![A-Za-z])(?:in the key of|key of|key is|key|tonality is|tonic is)(?:\s*:\s*|\s+)(?P<letter>[A-G])"
                rf"(?:(?P<acc>[#♯b♭])|\s?(?P<acc2>-?\s?sharp|-?\s?flat))?(?![A-Za-z0-9#♯♭'])"),
+    # "in F#", "in Bb", "in C, slowly" - after "in" only where the sentence goes on as a key would ("in A
+    # minimalist style" is no key)
+    re.compile(rf"(?<![A-Za-z])in\s+(?P<letter>[A-G])(?:(?P<acc>[#♯b♭])|\s?(?P<acc2>-?\s?sharp|-?\s?flat))?"
+               rf"(?=\s*(?:$|[,.;:!?)\-]|\s(?:with|at|and|for|over|using|featuring|on|in|please|time|tempo|but|"
+               rf"or|the|a|an)\b|[\u4e00-\u9fff]))"),
     # Chinese: "D小调", "降B大调", "升c小调", "#F小调", "bB大调", "C调", "b小调"
     re.compile(ZH_KEY),
 ]
@@ -70,7 +75,8 @@ _MODE_ONLY = [
     (re.compile(r"(?<![A-Za-z])in\s+(?P<mode>major|minor)(?![a-z])", re.I), None),
     (re.compile(r"(?P<zmode>大调|小调)"), None),
 ]
-_BARE_TONIC = re.compile(r"(?<![A-Za-z0-9#♯♭/])(?P<letter>[A-G])(?P<acc>[#♯b♭])(?P<mode>m)?(?![A-Za-z0-9#♯♭/])")
+_BARE_TONIC = re.compile(r"(?<![A-Za-z0-9#♯♭/])(?P<letter>[A-G])(?P<acc>[#♯b♭])(?P<mode>m)?(?![A-Za-z0-9#♯♭/])"
+                         r"(?!\s*(?:clarinets?|trumpets?|horns?|tubas?|sax|saxophones?|alto|tenor|soprano|baritone|tuning))")
 
 
 def _key_of(m: re.Match) -> str:
