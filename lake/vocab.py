@@ -853,7 +853,7 @@ MOOD_TAGS: dict[str, str | None] = {
     "calm": "calm", "children": "happy", "christmas": "joyful", "commercial": "bright", "cool": "relaxed",
     "corporate": "bright", "dark": "dark", "deep": "calm", "documentary": None, "drama": "dramatic",
     "dramatic": "dramatic", "dream": "romantic", "emotional": "melancholic", "energetic": "energetic",
-    "epic": "epic", "fast": None, "film": None, "fun": "happy", "funny": "happy", "game": "happy",
+    "epic": "epic", "fast": None, "film": None, "fun": "happy", "funny": "happy", "game": None,
     "groovy": "relaxed", "happy": "happy", "heavy": "dark", "holiday": "joyful", "hopeful": "bright",
     "inspiring": "bright", "love": "romantic", "meditative": "calm", "melancholic": "melancholic",
     "melodic": "bright", "motivational": "bright", "movie": None, "nature": "calm", "party": "energetic",
@@ -1017,6 +1017,10 @@ IMPLIED_MOOD: dict[str, str] = {
     "波萨诺瓦": "relaxed", "科技舞曲": "energetic", "电子舞曲": "energetic", "摇摆乐": "joyful", "派对": "energetic",
     "吉格舞": "happy", "波尔卡": "happy", "雨夜": "melancholic", "rainy night": "melancholic",
     "techno": "energetic", "trance": "energetic", "迷幻舞曲": "energetic",
+    "heavy metal": "energetic", "hard rock": "energetic", "emo": "melancholic", "screaming": "energetic", "halloween": "dark", "fiesta": "joyful", "mariachi": "joyful",
+    "coding": "calm", "boss fight": "epic", "fight": "energetic", "fighting": "energetic", "trip-hop": "melancholic",
+    "trip hop": "melancholic", "moody": "melancholic", "slow jam": "romantic", "打斗": "energetic", "春节": "joyful",
+    "新年": "joyful", "庙会": "joyful", "8位": "happy", "万圣节": "dark",
 }
 
 # Words that point to a style without naming it (scenes, places, eras, media), both languages; read after the
@@ -1045,7 +1049,7 @@ STYLE_HINTS: dict[str, str] = {
     "k歌": "pop", "唱歌": "pop", "副歌": "pop", "青春": "pop", "校园": "pop", "告白": "pop",
     # rock
     "power chords": "rock", "mosh": "rock", "moshpit": "rock", "amp": "rock", "amplifier": "rock", "riffs": "rock",
-    "band": "rock", "乐队现场": "rock", "吉他solo": "rock", "吉他独奏": "rock", "硬核": "rock", "车库": "rock",
+    "乐队现场": "rock", "吉他solo": "rock", "吉他独奏": "rock", "硬核": "rock", "车库": "rock",
     "地下乐队": "rock", "摇滚乐": "rock", "呐喊": "rock", "叛逆": "rock",
     # electronic
     "dj": "electronic", "dance floor": "electronic", "dancefloor": "electronic", "synthesizers": "electronic",
@@ -1057,6 +1061,10 @@ STYLE_HINTS: dict[str, str] = {
     # ambient
     "white noise": "ambient", "nature sounds": "ambient", "rainforest": "ambient", "starry": "ambient",
     "deep sea": "ambient", "underwater": "ambient", "zen": "ambient", "mindfulness": "ambient", "calm space": "ambient",
+    "rain sounds": "ambient", "sounds of rain": "ambient", "雨声": "ambient", "halloween": "film", "万圣节": "film",
+    "mariachi": "folk", "chill hop": "electronic", "chillhop": "electronic", "唢呐": "folk", "扬琴": "folk",
+    "锣鼓": "folk", "春节": "folk", "庙会": "folk", "马头琴": "folk", "sitar": "folk", "bagpipes": "folk",
+    "bagpipe": "folk", "banjo": "folk", "koto": "folk", "shamisen": "folk", "shakuhachi": "folk", "kalimba": "folk",
     "白噪音": "ambient", "自然声": "ambient", "禅": "ambient", "星空": "ambient", "深海": "ambient", "海底": "ambient",
     "催眠": "ambient", "疗愈": "ambient", "治愈系": "ambient", "放空": "ambient", "发呆": "ambient",
     # film

@@ -21,7 +21,7 @@ value is taken and ``Attributes.notes`` says so; an instrument General MIDI cann
 
 from __future__ import annotations
 
-from lake.vocab import (GENRE_BPM, GENRE_INSTRUMENTS, INSTRUMENT_WORDS, MOODS, STYLE_DEFAULTS, TEMPO_TERMS,
+from lake.vocab import (GENRE_BPM, GENRE_INSTRUMENTS, INSTRUMENT_WORDS, MOODS, STYLE_DEFAULTS, STYLE_HINTS, TEMPO_TERMS,
                         chord_names, instrument_name, instrument_program, parse_chord, parse_key, tempo_bin)
 from training.request import MAX_BAR_STEPS, BARS_MAX, Attributes, PieceRequest, can_carry_melody  # noqa: F401
 from training.understanding import implied, stated as reader
@@ -133,7 +133,8 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
         style, _ = _vote(st.style_hints)
         sources["style"] = "inferred"
         because["style"] = f"implied by: {', '.join(dict.fromkeys(w for _, s, w in st.style_hints if s == style))}"
-    elif by_instrument := [(p, reader.STYLE_OF_WORD[w], w) for p, _, w in st.instruments if w in reader.STYLE_OF_WORD]:
+    elif by_instrument := [(p, reader.STYLE_OF_WORD.get(w) or STYLE_HINTS[w], w) for p, _, w in st.instruments
+                           if w in reader.STYLE_OF_WORD or w in STYLE_HINTS]:
         style, _ = _vote(by_instrument)  # "erhu", "fiddle", "二胡": an instrument that names its tradition
         sources["style"] = "inferred"
         because["style"] = f"the instruments: {', '.join(dict.fromkeys(w for _, _, w in by_instrument))}"

@@ -373,7 +373,7 @@ _COORDINATED = re.compile(rf"(?<![a-z])([a-z][a-z-]+)\s*(?:,|and|&|or|/)\s*(?:[a
 # Instruments General MIDI has no sound for: a prompt or request naming one gets a clear refusal.
 NO_GM_SOUND = ("kazoo", "theremin", "didgeridoo", "hurdy-gurdy", "hurdy gurdy", "otamatone", "vuvuzela", "musical saw",
                "jaw harp", "jew's harp", "mouth harp", "ondes martenot", "glass harmonica", "nyckelharpa", "hang drum",
-               "cuica", "washboard", "spoons", "马头琴", "呼麦", "口弦")
+               "cuica", "washboard", "spoons", "口弦")
 # Real instruments without a GM program of their own that have a near GM sound.
 NEAR_GM = {"mandolin": "banjo", "mandolins": "banjo", "bouzouki": "banjo", "balalaika": "banjo", "lute": "pipa",
            "oud": "pipa", "melodica": "harmonica", "keytar": "synth lead", "mellotron": "slow strings",
@@ -386,7 +386,9 @@ NEAR_GM = {"mandolin": "banjo", "mandolins": "banjo", "bouzouki": "banjo", "bala
            "曼陀林": "banjo", "鲁特琴": "pipa", "乌德琴": "pipa", "口风琴": "harmonica", "卡洪鼓": "drums",
            "手鼓": "drums", "非洲鼓": "drums", "康加鼓": "drums", "邦戈鼓": "drums", "铃鼓": "drums", "沙锤": "drums",
            "镲": "drums", "短号": "trumpet", "柳琴": "pipa", "阮": "pipa", "中阮": "pipa", "葫芦丝": "clarinet",
-           "巴乌": "clarinet", "笙": "reed organ", "埙": "ocarina", "编钟": "tubular bells", "木鱼声": "woodblock"}
+           "巴乌": "clarinet", "笙": "reed organ", "埙": "ocarina", "编钟": "tubular bells", "木鱼声": "woodblock",
+           "马头琴": "cello", "morin khuur": "cello", "呼麦": "voice oohs", "throat singing": "voice oohs",
+           "锣鼓": "drums", "锣": "drums", "gong": "drums", "大锣": "drums"}
 # One table, so the longest name wins wherever they overlap ("reverse cymbal" over "cymbal", "bass clarinet"
 # over "bass"); None marks a name General MIDI has no sound for.
 _ALL_INSTRUMENTS: dict[str, str | None] = {**INSTRUMENT_WORDS, **NEAR_GM, **dict.fromkeys(NO_GM_SOUND)}
@@ -460,8 +462,9 @@ def style_spans(lower: str) -> list[tuple[int, int]]:
 
 def read_styles_and_moods(lower: str, stated: Stated, shadow=()) -> None:
     """Style, genre and mood words (not those inside a longer instrument name: "jazz guitar", "bright piano")."""
+    longer = list(shadow) + style_spans(lower)  # "朋克" inside "赛博朋克" is no punk
     for start, end, word in find_words(_GENRE_RE, lower, set(GENRE_INSTRUMENTS) | set(GENRE_BPM)):
-        if not _inside(start, end, shadow):
+        if not _inside(start, end, longer):
             stated.genres.append((start, word))
     for start, end, word in find_words(_STYLE_RE, lower, STYLE_OF_WORD):
         if not _inside(start, end, shadow):
@@ -475,7 +478,7 @@ def read_styles_and_moods(lower: str, stated: Stated, shadow=()) -> None:
             continue
         stated.moods.append((start, MOOD_OF_WORD[word], word))
     for start, end, word in find_words(_SCENE_RE, lower, IMPLIED_MOOD):
-        if not _inside(start, end, shadow):
+        if not _inside(start, end, longer):
             stated.scene_moods.append((start, IMPLIED_MOOD[word], word))
 
 
