@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from training.request import Plan
 
-KICK, SNARE, CLOSED_HAT, RIDE, SIDE_STICK = 36, 38, 42, 51, 37
+KICK, SNARE, CLOSED_HAT, RIDE, SIDE_STICK, CRASH = 36, 38, 42, 51, 37, 49
+TOMS = (50, 48, 47, 45)  # high, high-mid, low-mid, low: a fill goes down them
 Notes = list[tuple[int, int, int, int, int]]  # (bar, pos, pitch, dur, velocity) on the 16th grid
 
 # Styles that want a light kit (ride and side stick) rather than a backbeat.
@@ -17,7 +18,8 @@ _LIGHT = {"jazz", "classical", "ambient", "film", "folk"}
 
 
 def drums(plan: Plan) -> Notes:
-    """A drum part: the downbeat on the kick, a backbeat (or the meter's main beats), a pulse on the hats."""
+    """A drum part: the downbeat on the kick, a backbeat (or the meter's main beats), a pulse on the hats;
+    a fill on the toms over the last beat of a phrase, and a crash on the downbeat of the next one."""
     style = plan.request.style
     light = style in _LIGHT
     hat = RIDE if light else CLOSED_HAT
@@ -26,20 +28,33 @@ def drums(plan: Plan) -> Notes:
     beat = 6 if compound else 16 // plan.denominator  # steps per beat: a dotted quarter, else the denominator
     beats = max(1, plan.bar_steps // beat)
     pulse = 2  # the hats on eighths
+    bars = plan.request.bars
     out: Notes = []
-    for bar in range(plan.request.bars):
+    for bar in range(bars):
+        fill = beats >= 2 and bar < bars - 1 and plan.phrase_end(bar)
+        fill_from = (beats - 1) * beat if fill else plan.bar_steps
         for b in range(beats):
             pos = b * beat
+            if pos >= fill_from:
+                break
             if b == 0:
                 out.append((bar, pos, KICK, 2, 100))
+                if bar and plan.phrase_end(bar - 1) and beats >= 2:
+                    out.append((bar, pos, CRASH, 8, 72 if light else 96))
             elif beats == 4 and b == 2:
                 out.append((bar, pos, KICK, 2, 88))
             if (beats == 4 and b in (1, 3)) or (beats == 2 and b == 1) or (beats == 3 and b in (1, 2)) \
                     or (beats not in (2, 3, 4) and b % 2 == 1):
                 out.append((bar, pos, back, 2, 84 if b != 2 else 76))
-        for pos in range(0, plan.bar_steps, pulse):
+        for pos in range(0, fill_from, pulse):
             accent = 78 if pos % beat == 0 else 60
             out.append((bar, pos, hat, 1, accent))
+        if fill:  # down the toms in 16ths (eighths in light styles), getting louder into the next phrase
+            step = 2 if light else 1
+            hits = list(range(fill_from, plan.bar_steps, step))
+            for i, pos in enumerate(hits):
+                tom = TOMS[min(len(TOMS) - 1, i * len(TOMS) // len(hits))]
+                out.append((bar, pos, tom, step, (60 if light else 80) + 4 * i))
     return out
 
 

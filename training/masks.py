@@ -15,7 +15,7 @@ field in turn (a soft one, :data:`SOFT`, only where it leaves something) and sum
   and long notes), ``stable_phrase_end`` (a phrase's last bar rests on the triad),
   ``closing_keynote``, ``within_a_leap`` (leaps of at most an octave), ``chord_tones``,
   ``covers_the_chord``, ``a_new_note``, ``under_the_tune`` (the accompaniment sounds below
-  the melody notes the ear follows), ``root_first`` and ``roots_and_fifths`` (the bass); biases
+  the melody notes the ear follows), ``root_first`` and ``roots_and_fifths`` (the bass, walking into a new phrase); biases
   ``stepwise`` (the melody prefers steps), ``leans_home`` (its main notes lean to the tonic triad)
   and ``near_the_last`` (the accompaniment moves little).
 """
@@ -239,9 +239,14 @@ def root_first(s: Slot, v):
 
 
 def roots_and_fifths(s: Slot, v):
-    """The bass plays the chord's root and fifth."""
-    fifth = (s.root + QUALITIES[s.quality][2]) % 12
-    return [p for p in v if p % 12 in (s.root, fifth)]
+    """The bass plays the chord's root and fifth; on the last beat of a phrase it may walk into the next
+    one: a scale tone a step above or below the next bar's root (a fill, leading to the change)."""
+    ok = {s.root, (s.root + QUALITIES[s.quality][2]) % 12}
+    plan = s.plan
+    if s.pos >= plan.bar_steps - s.beat and s.bar + 1 < plan.request.bars and plan.phrase_end(s.bar):
+        nxt = plan.chord_pcs[s.bar + 1][0]
+        ok |= {(nxt + d) % 12 for d in (-2, -1, 1, 2)} & _natural_scale(plan.request.key)
+    return [p for p in v if p % 12 in ok]
 
 
 SOFT = frozenset({within_a_leap, covers_the_chord, under_the_tune})  # skipped where they would leave nothing

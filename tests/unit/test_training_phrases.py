@@ -158,3 +158,15 @@ def test_melody_stats_read_a_known_tune():
     assert st["leaps"] == pytest.approx(1 / 9) and st["stepwise"] == pytest.approx(6 / 9)
     assert st["on_top"] == pytest.approx(8 / 10)  # bar 1 opens on 62 and 64 under a sounding 65
     assert st["syncopation"] == pytest.approx(1 / 10)
+
+
+def test_the_bass_keeps_to_roots_and_fifths_and_walks_into_a_new_phrase():
+    plan = PieceRequest(**BASE).resolve()  # C G Am F: bar 3 (F) closes a phrase, bar 4 opens on C
+    bass = lambda bar, root, pos: Slot(plan=plan, role="bass", bar=bar, root=root, quality="maj",  # noqa: E731
+                                       scale=frozenset(), tonic=0, above=[], prev_pitch=41, pos=pos, dur=4, count=1)
+    inside, _ = constrain(bass(3, 5, 4), "pitch", range(128), 129)
+    assert {p % 12 for p in inside} == {5, 0}  # F and C
+    walking, _ = constrain(bass(3, 5, 12), "pitch", range(128), 129)
+    assert {p % 12 for p in walking} == {5, 0, 11, 2}  # and B or D: a step either side of C, in the scale
+    mid, _ = constrain(bass(1, 7, 12), "pitch", range(128), 129)
+    assert {p % 12 for p in mid} == {7, 2}  # no phrase ends there
