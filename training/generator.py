@@ -39,7 +39,7 @@ import mlflow.pyfunc
 import torch
 
 from training.arranger import double, drums
-from training.model import FastNoteModel, NoteModelConfig, NoteTransformer
+from training.model import FastNoteModel, NoteModelConfig, NoteTransformer, one_blas_thread
 from training.notes import to_score
 from training.request import ROLES, PieceRequest, PieceResult, TrackResult
 from training.sample import REGISTER, BatchSampler, Job, Notes, sample, sample_many
@@ -194,6 +194,11 @@ class BatchRunner:
     def _run(self) -> None:
         gen = self.generator
         sampler = BatchSampler(gen.model, gen._engine())
+        with one_blas_thread():  # for the thread's life (the limit is the process's): see FastNoteModel
+            self._loop(sampler)
+
+    def _loop(self, sampler: BatchSampler) -> None:
+        gen = self.generator
         pending: dict[int, tuple] = {}  # key -> (request, plan, given, future, t0)
         next_key = 0
         stopping = False

@@ -225,11 +225,11 @@ class FastNoteModel:
     for the larger presets, reading the weights once per step. This class runs the cached one-row step of
     :meth:`NoteTransformer.hidden` (embedding sum, pre-norm blocks with RoPE attention over the KV cache,
     MLP, final norm) and the heads with numpy on the same weights, writing into the *same*
-    :class:`KVCache` buffers, so a multi-row feed (the prelude, a cache rebuild) still goes through the
-    torch model and the steps after it continue from there. :meth:`step_many` steps several pieces at
-    once (each with its own cache and length): one set of products for all of them, so the weights
-    are read once per step of the batch and the per-operation overhead is shared; a piece's numbers do
-    not depend on the pieces beside it (fixed-shape product blocks, per-piece attention).
+    :class:`KVCache` buffers (a torch prefill and numpy steps can follow one another). :meth:`step_many`
+    steps several pieces at once (each with its own cache and length, one row or several each): one
+    set of products for all the rows, so the weights are read once per step of the batch and the
+    per-operation overhead is shared; a piece's numbers do not depend on the pieces beside it
+    (fixed-shape product blocks, attention row by row).
 
     Folded for fewer operations, same mathematics: each LayerNorm's scale and shift into the linear
     layer after it, the attention scale into the query weights, and RoPE's pair swap into extra output
@@ -334,13 +334,14 @@ class FastNoteModel:
         return self.step_many(row[None], [(k_cache, v_cache)], [t])[0]
 
     def step_many(self, rows: np.ndarray, caches: list, ts: list[int]) -> np.ndarray:
-        """Hidden states (n, C) after one more step for each of n pieces: ``rows`` (n, N_FIELDS), each piece's
-        ``(k_cache, v_cache)`` — (n_layer, n_head, capacity, head_dim) views of its own KVCache's buffers
-        (batch 0) — and its cache position ``ts[i]``, where the step's keys and values are written (the
-        caller advances the lengths).
+        """Hidden states (n, C) after n steps: ``rows`` (n, N_FIELDS), the ``(k_cache, v_cache)`` of the piece
+        each row belongs to — (n_layer, n_head, capacity, head_dim) views of that piece's KVCache buffers
+        (batch 0) — and the cache position ``ts[i]`` where the row's keys and values are written (the caller
+        keeps the lengths). Several rows of one piece, in order at consecutive positions, are a causal
+        prefill: each row's attention sees the rows before it.
 
-        The products of all n rows go together (:meth:`_dense`); attention runs per piece over exactly its
-        own cache, so a piece gets the same numbers whether it is stepped alone or with others.
+        The products of all n rows go together (:meth:`_dense`); attention runs row by row over exactly its
+        piece's cache, so a piece gets the same numbers whether it is stepped alone or with others.
         """
         c, nh, hd = self.n_embd, self.n_head, self.head_dim
         n = rows.shape[0]
@@ -354,14 +355,17 @@ class FastNoteModel:
             eps1, eps2 = self.eps[i]
             z = self._dense(self._norm0(x, eps1), wq, bq)  # [q, k, v, swap(q), swap(k)] per row
             qk = z[:, :2 * c] * cos + z[:, 3 * c:] * sin  # RoPE on q and k
+            q = qk[:, :c].reshape(-1, nh, hd, 1)
+            k_new, v_new = qk[:, c:].reshape(-1, nh, hd), z[:, 2 * c:3 * c].reshape(-1, nh, hd)
+            y_heads = y.reshape(-1, nh, hd)
             for j in range(n):
                 k_cache, v_cache = caches[j]
                 t = ts[j]
-                k_cache[i, :, t] = qk[j, c:].reshape(nh, hd)
-                v_cache[i, :, t] = z[j, 2 * c:3 * c].reshape(nh, hd)
-                s = np.matmul(k_cache[i, :, :t + 1], qk[j, :c].reshape(nh, hd, 1))  # (H, T, 1), already scaled
-                s = np.exp(s - s.max(axis=1, keepdims=True))
-                y[j] = (np.matmul(v_cache[i, :, :t + 1].transpose(0, 2, 1), s)[..., 0] / s.sum(axis=1)).reshape(c)
+                k_cache[i, :, t] = k_new[j]
+                v_cache[i, :, t] = v_new[j]
+                s = np.matmul(k_cache[i, :, :t + 1], q[j])  # (H, T, 1), already scaled
+                s = np.exp(s - np.maximum.reduce(s, axis=1, keepdims=True))
+                y_heads[j] = np.matmul(v_cache[i, :, :t + 1].transpose(0, 2, 1), s)[..., 0] / np.add.reduce(s, axis=1)
             x = x + self._dense(y, wp, bp)
             v = self._dense(self._norm0(x, eps2), w1, b1)  # the MLP's input / sqrt(2)
             x = x + self._dense(self._gelu(v), w2, b2)

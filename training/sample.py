@@ -22,14 +22,14 @@ a torch mask and ``torch.multinomial`` per field) and the fast path (``fast=``a
 weights, masks cached, each draw ``argmax(logits / T + mask - log q)`` with ``q`` the exponential
 noise that torch's one-sample multinomial would draw from the same generator). The fast path
 consumes the baseline's random stream value for value, so the same seed writes the same notes;
-only float rounding at a near-tie between two values could differ. Multi-row feeds (the prelude,
-given notes, a restated bar, a cache rebuild) go through the torch model on both paths.
+only float rounding at a near-tie between two values could differ. On the fast path every feed is
+numpy, multi-row ones too (the prelude, given notes, a restated bar, a cache rebuild: a causal
+prefill in the same step); the baseline feeds them through the torch model.
 
 **Many pieces at once** (:func:`sample_many`, :class:`BatchSampler`): the loop of one piece is a
 generator (:func:`_piece`) that yields the rows it needs fed and is sent the hidden state back; a
-driver steps every live piece together, with one :meth:`~training.model.FastNoteModel.step_many`
-for all the one-row feeds of a round (each piece with its own KV cache and length; multi-row feeds
-go one piece at a time). Each piece keeps its own random generator, and ``step_many`` gives a row the
+driver feeds every live piece once per round, the rows of all of them in one
+:meth:`~training.model.FastNoteModel.step_many` (each piece with its own KV cache and length). Each piece keeps its own random generator, and ``step_many`` gives a row the
 same numbers whatever rows come with it, so a piece sampled with others gets exactly the notes it
 gets alone (:func:`sample` is the same driver with one piece). Pieces may join a running batch
 between rounds (continuous batching: ``training.generator.BatchRunner``).
@@ -37,6 +37,7 @@ between rounds (continuous batching: ``training.generator.BatchRunner``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Generator, Hashable
@@ -97,34 +98,34 @@ class _Context:
 
 
 class _FastContext(_Context):
-    """The cached context of the fast path: a one-row feed is a numpy step (:class:`FastNoteModel`)
-    into the same KV cache; multi-row feeds (prelude, given notes, a rebuild) go through the torch
-    model as in :class:`_Context`. Hidden states come back as numpy arrays. A batch driver asks
-    :meth:`one_row` whether a feed can join the round's :meth:`FastNoteModel.step_many`, steps the
-    pieces together and records each with :meth:`advance`."""
+    """The cached context of the fast path, all in numpy (:class:`FastNoteModel`), into the same kind of
+    KV cache: a feed of any number of rows (one sampled note, the prelude, given notes, a restated bar,
+    the rebuild after a slide) is one :meth:`FastNoteModel.step_many` call with the piece's rows in
+    order, each at its own position (its attention sees the rows before it: a causal prefill). Hidden
+    states come back as numpy arrays. A batch driver takes :meth:`to_step` of several pieces, steps all
+    their rows in one call and hands each piece its last row's state."""
 
     def __init__(self, model: NoteTransformer, fast: FastNoteModel):
         super().__init__(model, use_cache=True)
         self.fast = fast
         self.kv = (self.cache.k.numpy()[:, 0], self.cache.v.numpy()[:, 0])  # views: (L, H, capacity, D)
 
-    def one_row(self, rows: list[np.ndarray]) -> bool:
-        """Whether feeding ``rows`` is a single numpy step (one row, and the block has room for it)."""
-        visible = self.prelude + len(self.rows) + len(rows) - max(self.start, self.prelude)
-        return len(rows) == 1 and visible <= self.model.cfg.block_size
-
-    def advance(self, row: np.ndarray) -> None:
-        """Record that ``row`` was stepped into the cache at position ``cache.length``."""
-        self.rows.append(row)
-        self.steps += 1
-        self.cache.length += 1
+    def to_step(self, rows: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
+        """Record ``rows`` as fed; returns the rows to step into the cache and the cache position of the first
+        (the rows themselves after the cached ones, or, when the block overflows, every visible row from 0),
+        and sets the cache length past them."""
+        self.rows.extend(rows)
+        self.steps += len(rows)
+        if self.prelude + len(self.rows) - max(self.start, self.prelude) > self.model.cfg.block_size:
+            self.start = len(self.rows) - self.model.cfg.block_size // 2
+            rows, self.cache.length = self._visible(), 0
+        t0 = self.cache.length
+        self.cache.length += len(rows)
+        return rows, t0
 
     def feed(self, rows: list[np.ndarray]) -> np.ndarray:
-        if not self.one_row(rows):
-            return super().feed(rows).numpy()
-        h = self.fast.step_many(rows[0][None], [self.kv], [self.cache.length])[0]
-        self.advance(rows[0])
-        return h
+        rows, t0 = self.to_step(rows)
+        return self.fast.step_many(np.stack(rows), [self.kv] * len(rows), list(range(t0, t0 + len(rows))))[-1]
 
 
 def _draw(logits: torch.Tensor, allowed: torch.Tensor, temperature: float, rng: torch.Generator,
@@ -198,13 +199,10 @@ class _NumpyHeads(_TorchHeads):
         self.noise = {n: torch.empty(n) for n in set(self.sizes.values())}  # one buffer per field size
         self.noise_np = {n: t.numpy() for n, t in self.noise.items()}
 
-    def _probs(self, logits: np.ndarray) -> np.ndarray:
-        z = np.exp(logits / np.float32(self.temperature) - logits.max() / np.float32(self.temperature))
-        return z / z.sum()
-
     def more(self, h: np.ndarray, ri: int) -> bool:
         kind, role = self.fast.more_logits(h)
-        p_more = float(self._probs(kind)[NOTE] * self._probs(role)[ri + 1])
+        p_more = _softmax_at(kind.tolist(), NOTE, self.temperature) * _softmax_at(role.tolist(), ri + 1,
+                                                                                  self.temperature)
         return float(torch.rand(1, generator=self.rng)) < p_more
 
     def _pick(self, logits: np.ndarray, allowed: np.ndarray, bias: np.ndarray | None = None) -> int:
@@ -228,6 +226,14 @@ class _NumpyHeads(_TorchHeads):
 
     def draw(self, name: str, values, bias: np.ndarray | None = None) -> int:
         return self._pick(self.logits[name], _np_mask(self.sizes[name], _key(values)), bias)
+
+
+def _softmax_at(logits: list[float], i: int, temperature: float) -> float:
+    """``softmax(logits / temperature)[i]`` in Python floats: for the few values of the kind and role heads
+    cheaper than numpy's per-call overhead (float64, so it matches the float32 softmax to rounding)."""
+    top = max(logits)
+    weights = [math.exp((v - top) / temperature) for v in logits]
+    return weights[i] / sum(weights)
 
 
 def _key(values):
@@ -288,11 +294,12 @@ def sample_many(model: NoteTransformer, jobs: list[Job], fast: "FastNoteModel | 
     for i, job in enumerate(jobs):
         sampler.add(job, i)
     out: dict[Hashable, Sampled] = {}
-    while len(sampler):
-        for key, result in sampler.round():
-            if isinstance(result, BaseException):
-                raise result
-            out[key] = result
+    with one_blas_thread():
+        while len(sampler):
+            for key, result in sampler.round():
+                if isinstance(result, BaseException):
+                    raise result
+                out[key] = result
     return [out[i] for i in range(len(jobs))]
 
 
@@ -325,8 +332,7 @@ class BatchSampler:
     def _next(self, p: _Live, h) -> None:
         """Send ``h`` (None: start) to the piece's loop; keep it live with the rows it asks for next, or finish it."""
         try:
-            with torch.no_grad():
-                p.rows = next(p.piece) if h is None else p.piece.send(h)
+            p.rows = next(p.piece) if h is None else p.piece.send(h)
         except StopIteration as done:
             self._done.append((p.key, done.value))
         except Exception as e:  # noqa: BLE001 - this piece's failure, reported with its key
@@ -339,31 +345,26 @@ class BatchSampler:
             self.live.remove(p)
 
     def round(self) -> list[tuple[Hashable, Any]]:
-        with one_blas_thread(), torch.no_grad():
-            stepped = []
-            for p in list(self.live):
-                if p.ctx.one_row(p.rows):
-                    stepped.append(p)
-                else:  # a multi-row feed (given notes, a restated bar, a cache rebuild): this piece alone
-                    try:
-                        h = p.ctx.feed(p.rows)
-                    except Exception as e:  # noqa: BLE001
-                        self.live.remove(p)
-                        self._done.append((p.key, e))
-                        continue
-                    self._next(p, h)
-            if stepped:
-                try:
-                    hs = self.fast.step_many(np.stack([p.rows[0] for p in stepped]), [p.ctx.kv for p in stepped],
-                                             [p.ctx.cache.length for p in stepped])
-                except Exception as e:  # noqa: BLE001 - the shared step failed: every piece in it fails
-                    for p in stepped:
-                        self.live.remove(p)
-                        self._done.append((p.key, e))
-                else:
-                    for p, h in zip(stepped, hs):
-                        p.ctx.advance(p.rows[0])
-                        self._next(p, h)
+        """Feed every live piece once: the rows of all of them in one :meth:`FastNoteModel.step_many`.
+        Call it under ``torch.no_grad()`` (or inference mode) and :func:`~training.model.one_blas_thread`,
+        as :func:`sample_many` does (they cost more per round than they would here)."""
+        live, rows, caches, positions, last = list(self.live), [], [], [], []
+        for p in live:
+            fed, t0 = p.ctx.to_step(p.rows)
+            rows.extend(fed)
+            caches.extend([p.ctx.kv] * len(fed))
+            positions.extend(range(t0, t0 + len(fed)))
+            last.append(len(rows) - 1)
+        if not live:
+            return []
+        try:
+            hs = self.fast.step_many(np.stack(rows), caches, positions)
+        except Exception as e:  # noqa: BLE001 - the shared step failed: every piece in it fails
+            self.live.clear()
+            self._done.extend((p.key, e) for p in live)
+        else:
+            for p, i in zip(live, last):
+                self._next(p, hs[i])
         done, self._done = self._done, []
         return done
 

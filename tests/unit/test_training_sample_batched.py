@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from training.generator import BatchRunner, Generator
-from training.model import FastNoteModel, NoteModelConfig, NoteTransformer
+from training.model import FastNoteModel, NoteModelConfig, NoteTransformer, one_blas_thread
 from training.notes import FIELD_NAMES, field_sizes
 from training.request import PieceRequest
 from training.sample import BatchSampler, Job, sample, sample_many
@@ -111,7 +111,7 @@ def test_a_piece_that_fails_fails_alone():
     broken.piece = failing()
     next(broken.piece)
     results = {}
-    with torch.inference_mode():
+    with torch.inference_mode(), one_blas_thread():
         while len(sampler):
             results.update(sampler.round())
     assert isinstance(results["bad"], RuntimeError)
