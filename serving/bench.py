@@ -2,7 +2,7 @@
 
 * ``latency``: deploys the Ray Serve app once per sampling path, in one run (``--paths``, default
   ``batched,fast``: the batched path, then the one-request-per-thread fast path as it was served
-  before batching, ``serve.max_concurrent=2``; each on a fresh port; Ray stays up between them),
+  before batching, ``serve.max_concurrent=2``, ``serve.max_queue=8``; each on a fresh port; Ray stays up between them),
   warms each up, then sends ``--requests`` sequential ``POST /v1/generate`` (16 bars x 4 tracks,
   seeds 0..N-1) from one ``requests.Session`` and prints the client-side wall time p50/p95/max, the
   server's mean ``timings.generate_ms`` / ``timings.total_ms`` and steps, how much faster the first
@@ -13,8 +13,9 @@
   ``--clients`` threads, each with its own API key (a key file of the bench's own in a temporary
   folder), loop ``POST /v1/generate`` (random seeds) for ``--duration`` seconds, honouring
   Retry-After on 503/429 (capped at 5 s); prints progress every 5 s, then throughput, latency of
-  the 200s, counts per status, the 503s that carried Retry-After, the most requests in flight, and
-  a verdict; at the end one table with a line per path and the goal (at least 15 pieces/s answered,
+  the 200s, counts per status, the 503s that carried Retry-After, the most requests in flight, the
+  CPU time per answered piece of the replicas, Serve's proxy and the clients (``cpu ms`` in the
+  table: the replicas'), and a verdict; at the end one table with a line per path and the goal (at least 15 pieces/s answered,
   p95 < 1 s, no 5xx other than 503). ``--alias-move`` moves the generator's "champion" alias to
   another registered version halfway through each run and back at its end. ``--url URL --api-key
   K`` targets a server that is already running instead of deploying one (one key for every client).
@@ -45,7 +46,8 @@ LOAD_GOAL_RATE, LOAD_GOAL_P95_S = 15.0, 1.0  # load: pieces/s answered, p95 of t
 RETRY_CAP_S = 5.0
 # the settings each sampling path runs with: batched with the embedded defaults; fast and baseline with the
 # replica's admission as it was before batching (2 worker threads), so the table is new vs old
-PATH_SETTINGS = {"batched": [], "fast": ["serve.max_concurrent=2"], "baseline": ["serve.max_concurrent=2"]}
+PATH_SETTINGS = {"batched": [], "fast": ["serve.max_concurrent=2", "serve.max_queue=8"],
+                 "baseline": ["serve.max_concurrent=2", "serve.max_queue=8"]}
 BENCH_OVERRIDES = ["serve.rate_limit_per_min=100000", "serve.rate_burst=10000", "ray.include_dashboard=false"]
 
 
@@ -358,6 +360,44 @@ class _AliasMove:
             self.moved = False
 
 
+class _Cpu:
+    """CPU seconds used by the Serve replicas, Serve's HTTP proxy and this process (the clients) between
+    :meth:`start` and :meth:`stop`: the cost of a piece, which other jobs on the machine do not inflate as
+    they do wall-clock figures (only through shared caches)."""
+
+    GROUPS = (("replicas", "ServeReplica:"), ("proxy", "ProxyActor"))
+
+    def __init__(self):
+        self.before: dict = {}
+
+    @classmethod
+    def _sample(cls) -> dict:
+        import psutil
+
+        out = {"client": psutil.Process().cpu_times()}
+        for proc in psutil.process_iter(["cmdline"]):
+            cmd = " ".join(proc.info.get("cmdline") or [])
+            for group, needle in cls.GROUPS:
+                if needle in cmd:
+                    try:
+                        out[(group, proc.pid)] = proc.cpu_times()
+                    except psutil.Error:
+                        pass
+        return out
+
+    def start(self) -> None:
+        self.before = self._sample()
+
+    def stop(self) -> dict[str, float]:
+        after, used = self._sample(), {"replicas": 0.0, "proxy": 0.0, "client": 0.0}
+        for key, t in after.items():
+            b = self.before.get(key)
+            if b is None:
+                continue
+            used[key if key == "client" else key[0]] += (t.user + t.system) - (b.user + b.system)
+        return used
+
+
 def _read_keys(path: str) -> list[dict]:
     import json
 
@@ -392,12 +432,12 @@ def load(args, server: _Server) -> None:
         summaries.append(_load_path(args, server, None if args.url else sampling, port))
     print(f"\nload average at end {_load()}")
     print(f"{'path':<10}{'requests':>9}{'200s':>6}{'200/s':>7}{'p50 s':>7}{'p95 s':>7}{'max s':>7}{'503':>6}"
-          f"{'5xx*':>6}{'conn':>6}  goal (>= {LOAD_GOAL_RATE:g}/s, p95 < {LOAD_GOAL_P95_S:g} s, "
+          f"{'5xx*':>6}{'conn':>6}{'cpu ms':>8}  goal (>= {LOAD_GOAL_RATE:g}/s, p95 < {LOAD_GOAL_P95_S:g} s, "
           f"no 5xx* = 5xx other than 503)")
     for r in summaries:
         met = r["rate"] >= LOAD_GOAL_RATE and r["p95"] < LOAD_GOAL_P95_S and r["real_errors"] == 0
         print(f"{r['path']:<10}{r['requests']:>9}{r['ok']:>6}{r['rate']:>7.2f}{r['p50']:>7.2f}{r['p95']:>7.2f}"
-              f"{r['max']:>7.2f}{r['503']:>6}{r['5xx']:>6}{r['conn']:>6}  "
+              f"{r['max']:>7.2f}{r['503']:>6}{r['5xx']:>6}{r['conn']:>6}{r['cpu_ms']:>8.0f}  "
               + ("met" if met else "missed"))
 
 
@@ -446,7 +486,8 @@ def _load_path(args, server: _Server, sampling: str | None, port: int) -> dict:
             print(f"{tag}alias move: {mover.reg.CHAMPION} v{mover.home} -> v{mover.target} at {args.duration / 2:g} s, "
                   f"back to v{mover.home} at the end")
 
-    stop, tally = threading.Event(), _Tally()
+    stop, tally, cpu = threading.Event(), _Tally(), _Cpu()
+    cpu.start()
     t0 = time.perf_counter()
     threads = [threading.Thread(target=_client, args=(url + GENERATE_PATH, keys[i], args.bars, stop, tally, t0),
                                 daemon=True, name=f"client-{i}") for i in range(args.clients)]
@@ -475,9 +516,15 @@ def _load_path(args, server: _Server, sampling: str | None, port: int) -> dict:
         if mover is not None:
             mover.back()
     elapsed = time.perf_counter() - t0
+    used = cpu.stop()
     if sampling is not None:
         server.shutdown()
-    return _report_load(tally, elapsed, mover, cfg) | {"path": sampling or "server"}
+    summary = _report_load(tally, elapsed, mover, cfg)
+    ok = max(summary["ok"], 1)
+    print(f"CPU per answered piece: replicas {used['replicas'] / ok * 1000:.0f} ms, HTTP proxy "
+          f"{used['proxy'] / ok * 1000:.0f} ms, clients (this process) {used['client'] / ok * 1000:.0f} ms; "
+          f"CPU used in all: {sum(used.values()) / elapsed:.2f} of {os.cpu_count()} cores")
+    return summary | {"path": sampling or "server", "cpu_ms": used["replicas"] / ok * 1000}
 
 
 def _report_load(tally: _Tally, elapsed: float, mover, cfg) -> dict:
