@@ -29,10 +29,11 @@ prefill in the same step); the baseline feeds them through the torch model.
 **Many pieces at once** (:func:`sample_many`, :class:`BatchSampler`): the loop of one piece is a
 generator (:func:`_piece`) that yields the rows it needs fed and is sent the hidden state back; a
 driver feeds every live piece once per round, the rows of all of them in one
-:meth:`~training.model.FastNoteModel.step_many` (each piece with its own KV cache and length). Each piece keeps its own random generator, and ``step_many`` gives a row the
-same numbers whatever rows come with it, so a piece sampled with others gets exactly the notes it
-gets alone (:func:`sample` is the same driver with one piece). Pieces may join a running batch
-between rounds (continuous batching: ``training.generator.BatchRunner``).
+:meth:`~training.model.FastNoteModel.step_many` (each piece with its own KV cache and length).
+Each piece keeps its own random generator, and ``step_many`` gives a row the same numbers whatever
+rows come with it, so a piece sampled with others gets exactly the notes it gets alone
+(:func:`sample` feeds its one piece through the same call). Pieces may join a running batch between
+rounds (continuous batching: ``training.generator.BatchRunner``).
 """
 
 from __future__ import annotations
