@@ -25,8 +25,11 @@ def _key_pcs(tonic: int, mode: str) -> set[int]:
 
 def key_scores(chords: list[str]) -> dict[str, float]:
     """Per key, how well ``chords`` sit in it: the share of each chord's notes in the key's scale, summed, plus
-    a bonus when the first chord is the tonic triad (1), the last (0.75), or the tonic appears at all (0.5), and
-    when a dominant (V or V7) leads to the tonic somewhere (0.25)."""
+    0.5 when the first chord is the tonic triad, 0.25 for every tonic chord, 0.25 when a dominant (V or V7)
+    leads to the tonic somewhere (the progression read as a loop), and 0.5 when it closes on V-I. The weights were chosen on the chord
+    progressions and keys of the 620 lake pieces the caption benchmark does not use (49 % exact there, against
+    47 % for the first weights: first 1, last 0.75, any tonic 0.5; the lake's chords and keys are both detected,
+    so neither is clean)."""
     from lake.vocab import CHORD_QUALITIES
 
     parsed = [parse_chord(c) for c in chords]
@@ -41,12 +44,11 @@ def key_scores(chords: list[str]) -> dict[str, float]:
                 return rq[0] == tonic and ((rq[1] in _MINORISH) == (mode == "minor")) and rq[1] not in ("dim", "hdim7", "dim7")
 
             if is_tonic(parsed[0]):
-                score += 1.0
-            if is_tonic(parsed[-1]):
-                score += 0.75
-            if any(is_tonic(rq) for rq in parsed):
                 score += 0.5
+            score += 0.25 * sum(is_tonic(rq) for rq in parsed)
             dom = (tonic + 7) % 12
+            if len(parsed) > 1 and parsed[-2][0] == dom and parsed[-2][1] in ("maj", "7") and is_tonic(parsed[-1]):
+                score += 0.5  # an authentic cadence closes the progression on the tonic
             if any(a[0] == dom and a[1] in ("maj", "7") and is_tonic(b) for a, b in zip(parsed, parsed[1:] + parsed[:1])):
                 score += 0.25
             out[key_name(PITCH_CLASSES[tonic], mode)] = score
