@@ -63,6 +63,13 @@ def run(captions: list[dict], generator, bars: int = 8, progress: bool = True) -
             counts["TB_req"][0] += int(tempo_bin(req.bpm) == want)
             counts["TB_req"][1] += 1
         if "key" in t:
+            how = c["labels"]["key"]["how"]
+            for name in (f"CK_{how}", f"CKD_{how}"):
+                counts.setdefault(name, [0, 0])
+            counts[f"CK_{how}"][0] += int(key == t["key"])
+            counts[f"CK_{how}"][1] += 1
+            counts[f"CKD_{how}"][0] += int(key in (t["key"], relative(t["key"])))
+            counts[f"CKD_{how}"][1] += 1
             counts["CK"][0] += int(key == t["key"])
             counts["CKD"][0] += int(key in (t["key"], relative(t["key"])))
             counts["CK"][1] += 1
