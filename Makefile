@@ -77,7 +77,9 @@ train-pop909: setup
 	$(VENV)/bin/musiclake train run --preset pop909 \
 	  $(if $(filter 1,$(POP909_GPU)),--set train.use_gpu=true --set train.precision=bf16 --set train.num_workers=1)
 
+# in-process CPU per piece alone vs batched (registered model and the pop909 preset), then HTTP latency per path
 bench-serve: setup
+	$(PY) -m serving.bench sampling
 	$(PY) -m serving.bench latency
 
 bench-load: setup

@@ -1,4 +1,4 @@
-"""``make bench-serve`` / ``make bench-load`` (``python -m serving.bench latency|load``): the HTTP service's figures.
+"""``make bench-serve`` / ``make bench-load`` (``python -m serving.bench latency|load|sampling``): the service's figures.
 
 * ``latency``: deploys the Ray Serve app once per sampling path, in one run (``--paths``, default
   ``batched,fast``: the batched path, then the one-request-per-thread fast path as it was served
@@ -9,6 +9,9 @@
   path is than each other and whether they wrote the same MIDI for each seed, and the goal (p95 <
   0.3 s). ``--files`` also times the WAV of one new piece (rendered on the first GET) and a second
   GET (cached).
+* ``sampling``: no server: CPU time per piece in process, each piece alone (``Generator.generate``)
+  and all together (``Generator.generate_many``), for the registered model (``serve.model_alias``)
+  and a freshly initialised ``pop909`` preset (the bigger model), and whether the pieces are the same.
 * ``load``: a bounded loopback load test per sampling path (``--paths``, same default and settings):
   ``--clients`` threads, each with its own API key (a key file of the bench's own in a temporary
   folder), loop ``POST /v1/generate`` (random seeds) for ``--duration`` seconds, honouring
@@ -582,6 +585,51 @@ def _report_load(tally: _Tally, elapsed: float, mover, cfg) -> dict:
             "conn": c["conn"], "real_errors": sum(real.values())}
 
 
+# -- sampling (in process) ---------------------------------------------------------------------------
+def sampling(args, server: _Server) -> None:
+    """CPU time per piece in this process, alone vs batched, for the registered model and a freshly
+    initialised ``pop909`` preset (the bigger model), and whether the batched pieces are the pieces alone."""
+    import hashlib
+
+    import torch
+
+    from common.config import TRAIN_PRESETS
+    from training.generator import Generator
+    from training.model import NoteModelConfig, NoteTransformer
+    from training.registry import load_generator
+    from training.request import PieceRequest
+
+    torch.set_num_threads(1)
+    cfg = _config(args, args.port or 8000)  # no server: the port is never used
+    registered, ref = load_generator(cfg, cfg.serve.model_alias)
+    preset = TRAIN_PRESETS["pop909"]
+    torch.manual_seed(0)
+    fresh = NoteTransformer(NoteModelConfig(**{k: preset[k] for k in ("n_layer", "n_head", "n_embd", "block_size")}))
+    reqs = [PieceRequest(style="pop", bpm=100, key="C major", bars=args.bars, seed=i, instruments=INSTRUMENTS)
+            for i in range(args.pieces)]
+    print(f"sampling: {args.pieces} pieces of {args.bars} bars x {len(INSTRUMENTS)} tracks, each model alone "
+          f"(Generator.generate) then all together (Generator.generate_many); CPU time of this thread, torch "
+          f"threads 1; load average {_load()}")
+    print(f"{'model':<44}{'steps':>6}{'alone ms':>10}{'batched ms':>12}{'us/step':>9}{'batched':>9}{'speed-up':>10}"
+          f"  same MIDI")
+    for name, gen in ((f"registered v{ref.version} ({registered.model.cfg.n_layer} layers, "
+                       f"{registered.model.cfg.n_embd} wide)", registered),
+                      (f"pop909 preset, fresh ({preset['n_layer']} layers, {preset['n_embd']} wide)", Generator(fresh))):
+        gen.generate(reqs[0])  # warm
+        t = time.thread_time()
+        alone = [gen.generate(r) for r in reqs]
+        t_alone = (time.thread_time() - t) / len(reqs)
+        t = time.thread_time()
+        together = gen.generate_many(reqs)
+        t_many = (time.thread_time() - t) / len(reqs)
+        same = sum(hashlib.sha256(a.midi).digest() == hashlib.sha256(b.midi).digest() for a, b in zip(alone, together))
+        steps = float(np.mean([a.n_steps for a in alone]))
+        print(f"{name:<44}{steps:>6.0f}{t_alone * 1000:>10.1f}{t_many * 1000:>12.1f}{t_alone / steps * 1e6:>9.0f}"
+              f"{t_many / steps * 1e6:>9.0f}{t_alone / t_many:>9.2f}x  {same}/{len(reqs)}")
+    print("(ms: CPU per piece; us/step: per sampling step, alone and batched; a fresh model writes fewer notes than a "
+          "trained one, so compare the bigger model per step)")
+
+
 # -- main ------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m serving.bench", description=__doc__.split("\n\n")[0])
@@ -606,13 +654,15 @@ def main(argv: list[str] | None = None) -> None:
                     help="move 'champion' to another version halfway, back at the end")
     ld.add_argument("--url", help="an already running server's base URL (nothing is deployed)")
     ld.add_argument("--api-key", help="its API key (default: $MUSICLAKE_API_KEY or serve.api_keys_file's first)")
+    smp = sub.add_parser("sampling", parents=[common], help="in-process CPU per piece, alone vs batched")
+    smp.add_argument("--pieces", type=int, default=16, help="pieces, sampled alone and then all together")
     args = ap.parse_args(argv)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _interrupt)
     server = _Server()
     try:
-        (latency if args.mode == "latency" else load)(args, server)
+        {"latency": latency, "load": load, "sampling": sampling}[args.mode](args, server)
     except KeyboardInterrupt:
         print("\ninterrupted; shutting Serve down", file=sys.stderr)
         code = 130
