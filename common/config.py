@@ -317,6 +317,11 @@ class ServeConfig(_Section):
                                "all of them (continuous batching on the fast path, the same notes per request); "
                                "fast: the numpy path, one worker thread per generation; baseline: the plain fp32 "
                                "path (for comparison)")
+    sampling_processes: int = Field(
+        2, ge=0, description="sampling=batched: Ray actors beside each replica that sample its requests, each a "
+                             "process and interpreter lock of its own with its own batch (so sampling and the "
+                             "replica's HTTP work use several cores; one per core suits); 0: in a thread of the "
+                             "replica")
     alias_ttl_s: float = Field(2.0, ge=0, description="how long a resolved alias is reused before the registry is asked again")
     # admission: a replica generates this many pieces at once and queues this many more; beyond that, 503 + Retry-After
     # (sampling=batched: a 200's latency is about (max_concurrent + max_queue) / throughput once the replica is full)

@@ -20,7 +20,9 @@ limits, and admission (503 + Retry-After when the queue is full). Model loading,
 rendering run in worker threads, so the replica's event loop keeps answering. With
 ``serve.sampling=batched`` (the default) the admitted generations of a replica are sampled together
 by one :class:`training.generator.BatchRunner` per loaded generator version: one model step feeds every
-piece in hand, and a request that arrives joins at the next step.
+piece in hand, and a request that arrives joins at the next step. The runners work in Ray actors
+beside the replica (:class:`SamplerActor`, ``serve.sampling_processes``), so sampling has interpreters
+of its own.
 """
 
 # No ``from __future__ import annotations`` here: FastAPI reads the route signatures of the Serve
@@ -37,6 +39,7 @@ from pathlib import Path
 from typing import Literal, Optional
 
 import pydantic
+import ray
 from fastapi import Depends, FastAPI, Path as PathParam, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
@@ -162,8 +165,7 @@ class _Loaded:
         """The generator's pieces for ``piece_reqs``: handed to the batch runner together (sampled with every
         other request in hand), or one after another in a worker thread."""
         if self.runner is not None:
-            return list(await asyncio.gather(*(asyncio.wrap_future(self.runner.submit(pr, given))
-                                               for pr in piece_reqs)))
+            return await self.runner.generate_all(piece_reqs, given)
         return [await asyncio.to_thread(self.model.generate, pr, given) for pr in piece_reqs]
 
     def __del__(self):
@@ -171,6 +173,64 @@ class _Loaded:
             self.runner.close()
         if self._registry.get(self._key) is self:
             del self._registry[self._key]
+
+
+@ray.remote(num_cpus=0)
+class SamplerActor:
+    """``serve.sampling_processes``: one generator version's :class:`BatchRunner` in a process of its own
+    beside the replica (its own interpreter lock), so sampling and the replica's HTTP, recommending and
+    storing run on several cores at once."""
+
+    def __init__(self, config: dict, version: int):
+        cfg = Config.model_validate(config)
+        generator, _ = reg.load_generator(cfg, str(version))
+        self.runner = BatchRunner(generator.optimized(), max_batch=cfg.serve.max_concurrent)
+
+    def ready(self) -> bool:
+        return True
+
+    async def generate(self, req, given):
+        return await asyncio.wrap_future(self.runner.submit(req, given))
+
+
+class _Batched:
+    """``serve.sampling=batched``: one loaded generator version's BatchRunners, in ``serve.sampling_processes``
+    :class:`SamplerActor` processes on this node (each request goes to the one with the fewest pieces in hand,
+    a request's candidates together), or in a thread of the replica when that is 0."""
+
+    def __init__(self, cfg: Config, version: int, generator):
+        self.actors, self.local = [], None
+        n = cfg.serve.sampling_processes
+        if n:
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+            self.actors = [SamplerActor.options(scheduling_strategy=here).remote(cfg.model_dump(), version)
+                           for _ in range(n)]
+            ray.get([a.ready.remote() for a in self.actors])  # loaded (this runs in a worker thread of the replica)
+            self.in_hand = [0] * n
+        else:
+            self.local = BatchRunner(generator, max_batch=cfg.serve.max_concurrent)
+
+    async def generate_all(self, reqs: list, given) -> list:
+        """The pieces for ``reqs`` (one request's candidates), sampled together with the pieces in hand."""
+        if self.local is not None:
+            return list(await asyncio.gather(*(asyncio.wrap_future(self.local.submit(r, given)) for r in reqs)))
+        i = min(range(len(self.actors)), key=self.in_hand.__getitem__)
+        self.in_hand[i] += len(reqs)
+        try:
+            return list(await asyncio.gather(*(self.actors[i].generate.remote(r, given) for r in reqs)))
+        finally:
+            self.in_hand[i] -= len(reqs)
+
+    def close(self) -> None:
+        if self.local is not None:
+            self.local.close()
+        for actor in self.actors:
+            try:
+                ray.kill(actor)
+            except Exception:  # noqa: BLE001 - gone already (the replica is shutting down)
+                pass
 
 
 class RenderTooLarge(Exception):
@@ -334,7 +394,7 @@ class MusicService:
             generator, _ = reg.load_generator(self.cfg, str(version))
             sampling = self.cfg.serve.sampling
             loaded = generator.baseline() if sampling == "baseline" else generator.optimized()
-            runner = BatchRunner(loaded, max_batch=self.cfg.serve.max_concurrent) if sampling == "batched" else None
+            runner = _Batched(self.cfg, version, loaded) if sampling == "batched" else None
             fallback = None
         else:
             from training.clap.api import ClapModel

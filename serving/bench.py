@@ -17,8 +17,8 @@
   folder), loop ``POST /v1/generate`` (random seeds) for ``--duration`` seconds, honouring
   Retry-After on 503/429 (capped at 5 s); prints progress every 5 s, then throughput, latency of
   the 200s, counts per status, the 503s that carried Retry-After, the most requests in flight, the
-  CPU time per answered piece of the replicas, Serve's proxy and the clients (``cpu ms`` in the
-  table: the replicas'), and a verdict; at the end one table with a line per path and the goal (at least 15 pieces/s answered,
+  CPU time per answered piece of the replicas, their sampler actors, Serve's proxy and the clients
+  (``cpu ms`` in the table: replicas and samplers), and a verdict; at the end one table with a line per path and the goal (at least 15 pieces/s answered,
   p95 < 1 s, no 5xx other than 503). ``--alias-move`` moves the generator's "champion" alias to
   another registered version halfway through each run and back at its end. ``--url URL --api-key
   K`` targets a server that is already running instead of deploying one (one key for every client).
@@ -131,6 +131,7 @@ def _config(args, port: int, extra: list[str] = ()):
 def _describe(cfg) -> str:
     s = cfg.serve
     return (f"replicas={s.num_replicas} replica_cpus={s.replica_cpus:g} sampling={s.sampling} "
+            f"sampling_processes={s.sampling_processes} "
             f"max_concurrent={s.max_concurrent} max_queue={s.max_queue} rate_limit_per_min={s.rate_limit_per_min:g} "
             f"rate_burst={s.rate_burst} alias_ttl_s={s.alias_ttl_s:g} model_alias={s.model_alias} "
             f"ray.num_cpus={cfg.ray.num_cpus or 'all'}")
@@ -364,11 +365,11 @@ class _AliasMove:
 
 
 class _Cpu:
-    """CPU seconds used by the Serve replicas, Serve's HTTP proxy and this process (the clients) between
+    """CPU seconds used by the Serve replicas, their sampler actors, Serve's HTTP proxy and this process (the clients) between
     :meth:`start` and :meth:`stop`: the cost of a piece, which other jobs on the machine do not inflate as
     they do wall-clock figures (only through shared caches)."""
 
-    GROUPS = (("replicas", "ServeReplica:"), ("proxy", "ProxyActor"))
+    GROUPS = (("replicas", "ServeReplica:"), ("samplers", "SamplerActor"), ("proxy", "ProxyActor"))
 
     def __init__(self):
         self.before: dict = {}
@@ -392,7 +393,7 @@ class _Cpu:
         self.before = self._sample()
 
     def stop(self) -> dict[str, float]:
-        after, used = self._sample(), {"replicas": 0.0, "proxy": 0.0, "client": 0.0}
+        after, used = self._sample(), {"replicas": 0.0, "samplers": 0.0, "proxy": 0.0, "client": 0.0}
         for key, t in after.items():
             b = self.before.get(key)
             if b is None:
@@ -524,10 +525,11 @@ def _load_path(args, server: _Server, sampling: str | None, port: int) -> dict:
         server.shutdown()
     summary = _report_load(tally, elapsed, mover, cfg)
     ok = max(summary["ok"], 1)
-    print(f"CPU per answered piece: replicas {used['replicas'] / ok * 1000:.0f} ms, HTTP proxy "
+    print(f"CPU per answered piece: replicas {used['replicas'] / ok * 1000:.0f} ms, sampler actors "
+          f"{used['samplers'] / ok * 1000:.0f} ms, HTTP proxy "
           f"{used['proxy'] / ok * 1000:.0f} ms, clients (this process) {used['client'] / ok * 1000:.0f} ms; "
           f"CPU used in all: {sum(used.values()) / elapsed:.2f} of {os.cpu_count()} cores")
-    return summary | {"path": sampling or "server", "cpu_ms": used["replicas"] / ok * 1000}
+    return summary | {"path": sampling or "server", "cpu_ms": (used["replicas"] + used["samplers"]) / ok * 1000}
 
 
 def _report_load(tally: _Tally, elapsed: float, mover, cfg) -> dict:
