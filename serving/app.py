@@ -224,13 +224,11 @@ class _Batched:
             self.in_hand[i] -= len(reqs)
 
     def close(self) -> None:
+        """On eviction. A request that resolved this version before may still be generating or about to:
+        the local runner finishes what it holds and writes later requests alone; the actors are not killed
+        but let go, and Ray ends each once the last handle is gone and its tasks are done."""
         if self.local is not None:
             self.local.close()
-        for actor in self.actors:
-            try:
-                ray.kill(actor)
-            except Exception:  # noqa: BLE001 - gone already (the replica is shutting down)
-                pass
 
 
 class RenderTooLarge(Exception):

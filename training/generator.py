@@ -175,14 +175,24 @@ class BatchRunner:
         self._thread.start()
 
     def submit(self, req: PieceRequest, given: Notes | None = None) -> Future:
-        if self._closed:
-            raise RuntimeError("the batch runner is closed")
+        """The future piece for ``req``; after :meth:`close`, the piece is written alone in a thread of its own."""
         fut: Future = Future()
-        self._queue.put((req, given, fut))
+        if self._closed:
+            threading.Thread(target=self._alone, args=(req, given, fut), daemon=True).start()
+        else:
+            self._queue.put((req, given, fut))
         return fut
 
+    def _alone(self, req: PieceRequest, given: Notes | None, fut: Future) -> None:
+        if not fut.set_running_or_notify_cancel():
+            return
+        try:
+            fut.set_result(self.generator.generate(req, given, fast=True))
+        except Exception as e:  # noqa: BLE001 - delivered to the request
+            fut.set_exception(e)
+
     def close(self) -> None:
-        """Stop taking requests; the pieces in hand are finished first."""
+        """Stop batching: the pieces in hand are finished, later requests are written alone."""
         if not self._closed:
             self._closed = True
             self._queue.put(None)

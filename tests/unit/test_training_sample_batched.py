@@ -146,7 +146,8 @@ def test_the_runner_batches_concurrent_requests_and_gives_each_its_own_piece():
         assert runner.submit(reqs[1]).result(timeout=60).midi == expected[1]
     finally:
         runner.close()
-    assert [g.midi for g in got] == expected
+    after = runner.submit(reqs[2]).result(timeout=60)  # closed: written alone, still the same piece
+    assert [g.midi for g in got] == expected and after.midi == expected[2]
     assert late.midi == expected[0]
     assert 1 < runner.mean_batch <= 4  # they were stepped together, never more than max_batch at once
     assert [g.seed for g in got] == list(range(10))
