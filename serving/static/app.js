@@ -25,6 +25,8 @@ function formatDuration(ms) {
     prompt: "written in the prompt",
     keyword: "a keyword in the prompt",
     clap: "the CLAP model's zero-shot guess",
+    inferred: "implied by what the prompt states (a key from its chords, instruments from its genre)",
+    likely: "chosen from what the style and mood make likely: nothing in the prompt names it",
     derived: "computed from key and style (recomputed on Generate unless you edit it)",
     default: "the default",
     edited: "you changed it; it wins over the prompt",
