@@ -114,6 +114,11 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
     because: dict[str, str] = {}
     notes: list[str] = []
 
+    for symbol in chords or ():  # a chord the request names and the vocabulary cannot read: say which field
+        try:
+            parse_chord(symbol)
+        except ValueError as e:
+            raise ValueError(f"chords: {e}") from None
     if st.unknown_instruments and instruments is None:
         raise UnknownInstrument(st.unknown_instruments[0])
     if instruments is not None:
