@@ -236,6 +236,24 @@ def _muspy_stats(melody: Line, tpq: int, origin: int, bar_ticks: int) -> dict[st
     return {k: float(v) for k, v in out.items()}
 
 
+def _window(score: Score, bars: Bars | None, window_bars: int):
+    """(melody, accompaniment, bars, each melody note's bar, whether it is inside a bar, the first
+    ``window_bars`` bars holding a melody onset), or None with no melody in any bar."""
+    tpq = int(score.ticks_per_quarter)
+    melody, acc = split_melody(score)
+    if melody.start.size == 0:
+        return None
+    if bars is None:
+        every = np.concatenate([melody.start, acc.start])
+        bars = bars_from_meter(score, int(max(melody.end.max(), melody.start.max())), grid_offset(every, tpq))
+    bar_of = np.searchsorted(bars.starts, melody.start, side="right") - 1
+    inside = (bar_of >= 0) & (bar_of < len(bars.starts) - 1)
+    with_melody = np.unique(bar_of[inside])[:window_bars]
+    if with_melody.size == 0:
+        return None
+    return melody, acc, bars, bar_of, inside, with_melody
+
+
 def piece_stats(midi: bytes | Score | str | Path, bars: Bars | None = None,
                 window_bars: int = WINDOW_BARS) -> dict[str, float]:
     """The statistics of :data:`STATS` for one piece (NaN where a statistic has nothing to count).
@@ -247,18 +265,11 @@ def piece_stats(midi: bytes | Score | str | Path, bars: Bars | None = None,
         midi = Path(midi).read_bytes()
     score = midi if isinstance(midi, Score) else Score.from_midi(bytes(midi))
     tpq = int(score.ticks_per_quarter)
-    melody, acc = split_melody(score)
     out = {name: math.nan for name in STATS} | {"n_bars": 0.0, "n_notes": 0.0}
-    if melody.start.size == 0:
+    placed = _window(score, bars, window_bars)
+    if placed is None:
         return out
-    if bars is None:
-        every = np.concatenate([melody.start, acc.start])
-        bars = bars_from_meter(score, int(max(melody.end.max(), melody.start.max())), grid_offset(every, tpq))
-    bar_of = np.searchsorted(bars.starts, melody.start, side="right") - 1
-    inside = (bar_of >= 0) & (bar_of < len(bars.starts) - 1)
-    with_melody = np.unique(bar_of[inside])[:window_bars]
-    if with_melody.size == 0:
-        return out
+    melody, acc, bars, bar_of, inside, with_melody = placed
     keep = inside & np.isin(bar_of, with_melody)
     mel = Line(melody.start[keep], melody.end[keep], melody.pitch[keep])
     mel_bar = bar_of[keep]
@@ -309,18 +320,12 @@ def bar_signatures(midi: bytes | Score, bars: Bars | None = None, window_bars: i
     """The signature (:func:`_signatures`) of each of the first ``window_bars`` bars holding a melody onset:
     what :func:`piece_stats` compares for ``bar_repeat`` (and :mod:`training.structure` for phrases)."""
     score = midi if isinstance(midi, Score) else Score.from_midi(bytes(midi))
-    tpq = int(score.ticks_per_quarter)
-    melody, acc = split_melody(score)
-    if melody.start.size == 0:
+    placed = _window(score, bars, window_bars)
+    if placed is None:
         return []
-    if bars is None:
-        every = np.concatenate([melody.start, acc.start])
-        bars = bars_from_meter(score, int(max(melody.end.max(), melody.start.max())), grid_offset(every, tpq))
-    bar_of = np.searchsorted(bars.starts, melody.start, side="right") - 1
-    inside = (bar_of >= 0) & (bar_of < len(bars.starts) - 1)
-    with_melody = np.unique(bar_of[inside])[:window_bars]
+    melody, _, bars, bar_of, inside, with_melody = placed
     keep = inside & np.isin(bar_of, with_melody)
-    pos16 = np.round((melody.start[keep] - bars.starts[bar_of[keep]]) / (tpq / 4.0)).astype(np.int64)
+    pos16 = np.round((melody.start[keep] - bars.starts[bar_of[keep]]) / (score.ticks_per_quarter / 4.0)).astype(np.int64)
     return _signatures(with_melody, bar_of[keep], pos16, melody.pitch[keep])
 
 
