@@ -84,7 +84,7 @@ def test_a_phrase_ends_on_its_triad_with_a_breath_and_main_notes_lean_home():
                   scale=frozenset(), tonic=0, above=[], prev_pitch=67, pos=0, dur=4)
     closing, bias = constrain(over_f, "pitch", range(128), 129)
     assert closing and {p % 12 for p in closing} == {5, 9, 0}
-    assert bias[1 + 72] > bias[1 + 69]  # C5 (home) over A4 (a step nearer, not home)
+    assert bias[1 + 72] > bias[1 + 71]  # C5 (home) over B4 (nearer, not home)
     bar_steps = PieceRequest(**BASE).resolve().bar_steps
     onsets, _ = constrain(_slot(bar=3), "pos", range(bar_steps), 129)
     assert max(onsets) < bar_steps - 4  # the last beat is left silent
