@@ -44,32 +44,19 @@ def spark(cfg):
     s.stop()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def ray_left_free(request):
-    """After each module: every CPU of the session's Ray free again (within 10 s), else what holds them is
-    reported as a warning in the summary (a module that leaks a placement group or an actor starves the
-    next one's actors). The served application's modules keep Serve's replicas up by design: not checked."""
-    yield
-    import ray
-
-    if not ray.is_initialized() or request.node.get_closest_marker("serving"):
-        return
-    from tests.support.ray_state import settle
-
-    left = settle(ray, timeout_s=10.0)
-    if left:
-        import warnings
-
-        warnings.warn("Ray left busy after this module: " + "; ".join(left), RuntimeWarning, stacklevel=1)
-
-
 def pytest_collection_modifyitems(session, config, items):
-    """The tests of the served application run last, so Serve's replicas hold their CPUs only at the end.
+    """The whole-pipeline test runs first, on a Ray session no earlier test has used.
 
-    (The whole-pipeline test no longer goes first. It once did, to dodge a crawl that waited on fetch
-    actors Ray never started when it ran after the ingest and training tests, seen in full runs on a
-    machine where other Ray instances ran beside the suite. Run in that order again, with another Ray
-    instance training beside it, it passed; a crawl that cannot start its actors now stops with
-    FetchActorsNotReady, and ``ray_left_free`` names whatever a module leaves holding CPUs.)
+    Run after the ingest, lake and training tests in the same session, its crawl waited forever on
+    fetch batches that no actor was running (seen twice in full runs here; the test passes alone and
+    after the training tests alone); the cause is not found yet, so it goes first. The crawl now stops
+    with FetchActorsNotReady naming what Ray is short of (ingest.actor_start_timeout_s) instead of
+    hanging. Run after test_ingest_resume and test_training_loop (both CPUs free and no placement
+    group left after each module), its crawl passed but its generator fit stalled: the TrainController
+    logged "Requesting resources: {'CPU': 1} * 2" and never started the worker group while Ray had both
+    CPUs free and nothing pending, and did not answer Ray Train's abort on Ctrl-C. Other Ray instances
+    ran on the machine then, and every run's PlacementGroupCleaner monitor thread died with "Found
+    multiple active Ray instances" (it calls the state API without an address).
+    The tests of the served application run last, so its replicas hold their CPUs only at the end.
     """
-    items.sort(key=lambda item: 1 if item.get_closest_marker("serving") else 0)
+    items.sort(key=lambda item: 0 if item.get_closest_marker("e2e") else 2 if item.get_closest_marker("serving") else 1)
