@@ -36,6 +36,9 @@ class NoteModelConfig:
     dropout: float = 0.0
     rope_base: float = 10000.0
     fields: dict[str, int] = field(default_factory=field_sizes)
+    # sampling: pitches drawn at the request's temperature times this (training.sample); a model trained on
+    # real songs picks pitches more sharply than singers do (TRAIN_PRESETS["pop909"]); 1.0 in older checkpoints
+    pitch_warmth: float = 1.0
 
     def __post_init__(self):
         if self.n_embd % self.n_head or (self.n_embd // self.n_head) % 2:

@@ -55,10 +55,6 @@ from training.request import DEFAULT_REGISTERS, ROLES, Plan
 REGISTER = DEFAULT_REGISTERS  # the roles the model samples; each plan carries its own registers
 MIN_NOTES = {"melody": 1, "bass": 1}  # harmony plays at least every tone of its chord
 MAX_NOTES = {"melody": 12, "harmony": 16, "bass": 8}
-# Fields drawn warmer than the request's temperature: the models' pitch choices are sharper than singers'
-# (their melodies kept to ~2.1 bits of pitch classes against POP909's 2.5, and to steps); onsets and
-# durations stay at the request's temperature, as their regularity carries the tempo a listener hears.
-WARMER = {"pitch": 1.4}
 Notes = dict[str, list[tuple[int, int, int, int, int]]]  # role -> (bar, pos, pitch, dur, velocity)
 
 
@@ -177,8 +173,15 @@ class _TorchHeads:
 
     def draw(self, name: str, values, bias: np.ndarray | None = None) -> int:
         """Index (raw value + 1) of field ``name`` among ``values`` (raw values), ``bias`` added to the logits."""
-        return _draw(self.logits[name], _mask(self.sizes[name], values), self.temperature * WARMER.get(name, 1.0),
+        return _draw(self.logits[name], _mask(self.sizes[name], values), self.temperature * self.warmer(name),
                      self.rng, bias)
+
+    def warmer(self, name: str) -> float:
+        """How much warmer than the request's temperature field ``name`` is drawn: pitches at the model's
+        ``pitch_warmth`` (a model trained on real songs picks pitches more sharply than singers: the POP909
+        preset's melodies kept to 2.1 bits of pitch classes against the songs' 2.5); onsets and durations
+        at the request's own, as their regularity carries the tempo a listener hears."""
+        return getattr(self.model.cfg, "pitch_warmth", 1.0) if name == "pitch" else 1.0
 
 
 @lru_cache(maxsize=8192)
@@ -231,7 +234,7 @@ class _NumpyHeads(_TorchHeads):
         self.logits = dict(zip(("pitch", "dur", "vel"), self.fast.note_logits(h, ri + 1, pos + 1)))
 
     def draw(self, name: str, values, bias: np.ndarray | None = None) -> int:
-        return self._pick(self.logits[name], _np_mask(self.sizes[name], _key(values)), bias, WARMER.get(name, 1.0))
+        return self._pick(self.logits[name], _np_mask(self.sizes[name], _key(values)), bias, self.warmer(name))
 
 
 def _softmax_at(logits: list[float], i: int, temperature: float) -> float:

@@ -152,3 +152,25 @@ def test_generator_switch_selects_the_path_and_both_write_the_same_piece(tmp_pat
     assert a.midi == b.midi and a.n_steps == b.n_steps
     assert fast.generate(req, fast=False).midi == a.midi == base.generate(req, fast=True).midi
     assert base.generate(req, use_cache=False).midi == a.midi
+
+
+def test_a_warmer_model_draws_other_pitches_and_both_paths_agree(tmp_path):
+    plan = PieceRequest(style="pop", bpm=100, key="C major", bars=4, seed=2,
+                        instruments=["flute", "piano", "acoustic bass"]).resolve()
+    cool, warm = _model(3), _model(3, pitch_warmth=3.0)
+    with torch.inference_mode():
+        a = sample(cool, plan, 2, fast=True).notes
+        b, b_base = sample(warm, plan, 2, fast=True).notes, sample(warm, plan, 2, fast=False).notes
+    assert b == b_base  # the fast path and the baseline warm the same draws
+    assert [n[2] for n in a["melody"]] != [n[2] for n in b["melody"]]
+    # the warmth is saved with the model: a checkpoint brings it back
+    path = str(tmp_path / "warm.pt")
+    save_checkpoint(path, warm, step=1)
+    assert Generator.from_checkpoint(path).model.cfg.pitch_warmth == 3.0
+
+
+def test_the_pop909_preset_samples_its_pitches_warmer_and_tiny_does_not():
+    from common.config import TrainConfig
+
+    assert TrainConfig(preset="pop909").pitch_warmth == 1.4 and TrainConfig(preset="tiny").pitch_warmth == 1.0
+    assert TrainConfig(preset="pop909", pitch_warmth=1.0).pitch_warmth == 1.0  # an explicit value wins
