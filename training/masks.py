@@ -258,7 +258,7 @@ HARMONY_GRID = 2  # steps between the harmony's onsets at the closest
 SLOW_BPM = 100.0
 # by interval in semitones (0..12): steps free, thirds and fourths a little dearer, leaps past a fifth rare
 STEP_BIAS = (0.0, 0.0, 0.0, -0.3, -0.3, -0.6, -0.8, -0.8, -0.9, -0.9, -1.0, -1.2, -0.9)
-HOME_BIAS = 0.5  # logit added to the tonic triad's pitch classes for the melody's main notes
+HOME_BIAS = 0.8  # logit added to the tonic triad's pitch classes for the melody's main notes
 TUNE_CLEAR = 12  # semitones over the melody's floor from where the accompaniment stays under the tune
 OFFBEAT_BIAS = 1.0  # melody onsets on the off-beat eighths: pop syncopates
 
