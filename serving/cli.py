@@ -43,7 +43,7 @@ def _show_attributes(attrs: dict) -> None:
     because = attrs.get("because") or {}
     for name, value in rows:
         why = because.get(name, "")
-        typer.echo(f"  {name:<15}{value:<44}[{src.get(name, '-')}]" + (f"  {why}" if why else ""))
+        typer.echo(f"  {name:<15}{value:<43} [{src.get(name, '-')}]" + (f"  {why}" if why else ""))
     for note in attrs.get("notes") or []:
         typer.echo(f"  note: {note}")
 
