@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from training.generator import BatchRunner, Generator
-from training.model import FastNoteModel, NoteModelConfig, NoteTransformer, one_blas_thread
+from training.model import FastNoteModel, NoteTransformer, one_blas_thread
 from training.notes import FIELD_NAMES, field_sizes
+from tests.support.note_models import random_model
 from training.request import PieceRequest
 from training.sample import BatchSampler, Job, sample, sample_many
 
@@ -19,13 +20,7 @@ SMALL = dict(n_layer=2, n_head=4, n_embd=64, block_size=48)
 
 
 def _model(seed: int = 0, **cfg) -> NoteTransformer:
-    """A random model with weights well away from the init (so its distributions are far from uniform)."""
-    torch.manual_seed(seed)
-    model = NoteTransformer(NoteModelConfig(**(SMALL | cfg))).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.15)
-    return model
+    return random_model(seed, **(SMALL | cfg))
 
 
 MELODY = [(bar, pos, 72 + (pos % 5), 2, 90) for bar in range(5) for pos in range(0, 16, 4)]

@@ -8,8 +8,9 @@ import torch
 from lake.chords import QUALITIES
 from lake.vocab import parse_chord, scale_pitch_classes
 from training.generator import Generator, save_checkpoint
-from training.model import FastNoteModel, NoteModelConfig, NoteTransformer
+from training.model import FastNoteModel, NoteTransformer
 from training.notes import FIELD_NAMES, field_sizes
+from tests.support.note_models import random_model
 from training.request import PieceRequest
 from training.masks import TUNE_CLEAR
 from training.sample import sample
@@ -18,13 +19,7 @@ SMALL = dict(n_layer=2, n_head=4, n_embd=64, block_size=32)
 
 
 def _model(seed: int = 0, **cfg) -> NoteTransformer:
-    """A random model with weights well away from the init (so its distributions are far from uniform)."""
-    torch.manual_seed(seed)
-    model = NoteTransformer(NoteModelConfig(**(SMALL | cfg))).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(torch.randn_like(p) * 0.15)
-    return model
+    return random_model(seed, **(SMALL | cfg))
 
 
 def _rows(n: int, seed: int = 0) -> np.ndarray:
