@@ -1,8 +1,8 @@
 """Realism statistics on hand-built scores whose answers are known, and the classifier two-sample test.
 
-Every score is written here with symusic (no ../shared): a melody track named like the generator names
-it, an accompaniment track, a 4/4 or 3/4 meter at 480 ticks per quarter. The labels test reads the
-three POP909 songs in tests/fixtures/pop909.
+Every score is written here with symusic (nothing outside the repository): a melody track named like
+the generator names it, an accompaniment track, a 4/4 or 3/4 meter at 480 ticks per quarter. The
+labels test reads the three POP909 songs in tests/fixtures/pop909.
 """
 
 from __future__ import annotations
