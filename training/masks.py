@@ -276,8 +276,13 @@ def leans_home(s: Slot, size: int) -> np.ndarray | None:
     the vi chord's tones is heard in the relative minor; the key's own 1, 3 and 5 tell the key."""
     if not s.main_note:
         return None
+    return _home_bias(s.plan.request.key, s.tonic, size).copy()
+
+
+@lru_cache(maxsize=64)
+def _home_bias(key: str, tonic: int, size: int) -> np.ndarray:
     b = np.zeros(size, dtype=np.float32)
-    b[np.isin((np.arange(size) - 1) % 12, list(_tonic_triad(s.plan.request.key, s.tonic)))] = HOME_BIAS
+    b[np.isin((np.arange(size) - 1) % 12, list(_tonic_triad(key, tonic)))] = HOME_BIAS
     return b
 
 

@@ -181,7 +181,7 @@ class _TorchHeads:
         ``pitch_warmth`` (a model trained on real songs picks pitches more sharply than singers: the POP909
         preset's melodies kept to 2.1 bits of pitch classes against the songs' 2.5); onsets and durations
         at the request's own, as their regularity carries the tempo a listener hears."""
-        return getattr(self.model.cfg, "pitch_warmth", 1.0) if name == "pitch" else 1.0
+        return self.model.cfg.pitch_warmth if name == "pitch" else 1.0
 
 
 @lru_cache(maxsize=8192)
