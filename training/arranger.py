@@ -7,6 +7,7 @@ the model, wrote it. The melody never comes from here.
 
 from __future__ import annotations
 
+from training import tension
 from training.request import Plan
 
 KICK, SNARE, CLOSED_HAT, RIDE, SIDE_STICK, CRASH = 36, 38, 42, 51, 37, 49
@@ -55,7 +56,7 @@ def drums(plan: Plan) -> Notes:
             for i, pos in enumerate(hits):
                 tom = TOMS[min(len(TOMS) - 1, i * len(TOMS) // len(hits))]
                 out.append((bar, pos, tom, step, (60 if light else 80) + 4 * i))
-    return out
+    return tension.drums(plan, out) if plan.tension else out  # film scoring: denser, irregular, louder
 
 
 def double(part: Notes, program: int, register: tuple[int, int] = (40, 84)) -> Notes:

@@ -43,6 +43,7 @@ from training.model import FastNoteModel, NoteModelConfig, NoteTransformer, one_
 from training.notes import to_score
 from training.request import ROLES, PieceRequest, PieceResult, TrackResult
 from training.sample import REGISTER, BatchSampler, Job, Notes, sample, sample_many
+from training.tension import double_register
 
 CHECKPOINT_FILE = "model.pt"
 
@@ -144,7 +145,7 @@ class Generator:
             if t.doubles is None:
                 continue
             name = f"{t.role}:{i}"
-            reg = plan.registers.get(t.role, (40, 84))
+            reg = double_register(plan, t.role, plan.registers.get(t.role, (40, 84)))
             parts[name] = double(parts.get(t.role, []), t.program, reg) if t.program >= 0 else drums(plan)
             programs[name] = t.program
             tracks.append(TrackResult(role=t.role, instrument=t.instrument, program=t.program, source="arranger",

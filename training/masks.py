@@ -29,6 +29,7 @@ import numpy as np
 
 from lake.chords import QUALITIES
 from lake.vocab import scale_pitch_classes
+from training import tension as _tension
 from training.request import Plan
 
 def _beat_steps(plan: Plan) -> int:
@@ -68,6 +69,8 @@ class Slot:
 
     @property
     def tones(self) -> frozenset:
+        if self.plan.tension:  # film scoring: the chord with the bar's tension tones (training.tension)
+            return _tension.chord_tones(self.root, QUALITIES[self.quality], _tension.at(self.plan, self.bar))
         return _chord_tones(self.root, self.quality)
 
     @property
@@ -111,12 +114,14 @@ def downbeat_first(s: Slot, v):
 
 def on_the_beats(s: Slot, v):
     """The bass moves on the beats (dotted quarters in 6/8, 9/8, 12/8)."""
-    return [p for p in v if p % s.beat == 0]
+    step = _tension.bass_step(s, s.beat) if s.plan.tension else s.beat
+    return [p for p in v if p % step == 0]
 
 
 def _harmony_grid(s: Slot) -> int:
     """Eighths; quarters (the beat) under SLOW_BPM, where eighths would be heard as the beat itself."""
-    return s.beat if s.plan.request.bpm < SLOW_BPM else min(HARMONY_GRID, s.beat)
+    g = s.beat if s.plan.request.bpm < SLOW_BPM else min(HARMONY_GRID, s.beat)
+    return _tension.harmony_grid(s, g) if s.plan.tension else g
 
 
 def broken_chord_grid(s: Slot, v):
@@ -163,6 +168,8 @@ def ends_before_the_breath(s: Slot, v):
 # pitch
 def in_register(s: Slot, v):
     lo, hi = s.plan.registers[s.role]
+    if s.plan.tension:
+        lo = _tension.floor(s, lo)
     return [p for p in v if lo <= p <= hi]
 
 
@@ -314,6 +321,12 @@ MASKS = {
 }
 BIASES = {"melody": {"pos": (offbeats,), "pitch": (stepwise, leans_home)},
           "harmony": {"pitch": (near_the_last,)}, "bass": {"pitch": (near_the_last,)}}
+
+# film scoring's tension (training.tension): each returns None at once where the plan has no tension
+for _role, _field, _fn in (("melody", "pos", _tension.pos_bias), ("melody", "dur", _tension.dur_bias),
+                           ("melody", "pitch", _tension.pitch_bias), ("harmony", "pitch", _tension.pitch_bias),
+                           ("bass", "pitch", _tension.pitch_bias)):
+    BIASES[_role][_field] = BIASES[_role].get(_field, ()) + (_fn,)
 
 
 def constrain(s: Slot, name: str, values, size: int) -> tuple[list[int], np.ndarray | None]:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from lake.vocab import (STYLE_DEFAULTS, STYLES, chord_names, instrument_name, instrument_program, normalize_style, parse_chord,
                         parse_key, program_range)
 from training.structure import plan_for_seed
+from training.tension import bar_curve, check as check_tension
 
 ROLES = ("melody", "harmony", "bass", "drums")
 Role = Literal["melody", "harmony", "bass", "drums"]
@@ -112,6 +113,9 @@ class PieceRequest(BaseModel):
     registers: dict[Literal["melody", "harmony", "bass"], tuple[int, int]] | None = Field(
         None, description="lowest and highest MIDI pitch per role, e.g. {'melody': [62, 79]}; default melody 60-79, "
                           "harmony and bass below it")
+    tension: float | list[float] | None = Field(
+        None, description="film scoring: 0..1, or breakpoints spread evenly over the bars (e.g. [0, 1] builds to a "
+                          "climax); tension tones, a lower register, restless rhythm (training.tension)")
 
     @field_validator("style")
     @classmethod
@@ -154,6 +158,13 @@ class PieceRequest(BaseModel):
                 raise ValueError(f"unknown control {name!r} (known: {', '.join(CONTROLS)})")
             if not 0.0 <= float(value) <= 1.0:
                 raise ValueError(f"control {name} must be within 0..1, got {value}")
+        return v
+
+    @field_validator("tension")
+    @classmethod
+    def _tension(cls, v):
+        if v is not None:
+            check_tension(v)
         return v
 
     @field_validator("structure")
@@ -202,7 +213,9 @@ class PieceRequest(BaseModel):
                     bar_steps=num * STEPS_PER_QUARTER * 4 // den, chords=bar_chords,
                     chord_pcs=tuple(parse_chord(c) for c in bar_chords), tracks=tracks,
                     registers=resolve_registers(self.registers), phrase_bars=phrase, sections=sections,
-                    copy_of=copy_of)
+                    copy_of=copy_of,
+                    tension=bar_curve(self.tension if self.tension is not None else self.controls.get("tension"),
+                                      self.bars))
 
 
 def resolve_registers(asked: dict | None) -> dict[str, tuple[int, int]]:
@@ -260,6 +273,7 @@ class Plan:
     phrase_bars: int = PHRASE_BARS
     sections: tuple[str, ...] = ()  # the section letter of each bar (e.g. A A A A B B B B ...)
     copy_of: tuple[int | None, ...] = ()  # per bar: the earlier bar whose melody it restates, or None
+    tension: tuple[float, ...] = ()  # per bar, 0..1 (training.tension); () when the piece has none
 
     def phrase_end(self, bar: int) -> bool:
         """Whether ``bar`` closes a phrase (or the piece)."""
