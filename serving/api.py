@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from lake.vocab import parse_key
 from training.request import (BARS_MAX, BARS_MIN, BPM_MAX, BPM_MIN, Attributes, PieceRequest, Role, Source,  # noqa: F401
                               TrackResult, parse_time_signature)
+from training.tension import check as check_tension
 
 API_VERSION = "v1"
 RECOMMEND_PATH = f"/{API_VERSION}/recommend"
@@ -134,11 +135,22 @@ class GenerateRequest(_Attributes):
                     Annotated[list[Annotated[int, Field(ge=0, le=127)]], Field(min_length=2, max_length=2)]] | None = (
         Field(None, description="lowest and highest MIDI pitch per role, e.g. {'melody': [62, 79]}; default melody "
                                 "60-79, harmony and bass below it"))
+    tension: float | list[float] | None = Field(None, description="film scoring: 0..1, or breakpoints spread "
+                                                                  "evenly over the bars and joined by lines (e.g. "
+                                                                  "[0, 1] builds to a climax); docs/film-scoring.md")
+
+    @field_validator("tension")
+    @classmethod
+    def _tension(cls, v):
+        if v is not None:
+            check_tension(v)
+        return v
 
     def piece_request(self, attrs: Attributes, seed: int | None = None) -> PieceRequest:
         """The generator's request: the recommended attributes (explicit ones already on top) and the settings."""
         phrasing = {k: v for k, v in (("structure", self.structure), ("repetition", self.repetition),
-                                      ("registers", {r: tuple(p) for r, p in (self.registers or {}).items()} or None))
+                                      ("registers", {r: tuple(p) for r, p in (self.registers or {}).items()} or None),
+                                      ("tension", self.tension))
                     if v is not None}
         return attrs.to_request(bars=self.bars, tracks=self.tracks, seed=self.seed if seed is None else seed,
                                 temperature=self.temperature, **phrasing)

@@ -21,16 +21,28 @@ app = typer.Typer(help="Serve the generator with Ray Serve and call it.", no_arg
 
 
 def _request(prompt: str, bpm: Optional[float], key: Optional[str], bars: int, seed: Optional[int],
-             model: Optional[str], candidates: int = 1) -> GenerateRequest:
+             model: Optional[str], candidates: int = 1, tension: Optional[str] = None) -> GenerateRequest:
     """Validate locally first, so a bad --key fails here with the same message the endpoint would give."""
     try:
         return GenerateRequest(prompt=prompt, bpm=bpm, key=key, bars=bars, seed=seed, model=model,
-                               candidates=candidates)
+                               candidates=candidates, tension=_tension_arg(tension))
     except ValidationError as e:
         first = e.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
         typer.echo(f"invalid request: {field}: {first['msg'].removeprefix('Value error, ')}", err=True)
         raise typer.Exit(2) from None
+
+
+def _tension_arg(text: Optional[str]):
+    """``--tension 0.7`` (every bar) or ``--tension 0,0.2,1`` (breakpoints over the bars)."""
+    if text is None:
+        return None
+    try:
+        points = [float(v) for v in text.split(",")]
+    except ValueError:
+        typer.echo(f"invalid request: --tension: {text!r} is not a number 0..1 or comma-separated numbers", err=True)
+        raise typer.Exit(2) from None
+    return points[0] if len(points) == 1 else points
 
 
 def _show_attributes(attrs: dict) -> None:
@@ -206,6 +218,8 @@ def generate(prompt: str = typer.Option(..., "--prompt", "-p", help="what to mak
              seed: Optional[int] = typer.Option(None, "--seed"),
              model: Optional[str] = typer.Option(None, "--model", help="alias or version (default: serve.model_alias)"),
              candidates: int = typer.Option(1, "--candidates", help="pieces to write; the CLAP model keeps the best"),
+             tension: Optional[str] = typer.Option(None, "--tension", help="film scoring: 0..1, or breakpoints over "
+                                                                           "the bars, e.g. 0,0.3,1 (a build)"),
              formats: str = typer.Option("mid", "--formats", help="comma list of mid,wav,musicxml,png,svg to download"),
              out: Optional[str] = typer.Option(None, "--out", help="MIDI file, or a folder to write generated.mid in "
                                                                    "(default: <demo.out_dir>/generated.mid); other "
@@ -221,7 +235,7 @@ def generate(prompt: str = typer.Option(..., "--prompt", "-p", help="what to mak
     if bad := [f for f in wanted if f not in FORMATS]:
         typer.echo(f"invalid request: --formats: {', '.join(bad)} not one of {', '.join(FORMATS)}", err=True)
         raise typer.Exit(2)
-    body = _request(prompt, bpm, key, bars, seed, model, candidates).model_dump(exclude_none=True)
+    body = _request(prompt, bpm, key, bars, seed, model, candidates, tension).model_dump(exclude_none=True)
     path = output_path(out, cfg.demo.out_dir)
     try:  # before asking for a piece: a folder that cannot be made fails now, not after the generation
         path.parent.mkdir(parents=True, exist_ok=True)

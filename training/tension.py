@@ -65,10 +65,10 @@ def check(tension) -> None:
     """One-line ValueError for a tension that is not a number or breakpoints within 0..1."""
     points = [tension] if isinstance(tension, (int, float)) else list(tension)
     if not points or len(points) > TENSION_MAX_POINTS:
-        raise ValueError(f"tension: give a number 0..1 or 1..{TENSION_MAX_POINTS} breakpoints")
+        raise ValueError(f"give a number 0..1 or 1..{TENSION_MAX_POINTS} breakpoints")
     for v in points:
         if not 0.0 <= float(v) <= 1.0:
-            raise ValueError(f"tension must be within 0..1, got {v}")
+            raise ValueError(f"must be within 0..1, got {v}")
 
 
 def at(plan, bar: int) -> float:

@@ -86,3 +86,15 @@ def test_a_ramped_cue_rises_over_its_bars(generator):
 
 def test_rise_is_the_slope_of_the_bars():
     assert math.isclose(rise([0.0, 1.0, 2.0, math.nan, 4.0]), 1.0)
+
+
+def test_the_api_passes_a_curve_to_the_generator_and_names_a_bad_one():
+    from serving.api import GenerateRequest
+    from training.request import Attributes
+
+    attrs = Attributes(style="film", bpm=90, key="D minor", time_signature="4/4", instruments=["strings"],
+                       progression=["i"], chords=["Dm"], sources={})
+    req = GenerateRequest(prompt="a chase", bars=4, tension=[0, 1]).piece_request(attrs)
+    assert req.resolve().tension == (0.0, 0.3333, 0.6667, 1.0)
+    with pytest.raises(ValidationError, match="tension"):
+        GenerateRequest(prompt="a chase", tension=[0, 3])
