@@ -1074,3 +1074,62 @@ STYLE_HINTS: dict[str, str] = {
     "仙侠": "film", "动作片": "film", "追逐戏": "film", "战争片": "film", "悬疑片": "film", "英雄": "film",
     "史诗大片": "film", "过场动画": "film", "魔幻": "film", "奇幻": "film",
 }
+
+
+# -- collections and title forms: what search reads besides the features ------------------------------------------
+# The lake's collections (the source of a piece, else the folder its URL sits in) -> (the style the collection
+# is, its words in English, in Chinese). Irish tunes come from two books; one name covers both.
+COLLECTION_OF_FOLDER = {"ryans-mammoth": "irish", "oneills-1850": "irish"}
+COLLECTIONS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "pop909": ("pop", ("pop909", "chinese pop", "c-pop", "cpop", "mandopop", "pop song", "pop songs", "pop ballad"),
+               ("华语流行", "流行歌曲", "流行歌", "华语歌曲", "国语流行")),
+    "bach-chorales": ("classical", ("bach chorale", "bach chorales", "chorale", "chorales", "hymn", "hymns",
+                                    "four-part harmony", "bach"), ("巴赫众赞歌", "众赞歌", "赞美诗", "圣咏", "四声部", "巴赫")),
+    "essen-china": ("folk", ("chinese folk song", "chinese folk songs", "chinese folk", "chinese folk tune",
+                             "chinese folk melody"), ("中国民歌", "民歌", "中国民谣", "中国民间", "民间小调")),
+    "irish": ("folk", ("irish", "irish tune", "irish tunes", "irish folk", "celtic", "fiddle tune", "fiddle tunes"),
+              ("爱尔兰", "凯尔特")),
+    "classical": ("classical", ("mozart", "haydn", "beethoven", "string quartet", "quartet movement"),
+                  ("莫扎特", "海顿", "贝多芬", "弦乐四重奏")),
+    "ragtime": ("jazz", ("ragtime", "rag", "joplin"), ("拉格泰姆", "繁音拍子")),
+    "lead-sheets": ("jazz", ("lead sheet", "jazz standard", "standards"), ("爵士标准曲", "标准曲")),
+}
+# Forms every piece of a collection is, whatever its title says.
+COLLECTION_FORMS = {"bach-chorales": ("chorale",)}
+# Forms a piece's title can name (an Irish "Jig", a "Chorale (BWV 330)") and the words that ask for them.
+TITLE_FORMS: dict[str, tuple[str, ...]] = {
+    "jig": ("jig", "jigs", "吉格", "吉格舞"), "reel": ("reel", "reels", "里尔舞"),
+    "hornpipe": ("hornpipe", "hornpipes", "号笛舞"), "waltz": ("waltz", "waltzes", "圆舞曲", "华尔兹"),
+    "march": ("march", "marches", "进行曲"), "polka": ("polka", "polkas", "波尔卡"),
+    "minuet": ("minuet", "menuet", "minuets", "小步舞曲"), "chorale": ("chorale", "chorales", "众赞歌"),
+    "air": ("air", "slow air", "咏叹调"), "fancy": ("fancy",), "set dance": ("set dance",),
+    "strathspey": ("strathspey",), "lullaby": ("lullaby", "cradle song", "摇篮曲"),
+}
+
+
+def collection_of(source: str, url: str) -> str:
+    """A piece's collection: its source where that names one (``pop909``), else the folder of its URL
+    (``.../midi/bach-chorales/bwv276.mid`` -> ``bach-chorales``; the Irish books -> ``irish``)."""
+    if source in COLLECTIONS:
+        return source
+    parts = [p for p in str(url).split("/") if p]
+    folder = parts[-2] if len(parts) >= 2 else source
+    return COLLECTION_OF_FOLDER.get(folder, folder)
+
+
+def title_forms(title: str | None) -> list[str]:
+    """The forms a title names, in :data:`TITLE_FORMS` order ("Judy McFadden's -- Jig" -> ["jig"])."""
+    low = f" {str(title or '').lower()} "
+    return [form for form in TITLE_FORMS if re.search(rf"(?<![a-z]){re.escape(form)}(?:e?s)?(?![a-z])", low)]
+
+
+def instrument_zh(program: int) -> str | None:
+    """A Chinese word that names exactly this GM program (reads back to it), else None."""
+    if program < 0:
+        return DRUMS_ZH
+    name = _NAME_OF_PROGRAM.get(program)
+    candidates = list(_GM_TABLE.get(program, (None, (), ()))[2]) + [w for w, n in INSTRUMENT_WORDS.items() if n == name]
+    for word in candidates:
+        if not word.isascii() and INSTRUMENT_WORDS.get(word) == name:
+            return word
+    return None

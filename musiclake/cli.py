@@ -5,7 +5,7 @@
     musiclake train ...      fit, register, promote, roll back models    (training/cli.py)
     musiclake clap ...       the CLAP text-music model                   (training/clap/cli.py)
     musiclake evaluate       measure a generator from its notes          (training/eval_cli.py)
-    musiclake search TEXT    nearest lake pieces to a text               (training/clap/cli.py)
+    musiclake search TEXT    lake pieces for a text (labels + CLAP)      (training/search, clap/cli.py)
     musiclake serve          run the Ray Serve endpoint                  (serving/cli.py)
     musiclake generate       call a running endpoint, write a MIDI file  (serving/cli.py)
     musiclake demo           the whole pipeline on embedded defaults
@@ -100,7 +100,8 @@ app.add_typer(train_app, name="train", help="Fit the generator with Ray Train; r
 app.add_typer(clap_app, name="clap", help="The CLAP text-music model: train, evaluate, embed the lake, search it.")
 app.command("evaluate", help="Measure a registered generator on the fixed request set, from the notes; log to MLflow.")(
     evaluate_cmd)
-app.command("search", help="Text -> the nearest lake pieces under the CLAP model, with scores.")(search_cmd)
+app.command("search", help="Text -> lake pieces: its key, meter, tempo, instruments, style, mood matched on the "
+                            "lake's labels, ranked within by CLAP; --eval measures it.")(search_cmd)
 app.command("serve", help="Run the page and the API on Ray Serve until Ctrl-C.")(serving_cli.serve)
 app.command("generate", help="Call a running endpoint with a prompt and write the MIDI file.")(serving_cli.generate)
 app.command("keys", help="The API keys of the endpoint: list them, or --add NAME.")(serving_cli.keys)
