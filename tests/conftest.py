@@ -12,6 +12,8 @@ os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 # Ray Train's controller polls its workers every 2 s by default; the tests' runs last seconds.
 os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.2")
+# the generator marks its pieces (training.watermark): the tests' key, never a deployment's
+os.environ.setdefault("MUSICLAKE_WATERMARK_KEY", "musiclake-tests-watermark-key")
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,7 @@ from lake.chords import QUALITIES
 from lake.vocab import scale_pitch_classes
 from training import tension as _tension
 from training.request import Plan
+from training.watermark import green_bias
 
 def _beat_steps(plan: Plan) -> int:
     """16ths per beat: a dotted quarter in compound meters (6/8, 9/8, 12/8), else the denominator's note."""
@@ -66,6 +67,7 @@ class Slot:
     struck: list = field(default_factory=list)  # pitches struck at the role's last onset
     pos: int = 0
     dur: int = 1
+    line: tuple = ()  # the top pitch of the role's last onsets, oldest first (training.watermark's context)
 
     @property
     def tones(self) -> frozenset:
@@ -319,8 +321,8 @@ MASKS = {
     "bass": {"pos": (one_line, downbeat_first, on_the_beats), "dur": (ends_in_the_bar,),
              "pitch": (in_register, root_first, roots_and_fifths, under_the_tune)},
 }
-BIASES = {"melody": {"pos": (offbeats,), "pitch": (stepwise, leans_home)},
-          "harmony": {"pitch": (near_the_last,)}, "bass": {"pitch": (near_the_last,)}}
+BIASES = {"melody": {"pos": (offbeats,), "pitch": (stepwise, leans_home, green_bias)},
+          "harmony": {"pitch": (near_the_last, green_bias)}, "bass": {"pitch": (near_the_last, green_bias)}}
 
 # film scoring's tension (training.tension): each returns None at once where the plan has no tension
 for _role, _field, _fn in (("melody", "pos", _tension.pos_bias), ("melody", "dur", _tension.dur_bias),

@@ -51,6 +51,7 @@ from training.masks import Slot, constrain
 from training.model import FastNoteModel, NoteTransformer, one_blas_thread
 from training.notes import NOTE, bar_step, bin_velocity, header, note_step, track_step
 from training.request import DEFAULT_REGISTERS, ROLES, Plan
+from training.watermark import extend_line, line_of
 
 REGISTER = DEFAULT_REGISTERS  # the roles the model samples; each plan carries its own registers
 MIN_NOTES = {"melody": 1, "bass": 1}  # harmony plays at least every tone of its chord
@@ -412,7 +413,8 @@ def _piece(heads: _TorchHeads, ctx: _Context, plan: Plan, given: Notes) -> Feed:
             melody = notes.get("melody", [])
             slot = Slot(plan=plan, role=role, bar=bar, root=root, quality=quality, scale=scale, tonic=tonic,
                         above=[n for n in melody if n[0] == bar] if role != "melody" else [],
-                        prev_pitch=notes[role][-1][2] if notes[role] else None)
+                        prev_pitch=notes[role][-1][2] if notes[role] else None,
+                        line=line_of(notes[role]))
             src = plan.copy_of[bar] if role == "melody" and bar < len(plan.copy_of) else None
             if src is not None and any(n[0] == src for n in notes[role]):
                 h = yield from _restate(slot, [n for n in notes[role] if n[0] == src], plan.chord_pcs[src][0],
@@ -470,6 +472,7 @@ def _sample_role(heads: _TorchHeads, h, s: Slot, out: list):
         velocity = bin_velocity(heads.draw("vel", vel_values, vel_bias) - 1)
         out.append((s.bar, s.pos, pitch, s.dur, velocity))
         h = yield [note_step(s.role, s.pos, pitch, s.dur, velocity)]
+        s.line = extend_line(s, pitch)
         s.struck = s.struck + [pitch] if s.count and s.pos == s.last_pos else [pitch]
         s.count += 1
         s.covered.add(pitch % 12)

@@ -1,0 +1,175 @@
+"""The watermark in the notes (training.watermark): pieces the generator writes under a key are found with
+that key, after the edits users make; unmarked pieces, other keys and the demo songs are not; the key's
+handling; the sampler's bias leans only where the detector reads."""
+
+import os
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from symusic import Score, Tempo
+
+from training import watermark as wm
+from training.generator import Generator
+from training.model import NoteModelConfig, NoteTransformer
+from training.request import PieceRequest
+
+KEY = b"unit-test-watermark-key"
+SMALL = dict(n_layer=2, n_head=4, n_embd=64, block_size=256)
+REQUESTS = [
+    dict(style="pop", bpm=100, key="C major", bars=16, instruments=["flute", "piano", "acoustic bass", "drums"]),
+    dict(style="jazz", bpm=140, key="A minor", bars=16, time_signature="3/4", instruments=["violin", "piano",
+                                                                                              "acoustic bass"]),
+    dict(style="rock", bpm=90, key="Eb major", bars=16, instruments=["flute", "piano", "acoustic bass", "drums"]),
+]
+
+
+@pytest.fixture(scope="module")
+def pieces():
+    """Three 16-bar pieces per key setting: marked with KEY, and the same requests unmarked. The model is
+    untrained (its choices are wide; a trained one's are measured by ``python -m training.watermark_bench``)."""
+    torch.manual_seed(0)
+    gen = Generator(NoteTransformer(NoteModelConfig(**SMALL)))
+    out = {}
+    try:
+        for name, key in (("marked", KEY), ("unmarked", None)):
+            wm.use_key(key)
+            out[name] = [gen.generate(PieceRequest(seed=10 + i, **r)).midi for i, r in enumerate(REQUESTS)]
+    finally:
+        wm.use_key(wm.load_key())
+    return out
+
+
+def test_marked_pieces_are_found_and_unmarked_ones_are_not(pieces):
+    for midi in pieces["marked"]:
+        v = wm.detect(midi, KEY)
+        assert v.ours and v.z >= wm.Z_OURS and v.confidence > 0.999, v
+        assert not wm.detect(midi, b"another key").ours  # the mark is the key's
+    for midi in pieces["unmarked"]:
+        v = wm.detect(midi, KEY)
+        assert not v.ours and v.z < wm.Z_OURS, v
+    assert pieces["marked"] != pieces["unmarked"]  # the bias changed notes
+
+
+def _transposed(s: Score, by: int) -> Score:
+    s = s.copy()
+    for t in s.tracks:
+        if not t.is_drum:
+            for n in t.notes:
+                n.pitch = min(127, max(0, n.pitch + by))
+    return s
+
+
+def _quantized(s: Score, grid_16ths: int) -> Score:
+    s = s.copy()
+    q = s.ticks_per_quarter * grid_16ths // 4
+    for t in s.tracks:
+        for n in t.notes:
+            n.time = int(round(n.time / q)) * q
+            n.duration = max(q, int(round(n.duration / q)) * q)
+    return s
+
+
+def _edits(s: Score):
+    bar = s.ticks_per_quarter * 4
+    yield "transposed", _transposed(s, -7)
+    t = s.copy()
+    t.tempos = [Tempo(0, qpm=210.0)]
+    yield "tempo", t
+    yield "eighths", _quantized(s, 2)
+    flat = s.copy()
+    for tr in flat.tracks:
+        for n in tr.notes:
+            n.velocity = 64
+    yield "velocity", flat
+    pitched = [i for i, tr in enumerate(s.tracks) if not tr.is_drum]
+    dropped = s.copy()
+    del dropped.tracks[pitched[0]]  # the melody
+    yield "no melody", dropped
+    changed = s.copy()
+    for tr in changed.tracks:
+        for n in list(tr.notes)[::15]:
+            n.pitch = min(127, n.pitch + 1)
+    yield "notes changed", changed
+    yield "bars 5-12", s.clip(4 * bar, 12 * bar).shift_time(-4 * bar)
+
+
+def test_the_mark_survives_users_edits(pieces):
+    for midi in pieces["marked"][:2]:
+        for what, edited in _edits(Score.from_midi(midi)):
+            v = wm.detect(edited.dumps_midi(), KEY)
+            assert v.ours, (what, v)
+
+
+def test_detection_reads_through_other_midi_writers(pieces, tmp_path):
+    import mido
+
+    path = tmp_path / "a.mid"
+    path.write_bytes(pieces["marked"][1])
+    mf = mido.MidiFile(path)
+    mf.save(tmp_path / "b.mid")
+    assert wm.detect(tmp_path / "b.mid", KEY).ours
+
+
+def test_the_demo_songs_are_not_ours():
+    from pathlib import Path
+
+    files = sorted(Path(__file__).parents[1].joinpath("fixtures").rglob("*.mid"))[:40]
+    assert files
+    for f in files:
+        try:
+            v = wm.detect(f, KEY)
+        except ValueError:
+            continue
+        assert not v.ours, (f, v)
+
+
+def test_a_file_that_is_not_midi_is_refused():
+    with pytest.raises(ValueError, match="not a readable MIDI"):
+        wm.detect(b"MThd but not really", KEY)
+
+
+def test_the_green_share_and_the_keys():
+    t = wm.green_table(KEY)
+    assert abs(t.mean() - wm.GAMMA) < 0.01
+    assert (t != wm.green_table(b"other")).mean() > 0.2
+    assert not t.flags.writeable
+
+
+def test_a_stacked_note_leans_only_where_it_becomes_the_top():
+    wm.use_key(KEY)
+    try:
+        s = SimpleNamespace(line=(55, 60, 64, 67), count=1, pos=0, last_pos=0)  # 67 struck at this onset already
+        b = wm.green_bias(s, 129)
+        assert not b[:69].any()  # pitches up to 67 (index 68) stay unbiased
+        ref = wm.green_bias(SimpleNamespace(line=(55, 60, 64), count=0, pos=4, last_pos=0), 129)
+        assert np.array_equal(b[69:], ref[69:])  # above: the context without the onset's own top
+        assert wm.green_bias(SimpleNamespace(line=(60, 64), count=0, pos=0, last_pos=-1), 129) is None
+        s = SimpleNamespace(line=(60, 62, 64, 67), count=1, pos=0, last_pos=0)
+        assert wm.extend_line(s, 71) == (60, 62, 64, 71) and wm.extend_line(s, 50) == (60, 62, 64, 67)
+        s.count, s.pos = 2, 4
+        assert wm.extend_line(s, 50) == (62, 64, 67, 50)
+        assert wm.line_of([(0, 0, 60, 1, 1), (0, 0, 67, 1, 1), (0, 4, 62, 1, 1), (1, 0, 59, 1, 1)]) == (67, 62, 59)
+    finally:
+        wm.use_key(wm.load_key())
+
+
+def test_the_key_comes_from_the_environment_a_file_or_is_made(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(wm.ENV_KEY, "from-env")
+    assert wm.load_key() == b"from-env"
+    monkeypatch.delenv(wm.ENV_KEY)
+    monkeypatch.setenv(wm.ENV_KEY_FILE, str(tmp_path / "missing.key"))
+    with pytest.raises(wm.WatermarkKeyError, match="does not exist"):
+        wm.load_key()
+    (tmp_path / "k").write_text("secret-in-a-file\n")
+    monkeypatch.setenv(wm.ENV_KEY_FILE, str(tmp_path / "k"))
+    assert wm.load_key() == b"secret-in-a-file"
+    monkeypatch.delenv(wm.ENV_KEY_FILE)
+    made = wm.load_key()  # none configured: one is made under ./data/secrets, private, and kept
+    path = tmp_path / wm.DEFAULT_KEY_FILE
+    assert len(made) == 64 and path.read_bytes().strip() == made and wm.load_key() == made
+    assert os.stat(path).st_mode & 0o077 == 0
+    monkeypatch.setenv(wm.ENV_SWITCH, "off")
+    assert wm.load_key() is None

@@ -1,0 +1,266 @@
+"""A keyed watermark in the notes: generated lines lean to "green" intervals, and a detector counts them.
+
+**The mark** (a Kirchenbauer-style green list, on intervals instead of tokens). Every pitched line
+the sampler writes (melody, harmony, bass; a line is the role's top note per onset) has, before
+each note, a context: the two intervals between its last three notes, in semitones (each clipped
+to +-:data:`CLIP`). A keyed hash of (context, candidate interval) splits the candidate intervals
+into a green share :data:`GAMMA` and the rest; :func:`green_bias` adds :data:`DELTA` to the logits
+of the green candidates (a preference, not a rule: the masks still decide what may be played, and
+where the model is sure it still gets its way). Intervals make the mark blind to transposition,
+and onsets play no part in it, so tempo changes, quantization, velocities, cuts and re-saving leave
+it where it is.
+
+**Detection** (:func:`detect`): every non-drum track of a MIDI file, its top note per onset in onset
+order (the line; the sampler marks a chord's notes only where they become its top), gives a triple
+of successive intervals per note from its third; the triples are counted once each (a repeated
+phrase, a doubling track or a restated bar adds nothing, so repetition cannot inflate the count),
+``green`` of ``n`` are green under the key. Without the mark, ``green`` is binomial(n, GAMMA);
+``z = (green - GAMMA n) / sqrt(n GAMMA (1 - GAMMA))``. A file is ours when ``z >= Z_OURS`` with at
+least :data:`MIN_SCORED` triples; the confidence is ``1 - p`` (the one-sided normal tail of ``z``).
+Figures: ``python -m training.watermark_bench`` (``make bench-watermark``); docs/copyright.md.
+
+**The key** (:func:`load_key`): ``MUSICLAKE_WATERMARK_KEY`` (the secret itself, text), else the file
+``MUSICLAKE_WATERMARK_KEY_FILE`` names, else ``./data/secrets/watermark.key`` (relative to the
+working directory), which is made with 32 random bytes on first use (mode 0600) so a deployment
+that configured nothing still marks its pieces with a key of its own. Several machines must share
+one key (set the variable or the file on each); ``MUSICLAKE_WATERMARK=off`` turns marking off.
+The key never enters the repository; tests set their own with :func:`use_key`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+GAMMA = 0.25  # share of candidate intervals that are green in each context
+DELTA = 4.0  # logit added to a green candidate's pitch (before the temperature)
+CLIP = 12  # context intervals are clipped to +-CLIP semitones
+Z_OURS = 4.0  # z-score from which a file is ours (one-sided p ~ 3e-5 for an unmarked file)
+MIN_SCORED = 12  # fewer distinct triples than this: too little music to tell
+SPAN = 128  # candidate intervals -SPAN..SPAN-1 (any pitch from any pitch)
+ENV_KEY, ENV_KEY_FILE, ENV_SWITCH = "MUSICLAKE_WATERMARK_KEY", "MUSICLAKE_WATERMARK_KEY_FILE", "MUSICLAKE_WATERMARK"
+DEFAULT_KEY_FILE = "./data/secrets/watermark.key"
+_VERSION = b"musiclake-watermark-v1"
+
+
+# -- the key ----------------------------------------------------------------------------------------------
+class WatermarkKeyError(RuntimeError):
+    """The configured key cannot be read."""
+
+
+_lock = threading.Lock()
+_key: bytes | None = None
+_loaded = False
+
+
+def load_key() -> bytes | None:
+    """The deployment's key (see the module doc); None when marking is off."""
+    if os.environ.get(ENV_SWITCH, "").strip().lower() in ("off", "0", "false", "no"):
+        return None
+    text = os.environ.get(ENV_KEY)
+    if text:
+        return text.encode()
+    path = Path(os.environ.get(ENV_KEY_FILE) or DEFAULT_KEY_FILE)
+    if path.exists():
+        data = path.read_bytes().strip()
+        if not data:
+            raise WatermarkKeyError(f"watermark key file {path} is empty")
+        return data
+    if os.environ.get(ENV_KEY_FILE):
+        raise WatermarkKeyError(f"watermark key file {path} (from {ENV_KEY_FILE}) does not exist")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, secrets.token_hex(32).encode())
+    finally:
+        os.close(fd)
+    return path.read_bytes().strip()
+
+
+def active_key() -> bytes | None:
+    """The key the sampler marks with (loaded once per process; :func:`use_key` overrides it)."""
+    global _key, _loaded
+    if not _loaded:
+        with _lock:
+            if not _loaded:
+                try:
+                    _key = load_key()
+                except FileExistsError:  # another process made it between the check and the create
+                    _key = load_key()
+                _loaded = True
+    return _key
+
+
+def use_key(key: bytes | str | None) -> None:
+    """Mark with ``key`` from now on in this process (None: no mark); tests and benchmarks use it."""
+    global _key, _loaded
+    with _lock:
+        _key = key.encode() if isinstance(key, str) else key
+        _loaded = True
+
+
+# -- the green list ---------------------------------------------------------------------------------------
+W = 2 * CLIP + 1  # context values per interval
+
+
+@lru_cache(maxsize=8)
+def green_table(key: bytes) -> np.ndarray:
+    """bool (W, W, 2 * SPAN): whether candidate interval ``d`` is green after context intervals
+    ``(a, b)``, at ``[a + CLIP, b + CLIP, d + SPAN]``. A keyed PRF: HMAC-SHA256 of the key over one
+    context gives the bits of its whole row (256 candidate intervals, one bit each)."""
+    sub = hmac.new(key, _VERSION, hashlib.sha256).digest()
+    out = np.zeros((W, W, 2 * SPAN), dtype=bool)
+    threshold = int(GAMMA * 256)
+    for a in range(W):
+        for b in range(W):
+            ctx = bytes((a, b))
+            stream = b"".join(hmac.new(sub, ctx + bytes((i,)), hashlib.sha256).digest() for i in range(8))
+            out[a, b] = np.frombuffer(stream, dtype=np.uint8) < threshold  # 256 bytes, one per candidate
+    out.flags.writeable = False
+    return out
+
+
+@lru_cache(maxsize=8)
+def _bias_rows(key: bytes) -> np.ndarray:
+    rows = green_table(key).astype(np.float32) * DELTA
+    rows.flags.writeable = False
+    return rows
+
+
+def _clip(d: int) -> int:
+    return min(CLIP, max(-CLIP, d)) + CLIP
+
+
+def line_of(notes: list) -> tuple:
+    """The line a role has so far, as the detector will read it: the top pitch of each of its last
+    onsets (notes ``(bar, pos, pitch, dur, velocity)``), oldest first; the sampler's starting context."""
+    tops: dict = {}
+    for bar, pos, pitch, *_ in notes[-12:]:
+        tops[(bar, pos)] = max(pitch, tops.get((bar, pos), -1))
+    return tuple(tops[k] for k in sorted(tops)[-4:])
+
+
+def extend_line(s, pitch: int) -> tuple:
+    """``s.line`` after the note ``pitch`` at ``s.pos`` (call it before the slot counts the note): a new
+    onset's note joins the line; one struck with others at the same onset replaces the onset's top when above it."""
+    if s.count and s.pos == s.last_pos and s.line:
+        return (*s.line[:-1], max(s.line[-1], pitch))
+    return (*s.line[-3:], pitch)
+
+
+def green_bias(s, size: int) -> np.ndarray | None:
+    """The mark, as a bias of the sampler (:mod:`training.masks`): ``DELTA`` on the pitches (shifted
+    values, raw + 1) whose interval from the line's last note is green after its last two intervals.
+    A note struck with others at one onset counts only where it would be the onset's top (the line the
+    detector reads), so only the pitches above the onset's top so far lean. None when marking is off or
+    the line is shorter than three onsets. A slice of a table made once per key."""
+    line = s.line
+    stacked = bool(s.count and s.pos == s.last_pos)
+    if stacked:
+        line = line[:-1]
+    if len(line) < 3:
+        return None
+    key = active_key()
+    if key is None:
+        return None
+    p0, p1, p2 = line[-3], line[-2], line[-1]
+    row = _bias_rows(key)[_clip(p1 - p0), _clip(p2 - p1)]
+    start = SPAN - 1 - p2  # index i is pitch i - 1: interval i - 1 - p2, at column i - 1 - p2 + SPAN
+    if start < 0 or start + size > row.shape[0]:
+        return None
+    row = row[start:start + size]
+    if stacked:
+        row = row.copy()
+        row[:s.line[-1] + 2] = 0.0  # pitches up to the onset's top (index pitch + 1) stay under it
+    return row
+
+
+# -- detection --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Verdict:
+    """What :func:`detect` read: ``green`` of ``n`` distinct interval triples, the z-score, the verdict."""
+
+    ours: bool
+    z: float
+    p_value: float
+    n: int
+    green: int
+
+    @property
+    def confidence(self) -> float:
+        """1 - p: how sure the verdict "ours" is (0 when there was too little music to score)."""
+        return 0.0 if self.n < MIN_SCORED else 1.0 - self.p_value
+
+
+def lines(midi) -> list[list[int]]:
+    """The pitch lines of a MIDI file (bytes, path or symusic Score): each non-drum track's top note
+    per onset, in onset order."""
+    from symusic import Score
+
+    if isinstance(midi, (str, Path)):
+        midi = Path(midi).read_bytes()
+    score = midi if isinstance(midi, Score) else Score.from_midi(bytes(midi))
+    out = []
+    for t in score.tracks:
+        if t.is_drum or not len(t.notes):
+            continue
+        arr = t.notes.numpy()
+        order = np.lexsort((arr["pitch"], arr["time"]))
+        time, pitch = arr["time"][order], arr["pitch"][order]
+        top = np.ones(len(order), dtype=bool)  # the last of each onset (sorted by pitch): its top note
+        top[:-1] = time[1:] != time[:-1]
+        out.append(pitch[top].astype(np.int64).tolist())
+    return out
+
+
+def triples(pitch_lines: list[list[int]]) -> set[tuple[int, int, int]]:
+    """The distinct (context a, context b, candidate interval) of every note from a line's third on,
+    as table indices."""
+    out = set()
+    for line in pitch_lines:
+        p = np.asarray(line, dtype=np.int64)
+        if p.size < 4:
+            continue
+        d = np.diff(p)
+        c = np.clip(d, -CLIP, CLIP) + CLIP
+        out.update(zip(c[:-2].tolist(), c[1:-1].tolist(), (d[2:] + SPAN).tolist()))
+    return out
+
+
+def score_triples(found: set[tuple[int, int, int]], key: bytes) -> Verdict:
+    n = len(found)
+    if n == 0:
+        return Verdict(False, 0.0, 1.0, 0, 0)
+    table = green_table(key)
+    a, b, d = (np.fromiter((t[i] for t in found), dtype=np.int64, count=n) for i in range(3))
+    green = int(table[a, b, d].sum())
+    z = (green - GAMMA * n) / math.sqrt(n * GAMMA * (1 - GAMMA))
+    p = 0.5 * math.erfc(z / math.sqrt(2))
+    return Verdict(bool(n >= MIN_SCORED and z >= Z_OURS), float(z), float(p), n, green)
+
+
+def detect(midi, key: bytes | str | None = None) -> Verdict:
+    """Whether ``midi`` (bytes, path or Score) carries the mark of ``key`` (default: the active key).
+    Raises ValueError when the file is not MIDI, RuntimeError when no key is configured."""
+    key = key.encode() if isinstance(key, str) else key
+    key = key if key is not None else active_key()
+    if key is None:
+        raise RuntimeError(f"no watermark key: marking is off ({ENV_SWITCH}=off)")
+    try:
+        found = triples(lines(midi))
+    except (RuntimeError, ValueError, IndexError) as e:
+        raise ValueError(f"not a readable MIDI file: {e}") from None
+    return score_triples(found, key)
+
+
+__all__ = ["DELTA", "GAMMA", "Verdict", "Z_OURS", "active_key", "detect", "green_bias", "green_table", "lines",
+           "load_key", "triples", "use_key"]
