@@ -274,6 +274,7 @@ class Plan:
     sections: tuple[str, ...] = ()  # the section letter of each bar (e.g. A A A A B B B B ...)
     copy_of: tuple[int | None, ...] = ()  # per bar: the earlier bar whose melody it restates, or None
     tension: tuple[float, ...] = ()  # per bar, 0..1 (training.tension); () when the piece has none
+    fill: dict = field(default_factory=dict)  # role -> bars of a given role to write anew (training.continuation)
 
     def phrase_end(self, bar: int) -> bool:
         """Whether ``bar`` closes a phrase (or the piece)."""

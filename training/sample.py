@@ -404,7 +404,7 @@ def _piece(heads: _TorchHeads, ctx: _Context, plan: Plan, given: Notes) -> Feed:
         root, quality = plan.chord_pcs[bar]
         h = yield [bar_step(root, quality)]
         for role in order:
-            if role in given:
+            if role in given and bar not in plan.fill.get(role, ()):  # fill: bars of a given role written anew
                 evs = given_by_bar[role].get(bar, [])
                 if evs:
                     h = yield [note_step(role, p, pitch, d, v) for _, p, pitch, d, v in evs]
@@ -421,7 +421,8 @@ def _piece(heads: _TorchHeads, ctx: _Context, plan: Plan, given: Notes) -> Feed:
                                         notes[role], h)
             else:
                 h = yield from _sample_role(heads, h, slot, notes[role])
-    return Sampled(notes={r: notes[r] for r in sampled_roles}, n_steps=ctx.steps)
+    written = sampled_roles + [r for r in plan.fill if r in given]
+    return Sampled(notes={r: notes[r] for r in written}, n_steps=ctx.steps)
 
 
 def _restate(s: Slot, source: list, source_root: int, out: list, h):

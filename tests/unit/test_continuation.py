@@ -1,0 +1,113 @@
+"""Continuation and infilling of an upload: kept notes stay note for note, new notes stay in their bars, the
+new bars keep the upload's key (a small random note model: the plan and the masks carry it)."""
+
+import numpy as np
+import pytest
+from symusic import Score
+
+from tests.support.note_models import random_model
+from training.analysis import analyzed_key
+from training.continuation import ContinuationError, continue_piece, infill, read
+from training.generator import Generator
+from training.notes import to_score
+
+BAR = 4 * 480  # 4/4 at 480 ticks per quarter
+CHORDS = ((0, (60, 64, 67)), (7, (59, 62, 67)), (9, (57, 60, 64)), (5, (57, 60, 65)))  # C G Am F
+SCALE = (72, 74, 76, 77, 79, 77, 76, 74)
+
+
+def _upload(bars: int = 8) -> Score:
+    mel, harm, bass, drums = [], [], [], []
+    for b in range(bars):
+        root, triad = CHORDS[b % 4]
+        for i in range(4):
+            mel.append((b, 4 * i, SCALE[(b + i) % len(SCALE)] - (5 if root == 5 and i == 0 else 0), 4, 90))
+        harm += [(b, 0, p, 16, 70) for p in triad]
+        bass += [(b, 0, 36 + root, 8, 80), (b, 8, 36 + root, 8, 80)]
+        drums += [(b, p, 36 if p % 8 == 0 else 42, 1, 90) for p in range(0, 16, 4)]
+    score = to_score({"melody": mel, "harmony": harm, "bass": bass, "drums": drums},
+                     {"melody": 73, "harmony": 0, "bass": 33, "drums": -1}, 100.0, 4, 4)
+    return Score.from_midi(score.dumps_midi())
+
+
+def _notes(track, lo=None, hi=None):
+    return sorted((n.time, n.duration, n.pitch, n.velocity) for n in track.notes
+                  if lo is None or not lo <= n.time < hi)
+
+
+@pytest.fixture(scope="module")
+def generator():
+    return Generator(random_model(2, n_layer=1, n_head=2, n_embd=32, block_size=64))
+
+
+@pytest.fixture(scope="module")
+def upload():
+    return _upload()
+
+
+def test_the_upload_is_read_as_the_sampler_reads_it(upload):
+    r = read(upload)
+    assert (r.numerator, r.denominator, r.n_bars) == (4, 4, 8)
+    assert r.key in ("C major", "A minor")
+    assert round(r.bpm) == 100
+    names = {upload.tracks[i].name: role for role, i in r.roles.items()}
+    assert names == {"melody": "melody", "harmony": "harmony", "bass": "bass"}
+
+
+def test_infill_of_one_track_keeps_every_other_note_and_writes_inside_the_region(generator, upload):
+    r = read(upload)
+    mel = r.roles["melody"]
+    w = infill(upload, generator, 3, 5, seed=4, track=mel)
+    lo, hi = 2 * BAR, 5 * BAR
+    for i, (a, b) in enumerate(zip(upload.tracks, w.score.tracks)):
+        if i == mel:
+            assert _notes(a, lo, hi) == _notes(b, lo, hi)  # outside the region, note for note
+            new = [n for n in b.notes if lo <= n.time < hi]
+            assert new and w.written[mel] == len(new)
+            assert all(n.end <= hi for n in new)  # nothing crosses the region's end
+            assert new != [n for n in a.notes if lo <= n.time < hi]
+        else:
+            assert _notes(a) == _notes(b)
+
+
+def test_infill_of_every_track_rewrites_the_pitched_tracks_and_keeps_the_rest(generator, upload):
+    w = infill(upload, generator, 2, 3, seed=1)
+    lo, hi = BAR, 3 * BAR
+    for a, b in zip(upload.tracks, w.score.tracks):
+        assert _notes(a, lo, hi) == _notes(b, lo, hi)
+        assert all(n.end <= hi for n in b.notes if lo <= n.time < hi)
+
+
+def test_a_continuation_keeps_the_upload_and_its_key(generator, upload):
+    w = continue_piece(upload, generator, 8, seed=3)
+    end = 8 * BAR
+    assert w.region == (9, 16)
+    for a, b in zip(upload.tracks, w.score.tracks):
+        assert _notes(a) == _notes(b, end, 10**9)
+    new = Score(480)
+    new.tempos = w.score.tempos
+    new.time_signatures = w.score.time_signatures
+    pitches = []
+    for t in w.score.tracks:
+        if t.is_drum:
+            continue
+        kept = t.copy()
+        kept.notes.clear()
+        for n in t.notes:
+            if n.time >= end:
+                kept.notes.append(n)
+                pitches.append(n.pitch % 12)
+        new.tracks.append(kept)
+    assert len(pitches) > 20
+    assert np.isin(pitches, [0, 2, 4, 5, 7, 9, 11]).mean() > 0.9  # C major's (A minor's) scale
+    assert analyzed_key(new.dumps_midi()) in ("C major", "A minor")
+
+
+def test_bad_bars_and_a_drum_track_are_refused_in_one_line(generator, upload):
+    with pytest.raises(ContinuationError, match="bars 7..9"):
+        infill(upload, generator, 7, 9, seed=0)
+    drum = next(i for i, t in enumerate(upload.tracks) if t.is_drum)
+    with pytest.raises(ContinuationError, match="drum track"):
+        infill(upload, generator, 1, 2, seed=0, track=drum)
+    with pytest.raises(ContinuationError, match="bars must be"):
+        continue_piece(upload, generator, 0, seed=0)
