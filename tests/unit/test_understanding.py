@@ -258,3 +258,21 @@ def test_the_api_answers_an_unknown_instrument_with_a_422_naming_it():
         recommend("a duet for theremin and strings")
     err = _invalid(info.value)
     assert err.status == 422 and "theremin" in err.message and "nearest known names" in err.message
+
+
+def test_a_mood_nothing_names_comes_from_the_tempo_word_then_the_style_not_a_guess():
+    from lake.vocab import STYLE_DEFAULTS
+    from training.understanding import recommend
+
+    class Guess:  # a fallback that would say "sad" for anything
+        def scores(self, text, group):
+            return {"sad": 0.9, "happy": 0.1} if group == "mood" else {}
+
+    a = recommend("bebop quintet at a presto tempo", clap=Guess())
+    assert (a.mood, a.sources["mood"]) == ("energetic", "inferred")
+    a = recommend("a jazz trio", clap=Guess())
+    assert (a.mood, a.sources["mood"]) == ("relaxed", "inferred") and "usual mood of jazz" in a.because["mood"]
+    assert a.bpm == STYLE_DEFAULTS["jazz"].bpm  # the style's usual mood is a label: the style's own tempo stands
+    b = recommend("一个爵士三重奏", clap=Guess())
+    assert (b.mood, b.bpm) == (a.mood, a.bpm)
+    assert recommend("something", clap=Guess()).mood == "sad"  # nothing known at all: the guess, as before

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 
-from lake.vocab import (GM_FAMILIES, KEY_PRIOR, MINOR_SHARE, MOODS, PITCH_CLASSES, SCALES, instrument_program,
+from lake.vocab import (GM_FAMILIES, KEY_PRIOR, MINOR_SHARE, MOODS, PITCH_CLASSES, SCALES, TEMPO_TERMS,
+                        instrument_program,
                         key_name, parse_chord, parse_key, program_range)
 
 _MINORISH = {"min", "min7", "dim", "hdim7", "dim7"}
@@ -134,6 +135,18 @@ def combine_moods(moods: list[str]) -> tuple[str | None, str | None, float | Non
     unique = list(dict.fromkeys(moods))
     bpm = sum(MOODS[m].bpm for m in unique) / len(unique)
     return lead, mode, round(bpm)
+
+
+def mood_of_tempo_words(words: list[str]) -> str | None:
+    """The mood a tempo word implies when nothing else names one: a fast word (its range from 110 BPM up, to
+    140 or more) energetic, a slow one (below 70 and at most 90 BPM) calm; a moderate word none."""
+    for word in words:
+        lo, hi, _ = TEMPO_TERMS[word]
+        if lo >= 110 and hi >= 139:
+            return "energetic"
+        if hi <= 90 and lo < 70:
+            return "calm"
+    return None
 
 
 # -- roles an instrument can play ----------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ value is taken and ``Attributes.notes`` says so; an instrument General MIDI cann
 
 from __future__ import annotations
 
-from lake.vocab import (GENRE_BPM, GENRE_INSTRUMENTS, INSTRUMENT_WORDS, MOODS, STYLE_DEFAULTS, STYLE_HINTS, TEMPO_TERMS,
+from lake.vocab import (GENRE_BPM, GENRE_INSTRUMENTS, INSTRUMENT_WORDS, MOODS, STYLE_DEFAULTS, STYLE_HINTS, STYLE_MOOD,
+                        TEMPO_TERMS,
                         chord_names, instrument_name, instrument_program, parse_chord, parse_key, tempo_bin)
 from training.request import MAX_BAR_STEPS, BARS_MAX, Attributes, PieceRequest, can_carry_melody  # noqa: F401
 from training.understanding import implied, stated as reader
@@ -163,11 +164,19 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
     elif st.scene_moods:  # "campfire singalong", "for studying", "festival set": the scene implies the mood
         moods, sources["mood"] = [m for _, m, _ in st.scene_moods], "inferred"
         because["mood"] = "implied by: " + ", ".join(dict.fromkeys(w for _, _, w in st.scene_moods))
+    elif tempo_mood := implied.mood_of_tempo_words([w for _, w in st.tempo_words]):
+        moods, sources["mood"] = [tempo_mood], "inferred"  # "allegro", "fast": energetic; "adagio", "slow": calm
+        because["mood"] = f"implied by the tempo: {', '.join(dict.fromkeys(w for _, w in st.tempo_words))}"
+    elif sources["style"] in ("keyword", "inferred") and style in STYLE_MOOD:
+        moods, sources["mood"] = [STYLE_MOOD[style]], "inferred"
+        because["mood"] = f"the usual mood of {style}; no mood word"
     elif scorer is not None and (guessed := guess(scorer, text, "mood", MOOD_MIN_P)):
         moods, sources["mood"], because["mood"] = [guessed], "clap", "the zero-shot model's best guess; no mood word"
     else:
         sources["mood"], because["mood"] = "default", "no mood named"
     mood, mood_mode, mood_bpm = implied.combine_moods(moods)
+    if because["mood"].startswith("the usual mood of"):  # a label only: the style's own tempo and keys stand
+        mood_mode = mood_bpm = None
     mood_source = "inferred" if sources["mood"] in ("keyword", "inferred") else sources["mood"]
     if len(set(moods)) > 1:
         because["mood"] += f"; combined: {mood} leads, {mood_mode} mode, {mood_bpm} BPM (the moods' mean tempo)"
