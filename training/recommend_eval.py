@@ -236,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--alone", action="store_true", help="also score the zero-shot scorer alone, every prompt")
     ap.add_argument("--misses", action="store_true", help="list the style misses (dev only: keep test unread)")
     ap.add_argument("--captions", action="store_true", help="also score the caption benchmark (stated/implied)")
+    ap.add_argument("--pairs", action="store_true", help="also: do Chinese prompts get what their English "
+                                                          "translations get (understanding/paired_prompts.yaml)")
     ap.add_argument("--previous", default=None, help=f"a git revision to score beside (e.g. {PREVIOUS_REV})")
     args = ap.parse_args(argv)
 
@@ -249,6 +251,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"loaded fallback {fallback.describe()} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     run(splits, names, fallback, args.fallback, captions=args.captions, previous=args.previous,
         show_misses=args.misses)
+    if args.pairs:
+        from training import understanding
+        from training.understanding.parity import agreement, format_agreement, load_pairs
+
+        pairs = load_pairs()
+        rec = (lambda p: understanding.recommend(p, clap=fallback)) if fallback else understanding.recommend
+        shares, differ = agreement(pairs, rec)
+        print(format_agreement("rules" + (f" + {args.fallback}" if fallback else ""), shares, len(pairs)))
+        for en, zh, what in differ:
+            print(f"  differ: {en!r} / {zh!r}: " + "; ".join(f"{k} {v[0]} vs {v[1]}" for k, v in what.items()
+                                                              if k != "sources"))
     if args.alone and fallback is not None:
         for split in names:
             for group in ("style", "mood"):
