@@ -33,6 +33,7 @@ from symusic import Note, Score
 
 from lake.vocab import instrument_name, parse_chord
 from training.arranger import double
+from training.realism import grid_offset
 from training.request import BPM_MAX, BPM_MIN, STEPS_PER_QUARTER, PieceRequest, TrackPlan, parse_time_signature
 
 CONTEXT_BARS = 8
@@ -63,6 +64,7 @@ class Reading:
     extra: dict[int, str]  # other pitched tracks -> the role they double
     drums: list[int]  # drum track indices
     chords: list[str]  # per bar, a label parse_chord reads ("C:maj", or the key's tonic where "N")
+    offset: int = 0  # ticks from 0 to the first bar line: the offset from the 16th grid most onsets share
 
 
 def read(score: Score) -> Reading:
@@ -97,8 +99,10 @@ def read(score: Score) -> Reading:
     if rest:
         roles["harmony"] = max(rest, key=lambda i: score.tracks[i].note_num())
     extra = {i: ("harmony" if i != roles.get("bass") else "bass") for i in rest if i != roles.get("harmony")}
-    end = int(max(int(t.end()) for _, t in pitched))
-    n_bars = max(1, math.ceil(end / bar_ticks))
+    arrays = [t.notes.numpy() for _, t in pitched]
+    end = max(int((a["time"] + a["duration"]).max()) for a in arrays)  # notes only (controls may run on)
+    offset = grid_offset(np.concatenate([a["time"] for a in arrays]), tpq)  # POP909's grid starts a few ticks in
+    n_bars = max(1, math.ceil((end - offset) / bar_ticks))
     bpm = float(score.tempos[-1].qpm) if len(score.tempos) else 120.0
     key = analyzed_key(score.dumps_midi()) or "C major"
     tonic_chord = key.split()[0] + (":min" if key.endswith("minor") else ":maj")
@@ -107,7 +111,8 @@ def read(score: Score) -> Reading:
     return Reading(score=score, tpq=tpq, numerator=num, denominator=den, bar_ticks=bar_ticks,
                    bar_steps=num * STEPS_PER_QUARTER * 4 // den, step_ticks=tpq / STEPS_PER_QUARTER,
                    n_bars=n_bars, bpm=min(BPM_MAX, max(BPM_MIN, bpm)), key=key, roles=roles, extra=extra,
-                   drums=[i for i, t in enumerate(score.tracks) if t.is_drum and t.note_num()], chords=chords)
+                   drums=[i for i, t in enumerate(score.tracks) if t.is_drum and t.note_num()], chords=chords,
+                   offset=offset)
 
 
 def _readable(label: str) -> bool:
@@ -125,7 +130,7 @@ def grid_notes(r: Reading, track: int, first_bar: int, last_bar: int, skip: tupl
     order = np.lexsort((-arr["pitch"].astype(np.int64), arr["time"]))
     out, taken = [], set()
     for i in order:
-        step = int(round(int(arr["time"][i]) / r.step_ticks))
+        step = int(round((int(arr["time"][i]) - r.offset) / r.step_ticks))
         bar, pos = divmod(step, r.bar_steps)
         if pos >= r.bar_steps or not first_bar <= bar <= last_bar or (skip and skip[0] <= bar <= skip[1]):
             continue
@@ -201,14 +206,14 @@ def continue_piece(score: Score, generator, bars: int, seed: int, context_bars: 
     plan = _plan(r, r.roles, chords, given, fill, seed, temperature, style, cadence=True)
     sampled = _sample(generator, plan, given)
     out = copy.deepcopy(score)
-    origin = r.n_bars * r.bar_ticks
+    origin = r.offset + r.n_bars * r.bar_ticks
     written = {}
     for role, i in r.roles.items():
         new = [(b - k, p, pi, d, v) for b, p, pi, d, v in sampled.notes.get(role, []) if b >= k]
         written[i] = _add(out.tracks[i], new, origin, r)
     for i in r.drums:  # the drums go on with the upload's last bar of drums
         arr = score.tracks[i].notes.numpy()
-        last = (arr["time"] >= (r.n_bars - 1) * r.bar_ticks)
+        last = (arr["time"] >= r.offset + (r.n_bars - 1) * r.bar_ticks)
         n = 0
         for b in range(bars):
             for t, d, p, v in zip(arr["time"][last], arr["duration"][last], arr["pitch"][last], arr["velocity"][last]):
@@ -249,7 +254,7 @@ def infill(score: Score, generator, first: int, last: int, seed: int, track: int
     plan = _plan(r, roles, r.chords[c0:j0 + 1], given, fill, seed, temperature, style, cadence=False)
     sampled = _sample(generator, plan, given)
     out = copy.deepcopy(score)
-    lo_tick, hi_tick = i0 * r.bar_ticks, (j0 + 1) * r.bar_ticks
+    lo_tick, hi_tick = r.offset + i0 * r.bar_ticks, r.offset + (j0 + 1) * r.bar_ticks
     rewrite = set(targets.values()) | (set(r.extra) if track is None else set())
     for i in rewrite:  # the rewritten tracks lose the notes that start in the region
         kept = [n for n in out.tracks[i].notes if not lo_tick <= n.time < hi_tick]
@@ -277,7 +282,7 @@ def infill(score: Score, generator, first: int, last: int, seed: int, track: int
             out.tracks[i].notes.clear()
             for n in kept:
                 out.tracks[i].notes.append(n)
-            sel = (arr["time"] >= src * r.bar_ticks) & (arr["time"] < (src + 1) * r.bar_ticks)
+            sel = (arr["time"] >= r.offset + src * r.bar_ticks) & (arr["time"] < r.offset + (src + 1) * r.bar_ticks)
             n_new = 0
             for b in range(i0, j0 + 1):
                 for t, d, p, v in zip(arr["time"][sel], arr["duration"][sel], arr["pitch"][sel], arr["velocity"][sel]):
