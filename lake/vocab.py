@@ -756,7 +756,7 @@ def program_range(program: int) -> tuple[int, int]:
 # a piece with cover the lake's tempo bins exactly (TEMPO_BIN_EDGES: Grave < 40, Largo 40-60, Adagio 60-70,
 # Andante 70-90, Moderato 90-110, Allegro 110-140, Vivace 140-160, Presto 160-210, Prestissimo >= 210), so a
 # caption's marking and the piece's measured bin agree; other markings get their textbook ranges, and the
-# plain words the MidiCaps captions use get the bins those captions paraphrase.
+# plain words the MidiCaps captions use get the ranges the MidiCaps pipeline tags them with (below).
 def _bin_range(i: int) -> tuple[float, float, float]:
     edges = (20,) + TEMPO_BIN_EDGES + (240,)
     return (float(edges[i]), float(edges[i + 1]) - 1, bin_center(i))
@@ -770,20 +770,23 @@ TEMPO_TERMS: dict[str, tuple[float, float, float]] = {
     "vivacissimo": (160, 190, 172), "allegrissimo": (160, 190, 172), "presto assai": (180, 209, 192),
     "最缓板": (20, 39, 30), "慢板": (45, 59, 52), "小广板": (60, 69, 65), "小柔板": (66, 79, 72), "小行板": (78, 95, 86),
     "小快板": (100, 119, 110), "中快板": (105, 124, 116),
-    # plain words
-    "very slow": (40, 59, 50), "extremely slow": (20, 45, 36), "slow": (60, 89, 72), "slowly": (60, 89, 72),
-    "slow tempo": (60, 89, 72), "slow-paced": (60, 89, 72), "leisurely": (70, 89, 80), "unhurried": (60, 89, 72),
-    "moderate": (90, 109, 100), "moderate tempo": (90, 109, 100), "moderately": (90, 109, 100),
-    "medium tempo": (90, 109, 100), "mid-tempo": (90, 109, 100), "midtempo": (90, 109, 100),
-    "medium-paced": (90, 109, 100), "moderate pace": (90, 109, 100), "steady tempo": (90, 109, 100),
+    # plain words. MidiCaps's own four (AMAAI-Lab/MidiCaps pipeline.py, the captioning pipeline of Melechovsky et
+    # al. 2024: marks (80, 120, 160) over the rounded BPM) are Slow <= 80, Moderate tempo 81-120, Fast 121-160,
+    # Very fast > 160; the words near them follow them. (Its Italian markings use the lake's bins, each closed on
+    # the right there: 60 BPM is Largo to MidiCaps and Adagio to tempo_bin; they differ at the integer edges only.)
+    "very slow": (40, 59, 50), "extremely slow": (20, 45, 36), "slow": (40, 80, 70), "slowly": (40, 80, 70),
+    "slow tempo": (40, 80, 70), "slow-paced": (40, 80, 70), "leisurely": (70, 89, 80), "unhurried": (60, 89, 72),
+    "moderate": (81, 120, 100), "moderate tempo": (81, 120, 100), "moderately": (81, 120, 100),
+    "medium tempo": (81, 120, 100), "mid-tempo": (81, 120, 100), "midtempo": (81, 120, 100),
+    "medium-paced": (81, 120, 100), "moderate pace": (81, 120, 100), "steady tempo": (81, 120, 100),
     "upbeat": (110, 139, 120), "uptempo": (110, 139, 128), "up-tempo": (110, 139, 128), "brisk": (110, 159, 132),
-    "fast": (110, 159, 140), "quick": (110, 159, 140), "fast-paced": (110, 159, 140), "fast tempo": (110, 159, 140),
-    "rapid": (140, 209, 170), "very fast": (160, 209, 175), "extremely fast": (210, 240, 220),
+    "fast": (121, 160, 140), "quick": (121, 160, 140), "fast-paced": (121, 160, 140), "fast tempo": (121, 160, 140),
+    "rapid": (140, 209, 170), "very fast": (161, 240, 176), "extremely fast": (210, 240, 220),
     "blistering": (180, 240, 200), "breakneck": (180, 240, 200), "frantic": (160, 240, 190),
-    "非常慢": (40, 59, 50), "极慢": (20, 45, 36), "慢速": (60, 89, 72), "缓慢": (60, 89, 72), "慢节奏": (60, 89, 72),
-    "慢悠悠": (60, 89, 72), "中速": (90, 109, 100), "中等速度": (90, 109, 100), "中等节奏": (90, 109, 100),
-    "中慢速": (72, 95, 84), "中快速": (110, 129, 118), "快速": (110, 159, 140), "快节奏": (110, 159, 140),
-    "节奏快": (110, 159, 140), "急速": (160, 209, 175), "非常快": (160, 209, 175), "极快": (210, 240, 220),
+    "非常慢": (40, 59, 50), "极慢": (20, 45, 36), "慢速": (40, 80, 70), "缓慢": (40, 80, 70), "慢节奏": (40, 80, 70),
+    "慢悠悠": (60, 89, 72), "中速": (81, 120, 100), "中等速度": (81, 120, 100), "中等节奏": (81, 120, 100),
+    "中慢速": (72, 95, 84), "中快速": (110, 129, 118), "快速": (121, 160, 140), "快节奏": (121, 160, 140),
+    "节奏快": (121, 160, 140), "急速": (161, 240, 176), "非常快": (161, 240, 176), "极快": (210, 240, 220),
 }
 # "grave" alone means serious in an English prompt; it names a tempo only beside "tempo"/"pace" ("a Grave tempo").
 TEMPO_AMBIGUOUS = ("grave", "moderate", "moderately", "lento")

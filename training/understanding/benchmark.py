@@ -34,10 +34,15 @@ ATTRIBUTES = ("style", "mood", "bpm", "key", "meter", "instruments", "chords")
 N_EN, N_ZH = 320, 160
 
 # -- wording ----------------------------------------------------------------------------------------------------
-_EN_PLAIN_TEMPO = {0: ["very slow"], 1: ["very slow"], 2: ["slow"], 3: ["slow", "leisurely"], 4: ["moderate"],
-                   5: ["fast", "upbeat"], 6: ["fast"], 7: ["very fast"], 8: ["extremely fast"]}
-_ZH_PLAIN_TEMPO = {0: ["非常慢"], 1: ["非常慢"], 2: ["慢速"], 3: ["慢速"], 4: ["中速"], 5: ["快速"], 6: ["快节奏"],
-                   7: ["非常快"], 8: ["极快"]}
+# The plain words by the MidiCaps pipeline's marks (80, 120, 160 BPM; lake.vocab.TEMPO_TERMS): the band of a BPM.
+_EN_PLAIN_TEMPO = {0: ["very slow"], 1: ["slow"], 2: ["moderate", "moderate tempo"], 3: ["fast"], 4: ["very fast"],
+                   5: ["extremely fast"]}
+_ZH_PLAIN_TEMPO = {0: ["非常慢"], 1: ["慢速"], 2: ["中速"], 3: ["快速", "快节奏"], 4: ["非常快"], 5: ["极快"]}
+
+
+def _plain_band(bpm: float) -> int:
+    n = round(bpm)
+    return 0 if n < 60 else 1 if n <= 80 else 2 if n <= 120 else 3 if n <= 160 else 4 if n < 210 else 5
 _EN_MOOD = {"bright": ["bright", "hopeful", "optimistic", "sunny"], "melancholic": ["melancholic", "wistful", "melancholy"],
             "calm": ["calm", "peaceful", "serene", "soothing", "tranquil"], "sad": ["sad", "sorrowful", "mournful", "somber"],
             "joyful": ["joyful", "festive", "jubilant"], "dramatic": ["dramatic", "stormy", "turbulent"]}
@@ -152,7 +157,7 @@ def write_caption(facts: dict, lang: str, rng: np.random.Generator, sha: str) ->
         lo, hi, _ = TEMPO_TERMS[marking]
         labels["bpm"] = {"how": "stated", "value": [lo, hi], "word": word}
     elif r < 0.85:
-        word = _pick(rng, (_EN_PLAIN_TEMPO if en else _ZH_PLAIN_TEMPO)[b])
+        word = _pick(rng, (_EN_PLAIN_TEMPO if en else _ZH_PLAIN_TEMPO)[_plain_band(facts["bpm"])])
         tempo_text = _pick(rng, [f"{_an(word)} tempo", f"{_an(word)} pace"]) if en else f"{word}"
         lo, hi, _ = TEMPO_TERMS[word]
         labels["bpm"] = {"how": "stated", "value": [lo, hi], "word": word}
