@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-packages demo test test-unit test-e2e serve lake-tables mlflow-ui bench-ingest bench-lake bench-train train-pop909 bench-serve bench-load bench-hostile cluster-up cluster-down cluster-status cluster-test clean
+.PHONY: setup system-packages demo test test-unit test-e2e serve lake-tables mlflow-ui bench-ingest bench-lake bench-train bench-watermark train-pop909 bench-serve bench-load bench-hostile cluster-up cluster-down cluster-status cluster-test clean
 
 setup: $(STAMP)
 
@@ -61,6 +61,11 @@ bench-lake: setup
 
 bench-train: setup
 	$(PY) -m training.bench
+
+# the watermark: detection after each edit (whole and 8-bar cuts), false positives on >= 10,000 files that are
+# not ours, the music marked vs unmarked (docs/copyright.md). A smaller run: make bench-watermark WM_ARGS='--pieces 50'
+bench-watermark: setup
+	$(PY) -m training.watermark_bench $(WM_ARGS)
 
 # POP909 (the 720 songs not held out) plus the demo corpus -> the pop909 preset, registered with lineage and
 # the data's licence (docs/models.md, "Training on POP909"). Idempotent imports; the lake jobs and the

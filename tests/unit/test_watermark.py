@@ -140,13 +140,13 @@ def test_the_green_share_and_the_keys():
 def test_a_stacked_note_leans_only_where_it_becomes_the_top():
     wm.use_key(KEY)
     try:
-        s = SimpleNamespace(line=(55, 60, 64, 67), count=1, pos=0, last_pos=0)  # 67 struck at this onset already
+        s = SimpleNamespace(role="harmony", line=(55, 60, 64, 67), count=1, pos=0, last_pos=0)  # 67 struck at this onset already
         b = wm.green_bias(s, 129)
         assert not b[:69].any()  # pitches up to 67 (index 68) stay unbiased
-        ref = wm.green_bias(SimpleNamespace(line=(55, 60, 64), count=0, pos=4, last_pos=0), 129)
+        ref = wm.green_bias(SimpleNamespace(role="harmony", line=(55, 60, 64), count=0, pos=4, last_pos=0), 129)
         assert np.array_equal(b[69:], ref[69:])  # above: the context without the onset's own top
-        assert wm.green_bias(SimpleNamespace(line=(60, 64), count=0, pos=0, last_pos=-1), 129) is None
-        s = SimpleNamespace(line=(60, 62, 64, 67), count=1, pos=0, last_pos=0)
+        assert wm.green_bias(SimpleNamespace(role="harmony", line=(60, 64), count=0, pos=0, last_pos=-1), 129) is None
+        s = SimpleNamespace(role="harmony", line=(60, 62, 64, 67), count=1, pos=0, last_pos=0)
         assert wm.extend_line(s, 71) == (60, 62, 64, 71) and wm.extend_line(s, 50) == (60, 62, 64, 67)
         s.count, s.pos = 2, 4
         assert wm.extend_line(s, 50) == (62, 64, 67, 50)
