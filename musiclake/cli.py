@@ -8,6 +8,7 @@
     musiclake search TEXT    lake pieces for a text (labels + CLAP)      (training/search, clap/cli.py)
     musiclake serve          run the Ray Serve endpoint                  (serving/cli.py)
     musiclake generate       call a running endpoint, write a MIDI file  (serving/cli.py)
+    musiclake verify FILE    is a MIDI file ours? (the watermark)         (serving/verify.py)
     musiclake demo           the whole pipeline on embedded defaults
     musiclake config         print the effective config
 
@@ -116,6 +117,16 @@ def demo(config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
     from musiclake.demo import run_demo
 
     run_demo(load_or_exit(config, set_), keep_serving=keep_serving)
+
+
+@app.command("verify", help="Is a MIDI file ours? The watermark's verdict (z-score, confidence) and the stored piece "
+                            "it comes from (docs/copyright.md).")
+def verify(file: str = typer.Argument(..., help="a MIDI file"), config: Optional[str] = ConfigOpt,
+           set_: Optional[list[str]] = SetOpt,
+           as_json: bool = typer.Option(False, "--json", help="print the verdict as JSON")):
+    from serving.verify import verify_command
+
+    verify_command(file, config, set_, as_json)
 
 
 @app.command("config", help="Print the effective config (defaults < file < env < --set) as YAML.")

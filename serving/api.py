@@ -22,6 +22,7 @@ GENERATE_PATH = f"/{API_VERSION}/generate"
 UPLOADS_PATH = f"/{API_VERSION}/uploads"
 PIECES_PATH = f"/{API_VERSION}/pieces"
 MODELS_PATH = f"/{API_VERSION}/models"
+VERIFY_PATH = f"/{API_VERSION}/verify"  # a MIDI file -> is it ours (the watermark), which stored piece (serving.verify)
 HEALTH_PATH = "/healthz"
 API_KEY_HEADER = "X-API-Key"  # or "Authorization: Bearer <key>"
 REQUEST_ID_HEADER = "X-Request-ID"  # every answer carries one; the server log's lines for the request name it
@@ -211,6 +212,23 @@ class UploadResponse(BaseModel):
     n_notes: int
     duration_s: float
     melody_notes: int = Field(description="notes in the track taken as the melody (the highest-pitched one)")
+
+
+class VerifyResponse(BaseModel):
+    """Whether a MIDI file carries this deployment's watermark (training.watermark; docs/copyright.md)."""
+
+    ours: bool = Field(description="the watermark is present (z at or above threshold_z)")
+    confidence: float = Field(description="1 - p_value: how unlikely the green count is for a file we did not "
+                                           "write (0 when there were too few notes to tell)")
+    z: float = Field(description="z-score of the green interval triples against an unmarked file's share")
+    p_value: float
+    scored: int = Field(description="distinct interval triples read from the file's lines")
+    green: int = Field(description="how many of them are green under the key")
+    threshold_z: float
+    piece_id: str | None = Field(None, description="the stored piece the file's notes come from, when the store "
+                                                   "has it and this key may read it")
+    piece_share: float | None = Field(None, description="share of the file's interval triples that piece holds")
+    verdict: str = Field(description="one line saying what was found")
 
 
 class ErrorResponse(BaseModel):

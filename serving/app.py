@@ -63,6 +63,9 @@ from serving.guard import Admission, Busy, KeyFileError, KeyRing, RateLimiter
 from serving.retention import Policy, Pruner
 from serving.store import PieceNotFound, PieceStore, Reader, content_id
 from serving.uploads import melody_notes, read_upload
+from serving.api import VERIFY_PATH, VerifyResponse
+from serving.verify import PieceIndex, verify as verify_midi
+from training.watermark import WatermarkKeyError
 from training import registry as reg
 from training.generator import BatchRunner
 from training.prompts import load_fallback, minilm_scorer, recommend
@@ -277,6 +280,7 @@ class MusicService:
         self.admission = Admission(s.max_concurrent, s.max_queue)
         self.renders = Admission(s.render_concurrent, s.render_queue)  # its own pool: renders never starve generation
         self.store = PieceStore(s.pieces_dir)
+        self.verify_index = PieceIndex(self.store)  # stored pieces' interval triples, for POST /v1/verify
         self.pruner = Pruner(self.store, Policy.from_config(self.cfg))
         lake_limits = Limits.from_config(self.cfg)
         self.limits = dataclasses.replace(lake_limits, max_bytes=min(lake_limits.max_bytes, s.max_upload_bytes))
@@ -562,6 +566,20 @@ class MusicService:
         await self._wrote(reader, written)
         return UploadResponse(id=upload_id, content_sha256=sha, n_tracks=up.n_tracks, n_notes=up.n_notes,
                               duration_s=round(up.duration_s, 3), melody_notes=int(len(up.melody)))
+
+    @api.post(VERIFY_PATH, response_model=VerifyResponse,
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  t: {"schema": {"type": "string", "format": "binary"}} for t in ("audio/midi", "application/octet-stream")}}},
+              responses={**COMMON_ERRORS})
+    async def verify_route(self, request: Request, reader: Reader = Depends(caller)) -> VerifyResponse:
+        """Whether a MIDI file carries this deployment's watermark, and the stored piece it comes from."""
+        data = await request.body()
+        try:
+            return await asyncio.to_thread(verify_midi, data, self.limits, self.verify_index, reader)
+        except MidiError as e:
+            raise ApiError(422, f"invalid request: body: {e}") from None
+        except WatermarkKeyError as e:
+            raise ApiError(503, f"verification unavailable: {e}") from None
 
     @api.api_route(PIECES_PATH + "/{piece_id}.{fmt}", methods=["GET", "HEAD"], response_class=FileResponse,
                    responses={**COMMON_ERRORS, **NOT_FOUND, **RENDER_ERRORS, 200: {"description": "the file", "content": {

@@ -26,7 +26,7 @@ import re
 import secrets
 from typing import Awaitable, Callable, Optional
 
-from serving.api import API_KEY_HEADER, REQUEST_ID_HEADER, UPLOADS_PATH, ErrorResponse
+from serving.api import API_KEY_HEADER, REQUEST_ID_HEADER, UPLOADS_PATH, VERIFY_PATH, ErrorResponse
 
 log = logging.getLogger("ray.serve")
 MAX_JSON_DEPTH = 32
@@ -136,7 +136,7 @@ class Gate:
 
     @staticmethod
     async def _read_body(receive, headers: dict, path: str, s) -> bytes:
-        limit = s.max_upload_bytes if path.startswith(UPLOADS_PATH) else s.max_body_bytes
+        limit = s.max_upload_bytes if path.startswith((UPLOADS_PATH, VERIFY_PATH)) else s.max_body_bytes
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
             raise ApiError(413, f"request body too large: the limit is {limit} bytes")

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import math
 import os
 import secrets
@@ -63,6 +64,8 @@ class WatermarkKeyError(RuntimeError):
 _lock = threading.Lock()
 _key: bytes | None = None
 _loaded = False
+_failure: str | None = None
+log = logging.getLogger(__name__)
 
 
 def load_key() -> bytes | None:
@@ -90,25 +93,35 @@ def load_key() -> bytes | None:
 
 
 def active_key() -> bytes | None:
-    """The key the sampler marks with (loaded once per process; :func:`use_key` overrides it)."""
-    global _key, _loaded
+    """The key the sampler marks with (loaded once per process; :func:`use_key` overrides it). A key that
+    cannot be read or made is logged once and nothing is marked (generation goes on; verifying says why)."""
+    global _key, _loaded, _failure
     if not _loaded:
         with _lock:
             if not _loaded:
                 try:
-                    _key = load_key()
-                except FileExistsError:  # another process made it between the check and the create
-                    _key = load_key()
+                    try:
+                        _key = load_key()
+                    except FileExistsError:  # another process made it between the check and the create
+                        _key = load_key()
+                except (WatermarkKeyError, OSError) as e:
+                    _key, _failure = None, f"{type(e).__name__}: {e}"
+                    log.warning("watermark: no key, pieces are not marked (%s)", _failure)
                 _loaded = True
     return _key
 
 
+def key_failure() -> str | None:
+    """Why :func:`active_key` has no key although marking is on (None: it has one, or marking is off)."""
+    return _failure
+
+
 def use_key(key: bytes | str | None) -> None:
     """Mark with ``key`` from now on in this process (None: no mark); tests and benchmarks use it."""
-    global _key, _loaded
+    global _key, _loaded, _failure
     with _lock:
         _key = key.encode() if isinstance(key, str) else key
-        _loaded = True
+        _loaded, _failure = True, None
 
 
 # -- the green list ---------------------------------------------------------------------------------------

@@ -173,3 +173,77 @@ def test_the_key_comes_from_the_environment_a_file_or_is_made(monkeypatch, tmp_p
     assert os.stat(path).st_mode & 0o077 == 0
     monkeypatch.setenv(wm.ENV_SWITCH, "off")
     assert wm.load_key() is None
+
+
+# -- verifying: the service's and the command's answer, and the stored piece a file comes from -----------------
+def _record(midi: bytes, reader, request_id: str):
+    from serving.api import PieceInfo, PieceRecord
+    from serving.store import content_id
+    from training.request import Attributes
+
+    pid, sha = content_id(midi)
+    at = "2026-12-07T00:00:00.000+00:00"
+    attrs = Attributes(style="pop", bpm=100, key="C major", time_signature="4/4", instruments=["piano"],
+                       progression=["I"], chords=["C"], sources={})
+    info = PieceInfo(id=pid, content_sha256=sha, created_at=at, request={"prompt": "p"}, attributes=attrs,
+                     provenance={"generator": {"name": "g", "version": 1, "ref": "1"}, "generator_run_id": "r",
+                                 "data_versions": {"t": 3}},
+                     tracks=[], chords=["C"], seed=1, n_notes=1, duration_s=1.0, n_steps=3, urls={})
+    return PieceRecord(request_id=request_id, key=reader.key, tenant=reader.tenant, created_at=at, piece=info)
+
+
+@pytest.fixture()
+def store(pieces, tmp_path):
+    from serving.store import PieceStore, Reader
+
+    s = PieceStore(tmp_path / "pieces")
+    for i, midi in enumerate(pieces["marked"][:2]):
+        s.save(midi, _record(midi, Reader("alice", "team-a"), f"r{i}"))
+    wm.use_key(KEY)
+    yield s
+    wm.use_key(wm.load_key())
+
+
+def test_verify_names_the_stored_piece_an_edited_file_comes_from(pieces, store):
+    from lake.midi_features import Limits, MidiError
+    from serving.store import Reader, content_id
+    from serving.verify import PieceIndex, verify
+
+    alice, bob = Reader("alice2", "team-a"), Reader("bob", "bob")
+    index = PieceIndex(store)
+    edited = _transposed(Score.from_midi(pieces["marked"][1]), 5)
+    edited = edited.clip(0, edited.ticks_per_quarter * 4 * 8).dumps_midi()  # and cut to 8 bars
+    got = verify(edited, Limits(), index, alice)
+    assert got.ours and got.piece_id == content_id(pieces["marked"][1])[0] and got.piece_share >= 0.5, got
+    assert "ours" in got.verdict and got.piece_id in got.verdict
+    hidden = verify(edited, Limits(), index, bob)  # another tenant's piece is not named
+    assert hidden.ours and hidden.piece_id is None
+    unstored = verify(pieces["marked"][2], Limits(), index, alice)
+    assert unstored.ours and unstored.piece_id is None
+    theirs = verify(pieces["unmarked"][1], Limits(), index, alice)
+    assert not theirs.ours and theirs.verdict.startswith("not ours")
+    with pytest.raises(MidiError):
+        verify(b"not a midi file", Limits(), index, alice)
+    wm.use_key(None)
+    with pytest.raises(wm.WatermarkKeyError, match="off"):
+        verify(pieces["marked"][0], Limits(), index, alice)
+
+
+def test_the_verify_command(pieces, store, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from musiclake.cli import app
+    from serving.store import content_id
+
+    path = tmp_path / "mine.mid"
+    path.write_bytes(pieces["marked"][0])
+    run = CliRunner().invoke(app, ["verify", str(path), "--json", "--set", f"serve.pieces_dir={store.root}"])
+    assert run.exit_code == 0, run.output
+    got = json.loads(run.stdout)
+    assert got["ours"] and got["piece_id"] == content_id(pieces["marked"][0])[0]
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"MThd nonsense")
+    run = CliRunner().invoke(app, ["verify", str(bad)])
+    assert run.exit_code == 1 and "bad.mid" in run.stderr and len(run.stderr.strip().splitlines()) == 1
