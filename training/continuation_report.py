@@ -87,6 +87,8 @@ def measure_song(path: Path, generator, seed: int) -> dict:
     new = window(w.score, origin, origin + NEW_BARS * bar, r.numerator, r.denominator)
     real_next = window(full, origin, origin + NEW_BARS * bar, r.numerator, r.denominator)
     out["cont_key"], out["cont_tempo_err"] = _key_tempo(ctx, new)
+    out["real_key"], out["real_tempo_err"] = _key_tempo(ctx, real_next)  # what the song itself does there
+    out["real_cross_end"] = out["real_kept_changed"] = 0
     out["cont_cross_upload"] = sum(n.end > origin for t in w.score.tracks for n in t.notes if n.time < origin)
     out["cont_cross_end"] = sum(n.end > origin + NEW_BARS * bar for t in w.score.tracks for n in t.notes
                                 if n.time >= origin)
@@ -94,6 +96,9 @@ def measure_song(path: Path, generator, seed: int) -> dict:
     out["cont_stats"] = (_stats(ctx), _stats(new), _stats(real_next))
     # infill: the melody, then every track
     lo, hi = r.offset + (REGION[0] - 1) * bar, r.offset + REGION[1] * bar
+    out["real58_key"], out["real58_tempo_err"] = _key_tempo(window(upload, r.offset, lo, r.numerator, r.denominator),
+                                                            window(upload, lo, hi, r.numerator, r.denominator))
+    out["real58_cross_end"] = out["real58_kept_changed"] = 0
     for name, track in (("inf_mel", r.roles["melody"]), ("inf_all", None)):
         w = infill(upload, generator, REGION[0], REGION[1], seed=seed, track=track)
         out[name + "_kept_changed"] = sum(len(set(_notes(a, lo, hi)) ^ set(_notes(b, lo, hi)))
@@ -128,16 +133,19 @@ def report(generator, paths: list[Path], seed: int = 1, out=print) -> list[dict]
 
     out(f"{n} songs, the first {UPLOAD_QUARTERS} quarters of each as the upload "
         f"(bars: {', '.join(str(r['bars']) for r in rows)})\n")
-    out(f"{'':<34}{'continue 8 bars':>18}{'infill 5-8 melody':>20}{'infill 5-8 all':>18}")
+    cols = ("cont", "real", "inf_mel", "inf_all", "real58")
+    widths = (18, 16, 20, 18, 16)
+    out(f"{'':<34}{'continue 8 bars':>18}{'(song: next 8)':>16}{'infill 5-8 melody':>20}{'infill 5-8 all':>18}"
+        f"{'(song: 5-8)':>16}")
     for label, fmt, keys in (
-            ("key of new bars = context's", "{:.2f}", ("cont_key", "inf_mel_key", "inf_all_key")),
+            ("key of new bars = context's", "{:.2f}", tuple(c + "_key" for c in cols)),
             ("... or its relative", "{:.2f}", None),
-            ("onset tempo new/context, median", "{:.2f}", ("cont_tempo_err", "inf_mel_tempo_err", "inf_all_tempo_err")),
-            ("... within 10 %", "{:.2f}", ("cont_tempo_err", "inf_mel_tempo_err", "inf_all_tempo_err")),
-            ("new notes past the join", "{:d}", ("cont_cross_end", "inf_mel_cross_end", "inf_all_cross_end")),
-            ("kept notes changed", "{:d}", ("cont_kept_changed", "inf_mel_kept_changed", "inf_all_kept_changed"))):
+            ("onset tempo new/context, median", "{:.2f}", tuple(c + "_tempo_err" for c in cols)),
+            ("... within 10 %", "{:.2f}", tuple(c + "_tempo_err" for c in cols)),
+            ("new notes past the join", "{:d}", tuple(c + "_cross_end" for c in cols)),
+            ("kept notes changed", "{:d}", tuple(c + "_kept_changed" for c in cols))):
         if keys is None:
-            cells = [share_ok(k) for k in ("cont_key", "inf_mel_key", "inf_all_key")]
+            cells = [share_ok(c + "_key") for c in cols]
         elif "key" in keys[0] and "kept" not in keys[0]:
             cells = [share(k) for k in keys]
         elif "tempo" in keys[0] and label.startswith("..."):
@@ -146,7 +154,7 @@ def report(generator, paths: list[Path], seed: int = 1, out=print) -> list[dict]
             cells = [float(np.nanmedian([r[k] for r in rows])) for k in keys]
         else:
             cells = [int(sum(r[k] for r in rows)) for k in keys]
-        out(f"{label:<34}" + "".join(f"{fmt.format(c):>{w}}" for c, w in zip(cells, (18, 20, 18))))
+        out(f"{label:<34}" + "".join(f"{fmt.format(c):>{w}}" for c, w in zip(cells, widths)))
     out(f"upload notes sounding past its end: {sum(r['cont_cross_upload'] for r in rows)}")
     out("\nmelody statistics (median over songs): context | new bars | the song's own bars there")
     out(f"{'':<16}{'continue: context':>18}{'new':>10}{'real next':>11}{'infill: real 5-8':>18}{'melody':>10}{'all':>10}")

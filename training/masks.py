@@ -258,7 +258,9 @@ def roots_and_fifths(s: Slot, v):
     return [p for p in v if p % 12 in ok]
 
 
-SOFT = frozenset({within_a_leap, covers_the_chord, under_the_tune})  # skipped where they would leave nothing
+# skipped where they would leave nothing (room_for_the_chord: a slow 2/4 bar has two beats for a triad, so the
+# chord is struck together on the downbeat rather than not at all)
+SOFT = frozenset({within_a_leap, covers_the_chord, under_the_tune, room_for_the_chord})
 
 # -- the biases: (slot) -> values -> logit added (a preference, not a rule) --------------------------
 MAX_LEAP = 12

@@ -111,3 +111,11 @@ def test_bad_bars_and_a_drum_track_are_refused_in_one_line(generator, upload):
         infill(upload, generator, 1, 2, seed=0, track=drum)
     with pytest.raises(ContinuationError, match="bars must be"):
         continue_piece(upload, generator, 0, seed=0)
+
+
+def test_a_slow_two_four_piece_has_its_harmony(generator):
+    """Two beats cannot hold a triad broken on the beat: it is struck together (it was left out)."""
+    from training.request import PieceRequest
+
+    res = generator.generate(PieceRequest(time_signature="2/4", bpm=70, bars=4, seed=1))
+    assert next(t for t in res.tracks if t.role == "harmony").n_notes >= 4 * 3
