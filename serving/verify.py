@@ -80,8 +80,7 @@ def verify(data: bytes, limits: Limits, index: PieceIndex | None, reader: Reader
     with time_limit(limits.max_seconds, "verify"):
         score = parse_midi(data)
         check_score(score, limits)
-        found = wm.triples(wm.lines(score))
-    v = wm.score_triples(found, key)
+        v, found = wm.read(score, key)
     piece_id, share = (index.best(found, reader) if index is not None else (None, 0.0))
     if v.n < wm.MIN_SCORED:
         verdict = f"too few notes to tell ({v.n} interval triples; {wm.MIN_SCORED} needed)"
