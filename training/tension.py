@@ -9,9 +9,10 @@ tension is 0 throughout: then nothing here runs and the piece is the one written
 What a bar at tension ``t`` changes (every hook returns at once where the plan has no tension):
 
 * **harmony**: the bar's chord gains tension tones as ``t`` rises (:func:`chord_tones`): the ninth,
-  then the seventh, then the tritone (#11) and the flat ninth. The masks that read a chord's tones
+  then the seventh, then the tritone (#11). The masks that read a chord's tones
   (the harmony plays them, the melody's main notes rest on them) then write clusters, added-note
-  chords and appoggiaturas: dissonant intervals among the notes that sound together;
+  chords and appoggiaturas: dissonant intervals among the notes that sound together (a flat ninth as
+  well made the share of dissonant pairs overshoot the brief's ~35 % at tension 1, so it is left out);
 * **register**: the harmony's and the bass's floors drop (:func:`floor`) and their pitches lean down
   (:func:`pitch_bias`); the melody leans to the tension tones over the triad's;
 * **rhythm**: the melody's onsets lean to the off-beat 16ths and its durations to short ones, the
@@ -34,8 +35,8 @@ import numpy as np
 TENSION_MAX_POINTS = 64
 # Tension tones, in the order they join a chord as the tension rises (intervals above the root), and the
 # tension from which each one joins: the ninth, the chord's seventh (major or minor, whichever it lacks),
-# the tritone (#11), the flat ninth.
-ADDED = ((0.25, "9"), (0.5, "7"), (0.8, "#11"), (1.01, "b9"))
+# the tritone (#11).
+ADDED = ((0.25, "9"), (0.5, "7"), (0.8, "#11"))
 FLOOR_DROP = {"harmony": 2, "bass": 2}  # semitones the role's lowest pitch drops at tension 1
 LOW_BIAS = 0.35  # logit per octave above the role's floor, taken off at tension 1 (harmony, bass)
 TENSE_TONE_BIAS = 1.6  # logit added to the melody's tension tones at tension 1
@@ -93,8 +94,6 @@ def chord_tones(root: int, intervals: tuple[int, ...], t: float) -> frozenset:
                 pcs.add((root + (10 if minor else 11)) % 12)
         elif name == "#11":
             pcs.add((root + 6) % 12)
-        elif name == "b9":
-            pcs.add((root + 1) % 12)
     return frozenset(pcs)
 
 
