@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from serving import render as R
+from serving import render_engrave
 from serving.render import FORMATS, MEDIA_TYPES, PieceMeta, RenderError, check_audio, render
 
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
@@ -344,7 +345,7 @@ def test_svg_engraves_every_note_head(midi, musicxml):
 def test_svg_pages_are_stacked_into_one_document(midi, monkeypatch):
     long_midi = make_midi([(n, p, [(s + b * 8 * Q, d, pi, v) for b in range(12) for s, d, pi, v in notes])
                            for n, p, notes in TRACKS])
-    monkeypatch.setattr(R, "SVG_PAGE_HEIGHT", 3000)  # force several pages
+    monkeypatch.setattr(render_engrave, "SVG_PAGE_HEIGHT", 3000)  # force several pages
     svg = render("svg", long_midi, META)
     root = ET.fromstring(svg)
     pages = [el for el in root if _strip(el.tag) == "svg"]
