@@ -198,7 +198,8 @@ STYLE_WORDS: dict[str, tuple[str, ...]] = {
     "pop": ("pop", "k-pop", "j-pop", "c-pop", "catchy", "mainstream", "ballad", "r&b", "hip hop", "hip-hop", "rap",
             "流行", "情歌", "说唱", "嘻哈", "节奏布鲁斯",
             "hook", "sing-along chorus", "radio", "top 40", "boy band", "girl group", "idol", "tiktok", "love song",
-            "breakup song", "slow jam", "dance-pop", "trap", "偶像", "女团", "男团", "金曲", "ktv", "华语", "打歌"),
+            "breakup song", "slow jam", "dance-pop", "trap", "偶像", "女团", "男团", "金曲", "ktv", "华语", "打歌",
+            "抒情曲", "抒情歌"),
     "rock": ("rock", "metal", "punk", "grunge", "hard rock", "indie rock", "riff", "guitar riff",
              "摇滚", "金属", "朋克", "重金属",
              "pop-punk", "power chord", "distorted", "distortion", "guitar solo", "headbanging", "garage band",
@@ -849,10 +850,22 @@ GENRE_STYLE: dict[str, str] = {
     "工业": "electronic", "极简": "electronic", "合成器流行": "electronic", "暗黑氛围": "ambient",
     "世界音乐": "folk", "凯尔特": "folk", "中世纪": "folk", "香颂": "folk", "融合爵士": "jazz", "酸爵士": "jazz",
     "管弦乐": "film", "原声带": "film", "交响乐": "classical", "当代古典": "classical",
+    "mariachi": "folk", "墨西哥流浪乐队": "folk", "马里亚奇": "folk", "沙发音乐": "jazz", "蓝草": "folk", "tango": "folk", "探戈": "folk",
+    "神游舞曲": "electronic", "synth pop": "electronic",
 }
 # The mood a style has when the prompt names none (a word for the style, none for the mood): what the zero-shot
 # guess was asked for before; the guess was right 5 times in 26 on the second batch of development prompts, this
 # 14 times (and a Chinese prompt and its English translation now agree).
+# The tradition an instrument names when nothing else names a style (GM programs): decided the same way for a
+# prompt and its translation, where the zero-shot guess reads English better than Chinese.
+INSTRUMENT_STYLE: dict[int, str] = {
+    **{p: "classical" for p in (6, 8, 14, 41, 42, 46, 47, 60, 68, 69, 70, 71, 72)},  # harpsichord .. piccolo
+    **{p: "folk" for p in (21, 22, 23, 75, 78, 79, 104, 105, 106, 107, 108, 109, 110, 111, 77, 76)},
+    **{p: "jazz" for p in (11, 26, 32, 64, 65, 66, 67, 59)},  # vibraphone, jazz guitar, upright bass, saxes
+    **{p: "rock" for p in (29, 30)},  # overdriven, distortion guitar
+    **{p: "electronic" for p in (*range(80, 88), 38, 39)},  # synth leads, synth basses
+    **{p: "ambient" for p in (*range(88, 96), 99)},  # pads, atmosphere
+}
 STYLE_MOOD = {"classical": "calm", "folk": "happy", "jazz": "relaxed", "pop": "happy", "rock": "energetic",
               "electronic": "energetic", "ambient": "calm", "film": "epic"}
 # The MidiCaps mood/theme tags (MTG-Jamendo) and their Chinese names -> the MOODS name each means; None: a
@@ -904,6 +917,7 @@ MOOD_TAGS: dict[str, str | None] = {
     "sensual": "romantic", "victorious": "epic", "adventurous": "epic", "funky": "happy", "gentle breeze": "calm",
     "delicate": "calm", "hazy": "calm", "shimmering": "calm", "朦胧": "calm", "细腻": "calm", "lament": "sad",
     "哀歌": "sad", "催泪": "sad", "tearjerker": "sad", "tear-jerker": "sad", "胜利": "epic", "victory": "epic",
+    "充满能量": "energetic", "能量": "energetic", "阴郁": "sad", "异想天开": "happy", "moody": "melancholic",
 }
 
 # -- what a style implies: instruments for a genre tag that says more than the style ------------------------
@@ -1030,7 +1044,7 @@ IMPLIED_MOOD: dict[str, str] = {
     "techno": "energetic", "trance": "energetic", "迷幻舞曲": "energetic",
     "heavy metal": "energetic", "hard rock": "energetic", "emo": "melancholic", "screaming": "energetic", "halloween": "dark", "fiesta": "joyful", "mariachi": "joyful",
     "coding": "calm", "boss fight": "epic", "fight": "energetic", "fighting": "energetic", "trip-hop": "melancholic",
-    "trip hop": "melancholic", "moody": "melancholic", "slow jam": "romantic", "打斗": "energetic", "春节": "joyful",
+    "trip hop": "melancholic", "神游舞曲": "melancholic", "slow jam": "romantic", "打斗": "energetic", "春节": "joyful",
     "新年": "joyful", "庙会": "joyful", "8位": "happy", "万圣节": "dark",
     # scenes and genres found in the second batch of development prompts (training/understanding/dev_prompts.yaml)
     "spring": "bright", "spring morning": "bright", "春天": "bright", "春日": "bright", "早晨": "bright",

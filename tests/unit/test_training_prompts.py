@@ -2,7 +2,7 @@
 
 import pytest
 
-from lake.vocab import KEY_NAMES, MOODS, STYLE_WORDS, STYLES, chord_names
+from lake.vocab import KEY_NAMES, MOODS, STYLE_WORDS, STYLES, TEMPO_TERMS, chord_names
 from training.prompts import DEFAULT_STYLE, STYLE_DEFAULTS, recommend
 
 EXAMPLES = ["relaxed cafe afternoon with a touch of electronic", "咖啡馆午后的轻松氛围,带点电子音乐元素"]
@@ -55,7 +55,7 @@ def test_request_values_beat_everything_written_in_the_prompt():
 
 def test_precedence_below_explicit_values():
     # tempo word beats the mood's tempo; the mood's tempo beats the style's
-    assert recommend("slow happy pop").bpm == 72
+    assert recommend("slow happy pop").bpm == TEMPO_TERMS["slow"][2]  # the word's own tempo (happy's 120 is outside)
     assert recommend("happy rock").bpm == MOODS["happy"].bpm
     assert recommend("rock").bpm == STYLE_DEFAULTS["rock"].bpm
     # a minor mood picks a minor key and the style's minor progression

@@ -280,3 +280,19 @@ def test_a_mood_nothing_names_comes_from_the_tempo_word_then_the_style_not_a_gue
     b = recommend("一个爵士三重奏", clap=Guess())
     assert (b.mood, b.bpm) == (a.mood, a.bpm)
     assert recommend("something", clap=Guess()).mood == "sad"  # nothing known at all: the guess, as before
+
+
+def test_an_instrument_that_names_a_tradition_decides_a_style_nothing_else_names():
+    from training.understanding import recommend
+
+    class Guess:  # a fallback that would say "electronic" for anything
+        def scores(self, text, group):
+            return {"electronic": 0.9, "classical": 0.1} if group == "style" else {}
+
+    for prompt, style in [("a relaxing harp piece in 6/8", "classical"), ("放松的竖琴曲，6/8拍", "classical"),
+                          ("a fast breakdown with banjo", "folk"), ("vibraphone and upright bass", "jazz")]:
+        a = recommend(prompt, clap=Guess())
+        assert (a.style, a.sources["style"]) == (style, "inferred"), prompt
+    assert recommend("a harp piece, techno", clap=Guess()).style == "electronic"  # a style word still wins
+    a, b = recommend("a sad oboe melody over strings"), recommend("弦乐衬托下悲伤的双簧管旋律")
+    assert a.key == b.key  # the likely key does not hang on the order the instruments are named in

@@ -16,8 +16,9 @@ PAIRS_PATH = Path(__file__).with_name("paired_prompts.yaml")
 ATTRIBUTES = ("style", "mood", "bpm", "key", "time_signature", "instruments", "chords", "sources")
 
 
-def load_pairs(path: str | Path = PAIRS_PATH) -> list[tuple[str, str]]:
-    return [tuple(p) for p in yaml.safe_load(Path(path).read_text(encoding="utf-8"))["pairs"]]
+def load_pairs(path: str | Path = PAIRS_PATH, split: str = "test") -> list[tuple[str, str]]:
+    """The ``dev`` pairs (looked at while growing the vocabulary) or the ``test`` pairs (only scored)."""
+    return [tuple(p) for p in yaml.safe_load(Path(path).read_text(encoding="utf-8"))[split]]
 
 
 def agreement(pairs: list[tuple[str, str]], recommend_fn: Callable) -> tuple[dict[str, float], list[tuple]]:

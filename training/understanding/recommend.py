@@ -21,8 +21,8 @@ value is taken and ``Attributes.notes`` says so; an instrument General MIDI cann
 
 from __future__ import annotations
 
-from lake.vocab import (GENRE_BPM, GENRE_INSTRUMENTS, INSTRUMENT_WORDS, MOODS, STYLE_DEFAULTS, STYLE_HINTS, STYLE_MOOD,
-                        TEMPO_TERMS,
+from lake.vocab import (GENRE_BPM, GENRE_INSTRUMENTS, INSTRUMENT_STYLE, INSTRUMENT_WORDS, MOODS, STYLE_DEFAULTS,
+                        STYLE_HINTS, STYLE_MOOD, TEMPO_TERMS,
                         chord_names, instrument_name, instrument_program, parse_chord, parse_key, tempo_bin)
 from training.request import MAX_BAR_STEPS, BARS_MAX, Attributes, PieceRequest, can_carry_melody  # noqa: F401
 from training.understanding import implied, stated as reader
@@ -144,6 +144,11 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
         style, _ = _vote(by_instrument)  # "erhu", "fiddle", "二胡": an instrument that names its tradition
         sources["style"] = "inferred"
         because["style"] = f"the instruments: {', '.join(dict.fromkeys(w for _, _, w in by_instrument))}"
+    elif by_program := [(p, INSTRUMENT_STYLE[instrument_program(n)], w) for p, n, w in st.instruments
+                        if instrument_program(n) in INSTRUMENT_STYLE]:
+        style, _ = _vote(by_program)  # "harp", "oboe", "banjo", "vibraphone": the tradition the instrument names
+        sources["style"] = "inferred"
+        because["style"] = f"the instruments: {', '.join(dict.fromkeys(w for _, _, w in by_program))}"
     elif scorer is not None and (style := guess(scorer, text, "style", STYLE_MIN_P)):
         sources["style"], because["style"] = "clap", "the zero-shot model's best guess; no style word"
     else:
@@ -255,7 +260,7 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
 
     # -- key -------------------------------------------------------------------------------------------------------
     written_chords = list(chords) if chords is not None else (st.chords or None)
-    seed = (tuple(sorted(set(moods))), tempo_bin(bpm), ts, tuple(instruments))  # never the wording
+    seed = (tuple(sorted(set(moods))), tempo_bin(bpm), ts, tuple(sorted(instruments)))  # never the wording or order
     numerals_mode = None
     if st.numerals and not st.numerals[0].startswith(("@", "#")):
         numerals_mode = "minor" if st.numerals[0].lstrip("b#").startswith("i") and \
