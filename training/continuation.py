@@ -2,7 +2,7 @@
 
 Both read the upload as the model reads music: its pitched tracks take the roles (the highest line is
 the melody, the lowest, when it sits low, the bass, the fullest other track the harmony), their notes
-on the 16th grid of the upload's own bars, the key the notes say (music21's analyzer), the tempo and
+on the 16th grid of the upload's own bars (a track named "melody" or "vocal" is the melody), the key the notes say (music21's analyzer), the tempo and
 meter the file declares, a chord per bar read from the notes (:func:`training.analysis.chords_per_bar`),
 each role's register from its notes. The sampler is given the context bars (the role's notes are fed
 as they are) and writes only the bars asked for (``Plan.fill``), under the same masks as any piece.
@@ -40,6 +40,7 @@ CONTEXT_BARS = 8
 MAX_NEW_BARS = 32
 LOW_MEAN = 55  # a track whose mean pitch is under this (G3) is the bass when it is not the melody
 ROLE_ORDER = ("melody", "harmony", "bass")
+MELODY_NAMES = {"melody", "vocal", "vocals", "voice", "lead", "lead vocal"}
 
 
 class ContinuationError(ValueError):
@@ -89,7 +90,8 @@ def read(score: Score) -> Reading:
     if not pitched:
         raise ContinuationError("the upload has no pitched notes")
     means = {i: float(t.notes.numpy()["pitch"].mean()) for i, t in pitched}
-    melody = max(means, key=means.get)
+    named = [i for i, t in pitched if t.name.strip().lower() in MELODY_NAMES]
+    melody = named[0] if named else max(means, key=means.get)  # a track called "melody" (POP909), else the highest
     rest = [i for i, _ in pitched if i != melody]
     roles = {"melody": melody}
     low = min(rest, key=means.get) if rest else None

@@ -119,3 +119,26 @@ def test_a_slow_two_four_piece_has_its_harmony(generator):
 
     res = generator.generate(PieceRequest(time_signature="2/4", bpm=70, bars=4, seed=1))
     assert next(t for t in res.tracks if t.role == "harmony").n_notes >= 4 * 3
+
+
+def test_the_api_shapes_and_the_pieces_description(generator, upload):
+    from pydantic import ValidationError
+
+    from serving import from_upload
+    from serving.api import ContinueRequest, InfillRequest
+
+    uid = "ab" * 10
+    with pytest.raises(ValidationError, match="last_bar"):
+        InfillRequest(upload=uid, first_bar=4, last_bar=3)
+    with pytest.raises(ValidationError, match="bars"):
+        ContinueRequest(upload=uid, bars=33)
+    with pytest.raises(ValidationError, match="upload"):
+        ContinueRequest(upload="../etc/passwd")
+    w = from_upload.write(generator, InfillRequest(upload=uid, first_bar=2, last_bar=3, track=0), upload, seed=2)
+    assert w.region == (2, 3)
+    tracks = from_upload.tracks(w)
+    by_name = {upload.tracks[i].name: t for i, t in enumerate(tracks)}
+    assert by_name["melody"].source == "model" and by_name["bass"].source == "upload"
+    assert by_name["drums"].source == "upload" and by_name["drums"].program == -1
+    attrs = from_upload.attributes(w, "pop")
+    assert attrs.key == w.reading.key and attrs.sources["key"] == "inferred" and len(attrs.chords) == 8
