@@ -5,7 +5,7 @@ bar). The hidden state of each beat is a chord named relative to the key: its ro
 tonic of the major key (a minor key is read from its relative major, so A minor's Am is ``9:min``) and
 its quality (:data:`QUALITIES`). Both tables the model needs were counted on the POP909 training songs
 (:mod:`training.harmonize_eval` ``learn``; never a held-out song) and live in
-``training/data/harmony_pop909.json``:
+``training/tables/harmony_pop909.json``:
 
 * transitions from one beat's chord to the next, one table for beats that start a bar and one for the
   beats inside it (pop chords change on the downbeat);
@@ -33,7 +33,7 @@ import numpy as np
 from lake.midi_features import estimate_key
 from lake.vocab import CHORD_QUALITIES, PITCH_CLASSES, chord_symbol, key_name
 
-TABLE_PATH = Path(__file__).parent / "data" / "harmony_pop909.json"
+TABLE_PATH = Path(__file__).parent / "tables" / "harmony_pop909.json"
 QUALITIES = ("maj", "min", "7", "min7", "maj7", "dim", "sus4", "sus2")
 EMISSION_WEIGHT = 2.0  # per beat of melody: log-probabilities of the melody against those of the transitions (tuned on training songs)
 ONSET_BONUS = 0.5  # a note starting inside a beat weighs (1 + bonus) x its sounding time there

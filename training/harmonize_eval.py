@@ -2,7 +2,7 @@
 
 ``python -m training.harmonize_eval learn`` counts the tables of :mod:`training.harmonize` on every POP909
 song that is not held out (:data:`training.realism.HELD_OUT_POP909`) and writes
-``training/data/harmony_pop909.json``. ``python -m training.harmonize_eval`` (``make bench-harmonize``)
+``training/tables/harmony_pop909.json``. ``python -m training.harmonize_eval`` (``make bench-harmonize``)
 harmonizes the melody track (``MELODY``) of each held-out song on its labelled beats and scores it per
 beat against ``chord_midi.txt`` with ``mir_eval.chord`` (root, majmin, thirds; beats whose reference is
 ``N`` left out), beside the baseline of :func:`training.harmonize.baseline` and the reference chords' own
