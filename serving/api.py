@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from lake.vocab import parse_key
+from lake.vocab import STYLES, normalize_style, parse_key
 from training.request import (BARS_MAX, BARS_MIN, BPM_MAX, BPM_MIN, Attributes, PieceRequest, Role, Source,  # noqa: F401
                               TrackResult, parse_time_signature)
 from training.tension import check as check_tension
@@ -20,6 +20,8 @@ API_VERSION = "v1"
 RECOMMEND_PATH = f"/{API_VERSION}/recommend"
 GENERATE_PATH = f"/{API_VERSION}/generate"
 UPLOADS_PATH = f"/{API_VERSION}/uploads"
+CONTINUE_PATH = f"/{API_VERSION}/continue"  # an upload + N bars after it (training.continuation)
+INFILL_PATH = f"/{API_VERSION}/infill"  # an upload with bars i..j of one track, or all, written anew
 PIECES_PATH = f"/{API_VERSION}/pieces"
 MODELS_PATH = f"/{API_VERSION}/models"
 VERIFY_PATH = f"/{API_VERSION}/verify"  # a MIDI file -> is it ours (the watermark), which stored piece (serving.verify)
@@ -212,6 +214,52 @@ class UploadResponse(BaseModel):
     n_notes: int
     duration_s: float
     melody_notes: int = Field(description="notes in the track taken as the melody (the highest-pitched one)")
+
+
+class _FromUpload(BaseModel):
+    """Writing on from an upload (POST {UPLOADS_PATH}): docs/continuation.md."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    upload: str = Field(pattern=PIECE_ID, description=f"an upload's id (POST {UPLOADS_PATH})")
+    seed: int | None = Field(None, ge=0, le=2**31 - 1)
+    temperature: float = Field(0.9, ge=0.05, le=2.0)
+    model: str | None = ModelRefField
+    style: str = Field("pop", max_length=20, description="the style the model is told (the upload's key, tempo and "
+                                                          "meter are read from it)")
+    context_bars: int = Field(8, ge=1, le=16, description="bars of the upload the model reads before what it writes")
+
+    @field_validator("style")
+    @classmethod
+    def _style(cls, v: str) -> str:
+        if v.strip().lower() not in STYLES:
+            raise ValueError(f"{v!r} is not one of {', '.join(STYLES)}")
+        return normalize_style(v.strip().lower())
+
+
+class ContinueRequest(_FromUpload):
+    bars: int = Field(8, ge=1, le=32, description="new bars after the upload's last bar line")
+
+
+class InfillRequest(_FromUpload):
+    first_bar: int = Field(ge=1, le=10_000, description="first bar written anew (1-based)")
+    last_bar: int = Field(ge=1, le=10_000, description="last bar written anew (inclusive)")
+    track: int | None = Field(None, ge=0, le=10_000, description="the upload's track index to rewrite; default: "
+                                                                 "every pitched track (drums repeat the bar before)")
+
+    @field_validator("last_bar")
+    @classmethod
+    def _order(cls, v: int, info) -> int:
+        first = info.data.get("first_bar")
+        if first is not None and v < first:
+            raise ValueError(f"must be at least first_bar ({first})")
+        return v
+
+
+class FromUploadResponse(PieceInfo):
+    region: list[int] = Field(description="the first and last bar written anew (1-based, inclusive)")
+    upload: str
+    elapsed_ms: float
 
 
 class VerifyResponse(BaseModel):

@@ -62,6 +62,8 @@ from serving.gate import ApiError, Gate, key_from_headers
 from serving.guard import Admission, Busy, KeyFileError, KeyRing, RateLimiter
 from serving.retention import Policy, Pruner
 from serving.store import PieceNotFound, PieceStore, Reader, content_id
+from serving import from_upload
+from serving.api import CONTINUE_PATH, INFILL_PATH, ContinueRequest, FromUploadResponse, InfillRequest
 from serving.uploads import melody_notes, read_upload
 from serving.api import VERIFY_PATH, VerifyResponse
 from serving.verify import PieceIndex, verify as verify_midi
@@ -580,6 +582,58 @@ class MusicService:
             raise ApiError(422, f"invalid request: body: {e}") from None
         except WatermarkKeyError as e:
             raise ApiError(503, f"verification unavailable: {e}") from None
+
+    @api.post(CONTINUE_PATH, response_model=FromUploadResponse, responses={**COMMON_ERRORS, **NOT_FOUND, **BUSY})
+    async def continue_route(self, req: ContinueRequest, request: Request,
+                             reader: Reader = Depends(caller)) -> FromUploadResponse:
+        """An upload and N bars after it, in its key, tempo and meter (docs/continuation.md)."""
+        return await self._from_upload(req, request, reader)
+
+    @api.post(INFILL_PATH, response_model=FromUploadResponse, responses={**COMMON_ERRORS, **NOT_FOUND, **BUSY})
+    async def infill_route(self, req: InfillRequest, request: Request,
+                           reader: Reader = Depends(caller)) -> FromUploadResponse:
+        """An upload with bars first_bar..last_bar of one track (or every track) written anew, the rest kept."""
+        return await self._from_upload(req, request, reader)
+
+    async def _from_upload(self, req, request: Request, reader: Reader) -> FromUploadResponse:
+        t0 = time.perf_counter()
+        try:
+            data = await asyncio.to_thread(self.store.upload, req.upload, reader)
+            up = await asyncio.to_thread(read_upload, data, self.limits)
+        except PieceNotFound as e:
+            raise ApiError(404, str(e)) from None
+        except MidiError as e:
+            raise ApiError(422, f"invalid request: upload: {e}") from None
+        seed = req.seed if req.seed is not None else secrets.randbelow(2**31)
+        try:
+            async with self.admission.slot():
+                gen, gen_info = await self._model(reg.MODEL_NAME, req.model or self.cfg.serve.model_alias)
+                written = await asyncio.to_thread(from_upload.write, gen.model, req, up.score, seed)
+        except Busy as e:
+            raise _busy(e) from None
+        except ValueError as e:  # ContinuationError: bars the upload lacks, a drum track, a meter off the grid
+            raise ApiError(422, f"invalid request: {str(e).splitlines()[0]}") from None
+        midi = written.score.dumps_midi()
+        piece_id, sha = content_id(midi)
+        created = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        from symusic import TimeUnit
+
+        info = PieceInfo(
+            id=piece_id, content_sha256=sha, created_at=created, request=req.model_dump(exclude_none=True),
+            attributes=from_upload.attributes(written, req.style),
+            provenance=Provenance(generator=gen_info, generator_run_id=gen.run_id, data_versions=gen.data_versions,
+                                  melody_upload=req.upload),
+            tracks=from_upload.tracks(written), chords=list(written.reading.chords), seed=seed,
+            n_notes=int(written.score.note_num()), duration_s=float(written.score.to(TimeUnit.second).end()),
+            n_steps=written.n_steps,
+            urls={fmt: piece_url(piece_id, fmt) for fmt in FORMATS} | {"info": piece_url(piece_id),
+                                                                       "records": records_url(piece_id)})
+        record = PieceRecord(request_id=_request_id(request) or secrets.token_hex(8), key=reader.key,
+                             tenant=reader.tenant, created_at=created, piece=info)
+        with self.store.pin(piece_id):
+            await self._wrote(reader, await asyncio.to_thread(self.store.save, midi, record))
+        return FromUploadResponse(**info.model_dump(), region=list(written.region), upload=req.upload,
+                                  elapsed_ms=(time.perf_counter() - t0) * 1000)
 
     @api.api_route(PIECES_PATH + "/{piece_id}.{fmt}", methods=["GET", "HEAD"], response_class=FileResponse,
                    responses={**COMMON_ERRORS, **NOT_FOUND, **RENDER_ERRORS, 200: {"description": "the file", "content": {
