@@ -773,21 +773,22 @@ TEMPO_TERMS: dict[str, tuple[float, float, float]] = {
     "小快板": (100, 119, 110), "中快板": (105, 124, 116),
     # plain words. MidiCaps's own four (AMAAI-Lab/MidiCaps pipeline.py, the captioning pipeline of Melechovsky et
     # al. 2024: marks (80, 120, 160) over the rounded BPM) are Slow <= 80, Moderate tempo 81-120, Fast 121-160,
-    # Very fast > 160; the words near them follow them. (Its Italian markings use the lake's bins, each closed on
+    # Very fast > 160; the words near them follow them. A word alone gets a tempo inside the commonest bin of its
+    # range (slow 72, moderate 100, fast 130, very fast 176). (Its Italian markings use the lake's bins, each closed on
     # the right there: 60 BPM is Largo to MidiCaps and Adagio to tempo_bin; they differ at the integer edges only.)
-    "very slow": (40, 59, 50), "extremely slow": (20, 45, 36), "slow": (40, 80, 70), "slowly": (40, 80, 70),
-    "slow tempo": (40, 80, 70), "slow-paced": (40, 80, 70), "leisurely": (70, 89, 80), "unhurried": (60, 89, 72),
+    "very slow": (40, 59, 50), "extremely slow": (20, 45, 36), "slow": (40, 80, 72), "slowly": (40, 80, 72),
+    "slow tempo": (40, 80, 72), "slow-paced": (40, 80, 72), "leisurely": (70, 89, 80), "unhurried": (60, 89, 72),
     "moderate": (81, 120, 100), "moderate tempo": (81, 120, 100), "moderately": (81, 120, 100),
     "medium tempo": (81, 120, 100), "mid-tempo": (81, 120, 100), "midtempo": (81, 120, 100),
     "medium-paced": (81, 120, 100), "moderate pace": (81, 120, 100), "steady tempo": (81, 120, 100),
     "upbeat": (110, 139, 120), "uptempo": (110, 139, 128), "up-tempo": (110, 139, 128), "brisk": (110, 159, 132),
-    "fast": (121, 160, 140), "quick": (121, 160, 140), "fast-paced": (121, 160, 140), "fast tempo": (121, 160, 140),
+    "fast": (121, 160, 130), "quick": (121, 160, 130), "fast-paced": (121, 160, 130), "fast tempo": (121, 160, 130),
     "rapid": (140, 209, 170), "very fast": (161, 240, 176), "extremely fast": (210, 240, 220),
     "blistering": (180, 240, 200), "breakneck": (180, 240, 200), "frantic": (160, 240, 190),
-    "非常慢": (40, 59, 50), "极慢": (20, 45, 36), "慢速": (40, 80, 70), "缓慢": (40, 80, 70), "慢节奏": (40, 80, 70),
+    "非常慢": (40, 59, 50), "极慢": (20, 45, 36), "慢速": (40, 80, 72), "缓慢": (40, 80, 72), "慢节奏": (40, 80, 72),
     "慢悠悠": (60, 89, 72), "中速": (81, 120, 100), "中等速度": (81, 120, 100), "中等节奏": (81, 120, 100),
-    "中慢速": (72, 95, 84), "中快速": (110, 129, 118), "快速": (121, 160, 140), "快节奏": (121, 160, 140),
-    "节奏快": (121, 160, 140), "急速": (161, 240, 176), "非常快": (161, 240, 176), "极快": (210, 240, 220),
+    "中慢速": (72, 95, 84), "中快速": (110, 129, 118), "快速": (121, 160, 130), "快节奏": (121, 160, 130),
+    "节奏快": (121, 160, 130), "急速": (161, 240, 176), "非常快": (161, 240, 176), "极快": (210, 240, 220),
 }
 # "grave" alone means serious in an English prompt; it names a tempo only beside "tempo"/"pace" ("a Grave tempo").
 TEMPO_AMBIGUOUS = ("grave", "moderate", "moderately", "lento")
