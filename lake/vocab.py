@@ -773,9 +773,10 @@ TEMPO_TERMS: dict[str, tuple[float, float, float]] = {
     "小快板": (100, 119, 110), "中快板": (105, 124, 116),
     # plain words. MidiCaps's own four (AMAAI-Lab/MidiCaps pipeline.py, the captioning pipeline of Melechovsky et
     # al. 2024: marks (80, 120, 160) over the rounded BPM) are Slow <= 80, Moderate tempo 81-120, Fast 121-160,
-    # Very fast > 160; the words near them follow them. A word alone gets a tempo inside the commonest bin of its
-    # range (slow 72, moderate 100, fast 130, very fast 176). (Its Italian markings use the lake's bins, each closed on
-    # the right there: 60 BPM is Largo to MidiCaps and Adagio to tempo_bin; they differ at the integer edges only.)
+    # Very fast > 160; the words near them follow them. A word alone gets a tempo well inside one tempo bin (slow
+    # 72, moderate 100, fast 130, very fast 176; not 70 or 140, the bins' edges). (Its Italian markings use the
+    # lake's bins, each closed on the right there: 60 BPM is Largo to MidiCaps and Adagio to tempo_bin; they
+    # differ at the integer edges only.)
     "very slow": (40, 59, 50), "extremely slow": (20, 45, 36), "slow": (40, 80, 72), "slowly": (40, 80, 72),
     "slow tempo": (40, 80, 72), "slow-paced": (40, 80, 72), "leisurely": (70, 89, 80), "unhurried": (60, 89, 72),
     "moderate": (81, 120, 100), "moderate tempo": (81, 120, 100), "moderately": (81, 120, 100),
