@@ -8,6 +8,7 @@
     musiclake search TEXT    lake pieces for a text (labels + CLAP)      (training/search, clap/cli.py)
     musiclake serve          run the Ray Serve endpoint                  (serving/cli.py)
     musiclake generate       call a running endpoint, write a MIDI file  (serving/cli.py)
+    musiclake continue/infill  write on from a MIDI file through the endpoint (serving/from_upload_cli.py)
     musiclake verify FILE    is a MIDI file ours? (the watermark)         (serving/verify.py)
     musiclake demo           the whole pipeline on embedded defaults
     musiclake config         print the effective config
@@ -27,6 +28,7 @@ from lake.cli import app as lake_app
 from common.cli_common import ConfigOpt, SetOpt, load_or_exit
 from common.config import dump_config
 from serving import cli as serving_cli
+from serving.from_upload_cli import continue_cmd, infill_cmd
 from serving.pieces_cli import app as pieces_app
 from training.clap.cli import app as clap_app
 from training.clap.cli import search as search_cmd
@@ -106,6 +108,8 @@ app.command("search", help="Text -> lake pieces: its key, meter, tempo, instrume
 app.command("serve", help="Run the page and the API on Ray Serve until Ctrl-C.")(serving_cli.serve)
 app.command("generate", help="Call a running endpoint with a prompt and write the MIDI file.")(serving_cli.generate)
 app.command("keys", help="The API keys of the endpoint: list them, or --add NAME.")(serving_cli.keys)
+app.command("continue", help="Continue a MIDI file by N bars through a running endpoint.")(continue_cmd)
+app.command("infill", help="Write bars I-J of a MIDI file anew through a running endpoint.")(infill_cmd)
 app.add_typer(pieces_app, name="pieces", help="The piece store: usage per kind and key; apply retention now.")
 app.command("recommend", help="Prompt -> style recommendation (BPM, key, instruments, chords).")(serving_cli.recommend)
 
