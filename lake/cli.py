@@ -3,6 +3,7 @@
     musiclake lake tables                    every table: layer, version, rows, files, size, description
     musiclake lake history TABLE             a table's commits with the job and run that made them
     musiclake lake encode|features|dedup|split|align   the Spark jobs (incremental, idempotent)
+    musiclake lake melody-index              bronze -> gold_melody_index (similarity screening)
     musiclake lake optimize [TABLE ...]      compact small files (no data change)
     musiclake lake vacuum [TABLE ...]        delete files no retained version needs (7 days by default)
     musiclake lake agreement --source pop909 the lake's chords and keys against an annotated set's labels
@@ -113,6 +114,13 @@ def dedup(config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
 @app.command(help="Spark: train/validation/test per duplicate cluster -> gold_splits (+ the gold split columns).")
 def split(config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt, master: Optional[str] = MasterOpt):
     _run("lake.jobs.split", "run_split", config, set_, master)
+
+
+@app.command("melody-index", help="Spark: bronze MIDI files -> gold_melody_index (melody shingles for similarity "
+                                  "screening; new files only).")
+def melody_index(config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt,
+                 master: Optional[str] = MasterOpt):
+    _run("lake.jobs.melody_index", "run_melody_index", config, set_, master)
 
 
 @app.command(help="Spark: silver scores + lyrics + source captions -> gold text-music pairs and lyric segments.")

@@ -75,8 +75,8 @@ def tokens(start: np.ndarray, pitch: np.ndarray) -> np.ndarray:
 _MULT = np.uint64(0x9E3779B97F4A7C15)
 
 
-def shingles_of_tokens(tok: np.ndarray) -> np.ndarray:
-    """The distinct 32-bit hashes of every K successive tokens (sorted)."""
+def position_hashes(tok: np.ndarray) -> np.ndarray:
+    """The 32-bit hash of the K tokens from each position (uint32, one per position, repeats kept)."""
     if tok.size < K:
         return np.zeros(0, np.uint32)
     h = np.zeros(tok.size - K + 1, dtype=np.uint64)
@@ -84,7 +84,12 @@ def shingles_of_tokens(tok: np.ndarray) -> np.ndarray:
         for j in range(K):
             h = (h ^ tok[j:tok.size - K + 1 + j].astype(np.uint64)) * _MULT
             h ^= h >> np.uint64(29)
-    return np.unique((h >> np.uint64(32)).astype(np.uint32))
+    return (h >> np.uint64(32)).astype(np.uint32)
+
+
+def shingles_of_tokens(tok: np.ndarray) -> np.ndarray:
+    """The distinct 32-bit hashes of every K successive tokens (sorted)."""
+    return np.unique(position_hashes(tok))
 
 
 def shingles(midi: bytes | Score) -> np.ndarray:
@@ -169,5 +174,5 @@ def verdict(matches: list[Match], n_shingles: int, threshold: float = MATCH_CONT
     return best if best.containment >= threshold and best.shared >= MIN_SHARED else None
 
 
-__all__ = ["K", "MATCH_CONTAINMENT", "Match", "MelodyIndex", "melody_line", "shingles", "shingles_of_tokens",
-           "tokens", "verdict"]
+__all__ = ["K", "MATCH_CONTAINMENT", "Match", "MelodyIndex", "melody_line", "position_hashes", "shingles",
+           "shingles_of_tokens", "tokens", "verdict"]

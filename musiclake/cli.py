@@ -10,6 +10,7 @@
     musiclake generate       call a running endpoint, write a MIDI file  (serving/cli.py)
     musiclake continue/infill  write on from a MIDI file through the endpoint (serving/from_upload_cli.py)
     musiclake verify FILE    is a MIDI file ours? (the watermark)         (serving/verify.py)
+    musiclake screen FILE    is its melody a near-copy of a lake piece?   (serving/screen.py)
     musiclake demo           the whole pipeline on embedded defaults
     musiclake config         print the effective config
 
@@ -131,6 +132,16 @@ def verify(file: str = typer.Argument(..., help="a MIDI file"), config: Optional
     from serving.verify import verify_command
 
     verify_command(file, config, set_, as_json)
+
+
+@app.command("screen", help="Is a MIDI file's melody a near-copy of a lake piece? The matches, their URL and licence, "
+                            "and the bars (docs/copyright.md).")
+def screen(file: str = typer.Argument(..., help="a MIDI file"), config: Optional[str] = ConfigOpt,
+           set_: Optional[list[str]] = SetOpt,
+           as_json: bool = typer.Option(False, "--json", help="print the verdict as JSON")):
+    from serving.screen import screen_command
+
+    screen_command(file, config, set_, as_json)
 
 
 @app.command("config", help="Print the effective config (defaults < file < env < --set) as YAML.")

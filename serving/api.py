@@ -24,6 +24,7 @@ CONTINUE_PATH = f"/{API_VERSION}/continue"  # an upload + N bars after it (train
 INFILL_PATH = f"/{API_VERSION}/infill"  # an upload with bars i..j of one track, or all, written anew
 PIECES_PATH = f"/{API_VERSION}/pieces"
 MODELS_PATH = f"/{API_VERSION}/models"
+SCREEN_PATH = f"/{API_VERSION}/screen"  # a MIDI file -> is its melody a near-copy of a lake piece (serving.screen)
 VERIFY_PATH = f"/{API_VERSION}/verify"  # a MIDI file -> is it ours (the watermark), which stored piece (serving.verify)
 HEALTH_PATH = "/healthz"
 API_KEY_HEADER = "X-API-Key"  # or "Authorization: Bearer <key>"
@@ -183,6 +184,35 @@ class Provenance(BaseModel):
     melody_upload: str | None = Field(None, description="the upload whose melody the piece keeps")
 
 
+class LakeMatch(BaseModel):
+    """A lake piece whose melody a checked file shares (lake.similarity; serving.screen)."""
+
+    sha256: str = Field(description="the lake piece (bronze_midi_files.sha256)")
+    source: str
+    url: str
+    title: str | None = None
+    license: str
+    containment: float = Field(description="share of the checked melody's figures (interval and rhythm shingles) "
+                                           "the lake piece holds")
+    shared: int = Field(description="shingles shared")
+    bars: list[int] = Field(default_factory=list, description="bars (1-based) of the checked file whose melody notes "
+                                                              "the lake piece shares (the best match only)")
+
+
+class Similarity(BaseModel):
+    """The screening verdict: is the melody a near-copy of a lake piece's (docs/copyright.md)?"""
+
+    near_copy: bool
+    verdict: str = Field(description="one line saying what was found")
+    matches: list[LakeMatch] = Field(description="the best matches, best first (near-copy or not, the best one)")
+    shingles: int = Field(description="melody shingles read from the file")
+    threshold: float = Field(description="containment from which a match is a near-copy")
+    index_pieces: int = Field(description="lake pieces in the index")
+    index_version: int | None = Field(None, description="gold_melody_index version read (None: no index yet)")
+    attempts: int = Field(1, description="pieces written for this request (a near-copy is written again with "
+                                         "another seed)")
+
+
 class PieceInfo(BaseModel):
     """A stored piece: what was asked, what was made, by which versions, and where its files are."""
 
@@ -199,6 +229,8 @@ class PieceInfo(BaseModel):
     duration_s: float
     n_steps: int = Field(description="sampling steps the model took")
     urls: dict[str, str] = Field(description="format -> path of the file (mid, wav, musicxml, png, svg)")
+    similarity: Similarity | None = Field(None, description="the screening against the lake's melodies (generated "
+                                                            "pieces)")
 
 
 class GenerateResponse(PieceInfo):

@@ -67,6 +67,8 @@ from serving.api import CONTINUE_PATH, INFILL_PATH, ContinueRequest, FromUploadR
 from serving.uploads import melody_notes, read_upload
 from serving.api import VERIFY_PATH, VerifyResponse
 from serving.verify import PieceIndex, verify as verify_midi
+from serving.api import SCREEN_PATH, Similarity
+from serving.screen import RESEEDS, Screener
 from training.watermark import WatermarkKeyError
 from training import registry as reg
 from training.generator import BatchRunner
@@ -283,6 +285,7 @@ class MusicService:
         self.renders = Admission(s.render_concurrent, s.render_queue)  # its own pool: renders never starve generation
         self.store = PieceStore(s.pieces_dir)
         self.verify_index = PieceIndex(self.store)  # stored pieces' interval triples, for POST /v1/verify
+        self.screener = Screener(self.cfg)  # the lake's melody index (gold_melody_index), read on first use
         self.pruner = Pruner(self.store, Policy.from_config(self.cfg))
         lake_limits = Limits.from_config(self.cfg)
         self.limits = dataclasses.replace(lake_limits, max_bytes=min(lake_limits.max_bytes, s.max_upload_bytes))
@@ -516,6 +519,7 @@ class MusicService:
                     ranked = [Candidate(seed=pieces[i].seed, score=round(score, 4),
                                         content_sha256=content_id(pieces[i].midi)[1]) for i, score in order]
                     pieces = [pieces[order[0][0]]]
+                pieces, similarity = await self._screened(gen, pieces, given)
                 t_store = time.perf_counter()
         except Busy as e:
             raise _busy(e) from None
@@ -532,7 +536,8 @@ class MusicService:
             tracks=tracks, chords=piece.chords, seed=piece.seed, n_notes=piece.n_notes,
             duration_s=piece.duration_s, n_steps=piece.n_steps,
             urls={fmt: piece_url(piece_id, fmt) for fmt in FORMATS} | {"info": piece_url(piece_id),
-                                                                       "records": records_url(piece_id)})
+                                                                       "records": records_url(piece_id)},
+            similarity=similarity)
         record = PieceRecord(request_id=_request_id(request) or secrets.token_hex(8), key=reader.key,
                              tenant=reader.tenant, created_at=created, piece=info)
         with self.store.pin(piece_id):
@@ -543,6 +548,21 @@ class MusicService:
                           rank_ms=(t_store - t_rank) * 1000, store_ms=(t_end - t_store) * 1000,
                           total_ms=(t_end - t0) * 1000)
         return GenerateResponse(**info.model_dump(), candidates=ranked, timings=timings, elapsed_ms=timings.total_ms)
+
+    async def _screened(self, gen, pieces: list, given):
+        """The piece after screening against the lake's melodies (serving.screen): a near-copy is written
+        again with another seed, up to RESEEDS times, then refused (422 naming the lake piece)."""
+        similarity = await asyncio.to_thread(self.screener.check, pieces[0].midi)
+        attempts = 1
+        while similarity.near_copy and attempts <= RESEEDS:
+            req = pieces[0].request.model_copy(update={"seed": (pieces[0].seed + 7919) % 2**31})
+            pieces = await gen.generate([req], given)
+            similarity = await asyncio.to_thread(self.screener.check, pieces[0].midi)
+            attempts += 1
+        if similarity.near_copy:
+            raise ApiError(422, f"refused: {attempts} pieces in a row were near-copies of a lake piece "
+                                f"({similarity.verdict}); try another prompt, model or seed")
+        return pieces, similarity.model_copy(update={"attempts": attempts})
 
     def _melody(self, upload_id: str, piece_req, reader: Reader):
         try:
@@ -582,6 +602,19 @@ class MusicService:
             raise ApiError(422, f"invalid request: body: {e}") from None
         except WatermarkKeyError as e:
             raise ApiError(503, f"verification unavailable: {e}") from None
+
+    @api.post(SCREEN_PATH, response_model=Similarity,
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  t: {"schema": {"type": "string", "format": "binary"}} for t in ("audio/midi", "application/octet-stream")}}},
+              responses={**COMMON_ERRORS})
+    async def screen_route(self, request: Request, reader: Reader = Depends(caller)) -> Similarity:
+        """Whether a MIDI file's melody is a near-copy of a lake piece: the verdict, the pieces and the bars."""
+        data = await request.body()
+        try:
+            score = await asyncio.to_thread(read_upload, data, self.limits)
+        except MidiError as e:
+            raise ApiError(422, f"invalid request: body: {e}") from None
+        return await asyncio.to_thread(self.screener.check, score.score)
 
     @api.post(CONTINUE_PATH, response_model=FromUploadResponse, responses={**COMMON_ERRORS, **NOT_FOUND, **BUSY})
     async def continue_route(self, req: ContinueRequest, request: Request,

@@ -106,3 +106,22 @@ GOLD_MUSIC_EMBEDDINGS = TableSpec(
         *LINEAGE,  # source_table silver_tokens, source_version: the version read
     ]),
 )
+
+
+GOLD_MELODY_INDEX = TableSpec(
+    name="gold_melody_index",
+    layer="gold",
+    key=("sha256",),
+    description="Every lake piece's melody as shingles of intervals and inter-onset ratios (lake.similarity): blind "
+                "to transposition, tempo and re-timing; what screening checks a generated piece against.",
+    schema=pa.schema([
+        pa.field("sha256", pa.string(), nullable=False),
+        pa.field("shingles", pa.list_(pa.int64()), nullable=False),  # distinct 32-bit hashes, sorted
+        pa.field("n_notes", pa.int32(), nullable=False),  # notes of the melody line read
+        pa.field("source", pa.string(), nullable=False),  # bronze_midi_files' source, url, title and licence
+        pa.field("url", pa.string(), nullable=False),
+        pa.field("title", pa.string()),
+        pa.field("license", pa.string(), nullable=False),
+        *LINEAGE,  # source_table bronze_midi_files, source_version: the version read
+    ]),
+)

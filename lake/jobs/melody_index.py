@@ -1,0 +1,132 @@
+"""Spark job: bronze MIDI files → gold_melody_index (every piece's melody shingles, lake.similarity).
+
+Incremental like the other gold tables: it pins the bronze snapshot, leaves out the pieces the index
+holds already (an anti-join on ``sha256``), and the executors read the melody of each new file and hash
+its shingles (``mapInArrow``); the driver MERGEs the rows in chunks (insert-only on ``sha256``), so a
+re-run commits nothing and a killed run keeps the chunks it finished. A file that does not parse gets
+a row with no shingles (it is not read again). Each row carries the bronze row's source, URL, title
+and licence: what a screening verdict names.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import numpy as np
+import pyarrow as pa
+
+from common.runinfo import code_version, new_run_id
+from lake.delta import Lake
+from lake.jobs.common import Clock, JobReport, read_snapshot
+from lake.schemas import BRONZE_MIDI, GOLD_MELODY_INDEX
+
+JOB = "melody-index"
+CHUNK_ROWS = 20_000
+ROW_SCHEMA = pa.schema([pa.field("sha256", pa.string()), pa.field("shingles", pa.list_(pa.int64())),
+                        pa.field("n_notes", pa.int32()), pa.field("source", pa.string()),
+                        pa.field("url", pa.string()), pa.field("title", pa.string()),
+                        pa.field("license", pa.string())])
+
+
+def _shingle_rows(batches):
+    from symusic import Score
+
+    from lake.similarity import melody_line, shingles_of_tokens, tokens
+
+    for batch in batches:
+        shas, shingles, notes = [], [], []
+        for sha, content in zip(batch.column("sha256").to_pylist(), batch.column("content").to_pylist()):
+            try:
+                start, pitch = melody_line(Score.from_midi(content))
+                sh, n = shingles_of_tokens(tokens(start, pitch)).astype(np.int64), int(start.size)
+            except Exception:  # noqa: BLE001 - an unparseable file: a row with no shingles, never read again
+                sh, n = np.zeros(0, np.int64), 0
+            shas.append(sha)
+            shingles.append(sh)
+            notes.append(n)
+        yield pa.RecordBatch.from_arrays(
+            [pa.array(shas, pa.string()), pa.array(shingles, pa.list_(pa.int64())), pa.array(notes, pa.int32()),
+             batch.column("source"), batch.column("url"), batch.column("title"), batch.column("license")],
+            schema=ROW_SCHEMA)
+
+
+def run_melody_index(cfg, spark) -> JobReport:
+    """Index the melodies of the bronze files the index does not hold yet; returns what was read and committed."""
+    from pyspark.sql import functions as F
+
+    clock = Clock()
+    lake = Lake.from_config(cfg)
+    run_id = new_run_id(JOB)
+    version, bronze = read_snapshot(spark, lake, BRONZE_MIDI,
+                                    columns=["sha256", "content", "source", "url", "title", "license"])
+    report = JobReport(JOB, run_id, inputs={BRONZE_MIDI.name: version})
+    if bronze is None:
+        report.note = f"{BRONZE_MIDI.name} holds no files yet"
+        report.elapsed_s = clock.elapsed()
+        return report
+    bronze = bronze.dropDuplicates(["sha256"])
+    if lake.exists(GOLD_MELODY_INDEX):
+        _, done = read_snapshot(spark, lake, GOLD_MELODY_INDEX, columns=["sha256"])
+        if done is not None:
+            bronze = bronze.join(done, "sha256", "left_anti")
+    rows = bronze.mapInArrow(_shingle_rows, "sha256 string, shingles array<bigint>, n_notes int, source string, "
+                                            "url string, title string, license string")
+    meta = dict(job=JOB, job_run_id=run_id, source_table=BRONZE_MIDI.name, source_version=version,
+                code_version=code_version())
+    added, indexed, empty = 0, 0, 0
+    out_version = lake.version(GOLD_MELODY_INDEX) if lake.exists(GOLD_MELODY_INDEX) else -1
+    chunk: list = []
+
+    def flush():
+        nonlocal added, out_version
+        if not chunk:
+            return
+        now = datetime.now(timezone.utc)
+        n = len(chunk)
+        table = pa.table({
+            "sha256": [r["sha256"] for r in chunk],
+            "shingles": pa.array([list(r["shingles"]) for r in chunk], pa.list_(pa.int64())),
+            "n_notes": pa.array([r["n_notes"] for r in chunk], pa.int32()),
+            "source": [r["source"] for r in chunk], "url": [r["url"] for r in chunk],
+            "title": [r["title"] for r in chunk], "license": [r["license"] for r in chunk],
+            "source_table": [BRONZE_MIDI.name] * n, "source_version": pa.array([version] * n, pa.int64()),
+            "job_run_id": [run_id] * n, "code_version": [code_version()] * n,
+            "processed_at": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
+        })
+        out_version, inserted = lake.insert_new(GOLD_MELODY_INDEX, table, metadata=meta)
+        added += inserted
+        chunk.clear()
+
+    for r in rows.toLocalIterator():
+        chunk.append(r)
+        indexed += 1
+        empty += not r["shingles"]
+        if len(chunk) >= CHUNK_ROWS:
+            flush()
+    flush()
+    if indexed:
+        report.outputs[GOLD_MELODY_INDEX.name] = (out_version, added)
+    else:
+        report.note = f"every piece of {BRONZE_MIDI.name}@v{version} is indexed already"
+    report.counts = dict(indexed=indexed, without_melody=empty)
+    report.elapsed_s = clock.elapsed()
+    return report
+
+
+def load_index(lake: Lake, version: int | None = None):
+    """The melody index of the lake (``lake.similarity.MelodyIndex``, frozen) and per piece what a verdict
+    names: ``{sha256: (source, url, title, license)}``."""
+    from lake.similarity import MelodyIndex
+
+    index, about = MelodyIndex(), {}
+    if not lake.exists(GOLD_MELODY_INDEX):
+        return index.freeze(), about
+    t = lake.read(GOLD_MELODY_INDEX, version, columns=["sha256", "shingles", "source", "url", "title", "license"])
+    offsets = t.column("shingles").combine_chunks()
+    flat = offsets.flatten().to_numpy(zero_copy_only=False).astype(np.uint32)
+    bounds = offsets.offsets.to_numpy()
+    for i, (sha, src, url, title, lic) in enumerate(zip(*(t.column(c).to_pylist()
+                                                          for c in ("sha256", "source", "url", "title", "license")))):
+        index.add(sha, flat[bounds[i]:bounds[i + 1]])
+        about[sha] = (src, url, title, lic)
+    return index.freeze(), about
