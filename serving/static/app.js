@@ -544,6 +544,41 @@ function formatDuration(ms) {
   }
 
   // -- wiring ------------------------------------------------------------------------------------------
+  // -- verify: is a MIDI file ours? (POST /v1/verify: the watermark's verdict and the stored piece) ------
+  const VERIFY_PATH = "/v1/verify";
+
+  async function doVerify() {
+    const out = $("#verify-result");
+    const file = $("#verify-file").files[0];
+    if (!file) {
+      out.textContent = "choose a MIDI file to verify";
+      return;
+    }
+    out.textContent = "Reading…";
+    const headers = { "Content-Type": "audio/midi" };
+    const key = apiKey();
+    if (key) headers[API.keyHeader] = key;
+    try {
+      let res;
+      try {
+        res = await fetch(VERIFY_PATH, { method: "POST", headers, body: await file.arrayBuffer() });
+      } catch (e) {
+        throw new ApiError(`could not reach the server (${e.message || e})`, 0);
+      }
+      if (!res.ok) throw await errorOf(res);
+      const v = await res.json();
+      out.replaceChildren(text("strong", v.ours ? "Ours" : "Not ours"),
+        text("span", `${v.verdict} · z ${v.z.toFixed(2)} · confidence ${(100 * v.confidence).toFixed(4)} %`));
+      if (v.piece_id) {  // the stored piece (GET /v1/pieces/{id} describes it)
+        const id = text("code", v.piece_id);
+        id.id = "verify-piece";
+        out.append(text("span", "stored piece"), id);
+      }
+    } catch (e) {
+      out.textContent = e.message;
+    }
+  }
+
   function init() {
     initKey();
     fillKeyList();
@@ -551,6 +586,7 @@ function formatDuration(ms) {
       ATTRS[name].input.addEventListener("input", () => refreshBadge(name));
     }
     el.recommend.addEventListener("click", doRecommend);
+    $("#verify-go").addEventListener("click", doVerify);
     el.form.addEventListener("submit", doGenerate);
     el.prompt.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
