@@ -122,12 +122,13 @@ def _ql(steps: int):
     return Fraction(steps, STEPS_PER_QUARTER)
 
 
-def _element(pos_dur_members, drums: bool, names):
-    from music21 import chord, note, percussion, tie as m21tie
+def _element(pos_dur_members, drums: bool, names, marks: dict | None = None, bar_start: int = 0):
+    from music21 import articulations, chord, note, percussion, tie as m21tie
 
-    _pos, dur, members = pos_dur_members
+    pos, dur, members = pos_dur_members
     ql = _ql(dur)
     built = []
+    texts = []
     for pitch, tie in members:
         if drums:
             step, octave, head = _DRUM_DISPLAY.get(pitch, ("E", 4, "x"))
@@ -141,41 +142,74 @@ def _element(pos_dur_members, drums: bool, names):
             n.tie = m21tie.Tie(tie)
         if drums:
             n.stemDirection = "up"
+        text = marks.get((bar_start + pos, pitch)) if marks and tie in (None, "start") else None
+        if text is not None:
+            texts.append(text)
         built.append(n)
     if len(built) == 1:
-        return built[0]
-    c = percussion.PercussionChord(built) if drums else chord.Chord(built)
-    c.duration.quarterLength = ql
-    if drums:
-        c.stemDirection = "up"
-    return c
+        el = built[0]
+    else:
+        el = percussion.PercussionChord(built) if drums else chord.Chord(built)
+        el.duration.quarterLength = ql
+        if drums:
+            el.stemDirection = "up"
+    for text in texts:
+        if text.isdigit() and 1 <= int(text) <= 5:
+            el.articulations.append(articulations.Fingering(int(text)))
+        else:
+            el.addLyric(text)
+    return el
 
 
-def _fill(container, items, bar_steps: int, drums: bool, names, hide_rests: bool = False) -> None:
-    """Insert the chords/notes of one voice into ``container`` (a Measure or Voice), rests in the gaps
-    (not printed when ``hide_rests``: the second and later voices of a bar)."""
+def _fill(container, items, bar_steps: int, drums: bool, names, hide_rests: bool = False, *,
+          beat_steps: int = STEPS_PER_QUARTER, covered: set[int] | None = None, marks: dict | None = None,
+          bar_start: int = 0) -> None:
+    """Insert the chords/notes of one voice into ``container`` (a Measure or Voice), rests in the gaps: not
+    printed when ``hide_rests`` (the second and later voices of a bar), nor where another voice sounds
+    (``covered``: the bar's 16ths that another voice fills)."""
     cursor = 0
     for item in items:
         pos, dur, _ = item
-        _rests(container, cursor, pos, hide_rests)
-        container.insert(float(_ql(pos)), _element(item, drums, names))
+        _rests(container, cursor, pos, hide_rests, beat_steps, covered)
+        container.insert(float(_ql(pos)), _element(item, drums, names, marks, bar_start))
         cursor = pos + dur
-    _rests(container, cursor, bar_steps, hide_rests)
+    _rests(container, cursor, bar_steps, hide_rests, beat_steps, covered)
 
 
-def _rests(container, start: int, end: int, hidden: bool) -> None:
+def rest_values(start: int, end: int, beat_steps: int) -> list[tuple[int, int]]:
+    """(position, length) of the rests filling 16ths ``start``..``end``: plain values only (never dotted), none
+    crossing a beat unless it starts on one and fills whole beats (a half rest on beat 1 or 3)."""
+    out = []
+    pos = start
+    while pos < end:
+        room = end - pos
+        if pos % beat_steps == 0 and room >= beat_steps:
+            c = beat_steps
+            while c * 2 <= room and pos % (c * 2) == 0 and c * 2 <= 16:
+                c *= 2
+        else:
+            limit = min(room, beat_steps - pos % beat_steps)
+            c = 1
+            while c * 2 <= limit and pos % (c * 2) == 0:
+                c *= 2
+        out.append((pos, c))
+        pos += c
+    return out
+
+
+def _rests(container, start: int, end: int, hidden: bool, beat_steps: int = STEPS_PER_QUARTER,
+           covered: set[int] | None = None) -> None:
     from music21 import note
 
-    for c in _chunks(end - start):
+    for pos, c in rest_values(start, end, beat_steps):
         r = note.Rest()
         r.duration.quarterLength = _ql(c)
-        if hidden:
+        if hidden or (covered and all(x in covered for x in range(pos, pos + c))):
             r.style.hideObjectOnPrint = True
-        container.insert(float(_ql(start)), r)
-        start += c
+        container.insert(float(_ql(pos)), r)
 
 
-def _instrument(program: int, name: str):
+def _instrument(program: int, name: str, abbreviation: str | None = None):
     from music21 import instrument
 
     if program < 0:
@@ -188,13 +222,88 @@ def _instrument(program: int, name: str):
             inst = instrument.Instrument()
         inst.midiProgram = program
     inst.partName = inst.instrumentName = name
-    inst.partAbbreviation = inst.instrumentAbbreviation = name if len(name) <= 8 else name[:5].rstrip() + "."
+    inst.partAbbreviation = inst.instrumentAbbreviation = abbreviation or _short(name)
     return inst
+
+
+def _short(name: str) -> str:
+    base = name.split(" (")[0].strip()
+    return base if len(base) <= 8 else base[:5].rstrip() + "."
+
+
+def part_labels(names: list[str]) -> list[tuple[str, str]]:
+    """(name, abbreviation) per part, every one different: a repeated name gets its number ("piano 2"); an
+    abbreviation that would repeat keeps the role in brackets ("synth. (mel.)"), else the part's number."""
+    seen: dict[str, int] = {}
+    full = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        full.append(n if names.count(n) == 1 else f"{n} {seen[n]}")
+    short = [_short(n) for n in full]
+    for i, n in enumerate(full):
+        if short.count(short[i]) > 1 and "(" in n:
+            role = n.split("(", 1)[1].rstrip(")").strip()
+            short[i] = f"{_short(n)} ({role[:3]}.)"
+    for i in range(len(short)):
+        if short.count(short[i]) > 1:
+            dupes = [j for j in range(len(short)) if short[j] == short[i]]
+            for k, j in enumerate(dupes):
+                short[j] = f"{short[j]} {k + 1}"
+    return list(zip(full, short))
+
+
+# the staff lines' pitches: treble E4..F5, bass G2..A3; a note further out needs ledger lines
+_TREBLE, _BASS = (62, 79), (41, 59)
+GRAND_STAFF_PROGRAMS = frozenset(range(0, 8)) | frozenset(range(16, 21))  # pianos, organs
+SPLIT_PITCH = 60  # a grand staff: middle C and up on the upper staff
+
+
+def ledger_cost(pitches, staff: tuple[int, int]) -> float:
+    """About how many ledger lines ``pitches`` need on a staff whose notes without ledger lines span ``staff``."""
+    lo, hi = staff
+    return sum(max(0, lo - p) / 3.5 + max(0, p - hi) / 3.5 for p in pitches)
+
+
+def clef_for(pitches) -> str:
+    """'treble' or 'bass': the clef under which ``pitches`` need fewer ledger lines."""
+    pitches = list(pitches)
+    if not pitches:
+        return "treble"
+    return "bass" if ledger_cost(pitches, _BASS) < ledger_cost(pitches, _TREBLE) else "treble"
+
+
+def wants_grand_staff(track: Track) -> bool:
+    """A keyboard part with notes on both sides of middle C, or any part one clef would fill with ledger lines."""
+    if track.program < 0 or not track.notes:
+        return False
+    pitches = [n[2] for n in track.notes]
+    both = min(pitches) < SPLIT_PITCH - 3 and max(pitches) >= SPLIT_PITCH + 3
+    if track.program in GRAND_STAFF_PROGRAMS:
+        return both
+    best = min(ledger_cost(pitches, _TREBLE), ledger_cost(pitches, _BASS)) / len(pitches)
+    return both and best > 1.0
+
+
+def _chord_symbol(text: str):
+    """A music21 ChordSymbol for a lead-sheet symbol ("Bbm7"), or a plain text mark when music21 cannot read it."""
+    from music21 import expressions, harmony
+
+    root, rest = text[:1], text[1:]
+    if rest[:1] in ("b", "#"):
+        root, rest = root + ("-" if rest[0] == "b" else "#"), rest[1:]
+    try:
+        cs = harmony.ChordSymbol(root + rest)
+        cs.writeAsChord = False
+        return cs
+    except Exception:  # noqa: BLE001 - music21 raises several kinds for a figure it does not know
+        te = expressions.TextExpression(text)
+        te.placement = "above"
+        return te
 
 
 def to_music21(midi: bytes, meta: PieceMeta | None = None, piece: Piece | None = None):
     """The piece as a music21 Score (a part per track with notes; see the module docstring)."""
-    from music21 import bar, clef, metadata, meter, stream, tempo
+    from music21 import bar, clef, layout, metadata, meter, stream, tempo
     from music21.stream.makeNotation import makeBeams
 
     meta = meta or PieceMeta()
@@ -203,44 +312,71 @@ def to_music21(midi: bytes, meta: PieceMeta | None = None, piece: Piece | None =
     bar_steps = num * STEPS_PER_QUARTER * 4 // den
     if bar_steps < 1 or (num * STEPS_PER_QUARTER * 4) % den:
         raise RenderError(f"time signature {num}/{den} does not fit the 16th grid")
+    compound = den == 8 and num % 3 == 0 and num > 3
+    beat_steps = (6 if compound else 16 // den) if den <= 16 else 1
     k = _music21_key(meta.key)
     names = _FLAT_NAMES if k is not None and k.sharps < 0 else _SHARP_NAMES
     tracks = [t for t in piece.tracks if t.notes]
-    per_track = [_segments(t, piece.tpq, bar_steps) for t in tracks]
-    n_bars = max([max(b) + 1 for b in per_track if b] + [1])
+    if not tracks:  # an empty piece: one part of rests
+        tracks = [Track(name="Piano", program=0, notes=())]
+    labels = part_labels([t.name for t in tracks])
+    marks_by_track: dict[int, dict] = {}
+    for ti, onset_q, pitch, text in meta.labels or []:
+        marks_by_track.setdefault(int(ti), {})[(int(round(onset_q * STEPS_PER_QUARTER)), int(pitch))] = str(text)
+    # each track becomes one staff, or two (a grand staff): (track index, Track, clef name)
+    staves: list[tuple[int, Track, str]] = []
+    for ti, t in enumerate(tracks):
+        if wants_grand_staff(t):
+            staves.append((ti, Track(t.name, t.program, tuple(n for n in t.notes if n[2] >= SPLIT_PITCH)), "treble"))
+            staves.append((ti, Track(t.name, t.program, tuple(n for n in t.notes if n[2] < SPLIT_PITCH)), "bass"))
+        else:
+            staves.append((ti, t, "percussion" if t.program < 0 else clef_for(n[2] for n in t.notes)))
+    per_staff = [_segments(t, piece.tpq, bar_steps) for _, t, _ in staves]
+    n_bars = max([max(b) + 1 for b in per_staff if b] + [1])
+    if meta.chords:
+        last = max(float(q) for q, _ in meta.chords)
+        n_bars = max(n_bars, int(last * STEPS_PER_QUARTER // bar_steps) + 1)
     score = stream.Score()
     score.metadata = metadata.Metadata()
     score.metadata.title = meta.title or ""
     score.metadata.composer = "musiclake"
-    if not tracks:  # an empty piece: one part of rests
-        tracks, per_track = [Track(name="Piano", program=0, notes=())], [{}]
-    for ti, (track, bars) in enumerate(zip(tracks, per_track)):
+    chord_staff = next((i for i, (_, t, c) in enumerate(staves) if c != "percussion"), 0)
+    groups: dict[int, list] = {}
+    for si, ((ti, track, clef_name), bars) in enumerate(zip(staves, per_staff)):
         drums = track.program < 0
-        part = stream.Part(id=f"P{ti + 1}")
-        part.partName = track.name
-        part.insert(0, _instrument(track.program, track.name))
+        grand = sum(1 for x in staves if x[0] == ti) > 1
+        part = stream.PartStaff(id=f"P{si + 1}") if grand else stream.Part(id=f"P{si + 1}")
+        name, short = labels[ti]
+        part.partName = name
+        part.insert(0, _instrument(track.program, name, short))
+        marks = marks_by_track.get(ti)
         for b in range(n_bars):
             m = stream.Measure(number=b + 1)
             if b == 0:
-                if drums:
-                    m.insert(0, clef.PercussionClef())
-                else:
-                    pitches = [n[2] for n in track.notes]
-                    m.insert(0, clef.BassClef() if pitches and sorted(pitches)[len(pitches) // 2] < 57
-                             else clef.TrebleClef())
+                m.insert(0, {"percussion": clef.PercussionClef, "bass": clef.BassClef}.get(clef_name, clef.TrebleClef)())
                 if k is not None and not drums:
                     m.insert(0, k.asKeySignature() if hasattr(k, "asKeySignature") else k)
                 m.insert(0, meter.TimeSignature(f"{num}/{den}"))
-                if ti == 0:
+                if si == 0:
                     m.insert(0, tempo.MetronomeMark(number=round(piece.bpm, 2)))
             voices = _voices(bars.get(b, []))
+            start = b * bar_steps
             if len(voices) <= 1:
-                _fill(m, voices[0] if voices else [], bar_steps, drums, names)
+                _fill(m, voices[0] if voices else [], bar_steps, drums, names, beat_steps=beat_steps, marks=marks,
+                      bar_start=start)
             else:
                 for vi, items in enumerate(voices):
+                    others = {x for wj, other in enumerate(voices) if wj != vi for pos, dur, _ in other
+                              for x in range(pos, pos + dur)}
                     v = stream.Voice(id=str(vi + 1))
-                    _fill(v, items, bar_steps, drums, names, hide_rests=vi > 0)
+                    _fill(v, items, bar_steps, drums, names, hide_rests=vi > 0, beat_steps=beat_steps,
+                          covered=others, marks=marks, bar_start=start)
                     m.insert(0, v)
+            if si == chord_staff and meta.chords:
+                for onset_q, text in meta.chords:
+                    at = int(round(float(onset_q) * STEPS_PER_QUARTER))
+                    if start <= at < start + bar_steps and text and text != "N":
+                        m.insert(float(_ql(at - start)), _chord_symbol(text))
             if b == n_bars - 1:
                 m.rightBarline = bar.Barline("final")
             part.append(m)
@@ -250,6 +386,12 @@ def to_music21(midi: bytes, meta: PieceMeta | None = None, piece: Piece | None =
             if not drums:
                 _accidentals(m, key_alters)
         score.insert(0, part)
+        if grand:
+            groups.setdefault(ti, []).append(part)
+    for parts in groups.values():
+        score.insert(0, layout.StaffGroup(parts, name=parts[0].partName,
+                                          abbreviation=parts[0].getInstrument().partAbbreviation, symbol="brace",
+                                          barTogether=True))
     return score
 
 
