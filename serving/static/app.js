@@ -16,6 +16,9 @@ function formatDuration(ms) {
   const API = {
     recommend: "/v1/recommend",
     generate: "/v1/generate",
+    uploads: "/v1/uploads",
+    continue: "/v1/continue",
+    infill: "/v1/infill",
     models: "/v1/models",
     keyHeader: "X-API-Key",
   };
@@ -327,7 +330,76 @@ function formatDuration(ms) {
     if (el.model.value) out.model = el.model.value;
     const candidates = Number(el.candidates.value);
     if (candidates > 1) out.candidates = candidates;
+    const tension = tensionValue();
+    if (tension !== null) out.tension = tension;
     return out;
+  }
+
+  // -- film scoring: a tension (the slider) or a curve of breakpoints over the bars (the text) ----------
+  function tensionValue() {
+    const curve = $("#tension-curve").value.trim();
+    if (curve) {
+      const points = splitNumerals(curve).map((x) => toNumber(x, "tension curve"));
+      if (points.some((v) => v < 0 || v > 1)) throw new ClientError("tension curve: every point must be within 0..1");
+      return points.length === 1 ? points[0] : points;
+    }
+    const v = Number($("#tension").value);
+    return v > 0 ? v : null;
+  }
+
+  // -- continue / infill an uploaded MIDI file ------------------------------------------------------------
+  function fromUploadFields() {
+    const mode = $("#fu-mode").value;
+    if (mode === "continue") return { mode, body: { bars: toNumber($("#fu-bars").value, "new bars", true) } };
+    const body = { first_bar: toNumber($("#fu-first").value, "from bar", true),
+      last_bar: toNumber($("#fu-last").value, "to bar", true) };
+    const track = $("#fu-track").value.trim();
+    if (track) body.track = toNumber(track, "track", true);
+    return { mode, body };
+  }
+
+  async function doFromUpload() {
+    if (state.busy) return;
+    showError("");
+    const file = $("#fu-file").files[0];
+    if (!file) return showError("choose a MIDI file to continue or infill");
+    let mode, body;
+    try {
+      ({ mode, body } = fromUploadFields());
+      const seed = el.seed.value.trim();
+      if (seed) body.seed = toNumber(seed, "seed", true);
+    } catch (e) {
+      return showError(e.message);
+    }
+    const run = ++state.run;
+    const busy = startBusy("Uploading…", [el.generate, el.recommend, $("#fu-go")]);
+    let piece;
+    try {
+      const headers = { "Content-Type": "audio/midi" };
+      const key = apiKey();
+      if (key) headers[API.keyHeader] = key;
+      let res;
+      try {
+        res = await fetch(API.uploads, { method: "POST", headers, body: await file.arrayBuffer() });
+      } catch (e) {
+        throw new ApiError(`could not reach the server (${e.message || e})`, 0);
+      }
+      if (!res.ok) throw await errorOf(res);
+      const upload = await res.json();
+      busy.relabel(mode === "continue" ? "Continuing…" : "Infilling…");
+      piece = await call(API[mode], { method: "POST", body: { upload: upload.id, ...body } });
+    } catch (e) {
+      busy.done("");
+      showError(e.message);
+      return;
+    }
+    if (run !== state.run) return;
+    showPiece(piece);
+    busy.relabel("Rendering audio, piano roll and score…");
+    const failed = await loadFiles(piece, run);
+    if (run !== state.run) return;
+    const [a, b] = piece.region;
+    busy.done(`Wrote bars ${a}–${b} in {elapsed}` + (failed ? ` · ${failed} file(s) failed` : "."));
   }
 
   async function doGenerate(ev) {
@@ -390,7 +462,7 @@ function formatDuration(ms) {
     const tbody = el.tracks.tBodies[0];
     tbody.replaceChildren(...p.tracks.map((t) => {
       const tr = document.createElement("tr");
-      const by = t.source === "model" ? `model v${g.version}` : "arranger";
+      const by = t.source === "model" ? `model v${g.version}` : t.source === "upload" ? "your upload" : "arranger";
       tr.append(text("td", t.role + (t.doubles ? ` (doubles ${t.doubles})` : "")),
         text("td", t.instrument + (t.program >= 0 ? ` · GM ${t.program}` : "")),
         text("td", by, `by-${t.source}`), text("td", String(t.n_notes), "num"));
@@ -403,10 +475,10 @@ function formatDuration(ms) {
       return chip;
     }));
 
-    const t = p.timings;
+    const t = p.timings || { total_ms: p.elapsed_ms };  // continue / infill answer with their total only
     const rows = [["recommend", t.recommend_ms], ["generate", t.generate_ms], ["rank", t.rank_ms],
       ["store", t.store_ms], ["total", t.total_ms]];
-    el.timings.replaceChildren(...rows.filter(([n, v]) => n !== "rank" || v > 0.5).flatMap(([n, v]) => [
+    el.timings.replaceChildren(...rows.filter(([n, v]) => v !== undefined && (n !== "rank" || v > 0.5)).flatMap(([n, v]) => [
       text("dt", n), text("dd", formatDuration(v))]));
 
     el.candidatesResult.replaceChildren();
@@ -588,6 +660,15 @@ function formatDuration(ms) {
     el.recommend.addEventListener("click", doRecommend);
     $("#verify-go").addEventListener("click", doVerify);
     el.form.addEventListener("submit", doGenerate);
+    $("#tension").addEventListener("input", () => {
+      const v = Number($("#tension").value);
+      $("#tension-value").textContent = v > 0 ? v.toFixed(2) : "off";
+    });
+    $("#fu-mode").addEventListener("change", () => {
+      const mode = $("#fu-mode").value;
+      document.querySelectorAll("#from-upload [data-mode]").forEach((f) => { f.hidden = f.dataset.mode !== mode; });
+    });
+    $("#fu-go").addEventListener("click", doFromUpload);
     el.prompt.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
         e.preventDefault();
