@@ -101,9 +101,7 @@ def search(query: Optional[str] = typer.Argument(None, help="free text, English 
     cfg = load_or_exit(config, set_)
     if midi is not None:
         return _search_midi(cfg, model, midi, k)
-    from training.search import Searcher
-
-    searcher = Searcher.load(cfg, model, rebuild=rebuild)
+    searcher = _searcher_or_exit(cfg, model, rebuild)
     r = searcher.search(query, k=k)
     meta = searcher.index.meta
     clap = f"CLAP v{meta['clap_version']}" if meta.get("clap_version") is not None else "no CLAP version"
@@ -117,6 +115,20 @@ def search(query: Optional[str] = typer.Argument(None, help="free text, English 
         why = ", ".join(h.matched) + (f" | missed: {', '.join(h.missed)}" if h.missed else "")
         typer.echo(f"{i:>3} {h.score:>5.3f}  {h.key:<9} {h.time_signature:<5} {h.bpm:>4.0f} {h.mood:<11} "
                    f"{h.collection:<13} {h.title or h.sha256[:12]}  [{why}]")
+
+
+def _searcher_or_exit(cfg, model: str, rebuild: bool):
+    from training.search import Searcher
+
+    searcher = Searcher.load(cfg, model, rebuild=rebuild)
+    if not len(searcher):
+        typer.echo("error: the lake has no pieces to search: fill it with `musiclake lake all`", err=True)
+        raise typer.Exit(1)
+    if model != "champion" and searcher.index.meta.get("clap_version") is None:
+        typer.echo(f"error: no CLAP version {model!r} is registered; see `musiclake train models --model clap`",
+                   err=True)
+        raise typer.Exit(1)
+    return searcher
 
 
 def _search_midi(cfg, model: str, midi: Path, k: int) -> None:
@@ -139,12 +151,11 @@ def _search_midi(cfg, model: str, midi: Path, k: int) -> None:
 def _search_eval(model: str, limit: Optional[int], rebuild: bool, config, set_) -> None:
     import time
 
-    from training.search import Searcher
     from training.search.evaluate import evaluate, table
 
     cfg = load_or_exit(config, set_)
     t0 = time.perf_counter()
-    searcher = Searcher.load(cfg, model, rebuild=rebuild)
+    searcher = _searcher_or_exit(cfg, model, rebuild)
     loaded = time.perf_counter() - t0
     report = evaluate(searcher, limit=limit)
     if not report["held_out"]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lake.vocab import CAPTION_MOODS, GM_NAMES, MOODS, key_zh, tempo_bin
+from lake.vocab import CAPTION_MOODS, GM_NAMES, MOODS, tempo_bin
 from training.search.index import SearchIndex, load_index
 from training.search.query import Want, read_query
 
@@ -210,6 +210,3 @@ class Searcher:
                             None if cos is None or np.isnan(cos[i]) else round(float(cos[i]), 4)))
         return SearchResult(query, want, hits, int(keep.sum()), n, notes, ranked_by)
 
-
-def describe_key(key: str, lang: str) -> str:
-    return key_zh(key) if lang == "zh" else key
