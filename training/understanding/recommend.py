@@ -180,8 +180,8 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
     else:
         sources["mood"], because["mood"] = "default", "no mood named"
     mood, mood_mode, mood_bpm = implied.combine_moods(moods)
-    if because["mood"].startswith("the usual mood of"):  # a label only: the style's own tempo and keys stand
-        mood_mode = mood_bpm = None
+    if because["mood"].startswith(("the usual mood of", "implied by the tempo")):
+        mood_mode = mood_bpm = None  # a label only: the style's (the tempo word's) own tempo and keys stand
     mood_source = "inferred" if sources["mood"] in ("keyword", "inferred") else sources["mood"]
     if len(set(moods)) > 1:
         because["mood"] += f"; combined: {mood} leads, {mood_mode} mode, {mood_bpm} BPM (the moods' mean tempo)"
