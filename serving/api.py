@@ -24,6 +24,9 @@ CONTINUE_PATH = f"/{API_VERSION}/continue"  # an upload + N bars after it (train
 INFILL_PATH = f"/{API_VERSION}/infill"  # an upload with bars i..j of one track, or all, written anew
 PIECES_PATH = f"/{API_VERSION}/pieces"
 MODELS_PATH = f"/{API_VERSION}/models"
+EXERCISE_PATH = f"/{API_VERSION}/exercise"
+HARMONIZE_PATH = f"/{API_VERSION}/harmonize"
+TRANSFER_PATH = f"/{API_VERSION}/transfer"
 SCREEN_PATH = f"/{API_VERSION}/screen"  # a MIDI file -> is its melody a near-copy of a lake piece (serving.screen)
 VERIFY_PATH = f"/{API_VERSION}/verify"  # a MIDI file -> is it ours (the watermark), which stored piece (serving.verify)
 HEALTH_PATH = "/healthz"
@@ -229,8 +232,19 @@ class PieceInfo(BaseModel):
     duration_s: float
     n_steps: int = Field(description="sampling steps the model took")
     urls: dict[str, str] = Field(description="format -> path of the file (mid, wav, musicxml, png, svg)")
+    marks: ScoreMarks | None = Field(None, description="chord symbols, fingerings, note names for the score")
     similarity: Similarity | None = Field(None, description="the screening against the lake's melodies (generated "
                                                             "pieces)")
+
+
+class ScoreMarks(BaseModel):
+    """What the engraved score prints beside the notes (MusicXML, SVG)."""
+
+    chords: list[tuple[float, str]] = Field(default_factory=list, description="(onset in quarter notes, chord "
+                                                                                "symbol) over the top staff")
+    labels: list[tuple[int, float, int, str]] = Field(default_factory=list, description="(track, onset in quarter "
+                                                      "notes, MIDI pitch, text) under a note: a digit 1-5 is a "
+                                                      "fingering, anything else a note name")
 
 
 class GenerateResponse(PieceInfo):
@@ -246,6 +260,8 @@ class UploadResponse(BaseModel):
     n_notes: int
     duration_s: float
     melody_notes: int = Field(description="notes in the track taken as the melody (the highest-pitched one)")
+    format: Literal["mid", "musicxml", "mxl"] = Field("mid", description="what was uploaded (MusicXML is kept as "
+                                                                          "the MIDI file it makes)")
 
 
 class _FromUpload(BaseModel):
@@ -381,3 +397,121 @@ NOT_FOUND = {404: {"model": ErrorResponse, "description": "no such model version
 RENDER_ERRORS = {422: {"model": ErrorResponse, "description": "a field is invalid, or the piece is longer "
                                                           "(serve.render_max_seconds) or its file larger "
                                                           "(serve.render_max_bytes) than this server renders"}}
+
+
+# -- education: exercises, harmonization, style transfer ------------------------------------------------------
+ExerciseKind = Literal["scale", "arpeggio", "interval", "sight_reading"]
+ScaleName = Literal["major", "natural_minor", "harmonic_minor", "melodic_minor", "major_pentatonic",
+                    "minor_pentatonic", "ionian", "dorian", "phrygian", "lydian", "mixolydian", "aeolian", "locrian",
+                    "chromatic"]
+ArrangeStyle = Literal["pop", "folk", "jazz", "classical", "string_quartet"]
+UploadIdField = Field(pattern=PIECE_ID, description=f"an upload's id (POST {UPLOADS_PATH}: MIDI or MusicXML)")
+
+
+class ExerciseRequest(BaseModel):
+    """A scale, arpeggio, interval drill or sight-reading tune, written note for note."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ExerciseKind = "scale"
+    scale: ScaleName = "major"
+    tonic: str = Field("C", min_length=1, max_length=3, description="a note name: C, F#, Bb")
+    octaves: int = Field(1, ge=1, le=3)
+    low: int = Field(60, ge=0, le=127, description="the lowest MIDI pitch to use (60 = middle C)")
+    high: int | None = Field(None, ge=1, le=127, description="the highest MIDI pitch (default: what the octaves need)")
+    bpm: float = Field(80.0, ge=BPM_MIN, le=BPM_MAX)
+    instrument: str = Field("piano", min_length=1, max_length=40)
+    difficulty: int = Field(1, ge=1, le=5, description="1: quarters, small steps ... 5: sixteenths, wide leaps")
+    bars: int = Field(4, ge=1, le=32, description="sight reading: its length")
+    time_signature: Literal["4/4", "3/4"] = "4/4"
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="sight reading: which tune")
+
+
+class ExerciseNote(BaseModel):
+    pitch: int
+    name: str = Field(description="spelled in the key, with its octave: 'F#4'")
+    onset: float = Field(description="quarter notes from the start")
+    duration: float
+    finger: int | None = Field(None, description="the right hand's finger on a keyboard (1 thumb .. 5)")
+    label: str | None = Field(None, description="an interval's name under its upper note, e.g. 'M3'")
+
+
+class ExerciseResponse(BaseModel):
+    id: str = Field(description="the stored piece: GET its files under /v1/pieces")
+    title: str
+    key: str
+    notes: list[ExerciseNote]
+    urls: dict[str, str]
+
+
+class ChordSuggestion(BaseModel):
+    bar: int = Field(description="the bar it starts in, from 0")
+    beat: int = Field(description="the beat it starts on, counted from the start")
+    beats: int = Field(description="how many beats it lasts")
+    onset: float = Field(description="quarter notes from the start")
+    symbol: str = Field(description="lead sheet, e.g. 'Am7'")
+    roman: str = Field(description="in the detected key, e.g. 'vi7'")
+
+
+class HarmonizeRequest(BaseModel):
+    """Chords for an uploaded melody, and an accompaniment in a style."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    melody: str = UploadIdField
+    per: Literal["bar", "beat"] = Field("bar", description="a chord per bar, or let it change on any beat")
+    style: ArrangeStyle = "pop"
+    key: str | None = Field(None, max_length=40, description="fix the key instead of detecting it")
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: str | None) -> str | None:
+        return None if v is None else parse_key(v)
+
+
+class HarmonizeResponse(BaseModel):
+    id: str = Field(description="the stored piece (melody + accompaniment)")
+    key: str
+    per: str
+    style: str
+    chords: list[ChordSuggestion]
+    tracks: list[TrackResult]
+    urls: dict[str, str]
+
+
+class StyleMarkers(BaseModel):
+    swing: float = Field(description="share of off-beat eighths at 2/3 of the beat (0 straight, 1 swung)")
+    extended: float = Field(description="share of accompaniment chords with more than three pitch classes")
+    instruments: list[str]
+
+
+class MelodySurvival(BaseModel):
+    intervals: float = Field(description="share of the original's melodic intervals kept, in order")
+    onsets: float = Field(description="onset F-measure of the melody, within a sixth of a beat")
+
+
+class TransferRequest(BaseModel):
+    """An uploaded piece re-arranged in another style, its melody kept."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    piece: str = UploadIdField
+    style: ArrangeStyle = "jazz"
+    key: str | None = Field(None, max_length=40)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: str | None) -> str | None:
+        return None if v is None else parse_key(v)
+
+
+class TransferResponse(BaseModel):
+    id: str
+    key: str
+    style: str
+    chords: list[ChordSuggestion]
+    tracks: list[TrackResult]
+    melody: MelodySurvival
+    before: StyleMarkers
+    after: StyleMarkers
+    urls: dict[str, str]

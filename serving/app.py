@@ -64,7 +64,10 @@ from serving.retention import Policy, Pruner
 from serving.store import PieceNotFound, PieceStore, Reader, content_id
 from serving import from_upload
 from serving.api import CONTINUE_PATH, INFILL_PATH, ContinueRequest, FromUploadResponse, InfillRequest
-from serving.uploads import melody_notes, read_upload
+from serving.uploads import melody_notes, read_upload, upload_midi
+from serving import education
+from serving.api import (EXERCISE_PATH, HARMONIZE_PATH, TRANSFER_PATH, ExerciseRequest, ExerciseResponse,
+                         HarmonizeRequest, HarmonizeResponse, TransferRequest, TransferResponse)
 from serving.api import VERIFY_PATH, VerifyResponse
 from serving.verify import PieceIndex, verify as verify_midi
 from serving.api import SCREEN_PATH, Similarity
@@ -262,8 +265,10 @@ def _invalid(e: ValueError) -> ApiError:
 
 def _meta(info: PieceInfo) -> "renderer.PieceMeta":
     a = info.attributes
+    marks = info.marks
     return renderer.PieceMeta(key=a.key, bpm=a.bpm, time_signature=a.time_signature,
-                              parts=[f"{t.instrument} ({t.role})" for t in info.tracks if t.n_notes])
+                              parts=[f"{t.instrument} ({t.role})" for t in info.tracks if t.n_notes],
+                              chords=marks.chords if marks else None, labels=marks.labels if marks else None)
 
 
 # Everything the app holds is in place before the ingress below takes its copy of it.
@@ -575,11 +580,16 @@ class MusicService:
 
     @api.post(UPLOADS_PATH, response_model=UploadResponse,
               openapi_extra={"requestBody": {"required": True, "content": {
-                  t: {"schema": {"type": "string", "format": "binary"}} for t in ("audio/midi", "application/octet-stream")}}},
+                  t: {"schema": {"type": "string", "format": "binary"}} for t in (
+                      "audio/midi", "application/vnd.recordare.musicxml+xml", "application/vnd.recordare.musicxml",
+                      "application/octet-stream")}}},
               responses={**COMMON_ERRORS})
     async def upload(self, request: Request, reader: Reader = Depends(caller)) -> UploadResponse:
+        """A MIDI or MusicXML file (.mxl too); MusicXML is kept as the MIDI file it makes. Nothing is stored
+        unless the whole file passes the lake's checks."""
         data = await request.body()
         try:
+            data, fmt = await asyncio.to_thread(upload_midi, data, self.limits)
             up = await asyncio.to_thread(read_upload, data, self.limits)
         except MidiError as e:
             raise ApiError(422, f"invalid request: body: {e}") from None
@@ -587,7 +597,65 @@ class MusicService:
                                                           _request_id(request) or secrets.token_hex(8))
         await self._wrote(reader, written)
         return UploadResponse(id=upload_id, content_sha256=sha, n_tracks=up.n_tracks, n_notes=up.n_notes,
-                              duration_s=round(up.duration_s, 3), melody_notes=int(len(up.melody)))
+                              duration_s=round(up.duration_s, 3), melody_notes=int(len(up.melody)), format=fmt)
+
+    # -- education: exercises, harmonization, style transfer (serving.education) -------------------
+    async def _keep(self, made, req, request: Request, reader: Reader) -> PieceInfo:
+        """Store a piece the rules made, with this request's record; its description."""
+        piece_id, sha = content_id(made.midi)
+        created = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        urls = {fmt: piece_url(piece_id, fmt) for fmt in FORMATS} | {"info": piece_url(piece_id),
+                                                                     "records": records_url(piece_id)}
+        info = made.info(piece_id, sha, created, req.model_dump(exclude_none=True), urls)
+        record = PieceRecord(request_id=_request_id(request) or secrets.token_hex(8), key=reader.key,
+                             tenant=reader.tenant, created_at=created, piece=info)
+        with self.store.pin(piece_id):
+            written = await asyncio.to_thread(self.store.save, made.midi, record)
+            await self._wrote(reader, written)
+        return info
+
+    def _uploaded(self, upload_id: str, reader: Reader) -> bytes:
+        try:
+            return self.store.upload(upload_id, reader)
+        except PieceNotFound as e:
+            raise ApiError(404, str(e)) from None
+
+    @api.post(EXERCISE_PATH, response_model=ExerciseResponse, responses={**COMMON_ERRORS})
+    async def exercise(self, req: ExerciseRequest, request: Request,
+                       reader: Reader = Depends(caller)) -> ExerciseResponse:
+        """A scale, arpeggio, interval drill or sight-reading tune, note for note, as a stored piece."""
+        try:
+            made = await asyncio.to_thread(education.exercise, req)
+        except ValueError as e:
+            raise _invalid(e) from None
+        info = await self._keep(made, req, request, reader)
+        return ExerciseResponse(id=info.id, urls=info.urls, **made.extra)
+
+    @api.post(HARMONIZE_PATH, response_model=HarmonizeResponse, responses={**COMMON_ERRORS, **NOT_FOUND})
+    async def harmonize(self, req: HarmonizeRequest, request: Request,
+                        reader: Reader = Depends(caller)) -> HarmonizeResponse:
+        """Chords for an uploaded melody (per bar or per beat, roman numerals in the detected key) and the
+        melody accompanied in a style, stored as a piece."""
+        data = await asyncio.to_thread(self._uploaded, req.melody, reader)
+        try:
+            made = await asyncio.to_thread(education.harmonize, req, data, self.limits)
+        except ValueError as e:
+            raise _invalid(e) from None
+        info = await self._keep(made, req, request, reader)
+        return HarmonizeResponse(id=info.id, urls=info.urls, tracks=info.tracks, **made.extra)
+
+    @api.post(TRANSFER_PATH, response_model=TransferResponse, responses={**COMMON_ERRORS, **NOT_FOUND})
+    async def transfer(self, req: TransferRequest, request: Request,
+                       reader: Reader = Depends(caller)) -> TransferResponse:
+        """An uploaded piece re-arranged in another style, its melody kept; melody survival and the style's
+        marks before and after, measured from the notes."""
+        data = await asyncio.to_thread(self._uploaded, req.piece, reader)
+        try:
+            made = await asyncio.to_thread(education.transfer, req, data, self.limits)
+        except ValueError as e:
+            raise _invalid(e) from None
+        info = await self._keep(made, req, request, reader)
+        return TransferResponse(id=info.id, urls=info.urls, tracks=info.tracks, **made.extra)
 
     @api.post(VERIFY_PATH, response_model=VerifyResponse,
               openapi_extra={"requestBody": {"required": True, "content": {

@@ -283,6 +283,23 @@ def roman(root: int, quality: str, key: str) -> str:
     return acc + body + _ROMAN_SUFFIX[quality]
 
 
+_FLAT_SPELLING = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
+_SHARP_SPELLING = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+_FLAT_KEYS = {"F major", "Bb major", "Eb major", "Ab major", "C# major", "D minor", "G minor", "C minor",
+              "F minor", "Bb minor", "Eb minor"}
+_SHARP_KEYS = {"G major", "D major", "A major", "E major", "B major", "F# major", "E minor", "B minor",
+               "F# minor", "C# minor", "Ab minor"}
+
+
+def spell_root(root: int, key: str) -> str:
+    """A root's name as the key writes it: flats in flat keys (Db in Ab major), sharps in sharp keys."""
+    if key in _FLAT_KEYS:
+        return _FLAT_SPELLING[root % 12]
+    if key in _SHARP_KEYS:
+        return _SHARP_SPELLING[root % 12]
+    return PITCH_CLASSES[root % 12]
+
+
 def _label(root: int, quality: str) -> str:
     return f"{PITCH_CLASSES[root]}:{quality}"
 
@@ -371,7 +388,8 @@ def harmonize(melody: BeatMelody, per: str = "bar", key: str | None = None, tabl
         if t == len(path) or path[t] != path[start]:
             r, q = st[path[start]]
             root = (r + tonic) % 12
-            chords.append(Chord(start, t, root, q, chord_symbol(root, q), roman(root, q, name), _label(root, q)))
+            chords.append(Chord(start, t, root, q, chord_symbol(spell_root(root, name), q), roman(root, q, name),
+                                _label(root, q)))
             start = t
     return Harmonization(key=name, per=per, chords=chords, beat_states=path, tonic=tonic)
 
