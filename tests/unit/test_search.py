@@ -161,3 +161,13 @@ def test_the_index_is_built_once_and_rebuilt_when_the_lake_changes(tmp_path, mon
     Searcher(ix.load_index(cfg))
     assert len(builds) == 2  # a new table version: rebuilt
     assert s.search("lively Irish jig for fiddle", k=1).hits[0].collection == "irish"
+
+
+def test_odd_queries_answer_and_partial_matches_say_so():
+    s = _searcher(LAKE)
+    for q in ["🎵 sad 钢琴 in D minor 🎹", "kazoo solo", "x" * 2000, "每分钟96拍的华尔兹", "  "]:
+        r = s.search(q, k=3)
+        assert len(r.hits) == 3 and all(0 <= h.score <= 1 for h in r.hits), q
+    assert any("kazoo" in n for n in s.search("kazoo solo").notes)
+    top = s.search("a piece for viola", k=1).hits[0]  # no viola in the lake: a violin or cello is its family
+    assert top.matched == ["Viola (in part)"]

@@ -202,7 +202,7 @@ class Searcher:
         order = sorted(np.flatnonzero(keep), key=lambda i: (-score[i], self.sha[i]))[:k]
         hits = []
         for i in order:
-            matched = [label for _, _, m, label in parts if m[i] >= MATCHED]
+            matched = [label if m[i] >= 0.999 else f"{label} (in part)" for _, _, m, label in parts if m[i] >= MATCHED]
             missed = [label for _, _, m, label in parts if m[i] < MATCHED]
             hits.append(Hit(self.sha[i], round(float(score[i]), 4), self.title[i], self.url[i], self.collection[i],
                             self.style[i], self.key[i], self.meter[i], float(self.bpm[i]), self.mood[i],
