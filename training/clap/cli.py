@@ -141,7 +141,8 @@ def _search_midi(cfg, model: str, midi: Path, k: int) -> None:
     except NoEmbeddings as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"{clap.name} v{clap.version} (@{clap.ref.ref}): {len(hits)} of {total} lake pieces nearest to MIDI {midi}")
+    typer.echo(f"{clap.name} v{clap.version} (@{clap.ref.ref}): {len(hits)} of {total} lake pieces nearest to "
+               f"MIDI {midi}")
     typer.echo(f"{'#':>3} {'score':>6}  {'sha256':<12} {'style':<10} {'key':<9} title / url")
     for i, h in enumerate(hits, 1):
         typer.echo(f"{i:>3} {h.score:>6.3f}  {h.sha256[:12]:<12} {h.style or '-':<10} {h.key_name or '-':<9} "

@@ -12,8 +12,9 @@ Methods: ``search`` (labels + CLAP, what ``musiclake search`` does), ``labels`` 
 alone, the search before), ``filter`` (the pieces whose labels equal everything the query says, in lake
 order: a label-filter baseline), ``chance``. Figures: R@10 (the piece itself among the first 10), MRR, key
 precision (share of the first 10 in the query's key), label precision (share of the first min(10, n) hits
-that have every label the query names, n the lake's pieces that have them all), and the separation of the scores: AUC = the chance that a piece having every named
-label scores above one that lacks one (pieces outside the hard filter count as scored 0).
+that have every label the query names, n the lake's pieces that have them all), and the separation of the
+scores: AUC = the chance that a piece having every named label scores above one that lacks one (pieces
+outside the hard filter count as scored 0).
 """
 
 from __future__ import annotations
@@ -168,5 +169,6 @@ def table(report: dict) -> str:
             for m, r in rows.items():
                 mrr = f"{np.mean(r.rr):.3f}" if r.rr else "-"
                 auc = f"{np.mean(r.auc):.3f}" if r.auc else "-"
-                lines.append(f"| {qs} | {lang} | {m} | {pct(r.r10)} | {mrr} | {pct(r.key_p)} | {pct(r.label_p)} | {auc} |")
+                lines.append(f"| {qs} | {lang} | {m} | {pct(r.r10)} | {mrr} | {pct(r.key_p)} | {pct(r.label_p)} "
+                             f"| {auc} |")
     return "\n".join(lines)

@@ -8,8 +8,9 @@ and, where the MLflow store is a local SQLite file, its size and mtime: unchange
 again, so a search loads no MLflow and no torch. Anything else changed, the index is rebuilt (seconds).
 
 Files: ``index.parquet`` (the labels), ``embeddings.npy`` (the CLAP vectors, row for row), ``tower.npz`` and
-``tower.json`` (the text tower), ``meta.json`` (what it was made from; written last). The cache lives in ``$MUSICLAKE_SEARCH_CACHE`` (default ``~/.cache/musiclake/search``), one folder per lake URI;
-it is derived data and never written into the lake or the model store.
+``tower.json`` (the text tower), ``meta.json`` (what it was made from; written last). The cache lives in
+``$MUSICLAKE_SEARCH_CACHE`` (default ``~/.cache/musiclake/search``), one folder per lake URI; it is derived data
+and never written into the lake or the model store.
 """
 
 from __future__ import annotations
@@ -130,7 +131,8 @@ def _rows(lake, versions: dict[str, int], clap_version: int | None) -> tuple[pa.
                "time_signature": g.get("time_signature") or r["time_signature"], "programs": programs,
                "instruments": [GM_NAMES[p] if p >= 0 else "Drums" for p in programs],
                "mood": g.get("mood") or mood_of(key.split()[1], r["bpm"]), "split": g.get("split"),
-               "forms": list(dict.fromkeys(title_forms(r["title"]) + list(COLLECTION_FORMS.get(collection, ())))), "caption": g.get("caption"), "caption_zh": g.get("caption_zh")}
+               "forms": list(dict.fromkeys(title_forms(r["title"]) + list(COLLECTION_FORMS.get(collection, ())))),
+               "caption": g.get("caption"), "caption_zh": g.get("caption_zh")}
         for k, v in row.items():
             out[k].append(v)
     table = pa.table(out)
@@ -156,7 +158,8 @@ def build_index(cfg, clap_ref: str = "champion") -> SearchIndex:
     table, emb, has = _rows(lake, versions, clap_version)
     meta = {"format": INDEX_FORMAT, "lake_uri": str(cfg.lake.uri), "tables": versions, "clap_ref": str(clap_ref),
             "clap_version": clap_version, "registry": _registry_stamp(cfg), "pieces": table.num_rows,
-            "embedded": int(has.sum()), "dim": int(emb.shape[1]) if emb is not None else 0, "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "embedded": int(has.sum()), "dim": int(emb.shape[1]) if emb is not None else 0,
+            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     folder = index_path(cfg)
     folder.mkdir(parents=True, exist_ok=True)
     tag = f"{os.getpid()}"
@@ -169,7 +172,8 @@ def build_index(cfg, clap_ref: str = "champion") -> SearchIndex:
             np.savez(f, **weights)
         (folder / f"tower.json.{tag}").write_text(json.dumps(tower_cfg))
     (folder / f"meta.json.{tag}").write_text(json.dumps(meta, indent=1))
-    for name in ("index.parquet", "embeddings.npy", "tower.npz", "tower.json", "meta.json"):  # meta last: it says the rest is whole
+    # meta last: it says the rest is whole
+    for name in ("index.parquet", "embeddings.npy", "tower.npz", "tower.json", "meta.json"):
         tmp = folder / f"{name}.{tag}"
         if tmp.exists():
             tmp.replace(folder / name)
