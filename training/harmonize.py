@@ -178,7 +178,7 @@ def _normalise(counts: np.ndarray, smoothing: float) -> np.ndarray:
 
 def table_from_counts(data: dict) -> Table:
     """A :class:`Table` from the JSON counts (:mod:`training.harmonize_eval` writes them)."""
-    if tuple(data["qualities"]) != QUALITIES:
+    if tuple(data["qualities"]) != tuple(QUALITIES):
         raise ValueError(f"the harmony table counts qualities {data['qualities']}, this code wants {QUALITIES}")
     emit = np.asarray(data["emission"], dtype=np.float64)
     # chords heard rarely borrow the spread of their quality (the same intervals above the root)

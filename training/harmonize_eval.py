@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from training.harmonize import (N_FEATURES, QUALITIES, TABLE_PATH, BeatMelody, beat_features, beat_weights, baseline, harmonize, load_table,
+import training.harmonize as H
+
+from training.harmonize import (N_FEATURES, TABLE_PATH, BeatMelody, beat_features, beat_weights, baseline, harmonize, load_table,
                                 quality_of_bits, state_index, states, table_from_counts)
 from training.harmony_metrics import chord_pcs_of_label, yeh_metrics
 from training.realism import HELD_OUT_POP909, pop909_dir
@@ -104,6 +106,8 @@ def label_state(label: str, major_tonic: int) -> int | None:
     if root < 0:
         return None
     q = quality_of_bits(bits)
+    if q is not None and q not in H.QUALITIES:  # a smaller set of states: a seventh as its triad, a sus as major
+        q = {"min7": "min", "dim": "min"}.get(q, "maj")
     return None if q is None else state_index((root - major_tonic) % 12, q)
 
 
@@ -147,7 +151,7 @@ def count(train: list[Song], classifier: bool = True) -> dict:
         intercept[clf.classes_] = clf.intercept_
         extra = {"coef": coef.round(4).tolist(), "intercept": intercept.round(4).tolist()}
     return {"source": "POP909 training songs (every song not held out)", "licence": LICENCE,
-            "songs": sorted(song.number for song in train), "qualities": list(QUALITIES), **extra,
+            "songs": sorted(song.number for song in train), "qualities": list(H.QUALITIES), **extra,
             "states": [f"{r}:{q}" for r, q in states()],
             "down": down.round(3).tolist(), "inner": inner.round(3).tolist(), "emission": emit.round(3).tolist(),
             "unigram": unigram.tolist()}
@@ -161,28 +165,6 @@ def learn(root: Path, out: Path = TABLE_PATH) -> dict:
     tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
     tmp.replace(out)
     return data
-
-
-def net_data(train: list[Song]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The network's (inputs, absolute chord state or -1) per training song."""
-    from training.harmonize_net import inputs
-
-    out = []
-    for song in train:
-        y = np.array([-1 if (x := label_state(lab, 0)) is None else x for lab in song.ref], dtype=np.int64)
-        out.append((inputs(beat_weights(song.melody), song.melody.downbeat), y))
-    return out
-
-
-def learn_net(root: Path, out: Path | None = None, epochs: int = 12) -> Path:
-    from training.harmonize_net import NET_PATH, train
-
-    out = out or NET_PATH
-    weights = train(net_data(songs(root, held_out=False)), epochs=epochs)
-    tmp = out.with_name(out.stem + ".tmp.npz")
-    np.savez_compressed(tmp, **weights)
-    tmp.replace(out)
-    return out
 
 
 # -- scoring ---------------------------------------------------------------------------------------------
