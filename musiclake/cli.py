@@ -29,6 +29,7 @@ from lake.cli import app as lake_app
 from common.cli_common import ConfigOpt, SetOpt, load_or_exit
 from common.config import dump_config
 from serving import cli as serving_cli
+from serving import education_cli
 from serving.from_upload_cli import continue_cmd, infill_cmd
 from serving.pieces_cli import app as pieces_app
 from training.clap.cli import app as clap_app
@@ -112,6 +113,12 @@ app.command("keys", help="The API keys of the endpoint: list them, or --add NAME
 app.command("continue", help="Continue a MIDI file by N bars through a running endpoint.")(continue_cmd)
 app.command("infill", help="Write bars I-J of a MIDI file anew through a running endpoint.")(infill_cmd)
 app.add_typer(pieces_app, name="pieces", help="The piece store: usage per kind and key; apply retention now.")
+app.command("exercise", help="Write a scale, arpeggio, interval drill or sight-reading tune (MIDI, MusicXML, "
+                             "score).")(education_cli.exercise)
+app.command("harmonize", help="Chords for a melody (MIDI or MusicXML) and an accompaniment in a style.")(
+    education_cli.harmonize)
+app.command("transfer", help="Re-arrange a piece in another style, keeping its melody; measured.")(
+    education_cli.transfer)
 app.command("recommend", help="Prompt -> style recommendation (BPM, key, instruments, chords).")(serving_cli.recommend)
 
 

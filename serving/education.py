@@ -42,6 +42,17 @@ class Made:
                          marks=self.marks)
 
 
+def piece_meta(made: Made):
+    """What the renderer needs beyond the MIDI: key, tempo, meter, part names, chord symbols, fingerings."""
+    from serving.render import PieceMeta
+
+    a = made.attributes
+    return PieceMeta(key=a.key, bpm=a.bpm, time_signature=a.time_signature,
+                     parts=[f"{t.instrument} ({t.role})" for t in made.tracks if t.n_notes],
+                     chords=made.marks.chords or None, labels=made.marks.labels or None,
+                     title=made.extra.get("title"))
+
+
 def _attributes(style: str, bpm: float, key: str, ts: str, instruments: list[str], chords: list[str],
                 progression: list[str], key_source: str) -> Attributes:
     return Attributes(style=style if style in ("pop", "folk", "jazz", "classical") else "classical", bpm=bpm, key=key,
