@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-packages demo test test-unit test-e2e serve lake-tables mlflow-ui bench-ingest bench-lake bench-train bench-watermark bench-similarity train-pop909 bench-serve bench-load bench-hostile cluster-up cluster-down cluster-status cluster-test clean
+.PHONY: setup system-packages demo test test-unit test-e2e serve lake-tables mlflow-ui bench-ingest bench-lake bench-train bench-watermark bench-similarity train-pop909 bench-serve bench-load bench-hostile bench-harmonize cluster-up cluster-down cluster-status cluster-test clean
 
 setup: $(STAMP)
 
@@ -97,6 +97,10 @@ bench-load: setup
 # silent clients, probes and a disk-filling run against the served demo models (make demo first)
 bench-hostile: setup
 	$(PY) -m serving.bench_hostile
+
+# The harmonizer on the held-out POP909 songs (mir_eval per beat, Yeh et al.'s metrics, the baseline); docs/education.md.
+bench-harmonize: setup
+	$(PY) -m training.harmonize_eval
 
 # A loopback cluster of real, separate processes (Ray head + worker, Spark master + worker, MLflow server,
 # moto S3) under ./data/cluster; see docs/clusters.md.
