@@ -189,7 +189,7 @@ STYLE_WORDS: dict[str, tuple[str, ...]] = {
              "jig", "reel", "fiddle", "sea shanty", "shanty", "hoedown", "appalachian", "cowboy", "western",
              "prairie", "fingerpicked", "fingerpicking", "troubadour", "polka", "traditional tune",
              "erhu", "guzheng", "pipa", "dizi", "牧歌", "山歌", "古风", "江南", "草原", "民族", "戏曲", "弹唱",
-             "二胡", "古筝", "琵琶", "笛子", "balkan", "巴尔干"),
+             "二胡", "古筝", "琵琶", "笛子", "balkan", "巴尔干", "民乐", "民族音乐", "国乐"),
     "jazz": ("jazz", "jazzy", "swing", "bebop", "bossa nova", "bossa", "blues", "bluesy", "big band", "ragtime",
              "爵士", "摇摆", "蓝调", "布鲁斯", "波萨诺瓦", "大乐队",
              "smoky", "speakeasy", "cocktail bar", "shuffle", "twelve-bar", "12-bar", "standards", "piano trio",
@@ -861,13 +861,19 @@ GENRE_STYLE: dict[str, str] = {
 # The tradition an instrument names when nothing else names a style (GM programs): decided the same way for a
 # prompt and its translation, where the zero-shot guess reads English better than Chinese.
 INSTRUMENT_STYLE: dict[int, str] = {
-    **{p: "classical" for p in (6, 8, 14, 41, 42, 46, 47, 60, 68, 69, 70, 71, 72)},  # harpsichord .. piccolo
+    **{p: "classical" for p in (6, 8, 14, 41, 42, 46, 47, 48, 49, 60, 68, 69, 70, 71, 72)},  # harpsichord .. strings
     **{p: "folk" for p in (21, 22, 23, 75, 78, 79, 104, 105, 106, 107, 108, 109, 110, 111, 77, 76)},
     **{p: "jazz" for p in (11, 26, 32, 64, 65, 66, 67, 59)},  # vibraphone, jazz guitar, upright bass, saxes
     **{p: "rock" for p in (29, 30)},  # overdriven, distortion guitar
     **{p: "electronic" for p in (*range(80, 88), 38, 39)},  # synth leads, synth basses
     **{p: "ambient" for p in (*range(88, 96), 99)},  # pads, atmosphere
 }
+# The style a piece of a mood most often has, for a prompt that names a mood but no style (and the zero-shot
+# guess is no better than a coin, as for Chinese prompts): sad and romantic songs are pop ballads, dark and
+# epic cues film, calm pieces ambient.
+MOOD_STYLE = {"relaxed": "jazz", "calm": "ambient", "bright": "pop", "happy": "pop", "joyful": "folk",
+              "energetic": "electronic", "sad": "pop", "melancholic": "pop", "dark": "film", "dramatic": "film",
+              "romantic": "pop", "epic": "film", "nostalgic": "folk"}
 STYLE_MOOD = {"classical": "calm", "folk": "happy", "jazz": "relaxed", "pop": "happy", "rock": "energetic",
               "electronic": "energetic", "ambient": "calm", "film": "epic"}
 # The MidiCaps mood/theme tags (MTG-Jamendo) and their Chinese names -> the MOODS name each means; None: a
@@ -1061,6 +1067,11 @@ IMPLIED_MOOD: dict[str, str] = {
     "haunted house": "dark", "鬼屋": "dark", "闹鬼": "dark", "championship": "epic", "winning": "epic",
     "夺冠": "epic", "pirate": "epic", "pirates": "epic", "海盗": "epic", "country road": "relaxed",
     "乡村小路": "relaxed", "cathedral": "calm", "教堂": "calm",
+    "毕业": "nostalgic", "毕业季": "nostalgic", "graduation": "nostalgic", "元宵": "joyful", "元宵节": "joyful",
+    "深夜": "melancholic", "late at night": "melancholic", "追车": "dramatic", "car chase": "dramatic",
+    "心跳加速": "energetic", "侠客": "epic", "运动会": "energetic", "想念": "melancholic", "有点丧": "sad",
+    "很丧": "sad", "萌萌": "happy", "萌": "happy", "可爱": "happy", "cute": "happy", "起鸡皮疙瘩": "dark",
+    "goosebumps": "dark",
 }
 
 # Words that point to a style without naming it (scenes, places, eras, media), both languages; read after the
@@ -1118,6 +1129,9 @@ STYLE_HINTS: dict[str, str] = {
     "风铃": "ambient", "birthday": "pop", "生日": "pop", "sing along": "pop", "一起唱": "pop", "抒情": "pop",
     "慢歌": "pop", "biker": "rock", "fanfare": "film", "号角": "film", "pirate": "film", "海盗": "film",
     "冒险": "film", "公海": "film",
+    "毕业季": "pop", "离别歌": "pop", "钢琴曲": "classical", "piano piece": "classical", "古装剧": "film",
+    "古装": "film", "侠客": "film", "进行曲": "classical", "march": "classical", "游戏背景": "film", "背景音乐": "film",
+    "氛围": "ambient", "元宵": "folk", "元宵节": "folk",
 }
 
 

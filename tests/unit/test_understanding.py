@@ -296,3 +296,19 @@ def test_an_instrument_that_names_a_tradition_decides_a_style_nothing_else_names
     assert recommend("a harp piece, techno", clap=Guess()).style == "electronic"  # a style word still wins
     a, b = recommend("a sad oboe melody over strings"), recommend("弦乐衬托下悲伤的双簧管旋律")
     assert a.key == b.key  # the likely key does not hang on the order the instruments are named in
+
+
+def test_a_flat_zero_shot_guess_is_no_guess():
+    from lake.vocab import MOOD_STYLE
+    from training.understanding import recommend
+
+    class Flat:  # what the CLAP text tower says of a Chinese prompt: every label about equally likely
+        def scores(self, text, group):
+            names = ["classical", "folk", "jazz", "pop", "rock", "electronic", "ambient", "film"] if group == "style" \
+                else ["sad", "happy", "calm", "dark"]
+            return {n: 1 / len(names) + (0.01 if i == 0 else 0) for i, n in enumerate(names)}
+
+    a = recommend("雨夜里孤单的思念", clap=Flat())  # a mood, no style word: the mood's usual style, not a coin
+    assert (a.style, a.sources["style"]) == (MOOD_STYLE[a.mood], "likely")
+    b = recommend("今天天气不错", clap=Flat())
+    assert b.sources["style"] == "default" and b.sources["mood"] == "default"

@@ -22,7 +22,7 @@ value is taken and ``Attributes.notes`` says so; an instrument General MIDI cann
 from __future__ import annotations
 
 from lake.vocab import (GENRE_BPM, GENRE_INSTRUMENTS, INSTRUMENT_STYLE, INSTRUMENT_WORDS, MOODS, STYLE_DEFAULTS,
-                        STYLE_HINTS, STYLE_MOOD, TEMPO_TERMS,
+                        MOOD_STYLE, STYLE_HINTS, STYLE_MOOD, TEMPO_TERMS,
                         chord_names, instrument_name, instrument_program, parse_chord, parse_key, tempo_bin)
 from training.request import MAX_BAR_STEPS, BARS_MAX, Attributes, PieceRequest, can_carry_melody  # noqa: F401
 from training.understanding import implied, stated as reader
@@ -151,6 +151,9 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
         because["style"] = f"the instruments: {', '.join(dict.fromkeys(w for _, _, w in by_program))}"
     elif scorer is not None and (style := guess(scorer, text, "style", STYLE_MIN_P)):
         sources["style"], because["style"] = "clap", "the zero-shot model's best guess; no style word"
+    elif named_mood := next((m for _, m, _ in (st.moods or st.scene_moods)), None):
+        style, sources["style"] = MOOD_STYLE[named_mood], "likely"  # a sad song is most often a pop ballad
+        because["style"] = f"the style a {named_mood} piece most often has (no style word, no sure guess)"
     else:
         style, sources["style"], because["style"] = DEFAULT_STYLE, "default", "no style named"
     defaults = STYLE_DEFAULTS[style]
@@ -177,6 +180,9 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
         because["mood"] = f"the usual mood of {style}; no mood word"
     elif scorer is not None and (guessed := guess(scorer, text, "mood", MOOD_MIN_P)):
         moods, sources["mood"], because["mood"] = [guessed], "clap", "the zero-shot model's best guess; no mood word"
+    elif sources["style"] == "clap" and style in STYLE_MOOD:
+        moods, sources["mood"] = [STYLE_MOOD[style]], "clap"
+        because["mood"] = f"the usual mood of {style} (the style the zero-shot model guessed); no mood word"
     else:
         sources["mood"], because["mood"] = "default", "no mood named"
     mood, mood_mode, mood_bpm = implied.combine_moods(moods)
