@@ -19,6 +19,9 @@ function formatDuration(ms) {
     uploads: "/v1/uploads",
     continue: "/v1/continue",
     infill: "/v1/infill",
+    exercise: "/v1/exercise",
+    harmonize: "/v1/harmonize",
+    transfer: "/v1/transfer",
     models: "/v1/models",
     keyHeader: "X-API-Key",
   };
@@ -66,7 +69,8 @@ function formatDuration(ms) {
     resultChords: $("#result-chords"),
     timings: $("#timings"),
     candidatesResult: $("#candidates-result"),
-    downloads: { mid: $("#download-mid"), wav: $("#download-wav"), musicxml: $("#download-musicxml") },
+    downloads: { mid: $("#download-mid"), wav: $("#download-wav"), musicxml: $("#download-musicxml"),
+      png: $("#download-png"), svg: $("#download-svg") },
   };
 
   // The attribute fields Recommend fills and Generate may send, with how a field's text becomes a value.
@@ -402,6 +406,88 @@ function formatDuration(ms) {
     busy.done(`Wrote bars ${a}–${b} in {elapsed}` + (failed ? ` · ${failed} file(s) failed` : "."));
   }
 
+  // -- education: an exercise; a melody harmonized or a piece re-arranged ---------------------------------
+  async function showMade(answer, run, busy, what) {
+    // the education routes answer with the piece's id and urls; its description comes from /v1/pieces/{id}
+    const piece = await call(answer.urls.info || `/v1/pieces/${answer.id}`);
+    if (run !== state.run) return;
+    showPiece(piece);
+    busy.relabel("Rendering audio, piano roll and score…");
+    const failed = await loadFiles(piece, run);
+    if (run !== state.run) return;
+    busy.done(`${what} in {elapsed}` + (failed ? ` · ${failed} file(s) failed` : "."));
+  }
+
+  async function doExercise() {
+    if (state.busy) return;
+    showError("");
+    let body;
+    try {
+      body = { kind: $("#ex-kind").value, scale: $("#ex-scale").value, tonic: $("#ex-tonic").value.trim() || "C",
+        octaves: toNumber($("#ex-octaves").value, "octaves", true),
+        difficulty: toNumber($("#ex-difficulty").value, "difficulty", true),
+        instrument: $("#ex-instrument").value.trim() || "piano", bpm: toNumber($("#ex-bpm").value, "BPM") };
+    } catch (e) {
+      return showError(e.message);
+    }
+    const run = ++state.run;
+    const busy = startBusy("Writing the exercise…", [el.generate, el.recommend, $("#ex-go"), $("#ed-go")]);
+    try {
+      const ex = await call(API.exercise, { method: "POST", body });
+      $("#ed-key").textContent = `${ex.title} · ${ex.key} · ${ex.notes.length} notes`;
+      $("#ed-chords").replaceChildren();
+      $("#ed-measures").textContent = "";
+      await showMade(ex, run, busy, "Exercise written");
+    } catch (e) {
+      busy.done("");
+      showError(e.message);
+    }
+  }
+
+  async function doEducation() {
+    if (state.busy) return;
+    showError("");
+    const file = $("#ed-file").files[0];
+    if (!file) return showError("choose a MIDI or MusicXML file");
+    const mode = $("#ed-mode").value;
+    const run = ++state.run;
+    const busy = startBusy("Uploading…", [el.generate, el.recommend, $("#ex-go"), $("#ed-go")]);
+    try {
+      const headers = { "Content-Type": /\.(musicxml|xml)$/i.test(file.name) ? "application/vnd.recordare.musicxml+xml"
+        : "audio/midi" };
+      const key = apiKey();
+      if (key) headers[API.keyHeader] = key;
+      let res;
+      try {
+        res = await fetch(API.uploads, { method: "POST", headers, body: await file.arrayBuffer() });
+      } catch (e) {
+        throw new ApiError(`could not reach the server (${e.message || e})`, 0);
+      }
+      if (!res.ok) throw await errorOf(res);
+      const upload = await res.json();
+      busy.relabel(mode === "harmonize" ? "Harmonizing…" : "Re-arranging…");
+      const body = mode === "harmonize"
+        ? { melody: upload.id, per: $("#ed-per").value, style: $("#ed-style").value }
+        : { piece: upload.id, style: $("#ed-style").value };
+      const made = await call(API[mode], { method: "POST", body });
+      $("#ed-key").textContent = `key ${made.key} · ${made.style.replace("_", " ")}`;
+      $("#ed-chords").replaceChildren(...made.chords.map((c) => {
+        const chip = text("span", `${c.symbol} ${c.roman}`, "chord");
+        chip.title = `bar ${c.bar + 1}, beat ${c.beat + 1}, ${c.beats} beat(s)`;
+        return chip;
+      }));
+      $("#ed-measures").textContent = mode === "transfer"
+        ? `melody kept: intervals ${made.melody.intervals.toFixed(2)}, onsets ${made.melody.onsets.toFixed(2)} · `
+          + `swing ${made.before.swing.toFixed(2)} → ${made.after.swing.toFixed(2)} · extended chords `
+          + `${made.before.extended.toFixed(2)} → ${made.after.extended.toFixed(2)} · ${made.after.instruments.join(", ")}`
+        : "";
+      await showMade(made, run, busy, mode === "harmonize" ? "Harmonized" : "Re-arranged");
+    } catch (e) {
+      busy.done("");
+      showError(e.message);
+    }
+  }
+
   async function doGenerate(ev) {
     if (ev) ev.preventDefault();
     if (state.busy) return;
@@ -534,8 +620,15 @@ function formatDuration(ms) {
         el.audio.src = url;
         offerDownload("wav", url, p.id);
       },
-      png: (blob) => { el.roll.src = blobUrl(blob); },
-      svg: async (blob) => { showScore(await blob.text()); },
+      png: (blob) => {
+        const url = blobUrl(blob);
+        el.roll.src = url;
+        offerDownload("png", url, p.id);
+      },
+      svg: async (blob) => {
+        offerDownload("svg", blobUrl(blob), p.id);
+        showScore(await blob.text());
+      },
       mid: (blob) => offerDownload("mid", blobUrl(blob), p.id),
       musicxml: (blob) => offerDownload("musicxml", blobUrl(blob), p.id),
     };
@@ -669,6 +762,13 @@ function formatDuration(ms) {
       document.querySelectorAll("#from-upload [data-mode]").forEach((f) => { f.hidden = f.dataset.mode !== mode; });
     });
     $("#fu-go").addEventListener("click", doFromUpload);
+    $("#ex-go").addEventListener("click", doExercise);
+    $("#ed-go").addEventListener("click", doEducation);
+    $("#ed-mode").addEventListener("change", () => {
+      const mode = $("#ed-mode").value;
+      document.querySelectorAll("#education [data-ed]").forEach((f) => { f.hidden = f.dataset.ed !== mode; });
+      $("#ed-go").textContent = mode === "harmonize" ? "Harmonize" : "Re-arrange";
+    });
     el.prompt.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
         e.preventDefault();
