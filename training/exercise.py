@@ -324,7 +324,8 @@ def _sight_reading(spec: ExerciseSpec, tonic: str) -> Exercise:
     for i in range(len(pitches) - 2, 0, -1):  # too far from the next note (the tonic at the end): step nearer
         if abs(pitches[i] - pitches[i + 1]) > leap:
             toward = [p for p in pool if abs(p - pitches[i + 1]) <= leap]
-            pitches[i] = min(toward, key=lambda p: abs(p - pitches[i]))
+            if toward:
+                pitches[i] = min(toward, key=lambda p: abs(p - pitches[i]))
     notes = [ExerciseNote(p, t, v, note_name(p, names[steps.index((p - pitch_class(tonic)) % 12)]))
              for p, (t, v) in zip(pitches, times)]
     mode = "minor" if steps[2] == 3 else "major"
