@@ -39,6 +39,7 @@ EMISSION_WEIGHT = 2.0  # per beat of melody: log-probabilities of the melody aga
 ONSET_BONUS = 0.5  # a note starting inside a beat weighs (1 + bonus) x its sounding time there
 TRANSITION_WEIGHT = 1.0
 PER = ("bar", "beat")
+MAX_BEATS = 4096  # a melody longer than this (about 17 minutes at 240 beats a minute) is refused
 
 
 # -- the melody on its beats --------------------------------------------------------------------------
@@ -362,6 +363,8 @@ def harmonize(melody: BeatMelody, per: str = "bar", key: str | None = None, tabl
         raise ValueError(f"per must be one of {', '.join(PER)}, not {per!r}")
     if melody.n_beats == 0 or len(melody.pitch) == 0:
         raise ValueError("the melody has no notes")
+    if melody.n_beats > MAX_BEATS:
+        raise ValueError(f"the melody lasts {melody.n_beats} beats: this harmonizer takes up to {MAX_BEATS}")
     table = table or load_table()
     weights = beat_weights(melody)
     down, inner = transition_weight * table.log_down, transition_weight * table.log_inner
