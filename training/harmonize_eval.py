@@ -214,8 +214,11 @@ def evaluate(test: list[Song], table=None, systems: tuple[str, ...] = SYSTEMS) -
             labels["baseline"] = baseline(song.melody, table=table)
         if "reference" in systems:
             labels["reference"] = song.ref
+        sung = beat_weights(song.melody).sum(axis=1) > 0
+        sung_ref = [r if m else "N" for r, m in zip(song.ref, sung)]
         for name, lab in labels.items():
             row = chord_scores(song.ref, lab, song.beat_s)
+            row["root (sung)"] = chord_scores(sung_ref, lab, song.beat_s)["root"]
             row["chord tones"] = chord_tone_share(song.melody, lab)
             row.update(yeh_metrics(song.melody, lab))
             rows[name].append(row)
@@ -225,15 +228,16 @@ def evaluate(test: list[Song], table=None, systems: tuple[str, ...] = SYSTEMS) -
     return out
 
 
-COLUMNS = ("root", "majmin", "thirds", "chord tones", "CHE", "CC", "CTD", "CTnCTR", "PCS", "MCTD")
+COLUMNS = ("root", "root (sung)", "majmin", "thirds", "chord tones", "CHE", "CC", "CTD", "CTnCTR", "PCS", "MCTD")
 
 
 def table_text(result: dict[str, dict[str, float]], n_songs: int) -> str:
     lines = [f"harmonization of {n_songs} held-out POP909 songs (melody in, chord_midi.txt as reference; "
-             "per-beat mir_eval scores, reference N beats left out)",
+             "per-beat mir_eval scores, reference N beats left out; 'root (sung)': only beats where the melody "
+             "sounds)",
              "| system | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
     for name, row in result.items():
-        cells = [("—" if name == "reference" and c in ("root", "majmin", "thirds") else f"{row[c]:.3f}")
+        cells = [("—" if name == "reference" and c in ("root", "root (sung)", "majmin", "thirds") else f"{row[c]:.3f}")
                  for c in COLUMNS]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if "key" in result.get("harmonizer (per beat)", {}):
