@@ -245,6 +245,7 @@ class ScoreMarks(BaseModel):
     labels: list[tuple[int, float, int, str]] = Field(default_factory=list, description="(track, onset in quarter "
                                                       "notes, MIDI pitch, text) under a note: a digit 1-5 is a "
                                                       "fingering, anything else a note name")
+    swing: bool = Field(False, description="the piece is swung: the score writes straight eighths under 'Swing'")
 
 
 class GenerateResponse(PieceInfo):

@@ -268,7 +268,8 @@ def _meta(info: PieceInfo) -> "renderer.PieceMeta":
     marks = info.marks
     return renderer.PieceMeta(key=a.key, bpm=a.bpm, time_signature=a.time_signature,
                               parts=[f"{t.instrument} ({t.role})" for t in info.tracks if t.n_notes],
-                              chords=marks.chords if marks else None, labels=marks.labels if marks else None)
+                              chords=marks.chords if marks else None, labels=marks.labels if marks else None,
+                              swing=bool(marks and marks.swing))
 
 
 # Everything the app holds is in place before the ingress below takes its copy of it.

@@ -49,7 +49,7 @@ def piece_meta(made: Made):
     a = made.attributes
     return PieceMeta(key=a.key, bpm=a.bpm, time_signature=a.time_signature,
                      parts=[f"{t.instrument} ({t.role})" for t in made.tracks if t.n_notes],
-                     chords=made.marks.chords or None, labels=made.marks.labels or None,
+                     chords=made.marks.chords or None, labels=made.marks.labels or None, swing=made.marks.swing,
                      title=made.extra.get("title"))
 
 
@@ -132,7 +132,7 @@ def _made(arranged, maker: str, key_source: str) -> Made:
     attrs = _attributes(style, arranged.bpm, arranged.key, _meter(arranged.midi), [name for _, name, _ in arranged.parts], _bar_chords(arranged),
                         [c.roman for c in arranged.chords], key_source)
     return Made(arranged.midi, maker, attrs, _tracks(arranged), _bar_chords(arranged), n, dur,
-                ScoreMarks(chords=arranged.chord_marks()))
+                ScoreMarks(chords=arranged.chord_marks(), swing=arranged.style == "jazz"))
 
 
 def harmonize(req: HarmonizeRequest, upload: bytes, limits: Limits) -> Made:

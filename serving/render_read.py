@@ -28,6 +28,7 @@ class PieceMeta:
     # (index among the tracks with notes, onset in quarter notes, MIDI pitch, text) under a note: a digit 1-5 is
     # written as a fingering, anything else as a syllable (a note name)
     labels: list[tuple[int, float, int, str]] | None = None
+    swing: bool = False  # the MIDI is swung: the score writes its off-beat eighths straight, under a "Swing" mark
 
 
 

@@ -301,6 +301,23 @@ def _chord_symbol(text: str):
         return te
 
 
+def unswing(notes, tpq: int):
+    """Notes whose onsets or ends fall at two thirds of a beat (swung eighths) moved to its half, as swing is
+    written: straight eighths under a "Swing" mark."""
+    third = tpq * 2 // 3
+    tol = max(1, tpq // 24)
+
+    def straight(t: int) -> int:
+        pos = t % tpq
+        return t - pos + tpq // 2 if abs(pos - third) <= tol else t
+
+    out = []
+    for start, dur, pitch, vel in notes:
+        s, e = straight(start), straight(start + dur)
+        out.append((s, max(1, e - s), pitch, vel))
+    return tuple(sorted(out))
+
+
 def to_music21(midi: bytes, meta: PieceMeta | None = None, piece: Piece | None = None):
     """The piece as a music21 Score (a part per track with notes; see the module docstring)."""
     from music21 import bar, clef, layout, metadata, meter, stream, tempo
@@ -319,6 +336,8 @@ def to_music21(midi: bytes, meta: PieceMeta | None = None, piece: Piece | None =
     tracks = [t for t in piece.tracks if t.notes]
     if not tracks:  # an empty piece: one part of rests
         tracks = [Track(name="Piano", program=0, notes=())]
+    if meta.swing:
+        tracks = [Track(t.name, t.program, unswing(t.notes, piece.tpq)) for t in tracks]
     labels = part_labels([t.name for t in tracks])
     marks_by_track: dict[int, dict] = {}
     for ti, onset_q, pitch, text in meta.labels or []:
@@ -359,6 +378,12 @@ def to_music21(midi: bytes, meta: PieceMeta | None = None, piece: Piece | None =
                 m.insert(0, meter.TimeSignature(f"{num}/{den}"))
                 if si == 0:
                     m.insert(0, tempo.MetronomeMark(number=round(piece.bpm, 2)))
+                    if meta.swing:
+                        from music21 import expressions
+
+                        mark = expressions.TextExpression("Swing")
+                        mark.placement = "above"
+                        m.insert(0, mark)
             voices = _voices(bars.get(b, []))
             start = b * bar_steps
             if len(voices) <= 1:

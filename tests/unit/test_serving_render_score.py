@@ -83,3 +83,18 @@ def test_rests_fall_on_beats_and_are_never_dotted():
             assert length in (1, 2, 4, 8, 16)
             assert pos % length == 0
             assert pos % 4 == 0 or pos // 4 == (pos + length - 1) // 4  # inside one beat unless on one
+
+
+def test_swung_eighths_are_written_straight_under_a_swing_mark():
+    swung = [(0, 0, 60, 2, 80), (0, 2, 62, 2, 80)]  # on the 16th grid for the helper; swing them in ticks below
+    midi = _midi({"melody": (0, swung)})
+    from symusic import Score
+
+    s = Score.from_midi(midi)
+    notes = s.tracks[0].notes
+    notes[0].duration, notes[1].time, notes[1].duration = 320, 320, 160  # the second eighth at 2/3 of the beat
+    meta = PieceMeta(parts=["sax"], swing=True)
+    root, _ = _parts(render("musicxml", s.dumps_midi(), meta))
+    kinds = [n.find("type").text for n in root.iter("note") if n.find("rest") is None]
+    assert kinds == ["eighth", "eighth"]
+    assert "Swing" in [w.text for w in root.iter("words")]
