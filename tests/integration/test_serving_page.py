@@ -294,3 +294,58 @@ def test_page_wrong_key_shows_401(browser, served):
     browser.get(served.url + "/#key=" + served.key)
     _wait(browser, lambda d: _value(d, "#api-key") == served.key, 10, "the key from the new fragment")
     _wait(browser, lambda d: "#key=" not in d.current_url, 10, "the fragment to be removed")
+
+
+def test_page_tension_curve_and_continue_and_infill_an_upload(browser, served, tmp_path):
+    """Film scoring's tension reaches /v1/generate; a MIDI file continued and infilled from the page plays."""
+    from training.notes import to_score
+
+    _open(browser, served)
+    _set(browser, "#prompt", "a tense chase cue")
+    _set(browser, "#bars", "4")
+    _set(browser, "#tension-curve", "0 0.5 1")
+    body = _generate(browser)
+    assert body["tension"] == [0, 0.5, 1]
+    _check_piece(browser, served, 4)
+    # a curve cleared, the slider alone sends one number
+    _set(browser, "#tension-curve", "")
+    browser.execute_script("const t = document.querySelector('#tension'); t.value = '0.8';"
+                           "t.dispatchEvent(new Event('input'))")
+    assert _text(browser, "#tension-value") == "0.80"
+
+    melody = [(b, 4 * i, 72 + (b + i) % 5, 4, 90) for b in range(4) for i in range(4)]
+    chords = [(b, 0, p, 16, 70) for b in range(4) for p in (60, 64, 67)]
+    song = tmp_path / "mine.mid"
+    song.write_bytes(to_score({"melody": melody, "harmony": chords}, {"melody": 73, "harmony": 0}, 100.0, 4, 4)
+                     .dumps_midi())
+    from selenium.webdriver.common.by import By
+
+    browser.find_element(By.CSS_SELECTOR, "#fu-file").send_keys(str(song))
+    for mode, fields, region in (("continue", {"#fu-bars": "2"}, [5, 6]),
+                                 ("infill", {"#fu-first": "2", "#fu-last": "3", "#fu-track": ""}, [2, 3])):
+        browser.execute_script("const m = document.querySelector('#fu-mode'); m.value = arguments[0];"
+                               "m.dispatchEvent(new Event('change'))", mode)
+        shown = browser.execute_script("return [...document.querySelectorAll('#from-upload [data-mode]')]"
+                                       ".filter(f => getComputedStyle(f).display !== 'none').map(f => f.dataset.mode)")
+        assert shown and set(shown) == {mode}, shown  # only the fields of the chosen mode
+        for css, value in fields.items():
+            _set(browser, css, value)
+        browser.execute_script("window.__calls.length = 0")
+        before = _text(browser, "#piece-id")
+        _click(browser, "#fu-go")
+        _wait(browser, lambda d: (_text(d, "#piece-id") != before and d.execute_script(MEDIA_READY)
+                                  and _text(d, "#status").startswith("Wrote")) or _text(d, "#error"),
+              GENERATE_TIMEOUT_S, f"the {mode} piece's audio, roll and score")
+        assert _text(browser, "#error") == ""
+        (call,) = _calls(browser, f"/v1/{mode}")
+        assert call["status"] == 200 and json.loads(call["body"])["upload"]
+        status = _text(browser, "#status")
+        assert status.startswith(f"Wrote bars {region[0]}–{region[1]}"), status
+        info = served.get(f"/v1/pieces/{_text(browser, '#piece-id')}").json()
+        assert {t["source"] for t in info["tracks"]} >= {"model"}
+    _screenshot(browser, SCREENSHOT.with_name("musiclake-page-from-upload.png"))
+    shot = SCREENSHOT.with_name("musiclake-page-from-upload.png")
+    from PIL import Image
+
+    with Image.open(shot) as img:  # the page with the infilled piece: a real picture, not a blank
+        assert img.size[0] >= 1000 and len(set(img.convert("L").resize((64, 64)).getdata())) > 8
