@@ -9,9 +9,9 @@ upload. Each is
   that cross the join (an upload note sounding past the upload's end, a new note past the last new
   bar), and the melody statistics of :mod:`training.realism` of the new bars against the context's,
   beside those of the song's own next 8 bars (what a real continuation does);
-* **infilled**, bars 5-8 of the melody, then bars 5-8 of every track: the notes outside the region that
+* **infilled**, bars 5-12 of the melody, then bars 5-12 of every track: the notes outside the region that
   changed (must be 0), new notes ringing past the region's end, the key and onset tempo of the region
-  against the rest, and the region's melody statistics against the song's own bars 5-8.
+  against the rest, and the region's melody statistics against the song's own bars 5-12.
 
     python -m training.continuation_report [--model 1] [--n 8] [--songs DIR]
 """
@@ -30,7 +30,7 @@ from training.continuation import continue_piece, infill, read
 from training.realism import is_held_out_pop909, piece_stats, pop909_dir
 
 STATS = ("stepwise", "leaps", "range", "pc_entropy", "syncopation", "melody_on_top")
-UPLOAD_QUARTERS, NEW_BARS, REGION = 64, 8, (5, 8)  # the upload: 64 quarters (16 bars of 4/4)
+UPLOAD_QUARTERS, NEW_BARS, REGION = 64, 8, (5, 12)  # the upload: 64 quarters (16 bars of 4/4)
 
 
 def window(score: Score, lo: int, hi: int, num: int, den: int) -> Score:
@@ -96,9 +96,9 @@ def measure_song(path: Path, generator, seed: int) -> dict:
     out["cont_stats"] = (_stats(ctx), _stats(new), _stats(real_next))
     # infill: the melody, then every track
     lo, hi = r.offset + (REGION[0] - 1) * bar, r.offset + REGION[1] * bar
-    out["real58_key"], out["real58_tempo_err"] = _key_tempo(window(upload, r.offset, lo, r.numerator, r.denominator),
+    out["real512_key"], out["real512_tempo_err"] = _key_tempo(window(upload, r.offset, lo, r.numerator, r.denominator),
                                                             window(upload, lo, hi, r.numerator, r.denominator))
-    out["real58_cross_end"] = out["real58_kept_changed"] = 0
+    out["real512_cross_end"] = out["real512_kept_changed"] = 0
     for name, track in (("inf_mel", r.roles["melody"]), ("inf_all", None)):
         w = infill(upload, generator, REGION[0], REGION[1], seed=seed, track=track)
         out[name + "_kept_changed"] = sum(len(set(_notes(a, lo, hi)) ^ set(_notes(b, lo, hi)))
@@ -133,10 +133,10 @@ def report(generator, paths: list[Path], seed: int = 1, out=print) -> list[dict]
 
     out(f"{n} songs, the first {UPLOAD_QUARTERS} quarters of each as the upload "
         f"(bars: {', '.join(str(r['bars']) for r in rows)})\n")
-    cols = ("cont", "real", "inf_mel", "inf_all", "real58")
+    cols = ("cont", "real", "inf_mel", "inf_all", "real512")
     widths = (18, 16, 20, 18, 16)
-    out(f"{'':<34}{'continue 8 bars':>18}{'(song: next 8)':>16}{'infill 5-8 melody':>20}{'infill 5-8 all':>18}"
-        f"{'(song: 5-8)':>16}")
+    out(f"{'':<34}{'continue 8 bars':>18}{'(song: next 8)':>16}{'infill 5-12 melody':>20}{'infill 5-12 all':>18}"
+        f"{'(song: 5-12)':>16}")
     for label, fmt, keys in (
             ("key of new bars = context's", "{:.2f}", tuple(c + "_key" for c in cols)),
             ("... or its relative", "{:.2f}", None),
@@ -157,7 +157,7 @@ def report(generator, paths: list[Path], seed: int = 1, out=print) -> list[dict]
         out(f"{label:<34}" + "".join(f"{fmt.format(c):>{w}}" for c, w in zip(cells, widths)))
     out(f"upload notes sounding past its end: {sum(r['cont_cross_upload'] for r in rows)}")
     out("\nmelody statistics (median over songs): context | new bars | the song's own bars there")
-    out(f"{'':<16}{'continue: context':>18}{'new':>10}{'real next':>11}{'infill: real 5-8':>18}{'melody':>10}{'all':>10}")
+    out(f"{'':<16}{'continue: context':>18}{'new':>10}{'real next':>11}{'infill: real 5-12':>18}{'melody':>10}{'all':>10}")
     for s in STATS:
         def med(key, i):
             return float(np.nanmedian([r[key][i][s] for r in rows]))
