@@ -37,8 +37,8 @@ TENSION_MAX_POINTS = 64
 # tension from which each one joins: the ninth, the chord's seventh (major or minor, whichever it lacks),
 # the tritone (#11).
 ADDED = ((0.25, "9"), (0.5, "7"), (0.8, "#11"))
-FLOOR_DROP = {"harmony": 2, "bass": 2}  # semitones the role's lowest pitch drops at tension 1
-LOW_BIAS = 0.35  # logit per octave above the role's floor, taken off at tension 1 (harmony, bass)
+FLOOR_DROP = {"harmony": 3, "bass": 2}  # semitones the role's lowest pitch drops at tension 1
+LOW_BIAS = 0.6  # logit per octave above the role's floor, taken off at tension 1 (harmony, bass)
 TENSE_TONE_BIAS = 1.6  # logit added to the melody's tension tones at tension 1
 SYNC_BIAS = 2.2  # logit added to the melody's off-beat 16th onsets at tension 1
 SHORT_BIAS = 0.8  # logit per doubling of a melody note's length, taken off at tension 1
