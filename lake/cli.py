@@ -90,7 +90,8 @@ def _run(module: str, function: str, config, set_, master) -> None:
         spark.stop()
 
 
-@app.command("all", help="Every Spark job in order: features, encode, dedup, split, align (each only on new data).")
+@app.command("all", help="Every Spark job in order: features, encode, dedup, split, align, melody-index (each only on "
+                         "new data).")
 def run_all(config: Optional[str] = ConfigOpt, set_: Optional[list[str]] = SetOpt, master: Optional[str] = MasterOpt):
     _run("lake.jobs.pipeline", "run_all", config, set_, master)
 

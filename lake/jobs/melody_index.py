@@ -2,7 +2,8 @@
 
 Incremental like the other gold tables: it pins the bronze snapshot, leaves out the pieces the index
 holds already (an anti-join on ``sha256``), and the executors read the melody of each new file and hash
-its shingles (``mapInArrow``); the driver MERGEs the rows in chunks (insert-only on ``sha256``), so a
+its shingles (``mapInArrow``, on the lake's guarded path: the size, track, note and time caps of
+``lake.midi_features``); the driver MERGEs the rows in chunks (insert-only on ``sha256``), so a
 re-run commits nothing and a killed run keeps the chunks it finished. A file that does not parse gets
 a row with no shingles (it is not read again). Each row carries the bronze row's source, URL, title
 and licence: what a screening verdict names.
@@ -28,18 +29,22 @@ ROW_SCHEMA = pa.schema([pa.field("sha256", pa.string()), pa.field("shingles", pa
                         pa.field("license", pa.string())])
 
 
-def _shingle_rows(batches):
-    from symusic import Score
-
+def _shingle_rows(batches, limits=None):
+    from lake.midi_features import Limits, check_midi_bytes, check_score, parse_midi, time_limit
     from lake.similarity import melody_line, shingles_of_tokens, tokens
 
+    limits = limits or Limits()
     for batch in batches:
         shas, shingles, notes = [], [], []
         for sha, content in zip(batch.column("sha256").to_pylist(), batch.column("content").to_pylist()):
-            try:
-                start, pitch = melody_line(Score.from_midi(content))
+            try:  # the lake's guarded path: size and track caps, then parse and caps under a wall-clock limit
+                check_midi_bytes(content, max_bytes=limits.max_bytes, max_tracks=limits.max_tracks)
+                with time_limit(limits.max_seconds, "melody index"):
+                    score = parse_midi(content)
+                    check_score(score, limits)
+                    start, pitch = melody_line(score)
                 sh, n = shingles_of_tokens(tokens(start, pitch)).astype(np.int64), int(start.size)
-            except Exception:  # noqa: BLE001 - an unparseable file: a row with no shingles, never read again
+            except Exception:  # noqa: BLE001 - a file the caps refuse or that does not parse: a row with no shingles
                 sh, n = np.zeros(0, np.int64), 0
             shas.append(sha)
             shingles.append(sh)
@@ -69,7 +74,11 @@ def run_melody_index(cfg, spark) -> JobReport:
         _, done = read_snapshot(spark, lake, GOLD_MELODY_INDEX, columns=["sha256"])
         if done is not None:
             bronze = bronze.join(done, "sha256", "left_anti")
-    rows = bronze.mapInArrow(_shingle_rows, "sha256 string, shingles array<bigint>, n_notes int, source string, "
+    from functools import partial
+
+    from lake.midi_features import Limits
+
+    rows = bronze.mapInArrow(partial(_shingle_rows, limits=Limits.from_config(cfg)), "sha256 string, shingles array<bigint>, n_notes int, source string, "
                                             "url string, title string, license string")
     meta = dict(job=JOB, job_run_id=run_id, source_table=BRONZE_MIDI.name, source_version=version,
                 code_version=code_version())
