@@ -354,9 +354,25 @@ def pool_repeats(emission: np.ndarray, weights: np.ndarray, melody: BeatMelody,
     return out
 
 
+KEY_WEIGHT = 0.5  # the Krumhansl–Schmuckler fit of each tonic beside the Viterbi score (tuned on training songs)
+
+
+def _key_fit(weights: np.ndarray, tonic: int) -> float:
+    """How well the melody's pitch classes (by sounding time) fit the major key at ``tonic`` or its relative
+    minor: the better Krumhansl–Schmuckler correlation of the two, times the melody's length in beats."""
+    from lake.midi_features import _KEY_Z
+
+    hist = weights.sum(axis=0)
+    if hist.std() == 0:
+        return 0.0
+    z = (hist - hist.mean()) / hist.std()
+    r = max(float(_KEY_Z[tonic] @ z), float(_KEY_Z[12 + (tonic + 9) % 12] @ z)) / 12.0
+    return r * float(hist.sum())
+
+
 def harmonize(melody: BeatMelody, per: str = "bar", key: str | None = None, table: Table | None = None,
               emission_weight: float = EMISSION_WEIGHT, transition_weight: float = TRANSITION_WEIGHT,
-              repeat: float = REPEAT_SIMILARITY) -> Harmonization:
+              repeat: float = REPEAT_SIMILARITY, key_weight: float | None = None) -> Harmonization:
     """Chords for ``melody``: one per bar (``per="bar"``, changing on downbeats) or per beat; ``key`` (e.g.
     "D minor") fixes the key instead of detecting it."""
     if per not in PER:
@@ -372,11 +388,13 @@ def harmonize(melody: BeatMelody, per: str = "bar", key: str | None = None, tabl
     if key is not None:
         t, mode = key.split()
         fixed = (PITCH_CLASSES.index(t) + (3 if mode == "minor" else 0)) % 12
+    key_weight = KEY_WEIGHT if key_weight is None else key_weight
     best = None
     for tonic in ([fixed] if fixed is not None else range(12)):
         rel = np.roll(weights, -tonic, axis=1)  # pitch classes relative to this tonic
         emission = pool_repeats(table.emission(rel, melody.downbeat, emission_weight), weights, melody, repeat)
         path, score = viterbi(emission, down, inner, table.log_initial, melody.downbeat, per == "bar")
+        score += key_weight * _key_fit(weights, tonic)
         if best is None or score > best[2]:
             best = (tonic, path, score)
     tonic, path, _ = best

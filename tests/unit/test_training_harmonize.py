@@ -51,6 +51,11 @@ def test_a_melody_spelling_its_chords_gets_them_back_in_any_key(transpose, key):
     assert [(c.start, c.end) for c in h.chords] == [(4 * i, 4 * i + 4) for i in range(8)]
 
 
+def test_a_short_tune_is_heard_in_the_key_its_notes_fit():
+    h = harmonize(melody(["C", "F", "G", "C"]), per="bar")  # B natural: C major, not F major's I-II-V
+    assert h.key == "C major" and [c.roman for c in h.chords] == ["I", "IV", "V", "I"]
+
+
 def test_per_bar_never_changes_inside_a_bar_and_per_beat_may():
     m = melody(["C", "F", "G", "C"])
     bar = harmonize(m, per="bar")
