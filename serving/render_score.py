@@ -253,7 +253,8 @@ def part_labels(names: list[str]) -> list[tuple[str, str]]:
 
 
 # the staff lines' pitches: treble E4..F5, bass G2..A3; a note further out needs ledger lines
-_TREBLE, _BASS = (62, 79), (41, 59)
+_TREBLE, _BASS, _ALTO = (62, 79), (41, 59), (52, 69)  # alto: F3..G4 on the staff
+VIOLA = 41
 GRAND_STAFF_PROGRAMS = frozenset(range(0, 8)) | frozenset(range(16, 21))  # pianos, organs
 SPLIT_PITCH = 60  # a grand staff: middle C and up on the upper staff
 
@@ -349,7 +350,11 @@ def to_music21(midi: bytes, meta: PieceMeta | None = None, piece: Piece | None =
             staves.append((ti, Track(t.name, t.program, tuple(n for n in t.notes if n[2] >= SPLIT_PITCH)), "treble"))
             staves.append((ti, Track(t.name, t.program, tuple(n for n in t.notes if n[2] < SPLIT_PITCH)), "bass"))
         else:
-            staves.append((ti, t, "percussion" if t.program < 0 else clef_for(n[2] for n in t.notes)))
+            clef_name = "percussion" if t.program < 0 else clef_for(n[2] for n in t.notes)
+            if t.program == VIOLA and ledger_cost([n[2] for n in t.notes], _ALTO) <= \
+                    ledger_cost([n[2] for n in t.notes], _TREBLE if clef_name == "treble" else _BASS):
+                clef_name = "alto"  # a viola reads the alto clef
+            staves.append((ti, t, clef_name))
     per_staff = [_segments(t, piece.tpq, bar_steps) for _, t, _ in staves]
     n_bars = max([max(b) + 1 for b in per_staff if b] + [1])
     if meta.chords:
@@ -372,7 +377,8 @@ def to_music21(midi: bytes, meta: PieceMeta | None = None, piece: Piece | None =
         for b in range(n_bars):
             m = stream.Measure(number=b + 1)
             if b == 0:
-                m.insert(0, {"percussion": clef.PercussionClef, "bass": clef.BassClef}.get(clef_name, clef.TrebleClef)())
+                m.insert(0, {"percussion": clef.PercussionClef, "bass": clef.BassClef,
+                             "alto": clef.AltoClef}.get(clef_name, clef.TrebleClef)())
                 if k is not None and not drums:
                     m.insert(0, k.asKeySignature() if hasattr(k, "asKeySignature") else k)
                 m.insert(0, meter.TimeSignature(f"{num}/{den}"))

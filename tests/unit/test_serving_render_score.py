@@ -98,3 +98,10 @@ def test_swung_eighths_are_written_straight_under_a_swing_mark():
     kinds = [n.find("type").text for n in root.iter("note") if n.find("rest") is None]
     assert kinds == ["eighth", "eighth"]
     assert "Swing" in [w.text for w in root.iter("words")]
+
+
+def test_a_viola_in_its_register_reads_the_alto_clef():
+    viola = [(0, 0, 55, 8, 80), (0, 8, 60, 8, 80), (1, 0, 64, 16, 80)]
+    root, _ = _parts(render("musicxml", _midi({"harmony": (41, viola)}), PieceMeta(parts=["viola"])))
+    c = root.find("part/measure/attributes/clef")
+    assert (c.find("sign").text, c.find("line").text) == ("C", "3")
