@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from lake.vocab import INSTRUMENTS, PITCH_CLASSES, instrument_program, pitch_class
+from lake.vocab import PITCH_CLASSES, instrument_program, pitch_class
 
 KINDS = ("scale", "arpeggio", "interval", "sight_reading")
 SCALES: dict[str, tuple[int, ...]] = {
@@ -93,8 +93,12 @@ class ExerciseSpec:
             raise ValueError("time_signature: 4/4 or 3/4")
         if self.kind == "arpeggio" and self.scale == "chromatic":
             raise ValueError("scale: the chromatic scale has no arpeggio")
-        if self.instrument not in INSTRUMENTS or INSTRUMENTS[self.instrument] < 0:
-            raise ValueError(f"instrument: {self.instrument!r} is not a pitched instrument of the vocabulary")
+        try:
+            program = instrument_program(self.instrument)
+        except ValueError:
+            program = -1
+        if program < 0:
+            raise ValueError(f"instrument: {self.instrument!r} is not a pitched General MIDI instrument")
         spell_tonic(self.tonic)
 
 
@@ -171,10 +175,17 @@ def _start_pitch(tonic: str, low: int, high: int, span: int) -> int:
     return p
 
 
+KEYBOARDS = frozenset(range(0, 8)) | frozenset(range(16, 21))  # pianos, harpsichord, clavinet, organs
+
+
+def _keyboard(instrument: str) -> bool:
+    return instrument_program(instrument) in KEYBOARDS
+
+
 def _scale_fingers(n_octaves: int, tonic: str, scale: str, instrument: str) -> list[int] | None:
     """The right hand's fingers going up (the top note 5), for the scales whose fingering is the C-major
     pattern (1 2 3 1 2 3 4 each octave): seven-note scales on C, D, E, G, A without a black-key start."""
-    if instrument not in ("piano", "electric piano", "harpsichord", "organ", "electric organ") or \
+    if not _keyboard(instrument) or \
             tonic not in _RH_SCALE_TONICS or len(SCALES[scale]) != 7:
         return None
     return [1, 2, 3, 1, 2, 3, 4] * n_octaves + [5]
@@ -239,7 +250,7 @@ def _arpeggio(spec: ExerciseSpec, tonic: str) -> Exercise:
     up.append((start + 12 * spec.octaves, tonic))
     down = list(reversed(up[:-1]))
     value = max(NOTE_VALUE[spec.difficulty], 0.5) if spec.difficulty < 3 else 0.5
-    piano = spec.instrument in ("piano", "electric piano", "harpsichord", "organ", "electric organ")
+    piano = _keyboard(spec.instrument)
     fingers = None
     if piano and len(chord) == 3 and tonic in {"C", "D", "E", "F", "G", "A"}:  # root-position triads: 1 2 3 (5 on top)
         fingers = [1, 2, 3] * spec.octaves + [5]

@@ -114,7 +114,14 @@ def test_midi_and_labels_carry_every_note():
 
 @pytest.mark.parametrize("bad, field", [({"kind": "étude"}, "kind"), ({"scale": "bebop"}, "scale"),
                                         ({"tonic": "H"}, "tonic"), ({"difficulty": 9}, "difficulty"),
-                                        ({"low": 80, "high": 70}, "range"), ({"instrument": "drums"}, "instrument")])
+                                        ({"low": 80, "high": 70}, "range"), ({"instrument": "drums"}, "instrument"), ({"instrument": "kazoo"}, "instrument")])
 def test_bad_specs_name_the_field(bad, field):
     with pytest.raises(ValueError, match=field):
         make_exercise(ExerciseSpec(**bad))
+
+
+def test_instrument_names_as_the_prompt_vocabulary_reads_them():
+    ex = make_exercise(ExerciseSpec(instrument="Grand Piano"))
+    assert ex.program == 0 and ex.notes[0].finger == 1
+    ex = make_exercise(ExerciseSpec(instrument="小提琴"))
+    assert ex.program == 40 and ex.notes[0].finger is None
