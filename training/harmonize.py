@@ -159,6 +159,7 @@ class Table:
     meta: dict = field(default_factory=dict)
     coef: np.ndarray | None = None  # [S, N_FEATURES] the beat classifier's weights (None: emissions only)
     intercept: np.ndarray | None = None  # [S]
+    log_mid: np.ndarray | None = None  # [S, S] to the middle beat of a four-beat bar (None: as log_inner)
 
     def emission(self, rel: np.ndarray, downbeat: np.ndarray, weight: float) -> np.ndarray:
         """[n_beats, S]: each chord's score at each beat: the classifier's log posterior over the log prior
@@ -192,6 +193,7 @@ def table_from_counts(data: dict) -> Table:
     coef = np.asarray(data["coef"], dtype=np.float64) if "coef" in data else None
     intercept = np.asarray(data["intercept"], dtype=np.float64) if "intercept" in data else None
     return Table(coef=coef, intercept=intercept, log_down=_normalise(data["down"], 0.5), log_inner=_normalise(data["inner"], 0.5),
+                 log_mid=_normalise(data["mid"], 0.5) if "mid" in data else None,
                  log_initial=_normalise(unigram, 1.0), log_emit=_normalise(emit + shaped, 0.1),
                  prior=unigram / max(unigram.sum(), 1.0), meta={k: data[k] for k in ("source", "licence", "songs")
                                                                if k in data})
@@ -203,10 +205,26 @@ def load_table(path: str = str(TABLE_PATH)) -> Table:
 
 
 # -- decoding -----------------------------------------------------------------------------------------
+def middle_beats(downbeat: np.ndarray) -> np.ndarray:
+    """Whether each beat is the third of a four-beat bar (where pop chords change inside a bar)."""
+    n = len(downbeat)
+    slot = np.zeros(n, dtype=np.int64)
+    for b in range(1, n):
+        slot[b] = 0 if downbeat[b] else slot[b - 1] + 1
+    out = np.zeros(n, dtype=bool)
+    starts = list(np.flatnonzero(downbeat)) + [n]
+    for a, z in zip(starts, starts[1:]):
+        if z - a == 4:
+            out[a + 2] = True
+    return out
+
+
 def viterbi(emission: np.ndarray, log_down: np.ndarray, log_inner: np.ndarray, log_initial: np.ndarray,
-            downbeat: np.ndarray, hold_inside_bar: bool = False) -> tuple[np.ndarray, float]:
+            downbeat: np.ndarray, hold_inside_bar: bool = False, log_mid: np.ndarray | None = None
+            ) -> tuple[np.ndarray, float]:
     """The most likely state per step and its log score. ``hold_inside_bar``: only downbeats may change."""
     n, s = emission.shape
+    mid = middle_beats(downbeat)
     score = log_initial + emission[0]
     back = np.zeros((n, s), dtype=np.int32)
     stay = np.arange(s)
@@ -215,7 +233,7 @@ def viterbi(emission: np.ndarray, log_down: np.ndarray, log_inner: np.ndarray, l
             back[t] = stay
             score = score + emission[t]
             continue
-        trans = log_down if downbeat[t] else log_inner
+        trans = log_down if downbeat[t] else (log_mid if log_mid is not None and mid[t] else log_inner)
         cand = score[:, None] + trans
         back[t] = np.argmax(cand, axis=0)
         score = cand[back[t], stay] + emission[t]
@@ -393,7 +411,8 @@ def harmonize(melody: BeatMelody, per: str = "bar", key: str | None = None, tabl
     for tonic in ([fixed] if fixed is not None else range(12)):
         rel = np.roll(weights, -tonic, axis=1)  # pitch classes relative to this tonic
         emission = pool_repeats(table.emission(rel, melody.downbeat, emission_weight), weights, melody, repeat)
-        path, score = viterbi(emission, down, inner, table.log_initial, melody.downbeat, per == "bar")
+        path, score = viterbi(emission, down, inner, table.log_initial, melody.downbeat, per == "bar",
+                              None if table.log_mid is None else transition_weight * table.log_mid)
         score += key_weight * _key_fit(weights, tonic)
         if best is None or score > best[2]:
             best = (tonic, path, score)

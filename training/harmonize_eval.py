@@ -118,14 +118,16 @@ def _major_tonic(key: str) -> int:
     return (PITCH_CLASSES.index(tonic) + (3 if mode == "minor" else 0)) % 12
 
 
-def count(train: list[Song], classifier: bool = True) -> dict:
+def count(train: list[Song], classifier: bool = False) -> dict:
     """The JSON counts :func:`training.harmonize.table_from_counts` reads, and the beat classifier's weights
     (a multinomial logistic regression from :func:`training.harmonize.beat_features` to the beat's chord)."""
     s = len(states())
     xs, ys = [], []
     down, inner, emit, unigram = np.zeros((s, s)), np.zeros((s, s)), np.zeros((s, 12)), np.zeros(s)
+    mid_counts = np.zeros((s, s))
     for song in train:
         tonic = _major_tonic(song.key)
+        mid = H.middle_beats(song.melody.downbeat)
         st = [label_state(lab, tonic) for lab in song.ref]
         w = np.roll(beat_weights(song.melody), -tonic, axis=1)
         if classifier:
@@ -139,7 +141,7 @@ def count(train: list[Song], classifier: bool = True) -> dict:
             unigram[x] += 1
             emit[x] += w[b]
             if b and st[b - 1] is not None:
-                (down if song.melody.downbeat[b] else inner)[st[b - 1], x] += 1
+                (down if song.melody.downbeat[b] else mid_counts if mid[b] else inner)[st[b - 1], x] += 1
     extra = {}
     if classifier:
         from sklearn.linear_model import LogisticRegression
@@ -153,7 +155,7 @@ def count(train: list[Song], classifier: bool = True) -> dict:
     return {"source": "POP909 training songs (every song not held out)", "licence": LICENCE,
             "songs": sorted(song.number for song in train), "qualities": list(H.QUALITIES), **extra,
             "states": [f"{r}:{q}" for r, q in states()],
-            "down": down.round(3).tolist(), "inner": inner.round(3).tolist(), "emission": emit.round(3).tolist(),
+            "down": down.round(3).tolist(), "inner": inner.round(3).tolist(), "mid": mid_counts.round(3).tolist(), "emission": emit.round(3).tolist(),
             "unigram": unigram.tolist()}
 
 
