@@ -460,7 +460,8 @@ class HarmonizeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     melody: str = UploadIdField
-    per: Literal["bar", "beat"] = Field("bar", description="a chord per bar, or let it change on any beat")
+    per: Literal["bar", "half", "beat"] = Field("bar", description="a chord per bar, per half bar (a four-beat "
+                                                                     "bar may change on beat 3), or on any beat")
     style: ArrangeStyle = "pop"
     key: str | None = Field(None, max_length=40, description="fix the key instead of detecting it")
 

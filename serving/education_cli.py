@@ -105,7 +105,7 @@ def exercise(kind: str = typer.Option("scale", "--kind", help="scale, arpeggio, 
 
 
 def harmonize(melody: Path = typer.Argument(..., help="a MIDI or MusicXML file; its highest line is the melody"),
-              per: str = typer.Option("bar", "--per", help="bar or beat"),
+              per: str = typer.Option("bar", "--per", help="bar, half (a bar's chord may change on beat 3) or beat"),
               style: str = typer.Option("pop", "--style", help="pop, folk, jazz, classical, string_quartet"),
               key: Optional[str] = typer.Option(None, "--key", help="fix the key instead of detecting it"),
               formats: str = FormatsOpt, as_json: bool = typer.Option(False, "--json", help="print the chords as JSON"),

@@ -38,7 +38,7 @@ QUALITIES = ("maj", "min", "7", "min7", "maj7", "dim", "sus4", "sus2")
 EMISSION_WEIGHT = 2.0  # per beat of melody: log-probabilities of the melody against those of the transitions (tuned on training songs)
 ONSET_BONUS = 0.5  # a note starting inside a beat weighs (1 + bonus) x its sounding time there
 TRANSITION_WEIGHT = 1.0
-PER = ("bar", "beat")
+PER = ("bar", "half", "beat")  # where a chord may change: downbeats; also mid-bar; any beat
 MAX_BEATS = 4096  # a melody longer than this (about 17 minutes at 240 beats a minute) is refused
 
 
@@ -220,16 +220,17 @@ def middle_beats(downbeat: np.ndarray) -> np.ndarray:
 
 
 def viterbi(emission: np.ndarray, log_down: np.ndarray, log_inner: np.ndarray, log_initial: np.ndarray,
-            downbeat: np.ndarray, hold_inside_bar: bool = False, log_mid: np.ndarray | None = None
+            downbeat: np.ndarray, hold: np.ndarray | bool = False, log_mid: np.ndarray | None = None
             ) -> tuple[np.ndarray, float]:
-    """The most likely state per step and its log score. ``hold_inside_bar``: only downbeats may change."""
+    """The most likely state per step and its log score. ``hold``: per step, whether the chord must stay (True
+    for every step but downbeats: chords per bar)."""
     n, s = emission.shape
     mid = middle_beats(downbeat)
     score = log_initial + emission[0]
     back = np.zeros((n, s), dtype=np.int32)
     stay = np.arange(s)
     for t in range(1, n):
-        if hold_inside_bar and not downbeat[t]:
+        if (hold is True and not downbeat[t]) or (not isinstance(hold, bool) and hold[t]):
             back[t] = stay
             score = score + emission[t]
             continue
@@ -407,11 +408,14 @@ def harmonize(melody: BeatMelody, per: str = "bar", key: str | None = None, tabl
         t, mode = key.split()
         fixed = (PITCH_CLASSES.index(t) + (3 if mode == "minor" else 0)) % 12
     key_weight = KEY_WEIGHT if key_weight is None else key_weight
+    hold: np.ndarray | bool = per == "bar"
+    if per == "half":
+        hold = ~(melody.downbeat | middle_beats(melody.downbeat))
     best = None
     for tonic in ([fixed] if fixed is not None else range(12)):
         rel = np.roll(weights, -tonic, axis=1)  # pitch classes relative to this tonic
         emission = pool_repeats(table.emission(rel, melody.downbeat, emission_weight), weights, melody, repeat)
-        path, score = viterbi(emission, down, inner, table.log_initial, melody.downbeat, per == "bar",
+        path, score = viterbi(emission, down, inner, table.log_initial, melody.downbeat, hold,
                               None if table.log_mid is None else transition_weight * table.log_mid)
         score += key_weight * _key_fit(weights, tonic)
         if best is None or score > best[2]:

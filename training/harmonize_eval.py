@@ -198,7 +198,7 @@ def chord_tone_share(melody: BeatMelody, labels: list[str]) -> float:
     return hits / total if total else float("nan")
 
 
-SYSTEMS = ("harmonizer (per beat)", "harmonizer (per bar)", "baseline", "reference")
+SYSTEMS = ("harmonizer (per beat)", "harmonizer (per half bar)", "harmonizer (per bar)", "baseline", "reference")
 
 
 def evaluate(test: list[Song], table=None, systems: tuple[str, ...] = SYSTEMS) -> dict[str, dict[str, float]]:
@@ -210,6 +210,8 @@ def evaluate(test: list[Song], table=None, systems: tuple[str, ...] = SYSTEMS) -
             h = harmonize(song.melody, per="beat", table=table)
             labels["harmonizer (per beat)"] = h.beat_labels()
             keys_right += h.key == song.key
+        if "harmonizer (per half bar)" in systems:
+            labels["harmonizer (per half bar)"] = harmonize(song.melody, per="half", table=table).beat_labels()
         if "harmonizer (per bar)" in systems:
             labels["harmonizer (per bar)"] = harmonize(song.melody, per="bar", table=table).beat_labels()
         if "baseline" in systems:

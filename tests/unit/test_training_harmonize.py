@@ -186,3 +186,10 @@ def test_transfer_uses_the_uploads_own_chords_and_survival_falls_when_the_tune_c
 def test_accompany_refuses_an_unknown_style():
     with pytest.raises(ValueError, match="style"):
         accompany([], [ChordSpan(0, 4, 0, "maj")], "polka")
+
+
+def test_per_half_bar_changes_only_on_beats_1_and_3():
+    m = melody(["C", "F", "G", "C", "Am", "Dm", "G", "C"])
+    h = harmonize(m, per="half")
+    assert all(c.start % 2 == 0 for c in h.chords)
+    assert [c.roman for c in h.chords] == ["I", "IV", "V", "I", "vi", "ii", "V", "I"]
