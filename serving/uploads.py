@@ -100,7 +100,14 @@ def musicxml_to_midi(data: bytes, limits: Limits, compressed: bool = False) -> b
 
 def upload_midi(data: bytes, limits: Limits) -> tuple[bytes, str]:
     """(the upload as MIDI bytes, its format): MIDI as given, MusicXML converted (:func:`musicxml_to_midi`)."""
-    fmt = upload_format(data)
+    try:
+        fmt = upload_format(data)
+    except MidiError:  # neither: the lake's own reason (empty, not MIDI, too large), saying MusicXML was tried too
+        try:
+            check_midi_bytes(data, max_bytes=limits.max_bytes, max_tracks=limits.max_tracks)
+        except MidiError as lake:
+            raise MidiError(f"{lake}; nor MusicXML", lake.reason) from None
+        raise
     if fmt == "mid":
         return data, fmt
     with time_limit(limits.max_seconds, "upload"):

@@ -40,9 +40,9 @@ def test_compressed_mxl_is_read_through_its_container():
 
 
 @pytest.mark.parametrize("data, words", [
-    (b"", "not a MIDI or MusicXML"),
-    (b"%PDF-1.7 not music at all", "not a MIDI or MusicXML"),
-    (b"<html><body>hello</body></html>", "not a MIDI or MusicXML"),
+    (b"", "empty file (0 bytes); nor MusicXML"),
+    (b"%PDF-1.7 not music at all", "not MIDI: no MThd header (starts with b'%PDF-1.7'); nor MusicXML"),
+    (b"<html><body>hello</body></html>", "not MIDI"),
     (b'<?xml version="1.0"?><!DOCTYPE s [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><score-partwise>&b;'
      b"</score-partwise>", "entity"),
     (musicxml()[:200], "unreadable MusicXML"),
