@@ -142,11 +142,19 @@ def room_for_the_chord(s: Slot, v):
 
 
 def _breath_from(s: Slot) -> int | None:
-    """Where the melody falls silent in a bar that closes a phrase (not the piece's last): its last beat,
-    and a 16th before it, so the beat is heard empty. None in other bars."""
+    """Where the melody falls silent in a bar that closes a phrase (not the piece's last): its last
+    :func:`breath_beats` beats, and a 16th before them, so they are heard empty. None in other bars."""
     if s.bar == s.plan.request.bars - 1 or not s.plan.phrase_end(s.bar):
         return None
-    return s.plan.bar_steps - s.beat - 1
+    beats = min(breath_beats(s.plan.request.seed, s.bar), s.plan.bar_steps // s.beat - 1)  # a beat sings
+    return None if beats <= 0 else s.plan.bar_steps - beats * s.beat - 1
+
+
+def breath_beats(seed: int | None, bar: int) -> int:
+    """Beats of silence closing the phrase that ends at ``bar``: drawn from :data:`BREATHS` by the seed and
+    the bar (reproducible), as singers take short and long breaths (POP909's melodies leave 2-10 % of
+    their beats empty; one fixed beat per phrase gave every piece the same 5 %)."""
+    return BREATHS[((seed or 0) * 7919 + bar * 104729) % len(BREATHS)]
 
 
 def breathe(s: Slot, v):
@@ -267,10 +275,13 @@ MAX_LEAP = 12
 DOWNBEAT_NOTES = 3  # the harmony's notes struck together on a downbeat, at most
 HARMONY_GRID = 2  # steps between the harmony's onsets at the closest
 SLOW_BPM = 100.0
-# by interval in semitones (0..12): steps free, thirds and fourths a little dearer, leaps past a fifth rare
-STEP_BIAS = (0.0, 0.0, 0.0, -0.3, -0.3, -0.6, -0.8, -0.8, -0.9, -0.9, -1.0, -1.2, -0.9)
+# by interval in semitones (0..12): steps of a tone or less preferred, a repeated note a little dear, thirds and
+# fourths dearer, leaps past a fifth rare (POP909: ~66 % steps, ~4 % leaps over a fifth)
+STEP_BIAS = (-0.3, 0.3, 0.3, -0.3, -0.3, -0.6, -0.8, -0.8, -0.54, -0.54, -0.6, -0.72, -0.54)
+FRESH_BIAS = 0.25  # logit taken from a pitch class per time it sounds among the melody's last notes
+BREATHS = (0, 1, 1, 1, 1, 2, 2, 3)  # beats of silence closing a phrase, drawn per phrase
 HOME_BIAS = 0.8  # logit added to the tonic triad's pitch classes for the melody's main notes
-TUNE_CLEAR = 12  # semitones over the melody's floor from where the accompaniment stays under the tune
+TUNE_CLEAR = 17  # semitones over the melody's floor from where the accompaniment stays under the tune
 OFFBEAT_BIAS = 1.0  # melody onsets on the off-beat eighths: pop syncopates
 
 
@@ -280,6 +291,23 @@ def stepwise(s: Slot, size: int) -> np.ndarray | None:
         return None
     d = np.abs(np.arange(size) - 1 - s.prev_pitch)
     return np.asarray(STEP_BIAS, dtype=np.float32)[np.minimum(d, len(STEP_BIAS) - 1)]
+
+
+def fresh(s: Slot, size: int) -> np.ndarray | None:
+    """The melody moves on to other pitch classes: each sounding among its last notes (``Slot.line``)
+    costs FRESH_BIAS (real tunes use more of the scale than a model that circles its chord tones)."""
+    if not s.line:
+        return None
+    return _fresh_bias(tuple(p % 12 for p in s.line), size).copy()
+
+
+@lru_cache(maxsize=4096)
+def _fresh_bias(recent: tuple, size: int) -> np.ndarray:
+    pcs = (np.arange(size) - 1) % 12
+    b = np.zeros(size, dtype=np.float32)
+    for pc in recent:
+        b[pcs == pc] -= FRESH_BIAS
+    return b
 
 
 def leans_home(s: Slot, size: int) -> np.ndarray | None:
@@ -323,7 +351,7 @@ MASKS = {
     "bass": {"pos": (one_line, downbeat_first, on_the_beats), "dur": (ends_in_the_bar,),
              "pitch": (in_register, root_first, roots_and_fifths, under_the_tune)},
 }
-BIASES = {"melody": {"pos": (offbeats,), "pitch": (stepwise, leans_home, green_bias)},
+BIASES = {"melody": {"pos": (offbeats,), "pitch": (stepwise, fresh, leans_home, green_bias)},
           "harmony": {"pitch": (near_the_last, green_bias)}, "bass": {"pitch": (near_the_last, green_bias)}}
 
 # film scoring's tension (training.tension): each returns None at once where the plan has no tension

@@ -32,9 +32,10 @@ BPM_MIN, BPM_MAX = 30.0, 300.0
 BARS_MIN, BARS_MAX, BARS_DEFAULT = 1, 64, 16
 CONTROLS = ("tension", "density")  # later controls (film scoring); accepted and recorded, 0..1
 # Where each sampled role plays (MIDI pitches, inclusive): the melody on top in a singable span of at most
-# 19 semitones, the harmony below it, the bass below that. A request may move any of them
+# 19 semitones, the harmony mostly below it (up to its upper part, where a pianist's right hand rings over a
+# low vocal line; training.masks.under_the_tune keeps it under the tune's high notes), the bass below that. A request may move any of them
 # (``registers``); roles it leaves out follow the melody's floor (see :func:`resolve_registers`).
-DEFAULT_REGISTERS = {"melody": (60, 79), "harmony": (48, 71), "bass": (28, 55)}
+DEFAULT_REGISTERS = {"melody": (60, 79), "harmony": (48, 76), "bass": (28, 55)}
 PHRASE_BARS = 4  # bars per phrase; pieces under 8 bars get half-length phrases
 
 # GM programs whose instruments usually carry a tune (solo strings, brass, reeds, pipes, synth leads, ethnic),
@@ -220,11 +221,11 @@ class PieceRequest(BaseModel):
 
 def resolve_registers(asked: dict | None) -> dict[str, tuple[int, int]]:
     """Each sampled role's register: what was asked, else the default placed under the melody's floor
-    (harmony from an octave below it to just under an octave above, bass from 32 to 5 semitones below)."""
+    (harmony from an octave below it to a tenth above, bass from 32 to 5 semitones below)."""
     asked = {r: tuple(v) for r, v in (asked or {}).items()}
     melody = asked.get("melody", DEFAULT_REGISTERS["melody"])
     floor = melody[0]
-    derived = {"melody": melody, "harmony": (max(0, floor - 12), max(11, floor + 11)),
+    derived = {"melody": melody, "harmony": (max(0, floor - 12), max(11, floor + 16)),
                "bass": (max(0, floor - 32), max(11, floor - 5))}
     if "melody" not in asked:
         derived = dict(DEFAULT_REGISTERS)

@@ -11,7 +11,7 @@ from training.model import NoteModelConfig, NoteTransformer
 from training.notes import to_score
 from training.phrase_check import melody_stats
 from training.request import PieceRequest, phrase_plan
-from training.masks import Slot, constrain
+from training.masks import BIASES, BREATHS, TUNE_CLEAR, Slot, breath_beats, constrain, fresh
 from training.sample import sample
 from training import watermark as wm
 
@@ -39,9 +39,9 @@ def test_phrase_plan_restates_the_opening_of_a_returning_phrase():
 
 
 def test_registers_default_under_the_melody_and_follow_it():
-    assert PieceRequest().resolve().registers == {"melody": (60, 79), "harmony": (48, 71), "bass": (28, 55)}
+    assert PieceRequest().resolve().registers == {"melody": (60, 79), "harmony": (48, 76), "bass": (28, 55)}
     moved = PieceRequest(registers={"melody": (67, 84)}).resolve().registers
-    assert moved == {"melody": (67, 84), "harmony": (55, 78), "bass": (35, 62)}
+    assert moved == {"melody": (67, 84), "harmony": (55, 83), "bass": (35, 62)}
     assert PieceRequest(registers={"bass": (30, 50)}).resolve().registers["bass"] == (30, 50)
 
 
@@ -57,6 +57,30 @@ def _slot(**kw) -> Slot:
     return Slot(plan=plan, role=kw.pop("role", "melody"), bar=kw.pop("bar", 1), root=7, quality="maj",
                 scale=frozenset({0, 2, 4, 5, 7, 9, 11}), tonic=0, above=kw.pop("above", []),
                 prev_pitch=kw.pop("prev_pitch", None), **kw)
+
+
+def test_breaths_vary_by_phrase_and_seed_and_are_reproducible():
+    drawn = [breath_beats(seed, bar) for seed in range(50) for bar in (3, 7, 11)]
+    assert drawn == [breath_beats(seed, bar) for seed in range(50) for bar in (3, 7, 11)]
+    assert set(drawn) == set(BREATHS) and len(set(BREATHS)) > 2  # short and long breaths, and none at times
+    # a breath never silences the whole bar: in 2/4 a three-beat draw still leaves the first beat to sing
+    two_four = PieceRequest(**(BASE | {"time_signature": "2/4"})).resolve()
+    for seed in range(20):
+        plan = PieceRequest(**(BASE | {"time_signature": "2/4", "seed": seed})).resolve()
+        s = Slot(plan=plan, role="melody", bar=3, root=7, quality="maj", scale=frozenset(), tonic=0, above=[],
+                 prev_pitch=None)
+        onsets, _ = constrain(s, "pos", range(two_four.bar_steps), 129)
+        assert 0 in onsets
+
+
+def test_the_melody_moves_on_from_the_pitch_classes_it_just_sang():
+    s = _slot(pos=1, dur=1, prev_pitch=64)
+    assert fresh(s, 129) is None  # nothing sung yet
+    s.line = (60, 62, 64, 76)
+    bias = fresh(s, 129)
+    assert bias[1 + 65] == 0.0 and bias[1 + 53] == 0.0  # F: not sung lately, in any octave
+    assert bias[1 + 64] < bias[1 + 62] < 0.0 and bias[1 + 52] == bias[1 + 64]  # E twice, D once
+    assert fresh in BIASES["melody"]["pitch"]
 
 
 def test_melody_masks_compose_a_chord_tone_near_the_last_note_in_register():
@@ -87,10 +111,14 @@ def test_a_phrase_ends_on_its_triad_with_a_breath_and_main_notes_lean_home():
     assert closing and {p % 12 for p in closing} == {5, 9, 0}
     assert bias[1 + 72] > bias[1 + 71]  # C5 (home) over B4 (nearer, not home)
     bar_steps = PieceRequest(**BASE).resolve().bar_steps
+    beats = breath_beats(None, 3)
     onsets, _ = constrain(_slot(bar=3), "pos", range(bar_steps), 129)
-    assert max(onsets) < bar_steps - 4  # the last beat is left silent
-    durs, _ = constrain(_slot(bar=3, pos=8), "dur", range(1, 17), 129)
-    assert max(durs) + 8 <= bar_steps - 5  # the notes end a 16th before it
+    durs, _ = constrain(_slot(bar=3, pos=0), "dur", range(1, 17), 129)
+    if beats:
+        assert max(onsets) < bar_steps - 4 * beats  # the last beats are left silent
+        assert max(durs) <= bar_steps - 4 * beats - 1  # the notes end a 16th before them
+    else:
+        assert max(onsets) == bar_steps - 1
     mid, _ = constrain(_slot(bar=2), "pos", range(bar_steps), 129)
     assert max(mid) == bar_steps - 1  # inside a phrase: no breath
     last, _ = constrain(_slot(bar=15), "pos", range(bar_steps), 129)
@@ -98,13 +126,17 @@ def test_a_phrase_ends_on_its_triad_with_a_breath_and_main_notes_lean_home():
 
 
 def test_the_harmony_stays_under_the_tune_where_the_tune_sits_high():
-    high = [(1, 0, 74, 8, 90)]  # D5: in the upper part of the melody's 60..79
-    under, _ = constrain(_slot(role="harmony", pos=0, dur=4, above=high), "pitch", range(128), 129)
+    plan = PieceRequest(**BASE, registers={"melody": (55, 79), "harmony": (48, 76)}).resolve()
+    slot = lambda pos, above: Slot(plan=plan, role="harmony", bar=1, root=7, quality="maj",  # noqa: E731
+                                   scale=frozenset(), tonic=0, above=above, prev_pitch=None, pos=pos, dur=4)
+    assert plan.registers["melody"][0] + TUNE_CLEAR == 72
+    high = [(1, 0, 74, 8, 90)]  # D5: in the upper part of the melody's 55..79
+    under, _ = constrain(slot(0, high), "pitch", range(128), 129)
     assert under and max(under) < 74 and {p % 12 for p in under} <= {7, 11, 2}
-    free, _ = constrain(_slot(role="harmony", pos=8, dur=4, above=high), "pitch", range(128), 129)
-    assert max(free) == 71  # no melody note over it: the whole register
+    free, _ = constrain(slot(8, high), "pitch", range(128), 129)
+    assert max(free) == 74  # no melody note over it: the whole register (G major's D5 under its top, E5)
     low = [(1, 0, 62, 8, 90)]  # the tune dips low: a chord tone may ring above it
-    over, _ = constrain(_slot(role="harmony", pos=0, dur=4, above=low), "pitch", range(128), 129)
+    over, _ = constrain(slot(0, low), "pitch", range(128), 129)
     assert max(over) > 62
 
 
@@ -149,7 +181,7 @@ def test_a_register_change_moves_the_measured_range():
             pitches = np.array([n.pitch for n in mel.notes])
             pieces.append((pitches.max() - pitches.min(), np.median(pitches)))
         figures[name] = np.array(pieces).mean(0)
-    assert figures["low narrow"][0] <= 12 < figures["high"][0]
+    assert figures["low narrow"][0] <= 12 and figures["low narrow"][0] + 2 < figures["high"][0]  # 12 vs 19 wide
     assert figures["low narrow"][1] < figures["default"][1] < figures["high"][1]
     assert figures["default"][0] <= 19
 

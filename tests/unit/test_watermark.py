@@ -151,7 +151,9 @@ def test_a_second_reading_unfolds_two_notes_on_one_onset():
 def test_the_green_share_and_the_keys():
     t = wm.green_table(KEY)
     assert abs(t.mean() - wm.GAMMA) < 0.01
-    assert (t[..., 0::2] ^ t[..., 1::2]).all()  # one of each neighbouring pair of intervals: a step is always green
+    up, down = t[..., wm.SPAN + 1:], t[..., wm.SPAN - 1:0:-1]  # +d and -d for d = 1..SPAN-1
+    assert (up ^ down).all()  # one of each mirrored pair: a step of every size stays green, up or down
+    assert 0.3 < t[..., wm.SPAN].mean() < 0.7  # the repeated note: a bit of its own
     assert (t != wm.green_table(b"other")).mean() > 0.2
     assert not t.flags.writeable
 
