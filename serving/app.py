@@ -120,6 +120,9 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
                   [{"field": p["field"], "message": str(p["message"])} for p in problems], request=request)
 
 
+# The request body of the routes that read a MIDI file as it is (verify, screen), for the OpenAPI spec.
+_MIDI_BODY = {"requestBody": {"required": True, "content": {
+    t: {"schema": {"type": "string", "format": "binary"}} for t in ("audio/midi", "application/octet-stream")}}}
 _HTTP_MESSAGES = {404: "no such route (the API is under /v1; see /docs)", 405: "method not allowed on this route"}
 
 
@@ -659,8 +662,7 @@ class MusicService:
         return TransferResponse(id=info.id, urls=info.urls, tracks=info.tracks, **made.extra)
 
     @api.post(VERIFY_PATH, response_model=VerifyResponse,
-              openapi_extra={"requestBody": {"required": True, "content": {
-                  t: {"schema": {"type": "string", "format": "binary"}} for t in ("audio/midi", "application/octet-stream")}}},
+              openapi_extra=_MIDI_BODY,
               responses={**COMMON_ERRORS})
     async def verify_route(self, request: Request, reader: Reader = Depends(caller)) -> VerifyResponse:
         """Whether a MIDI file carries this deployment's watermark, and the stored piece it comes from."""
@@ -673,8 +675,7 @@ class MusicService:
             raise ApiError(503, f"verification unavailable: {e}") from None
 
     @api.post(SCREEN_PATH, response_model=Similarity,
-              openapi_extra={"requestBody": {"required": True, "content": {
-                  t: {"schema": {"type": "string", "format": "binary"}} for t in ("audio/midi", "application/octet-stream")}}},
+              openapi_extra=_MIDI_BODY,
               responses={**COMMON_ERRORS})
     async def screen_route(self, request: Request, reader: Reader = Depends(caller)) -> Similarity:
         """Whether a MIDI file's melody is a near-copy of a lake piece: the verdict, the pieces and the bars."""
