@@ -472,7 +472,8 @@ class MusicService:
         clap, clap_info = await self._clap()
         fallback = clap.fallback if clap is not None else await asyncio.to_thread(self._rules_fallback)
         try:
-            rec = await asyncio.to_thread(recommend, req.prompt, clap=fallback, **req.explicit())
+            rec = await asyncio.to_thread(recommend, req.prompt, clap=fallback, bars=getattr(req, "bars", None),
+                                          **req.explicit())  # bars: stated chords framed by a key close the piece
         except ValueError as e:  # a chord the vocabulary does not read, an unknown instrument, a bad numeral
             raise _invalid(e) from None
         used_clap = any(v == "clap" for v in rec.sources.values())

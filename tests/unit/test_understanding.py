@@ -87,10 +87,37 @@ def test_named_chords_become_the_pieces_chords_and_imply_the_key(prompt, chords,
     assert list(plan.chords) == [chords[i % len(chords)] for i in range(8)]  # looped over the bars, no cadence
 
 
-def test_a_stated_key_wins_over_the_key_of_the_chords():
-    a = recommend("in D minor, chords F, C, Dm, Bb")
-    assert a.key == "D minor" and a.sources["key"] == "prompt" and a.chords == ["F", "C", "Dm", "Bb"]
-    assert a.progression == ["III", "VII", "i", "VI"]
+def test_a_stated_key_wins_over_the_key_of_the_chords_and_frames_them_with_its_cadence():
+    a = recommend("in D minor, chords F, C, Dm, Bb")  # the loop alone is heard in F major
+    assert a.key == "D minor" and a.sources["key"] == "prompt" and a.sources["chords"] == "prompt"
+    assert a.chords == ["F", "C", "Dm", "Bb", "F", "C", "A", "Dm"]  # the loop kept, closing V-i every 8 bars
+    assert a.progression == ["III", "VII", "i", "VI", "III", "VII", "V", "i"]
+    assert any("F major" in n and "D minor" in n for n in a.notes)
+    plan = recommend("in D minor, chords F, C, Dm, Bb", bars=12).to_request(bars=12).resolve()
+    assert list(plan.chords) == ["F", "C", "Dm", "Bb"] * 2 + ["F", "C", "A", "Dm"]  # the piece's own last bars
+
+
+def test_a_loop_without_the_stated_tonic_opens_on_it():
+    a = recommend("Set in the key of D minor. The chords are C#m, F#m, E and F#m.", bars=8)
+    assert a.chords == ["Dm", "F#m", "E", "F#m", "C#m", "F#m", "A", "Dm"]
+    b = recommend("D小调，和弦是 C#m、F#m、E、F#m", bars=8)
+    assert (b.key, b.chords) == (a.key, a.chords)
+
+
+def test_chords_that_agree_with_the_stated_key_are_not_framed():
+    a = recommend("in A minor, chords Am, F, C, G", bars=8)
+    assert a.chords == ["Am", "F", "C", "G"] and not a.notes
+
+
+@pytest.mark.parametrize("prompt, chords, key", [
+    ("The chord progression is Am, F, C, G. The key is C major.", ["Am", "F", "C", "G"], "C major"),
+    ("chords Am F C G in G major", ["Am", "F", "C", "G"], "G major"),
+    ("和弦是Am F C G，C大调", ["Am", "F", "C", "G"], "C major"),
+    ("和弦进行为C大调的 C G Am F", ["C", "G", "Am", "F"], "C major"),
+])
+def test_a_key_written_after_the_chord_list_is_read(prompt, chords, key):
+    a = recommend(prompt)
+    assert a.key == key and a.sources["key"] == "prompt" and a.chords[:len(chords)] == chords
 
 
 @pytest.mark.parametrize("prompt, progression", [
@@ -312,3 +339,18 @@ def test_a_flat_zero_shot_guess_is_no_guess():
     assert (a.style, a.sources["style"]) == (MOOD_STYLE[a.mood], "likely")
     b = recommend("今天天气不错", clap=Flat())
     assert b.sources["style"] == "default" and b.sources["mood"] == "default"
+
+
+def test_prompts_alike_in_every_attribute_draw_keys_by_what_they_are_about():
+    prompts = ["meditation music with soft pads", "background hum for a spaceship drifting through the void",
+               "slowly evolving textures for falling asleep", "a soundscape for a yoga class in the forest",
+               "ambient pads for a rainy afternoon", "ambient pads for a snowy mountain", "ambient music for a city at night",
+               "ambient pads by the sea at dawn"]
+    keys = [recommend(p) for p in prompts]
+    assert all(a.sources["key"] == "likely" and a.style == "ambient" for a in keys)
+    assert len({a.key for a in keys}) >= 4  # they were one key when only the attributes seeded the draw
+    en, zh = recommend("ambient pads for a rainy night by the sea"), recommend("海边雨夜的氛围长音，合成器铺底")
+    from training.understanding.stated import topics
+    assert topics("ambient pads for a rainy night by the sea") == topics("海边雨夜的氛围长音") == ("night", "rain", "sea")
+    assert en.key == recommend("ambient pads by the sea on a rainy night").key  # the order of the words is no seed
+    assert zh.sources["key"] == "likely"

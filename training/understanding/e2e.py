@@ -2,7 +2,11 @@
 Text2midi reports on MidiCaps (tempo bin TB, within one bin TBT, key CK, key or its relative CKD), against what
 the caption's author meant (the labelled piece's tempo and key), not against what the recommender asked for.
 
-    python -m training.understanding.e2e --limit 60 --bars 8      # CPU: about a second or more per piece
+    python -m training.understanding.e2e --limit 0 --bars 8 --ref 1 --ref 2   # every caption, both generators
+
+``--ref`` (repeatable) names a registered generator version or alias (default: the champion); ``--limit 0``
+takes every caption. A caption that states its key is counted again as ``stated_agree`` or ``stated_clash``:
+whether its own chords are heard in that key (:func:`training.understanding.implied.key_from_chords`).
 
 Only captions whose tempo (key) is stated or implied count for TB/TBT (CK/CKD); the report also gives the
 figures over every caption (what an unstated attribute scores: near chance). Anchors on the MidiCaps test set:
@@ -64,12 +68,18 @@ def run(captions: list[dict], generator, bars: int = 8, progress: bool = True) -
             counts["TB_req"][1] += 1
         if "key" in t:
             how = c["labels"]["key"]["how"]
-            for name in (f"CK_{how}", f"CKD_{how}"):
-                counts.setdefault(name, [0, 0])
-            counts[f"CK_{how}"][0] += int(key == t["key"])
-            counts[f"CK_{how}"][1] += 1
-            counts[f"CKD_{how}"][0] += int(key in (t["key"], relative(t["key"])))
-            counts[f"CKD_{how}"][1] += 1
+            groups = [how]
+            if how == "stated" and "chords" in c["labels"]:
+                from training.understanding.implied import key_from_chords
+                chords = c["labels"]["chords"]["value"]
+                groups.append("stated_agree" if key_from_chords(chords) == t["key"] else "stated_clash")
+            for g in groups:
+                for name in (f"CK_{g}", f"CKD_{g}"):
+                    counts.setdefault(name, [0, 0])
+                counts[f"CK_{g}"][0] += int(key == t["key"])
+                counts[f"CK_{g}"][1] += 1
+                counts[f"CKD_{g}"][0] += int(key in (t["key"], relative(t["key"])))
+                counts[f"CKD_{g}"][1] += 1
             counts["CK"][0] += int(key == t["key"])
             counts["CKD"][0] += int(key in (t["key"], relative(t["key"])))
             counts["CK"][1] += 1
@@ -91,17 +101,27 @@ def main(argv: list[str] | None = None) -> int:
     from training.understanding.benchmark import load_captions
 
     ap = argparse.ArgumentParser(prog="python -m training.understanding.e2e", description=__doc__.split("\n")[0])
-    ap.add_argument("--limit", type=int, default=60, help="captions per language")
+    ap.add_argument("--limit", type=int, default=60, help="captions per language (0: all)")
     ap.add_argument("--bars", type=int, default=8)
-    ap.add_argument("--ref", default="champion")
+    ap.add_argument("--ref", action="append", default=None,
+                    help="a generator version or alias (repeat for several; default: champion)")
+    ap.add_argument("--lang", choices=("en", "zh", "both"), default="both")
     args = ap.parse_args(argv)
+    try:
+        import torch
+        torch.set_num_threads(1)  # a shared machine: one core
+    except ImportError:
+        pass
     cfg = load_config(None)
-    generator, ref = registry.load_generator(cfg, args.ref)
     caps = load_captions()
-    for lang in ("en", "zh"):
-        chosen = [c for c in caps if c["lang"] == lang and ("bpm" in c["labels"] or "key" in c["labels"])][:args.limit]
-        counts = run(chosen, generator, bars=args.bars)
-        print(f"[{lang}] {ref.name} v{ref.version}, {len(chosen)} captions, {args.bars} bars: {format_counts(counts)}")
+    for ref_name in args.ref or ["champion"]:
+        generator, ref = registry.load_generator(cfg, ref_name)
+        for lang in (("en", "zh") if args.lang == "both" else (args.lang,)):
+            chosen = [c for c in caps if c["lang"] == lang and ("bpm" in c["labels"] or "key" in c["labels"])]
+            chosen = chosen[:args.limit] if args.limit > 0 else chosen
+            counts = run(chosen, generator, bars=args.bars)
+            print(f"[{lang}] {ref.name} v{ref.version}, {len(chosen)} captions, {args.bars} bars: "
+                  f"{format_counts(counts)}", flush=True)
     return 0
 
 

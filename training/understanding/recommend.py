@@ -25,7 +25,7 @@ from lake.vocab import (GENRE_BPM, GENRE_INSTRUMENTS, INSTRUMENT_STYLE, INSTRUME
                         MOOD_STYLE, STYLE_HINTS, STYLE_MOOD, TEMPO_TERMS,
                         chord_names, instrument_name, instrument_program, parse_chord, parse_key, tempo_bin)
 from training.request import MAX_BAR_STEPS, BARS_MAX, Attributes, PieceRequest, can_carry_melody  # noqa: F401
-from training.understanding import implied, stated as reader
+from training.understanding import cadence, implied, stated as reader
 from training.understanding.text import language, normalize
 from training.understanding.zeroshot import MOOD_MIN_P, STYLE_MIN_P, as_scorer, guess
 
@@ -100,13 +100,15 @@ def _refine(word: str, name: str, style: str, genres: list[str]) -> str:
 
 def recommend(prompt: str, bpm: float | None = None, key: str | None = None, time_signature: str | None = None,
               instruments: list[str] | None = None, chords: list[str] | None = None,
-              progression: list[str] | None = None, clap=None) -> Attributes:
+              progression: list[str] | None = None, clap=None, bars: int | None = None) -> Attributes:
     """Attributes for ``prompt``; every argument given explicitly wins over the prompt (source "request").
 
     ``key`` takes any spelling :func:`lake.vocab.parse_key` reads; ``chords`` are symbols per bar,
     ``progression`` roman numerals in the key (chords win when both are given). ``clap`` (optional): a
     :class:`~training.understanding.zeroshot.ZeroShotFallback`, a ``ClapModel`` or any object with
     ``scores(text, group) -> {label: p}``; it fills a style and mood the prompt neither states nor implies.
+    ``bars`` (optional): the piece's length, so that stated chords a stated key frames close on its last bar
+    (:mod:`training.understanding.cadence`; without it the framed unit is 8 bars).
     """
     text = normalize(prompt)
     st = reader.read(text)
@@ -266,7 +268,9 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
 
     # -- key -------------------------------------------------------------------------------------------------------
     written_chords = list(chords) if chords is not None else (st.chords or None)
-    seed = (tuple(sorted(set(moods))), tempo_bin(bpm), ts, tuple(sorted(instruments)))  # never the wording or order
+    # the draw of an unstated key: the attributes and the concepts the prompt is about (lake.vocab.TOPICS), never
+    # its wording or order, so a sentence and its translation draw alike and different requests spread
+    seed = (tuple(sorted(set(moods))), tempo_bin(bpm), ts, tuple(sorted(instruments)), st.topics)
     numerals_mode = None
     if st.numerals and not st.numerals[0].startswith(("@", "#")):
         numerals_mode = "minor" if st.numerals[0].lstrip("b#").startswith("i") and \
@@ -319,6 +323,15 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
         symbols = st.chords[:BARS_MAX]
         sources["chords"] = "prompt"
         because["chords"] = f"written: {st.chords_text}; one chord per bar, looped over the piece"
+        if cadence.contradicts(symbols, key):  # "D major" with Bm F#m Bm D: the key's cadence frames the loop
+            heard, framed = implied.key_from_chords(symbols), cadence.frame(symbols, key, bars)
+            opens = framed[0] != symbols[0]
+            because["chords"] += (f"; they sit in {heard}, the key is {key}: {framed[-2]} {framed[-1]} close every "
+                                  f"{len(framed)} bars" + (f", which open on {framed[0]}" if opens else ""))
+            notes.append(f"the chords {' '.join(symbols)} are heard in {heard}, not in {key}: the loop is kept and "
+                         f"{key}'s cadence ({framed[-2]} {framed[-1]}) closes it" +
+                         (f"; the piece opens on {framed[0]}" if opens else ""))
+            symbols = framed
         return Attributes(progression=[implied.roman_of(c, key) for c in symbols], chords=symbols, sources=sources,
                           **common)
     elif st.numerals:
@@ -343,7 +356,7 @@ def request_for_prompt(prompt: str, **fields) -> PieceRequest:
     """The generation request a prompt makes: its recommended attributes plus ``fields`` (bars, seed, ...)."""
     overrides = {k: fields.pop(k) for k in ("bpm", "key", "time_signature", "instruments", "chords", "progression")
                  if k in fields}
-    return recommend(prompt, **overrides).to_request(**fields)
+    return recommend(prompt, bars=fields.get("bars"), **overrides).to_request(**fields)
 
 
 def stated_attributes(a: Attributes) -> dict[str, str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from lake.vocab import (ACCIDENTAL, DRUM_NOT, GENRE_BPM, GENRE_INSTRUMENTS, GENRE_STYLE, IMPLIED_MOOD, INSTRUMENT_WORDS,
                         METER_WORDS, STYLE_HINTS,
-                        METER_ZH, MOOD_TAGS, MOODS, NAMED_PROGRESSIONS, STYLE_WORDS, TEMPO_TERMS, TEMPO_WORDS, TEMPO_ZH,
+                        METER_ZH, MOOD_TAGS, MOODS, NAMED_PROGRESSIONS, STYLE_WORDS, TEMPO_TERMS, TEMPO_WORDS, TEMPO_ZH, TOPICS,
                         ZH_KEY, key_from_match, key_name, parse_chord)
 from training.request import BPM_MAX, BPM_MIN, parse_time_signature
 from training.understanding.text import find_words, mask, word_pattern
@@ -42,6 +42,7 @@ class Stated:
     genres: list[tuple[int, str]] = field(default_factory=list)  # genre words that imply more than the style
     moods: list[tuple[int, str, str]] = field(default_factory=list)  # (pos, MOODS name, word)
     scene_moods: list[tuple[int, str, str]] = field(default_factory=list)  # moods a scene or genre implies
+    topics: tuple[str, ...] = ()  # the concepts the prompt mentions (lake.vocab.TOPICS), sorted: its content
 
 
 # -- keys ----------------------------------------------------------------------------------------------------
@@ -264,6 +265,11 @@ def _chord_run(tokens: list[str]) -> list[str]:
         sym = chord_symbol_ok(tok)
         if sym is not None:
             nxt = tokens[i + 1].lower() if i + 1 < len(tokens) else ""
+            if nxt in ("大", "小", "调"):  # "Am F C G，C大调", "为C大调的 C G Am F": a key, no chord
+                if run:
+                    break
+                i += 1
+                continue
             nxt2 = f"{nxt} {tokens[i + 2].lower()}" if i + 2 < len(tokens) else ""
             if nxt2 in _QUALITY_WORDS and sym.isalpha() and len(sym) <= 2:
                 sym, i = sym + _QUALITY_WORDS[nxt2], i + 1
@@ -280,6 +286,18 @@ def _chord_run(tokens: list[str]) -> list[str]:
     return run
 
 
+_BOUNDARY = re.compile(r"(?=[\s,;.!?。，、:：]|$)|(?<=[\s,;.!?。，、:：])")
+
+
+def _run_span(segment: str, run: list[str]) -> tuple[int, int]:
+    """Where the chord run lies in ``segment``: from the last word boundary and to the first one between which
+    all of it is read ("C大调的 C G Am F", "..., G. The key is C major": the key beside the list stays)."""
+    cuts = sorted({m.start() for m in _BOUNDARY.finditer(segment)} | {0, len(segment)})
+    end = next((c for c in cuts if c and _chord_run(_split_chords(segment[:c])) == run), len(segment))
+    start = next((c for c in reversed(cuts) if c < end and _chord_run(_split_chords(segment[c:end])) == run), 0)
+    return start, end
+
+
 def read_chords(text: str, stated: Stated) -> str:
     """A listed progression of chord symbols, after a trigger word or joined by dashes/arrows ("C-G-Am-F")."""
     for m in _CHORD_TRIGGER.finditer(text):
@@ -290,9 +308,13 @@ def read_chords(text: str, stated: Stated) -> str:
         run = _chord_run(tokens)
         if len(run) >= 2:
             stated.chords = run
-            end = start + len(segment)
-            stated.chords_text = text[m.start():end].strip()
-            return mask(text, m.start(), end)
+            a, b = _run_span(segment, run)
+            stated.chords_text = text[m.start():start + b].strip()
+            text = mask(mask(text, m.start(), m.end()), start + a, start + b)
+            for w in re.finditer(r"[^\s,;:]+", text[start:start + a]):  # "... around the chords": fillers too
+                if _FILLER.match(w.group(0)) or _CHORD_TRIGGER.fullmatch(w.group(0)):
+                    text = mask(text, start + w.start(), start + w.end())
+            return text
     # without a trigger: three or more chords joined by dashes or arrows
     tok = r"[A-G](?:#|b|♯|♭)?[a-zA-Z0-9#+°øΔ]*(?:/[A-G](?:#|b|♯|♭)?)?"
     for m in re.finditer(rf"(?<![A-Za-z]){tok}(?:\s*(?:-|>|->|=>|\|)\s*{tok}){{2,}}(?![A-Za-z])", text):
@@ -482,11 +504,27 @@ def read_styles_and_moods(lower: str, stated: Stated, shadow=()) -> None:
             stated.scene_moods.append((start, IMPLIED_MOOD[word], word))
 
 
+_TOPIC_RES = {concept: word_pattern(words) for concept, words in TOPICS.items()}  # one each: 雨夜 is rain and night
+# genre names a topic word sits in without meaning it (舞曲 "dance music" in 圆舞曲 "waltz", 电子舞曲 "EDM")
+_NOT_TOPICS = word_pattern(("圆舞曲", "电子舞曲", "神游舞曲", "科技舞曲", "迷幻舞曲", "trip hop", "trip-hop"), plural=False)
+
+
+def topics(text: str) -> tuple[str, ...]:
+    """The concepts (:data:`lake.vocab.TOPICS`) ``text`` mentions, sorted: the same for a sentence and its
+    translation, different for prompts about different things. A word inside a genre name it does not mean is
+    not counted (舞曲 in 圆舞曲)."""
+    lower = text.lower()
+    longer = [(m.start(), m.end()) for m in _NOT_TOPICS.finditer(lower)]
+    return tuple(c for c, pattern in sorted(_TOPIC_RES.items())
+                 if any(not _inside(m.start(), m.end(), longer) for m in pattern.finditer(lower)))
+
+
 def read(text: str) -> Stated:
     """Everything ``text`` (normalised, see :func:`text.normalize`) states."""
-    stated = Stated()
+    stated = Stated(topics=topics(text))
     rest = read_chords(text, stated)
-    rest = read_numerals(rest, stated, rest.lower())
+    if not stated.chords:  # with a chord list stated, "264 bpm" near "chords" is no scale-degree progression
+        rest = read_numerals(rest, stated, rest.lower())
     rest = read_bpms(rest, stated)
     rest = read_meters(rest, stated)
     rest = read_keys(rest, stated, has_chords=bool(stated.chords or stated.numerals))
