@@ -123,12 +123,13 @@ def test_clap_orders_pieces_the_labels_leave_level():
 
 def test_the_index_is_built_once_and_rebuilt_when_the_lake_changes(tmp_path, monkeypatch):
     import training.search.index as ix
-    from lake.schemas import GOLD_MUSIC_EMBEDDINGS, GOLD_PAIRS, SILVER_SCORES
+    from lake.schemas import BRONZE_MIDI, GOLD_MUSIC_EMBEDDINGS, GOLD_PAIRS, SILVER_SCORES
 
     monkeypatch.setenv("MUSICLAKE_SEARCH_CACHE", str(tmp_path / "cache"))
     db = tmp_path / "mlflow.db"
     db.write_bytes(b"x")
-    versions = {SILVER_SCORES.name: 3, GOLD_PAIRS.name: 2, GOLD_MUSIC_EMBEDDINGS.name: 1}
+    versions = {SILVER_SCORES.name: 3, GOLD_PAIRS.name: 2, GOLD_MUSIC_EMBEDDINGS.name: 1, BRONZE_MIDI.name: 4}
+    bronze = [{"sha256": "a" * 64, "license": "public domain"}]
     scores = [{"sha256": "a" * 64, "title": "Puss in the Corner -- Jig", "url": "http://h/midi/ryans-mammoth/p.mid",
                "source": "score-site", "style": "folk", "bpm": 160.0, "time_signature": "6/8", "key_tonic": "D",
                "key_mode": "major", "programs": [110]},
@@ -145,7 +146,8 @@ def test_the_index_is_built_once_and_rebuilt_when_the_lake_changes(tmp_path, mon
 
         def read(self, spec, version=None, columns=None, filters=None):
             assert version == versions[spec.name]  # every table at the version recorded
-            return pa.Table.from_pylist(scores if spec is SILVER_SCORES else gold if spec is GOLD_PAIRS else [])
+            return pa.Table.from_pylist(scores if spec is SILVER_SCORES else gold if spec is GOLD_PAIRS else
+                                        bronze if spec is BRONZE_MIDI else [])
 
     monkeypatch.setattr("lake.delta.Lake.from_config", classmethod(lambda cls, cfg: FakeLake()))
     monkeypatch.setattr(ix, "_resolve_clap", lambda cfg, ref: builds.append(ref))
@@ -155,6 +157,7 @@ def test_the_index_is_built_once_and_rebuilt_when_the_lake_changes(tmp_path, mon
     assert len(builds) == 1 and len(s) == 2 and s.index.tower is None
     assert s.collection.tolist() == ["irish", "pop909"] and s.key.tolist() == ["D major", "C major"]  # labels win
     assert s.styles[1] == {"pop"} and s.forms[0] == {"jig"}
+    assert s.license == ["public domain", None] and s.source == ["score-site", "pop909"]  # bronze's licence
     Searcher(ix.load_index(cfg))
     assert len(builds) == 1  # nothing changed: the cache answers
     versions[GOLD_PAIRS.name] = 3
@@ -171,3 +174,15 @@ def test_odd_queries_answer_and_partial_matches_say_so():
     assert any("kazoo" in n for n in s.search("kazoo solo").notes)
     top = s.search("a piece for viola", k=1).hits[0]  # no viola in the lake: a violin or cello is its family
     assert top.matched == ["Viola (in part)"]
+
+
+def test_filters_keep_only_pieces_with_exactly_those_values():
+    s = _searcher(LAKE)
+    r = s.search("a calm piece", k=10, filters={"key": "D minor", "time_signature": "3/4"})
+    assert {h.sha256 for h in r.hits} == {LAKE[i]["sha256"] for i in (0, 3)}
+    r = s.search("something", k=10, filters={"style": "folk", "bpm_min": 100})
+    assert [h.collection for h in r.hits] == ["irish"]
+    r = s.search("a piece in G major", k=10, filters={"collection": "irish"})  # a filter never relaxes
+    assert [h.key for h in r.hits] == ["A major"] and any("G major" in n for n in r.notes)
+    r = s.search("anything", k=5, filters={"key": "B minor"})
+    assert r.hits == [] and any("filters" in n for n in r.notes)

@@ -27,11 +27,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lake.schemas import GOLD_MUSIC_EMBEDDINGS, GOLD_PAIRS, SILVER_SCORES
+from lake.schemas import BRONZE_MIDI, GOLD_MUSIC_EMBEDDINGS, GOLD_PAIRS, SILVER_SCORES
 from lake.vocab import COLLECTION_FORMS, COLLECTIONS, GM_NAMES, collection_of, key_name, mood_of, tempo_bin, title_forms
 
-INDEX_FORMAT = 4  # bump when the columns change: an older index is rebuilt
-TABLES = (SILVER_SCORES, GOLD_PAIRS, GOLD_MUSIC_EMBEDDINGS)
+INDEX_FORMAT = 5  # bump when the columns change: an older index is rebuilt
+TABLES = (SILVER_SCORES, GOLD_PAIRS, GOLD_MUSIC_EMBEDDINGS, BRONZE_MIDI)  # bronze: each file's licence
 
 
 @dataclass
@@ -104,6 +104,8 @@ def _rows(lake, versions: dict[str, int], clap_version: int | None) -> tuple[pa.
     gold = {r["sha256"]: r for r in lake.read(
         GOLD_PAIRS, versions[GOLD_PAIRS.name],
         columns=["sha256", "key_name", "mood", "split", "caption", "caption_zh", "time_signature"]).to_pylist()}
+    licences = dict(zip(*lake.read(BRONZE_MIDI, versions[BRONZE_MIDI.name], columns=["sha256", "license"])
+                        .to_pydict().values())) if versions.get(BRONZE_MIDI.name) is not None else {}
     vectors: dict[str, np.ndarray] = {}
     if clap_version is not None:
         from training.clap import MODEL_NAME
@@ -112,7 +114,7 @@ def _rows(lake, versions: dict[str, int], clap_version: int | None) -> tuple[pa.
                       filters=[("model_name", "=", MODEL_NAME), ("model_version", "=", int(clap_version))])
         vectors = {s: np.asarray(e, dtype=np.float32) for s, e in zip(t.column("sha256").to_pylist(),
                                                                        t.column("embedding").to_pylist())}
-    out: dict[str, list] = {k: [] for k in ("sha256", "title", "url", "source", "collection", "style", "styles",
+    out: dict[str, list] = {k: [] for k in ("sha256", "title", "url", "source", "license", "collection", "style", "styles",
                                             "key", "mode", "bpm", "tempo_bin", "time_signature", "programs",
                                             "instruments", "mood", "split", "forms", "caption", "caption_zh")}
     seen = set()
@@ -126,6 +128,7 @@ def _rows(lake, versions: dict[str, int], clap_version: int | None) -> tuple[pa.
         styles = {s for s in (r["style"], COLLECTIONS.get(collection, (None,))[0]) if s and s != "other"}
         programs = sorted(set(int(p) for p in (r["programs"] or [])))
         row = {"sha256": r["sha256"], "title": r["title"], "url": r["url"], "source": r["source"],
+               "license": licences.get(r["sha256"]),
                "collection": collection, "style": r["style"], "styles": sorted(styles), "key": key,
                "mode": key.split()[1], "bpm": float(r["bpm"]), "tempo_bin": tempo_bin(r["bpm"]),
                "time_signature": g.get("time_signature") or r["time_signature"], "programs": programs,

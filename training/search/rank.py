@@ -52,6 +52,8 @@ class Hit:
     matched: list[str] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
     clap: float | None = None  # the cosine, where the piece has a CLAP embedding
+    source: str | None = None
+    license: str | None = None  # the licence the file was collected under (bronze_midi_files)
 
 
 @dataclass
@@ -73,6 +75,8 @@ class Searcher:
         t = index.table
         col = lambda n: t.column(n).to_pylist()  # noqa: E731
         self.sha, self.title, self.url = col("sha256"), col("title"), col("url")
+        self.source = col("source")
+        self.license = col("license") if "license" in t.column_names else [None] * t.num_rows
         self.key = np.array(col("key"), dtype=object)
         self.mode = np.array(col("mode"), dtype=object)
         self.bpm = np.array(col("bpm"), dtype=float)
@@ -168,14 +172,37 @@ class Searcher:
         cal = np.where(have, 1 / (1 + np.exp(-1.7 * (cos - mu) / sd)), 0.5)
         return np.where(have, cos, np.nan), cal
 
+    def filter_mask(self, filters: dict) -> np.ndarray:
+        """Pieces that have every value ``filters`` names exactly: key, time_signature, style, collection, mood,
+        bpm_min, bpm_max (None: not asked). Unlike what a query says, a filter never relaxes."""
+        keep = np.ones(len(self), dtype=bool)
+        f = {k: v for k, v in (filters or {}).items() if v is not None}
+        if "key" in f:
+            keep &= self.key == f["key"]
+        if "time_signature" in f:
+            keep &= self.meter == f["time_signature"]
+        if "collection" in f:
+            keep &= self.collection == f["collection"]
+        if "mood" in f:
+            keep &= self.mood == f["mood"]
+        if "style" in f:
+            keep &= np.array([f["style"] == s or f["style"] in ss for s, ss in zip(self.style, self.styles)], dtype=bool)
+        if "bpm_min" in f:
+            keep &= self.bpm >= float(f["bpm_min"])
+        if "bpm_max" in f:
+            keep &= self.bpm <= float(f["bpm_max"])
+        return keep
+
     def search(self, query: str, k: int = 10, use_clap: bool = True, use_labels: bool = True,
-               want: Want | None = None) -> SearchResult:
+               want: Want | None = None, filters: dict | None = None) -> SearchResult:
         want = want if want is not None else read_query(query)
         if not use_labels:
             want = Want()
         notes = list(want.notes)
         n = len(self)
-        keep = np.ones(n, dtype=bool)
+        keep = self.filter_mask(filters) if filters else np.ones(n, dtype=bool)
+        if filters and not keep.any():
+            notes.append("no lake piece passes the filters")
         for label, mask in self._hard(want):
             if (keep & mask).any():
                 keep &= mask
@@ -207,6 +234,7 @@ class Searcher:
             hits.append(Hit(self.sha[i], round(float(score[i]), 4), self.title[i], self.url[i], self.collection[i],
                             self.style[i], self.key[i], self.meter[i], float(self.bpm[i]), self.mood[i],
                             list(self.instruments[i]), matched, missed,
-                            None if cos is None or np.isnan(cos[i]) else round(float(cos[i]), 4)))
+                            None if cos is None or np.isnan(cos[i]) else round(float(cos[i]), 4),
+                            self.source[i], self.license[i]))
         return SearchResult(query, want, hits, int(keep.sum()), n, notes, ranked_by)
 
