@@ -908,6 +908,17 @@ MOOD_TAGS: dict[str, str | None] = {
     "体育": "energetic", "预告": "epic", "沉重": "dark", "阴暗": "dark", "压抑": "dark", "愤怒": "energetic",
     "庄严": "epic", "肃穆": "epic", "深情": "romantic", "抒情": "romantic", "感伤": "sad", "凄凉": "sad",
     "忧伤的": "sad", "沉思": "melancholic", "宏伟": "epic", "雄壮": "epic", "有点忧伤": "sad",
+    # everyday Chinese words from the third batch of development prompts (dev_prompts.yaml), English alike
+    "丧": "sad", "岁月静好": "calm", "欢脱": "joyful", "豪迈": "epic", "元气": "energetic", "炸裂": "energetic",
+    "幽怨": "sad", "苍凉": "melancholic", "诙谐": "happy", "搞怪": "happy", "放空": "relaxed", "疯狂": "energetic",
+    "低沉": "dark", "唯美": "romantic", "悲凉": "sad", "释然": "calm", "昂扬": "energetic", "坚定": "epic",
+    "勇敢": "epic", "潇洒": "relaxed", "雀跃": "joyful", "调皮": "happy", "沉静": "calm", "平和": "calm",
+    "悲痛": "sad", "痛苦": "sad", "绝望": "dark", "暴躁": "energetic", "狂暴": "energetic", "凶猛": "energetic",
+    "威严": "epic", "恢弘": "epic", "虔诚": "calm", "冰冷": "dark", "孤寂": "melancholic", "迷茫": "melancholic",
+    "随性": "relaxed", "松弛": "relaxed", "佛系": "relaxed", "bleak": "sad", "desolate": "melancholic",
+    "brave": "epic", "resolute": "epic", "furious": "energetic", "icy": "dark", "lonesome": "melancholic",
+    "goofy": "happy", "quirky": "happy", "zen": "calm", "despair": "dark", "hopeless": "dark",
+    "anxious": "dramatic", "frantic": "energetic",
     # more everyday words, both languages
     "开朗": "happy", "热闹": "joyful", "喧闹": "joyful", "欢腾": "joyful", "喜气": "joyful", "愉悦": "happy",
     "兴奋": "energetic", "燃": "energetic", "嗨": "energetic", "躁动": "energetic", "激动": "energetic",
@@ -1132,6 +1143,8 @@ STYLE_HINTS: dict[str, str] = {
     "毕业季": "pop", "离别歌": "pop", "钢琴曲": "classical", "piano piece": "classical", "古装剧": "film",
     "古装": "film", "侠客": "film", "进行曲": "classical", "march": "classical", "游戏背景": "film", "背景音乐": "film",
     "氛围": "ambient", "元宵": "folk", "元宵节": "folk",
+    # from the third batch of development prompts
+    "圣咏": "classical", "chant": "classical", "信天游": "folk",
 }
 
 
