@@ -71,7 +71,7 @@ from serving.api import (EXERCISE_PATH, HARMONIZE_PATH, TRANSFER_PATH, ExerciseR
 from serving.api import VERIFY_PATH, VerifyResponse
 from serving.verify import PieceIndex, verify as verify_midi
 from serving.api import SCREEN_PATH, Similarity
-from serving.screen import RESEEDS, Screener
+from serving.screen import RESEEDS, Screener, new_tracks
 from training.watermark import WatermarkKeyError
 from training import registry as reg
 from training.generator import BatchRunner
@@ -560,14 +560,18 @@ class MusicService:
         return GenerateResponse(**info.model_dump(), candidates=ranked, timings=timings, elapsed_ms=timings.total_ms)
 
     async def _screened(self, gen, pieces: list, given):
-        """The piece after screening against the lake's melodies (serving.screen): a near-copy is written
-        again with another seed, up to RESEEDS times, then refused (422 naming the lake piece)."""
-        similarity = await asyncio.to_thread(self.screener.check, pieces[0].midi)
+        """The piece after screening against the lake (serving.screen; every track but the user's given melody):
+        a near-copy is written again with another seed, up to RESEEDS times, then refused (422 naming the lake
+        piece)."""
+        def check(midi):
+            return self.screener.check(midi, tracks=new_tracks(midi, tuple(given)) if given else None)
+
+        similarity = await asyncio.to_thread(check, pieces[0].midi)
         attempts = 1
         while similarity.near_copy and attempts <= RESEEDS:
             req = pieces[0].request.model_copy(update={"seed": (pieces[0].seed + 7919) % 2**31})
             pieces = await gen.generate([req], given)
-            similarity = await asyncio.to_thread(self.screener.check, pieces[0].midi)
+            similarity = await asyncio.to_thread(check, pieces[0].midi)
             attempts += 1
         if similarity.near_copy:
             raise ApiError(422, f"refused: {attempts} pieces in a row were near-copies of a lake piece "
@@ -605,13 +609,15 @@ class MusicService:
                               duration_s=round(up.duration_s, 3), melody_notes=int(len(up.melody)), format=fmt)
 
     # -- education: exercises, harmonization, style transfer (serving.education) -------------------
-    async def _keep(self, made, req, request: Request, reader: Reader) -> PieceInfo:
-        """Store a piece the rules made, with this request's record; its description."""
+    async def _keep(self, made, req, request: Request, reader: Reader, similarity=None) -> PieceInfo:
+        """Store a piece the rules made, with this request's record (and its screening); its description."""
         piece_id, sha = content_id(made.midi)
         created = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         urls = {fmt: piece_url(piece_id, fmt) for fmt in FORMATS} | {"info": piece_url(piece_id),
                                                                      "records": records_url(piece_id)}
         info = made.info(piece_id, sha, created, req.model_dump(exclude_none=True), urls)
+        if similarity is not None:
+            info = info.model_copy(update={"similarity": similarity})
         record = PieceRecord(request_id=_request_id(request) or secrets.token_hex(8), key=reader.key,
                              tenant=reader.tenant, created_at=created, piece=info)
         with self.store.pin(piece_id):
@@ -646,8 +652,9 @@ class MusicService:
             made = await asyncio.to_thread(education.harmonize, req, data, self.limits)
         except ValueError as e:
             raise _invalid(e) from None
-        info = await self._keep(made, req, request, reader)
-        return HarmonizeResponse(id=info.id, urls=info.urls, tracks=info.tracks, **made.extra)
+        similarity = await asyncio.to_thread(self.screener.check, made.midi, new_tracks(made.midi))  # accompaniment
+        info = await self._keep(made, req, request, reader, similarity)
+        return HarmonizeResponse(id=info.id, urls=info.urls, tracks=info.tracks, similarity=similarity, **made.extra)
 
     @api.post(TRANSFER_PATH, response_model=TransferResponse, responses={**COMMON_ERRORS, **NOT_FOUND})
     async def transfer(self, req: TransferRequest, request: Request,
@@ -659,8 +666,9 @@ class MusicService:
             made = await asyncio.to_thread(education.transfer, req, data, self.limits)
         except ValueError as e:
             raise _invalid(e) from None
-        info = await self._keep(made, req, request, reader)
-        return TransferResponse(id=info.id, urls=info.urls, tracks=info.tracks, **made.extra)
+        similarity = await asyncio.to_thread(self.screener.check, made.midi, new_tracks(made.midi))  # new parts
+        info = await self._keep(made, req, request, reader, similarity)
+        return TransferResponse(id=info.id, urls=info.urls, tracks=info.tracks, similarity=similarity, **made.extra)
 
     @api.post(VERIFY_PATH, response_model=VerifyResponse,
               openapi_extra=_MIDI_BODY,
@@ -699,6 +707,25 @@ class MusicService:
         """An upload with bars first_bar..last_bar of one track (or every track) written anew, the rest kept."""
         return await self._from_upload(req, request, reader)
 
+    async def _written_screened(self, gen, req, score, seed: int):
+        """Continue or infill, then screen what the model wrote (its tracks, the bars written): a near-copy is
+        written again with another seed, up to RESEEDS times, then refused (422 naming the lake piece)."""
+        def write_and_check(seed):
+            written = from_upload.write(gen.model, req, score, seed)
+            tracks = [i for i, n in written.written.items() if n]
+            return written, self.screener.check(written.score, tracks=tracks, bars=tuple(written.region))
+
+        written, similarity = await asyncio.to_thread(write_and_check, seed)
+        attempts = 1
+        while similarity.near_copy and attempts <= RESEEDS:
+            seed = (seed + 7919) % 2**31
+            written, similarity = await asyncio.to_thread(write_and_check, seed)
+            attempts += 1
+        if similarity.near_copy:
+            raise ApiError(422, f"refused: {attempts} pieces in a row were near-copies of a lake piece "
+                                f"({similarity.verdict}); try another seed")
+        return written, similarity.model_copy(update={"attempts": attempts}), seed
+
     async def _from_upload(self, req, request: Request, reader: Reader) -> FromUploadResponse:
         t0 = time.perf_counter()
         try:
@@ -712,7 +739,7 @@ class MusicService:
         try:
             async with self.admission.slot():
                 gen, gen_info = await self._model(reg.MODEL_NAME, req.model or self.cfg.serve.model_alias)
-                written = await asyncio.to_thread(from_upload.write, gen.model, req, up.score, seed)
+                written, similarity, seed = await self._written_screened(gen, req, up.score, seed)
         except Busy as e:
             raise _busy(e) from None
         except ValueError as e:  # ContinuationError: bars the upload lacks, a drum track, a meter off the grid
@@ -731,7 +758,8 @@ class MusicService:
             n_notes=int(written.score.note_num()), duration_s=float(written.score.to(TimeUnit.second).end()),
             n_steps=written.n_steps,
             urls={fmt: piece_url(piece_id, fmt) for fmt in FORMATS} | {"info": piece_url(piece_id),
-                                                                       "records": records_url(piece_id)})
+                                                                       "records": records_url(piece_id)},
+            similarity=similarity)
         record = PieceRecord(request_id=_request_id(request) or secrets.token_hex(8), key=reader.key,
                              tenant=reader.tenant, created_at=created, piece=info)
         with self.store.pin(piece_id):

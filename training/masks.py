@@ -180,6 +180,8 @@ def in_register(s: Slot, v):
     lo, hi = s.plan.registers[s.role]
     if s.plan.tension:
         lo = _tension.floor(s, lo)
+    if isinstance(v, range) and v.step == 1:  # the first pitch mask: all of range(128), cut without a loop
+        return range(max(lo, v.start), min(hi + 1, v.stop))
     return [p for p in v if lo <= p <= hi]
 
 
@@ -289,8 +291,19 @@ def stepwise(s: Slot, size: int) -> np.ndarray | None:
     """The melody prefers steps: each semitone of leap beyond a tone costs."""
     if s.prev_pitch is None:
         return None
-    d = np.abs(np.arange(size) - 1 - s.prev_pitch)
-    return np.asarray(STEP_BIAS, dtype=np.float32)[np.minimum(d, len(STEP_BIAS) - 1)]
+    return _step_bias(s.prev_pitch, size)
+
+
+@lru_cache(maxsize=1024)
+def _step_bias(prev: int, size: int) -> np.ndarray:
+    d = np.abs(np.arange(size) - 1 - prev)
+    return _frozen(np.asarray(STEP_BIAS, dtype=np.float32)[np.minimum(d, len(STEP_BIAS) - 1)])
+
+
+def _frozen(b: np.ndarray) -> np.ndarray:
+    """A cached bias, shared by every call: read-only (constrain sums biases into new arrays)."""
+    b.flags.writeable = False
+    return b
 
 
 def fresh(s: Slot, size: int) -> np.ndarray | None:
@@ -298,7 +311,7 @@ def fresh(s: Slot, size: int) -> np.ndarray | None:
     costs FRESH_BIAS (real tunes use more of the scale than a model that circles its chord tones)."""
     if not s.line:
         return None
-    return _fresh_bias(tuple(p % 12 for p in s.line), size).copy()
+    return _fresh_bias(tuple(p % 12 for p in s.line), size)
 
 
 @lru_cache(maxsize=4096)
@@ -307,7 +320,7 @@ def _fresh_bias(recent: tuple, size: int) -> np.ndarray:
     b = np.zeros(size, dtype=np.float32)
     for pc in recent:
         b[pcs == pc] -= FRESH_BIAS
-    return b
+    return _frozen(b)
 
 
 def leans_home(s: Slot, size: int) -> np.ndarray | None:
@@ -315,30 +328,39 @@ def leans_home(s: Slot, size: int) -> np.ndarray | None:
     the vi chord's tones is heard in the relative minor; the key's own 1, 3 and 5 tell the key."""
     if not s.main_note:
         return None
-    return _home_bias(s.plan.request.key, s.tonic, size).copy()
+    return _home_bias(s.plan.request.key, s.tonic, size)
 
 
 @lru_cache(maxsize=64)
 def _home_bias(key: str, tonic: int, size: int) -> np.ndarray:
     b = np.zeros(size, dtype=np.float32)
     b[np.isin((np.arange(size) - 1) % 12, list(_tonic_triad(key, tonic)))] = HOME_BIAS
-    return b
+    return _frozen(b)
 
 
 def near_the_last(s: Slot, size: int) -> np.ndarray | None:
     """The accompaniment moves to near notes (a chord broken within the hand, a bass that walks)."""
     if s.prev_pitch is None:
         return None
-    d = np.abs(np.arange(size) - 1 - s.prev_pitch).astype(np.float32)
-    return -0.12 * np.maximum(d - 4.0, 0.0)
+    return _near_bias(s.prev_pitch, size)
+
+
+@lru_cache(maxsize=1024)
+def _near_bias(prev: int, size: int) -> np.ndarray:
+    d = np.abs(np.arange(size) - 1 - prev).astype(np.float32)
+    return _frozen(-0.12 * np.maximum(d - 4.0, 0.0))
 
 
 def offbeats(s: Slot, size: int) -> np.ndarray | None:
     """The melody leans to the off-beat eighths, as sung pop does."""
+    return _offbeat_bias(s.beat, s.plan.bar_steps, size)
+
+
+@lru_cache(maxsize=64)
+def _offbeat_bias(beat: int, bar_steps: int, size: int) -> np.ndarray:
     b = np.zeros(size, dtype=np.float32)
-    half = s.beat // 2
-    b[1 + np.arange(half, min(s.plan.bar_steps, size - 1), s.beat)] = OFFBEAT_BIAS
-    return b
+    b[1 + np.arange(beat // 2, min(bar_steps, size - 1), beat)] = OFFBEAT_BIAS
+    return _frozen(b)
 
 
 # field -> masks, in order; field -> biases, summed
@@ -364,7 +386,7 @@ for _role, _field, _fn in (("melody", "pos", _tension.pos_bias), ("melody", "dur
 def constrain(s: Slot, name: str, values, size: int) -> tuple[list[int], np.ndarray | None]:
     """The one loop: every mask of the role's field in turn (a soft one only where it leaves something),
     then the sum of its biases. Returns (allowed raw values, bias per shifted value or None)."""
-    allowed = list(values)
+    allowed = values  # a range or a list; each mask returns a list (or a range: in_register)
     for mask in MASKS[s.role].get(name, ()):
         kept = mask(s, allowed)
         if kept or mask not in SOFT:

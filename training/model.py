@@ -235,8 +235,9 @@ class FastNoteModel:
     (fixed-shape product blocks, attention row by row).
 
     Folded for fewer operations, same mathematics: each LayerNorm's scale and shift into the linear
-    layer after it, the attention scale into the query weights, and RoPE's pair swap into extra output
-    columns of the qkv product (so a rotation is two products and a sum), GELU's constants into the
+    layer after it, the attention scale into the query weights, RoPE's sign into its sine table (a
+    rotation is the pairs reversed, two products and a sum; as extra qkv columns the swap cost 40 % more
+    of the largest product once batches of 16 pieces made the products count), GELU's constants into the
     MLP's two products (``torch.erf`` on the numpy buffer: torch's fused GELU kernel costs several times
     more than its erf at this size). float32 throughout: the numbers match torch's to rounding (~1e-6),
     not bit for bit. Run it with one BLAS thread (:func:`one_blas_thread`): a second thread costs more
@@ -258,10 +259,6 @@ class FastNoteModel:
             g, beta = ln.weight.detach().to(**f64), ln.bias.detach().to(**f64)
             return np32((w * g[None, :]).t()), np32(w @ beta + b)
 
-        # pair swap of RoPE: (x1, x2) -> (-x2, x1) on every (even, odd) pair, as a row map of q/k
-        idx = torch.arange(2 * c)
-        swap_src = idx ^ 1  # the partner of each column
-        swap_sign = torch.where(idx % 2 == 0, -1.0, 1.0).to(**f64)
         self.embed = np32(model.embed.weight)
         self.offsets = model.field_offsets.numpy().astype(np.int64)
         self.eps = []
@@ -271,12 +268,8 @@ class FastNoteModel:
             qscale = torch.ones(3 * c, **f64)
             qscale[:c] = 1.0 / math.sqrt(hd)  # the attention scale, on the queries
             wqkv, bqkv = wqkv * qscale[:, None], bqkv * qscale
-            wsw = wqkv[:2 * c][swap_src] * swap_sign[:, None]
-            bsw = bqkv[:2 * c][swap_src] * swap_sign
-            w_all = torch.cat([wqkv, wsw], 0)  # [q, k, v, swap(q), swap(k)]
-            b_all = torch.cat([bqkv, bsw], 0)
             self.layers.append((
-                folded(blk.ln1, w_all, b_all),
+                folded(blk.ln1, wqkv, bqkv),
                 (np32(blk.attn.proj.weight.t()), np32(blk.attn.proj.bias)),
                 folded(blk.ln2, blk.mlp[0].weight.double() * _SQRT1_2, blk.mlp[0].bias.double() * _SQRT1_2),
                 (np32(blk.mlp[2].weight.double().t() * (0.5 / _SQRT1_2)), np32(blk.mlp[2].bias)),
@@ -285,7 +278,9 @@ class FastNoteModel:
         self.ln_f = (np32(model.ln_f.weight), np32(model.ln_f.bias), model.ln_f.eps)
         cos, sin = model.rope_cos, model.rope_sin  # (positions, D/2): per pair, repeated for its 2 columns, per head
         self.cos2 = np32(cos.repeat_interleave(2, dim=1).repeat(1, 2 * nh))  # (positions, 2C): q and k
-        self.sin2 = np32(sin.repeat_interleave(2, dim=1).repeat(1, 2 * nh))
+        # RoPE's pair swap (x1, x2) -> (-x2, x1) is the pair reversed with the sign folded into sin
+        sign = torch.tensor([-1.0, 1.0]).repeat(c)
+        self.sin2 = np32(sin.repeat_interleave(2, dim=1).repeat(1, 2 * nh) * sign)
         self.role_in, self.pos_in = np32(model.role_in.weight), np32(model.pos_in.weight)
         sizes = cfg.fields
         # the heads that read h alone (kind, role) as one product; pos reads h + role; the note heads
@@ -356,8 +351,9 @@ class FastNoteModel:
         y = np.zeros((rows.shape[0], c), dtype=np.float32)  # attention output; the padding rows stay 0
         for i, ((wq, bq), (wp, bp), (w1, b1), (w2, b2)) in enumerate(self.layers):
             eps1, eps2 = self.eps[i]
-            z = self._dense(self._norm0(x, eps1), wq, bq)  # [q, k, v, swap(q), swap(k)] per row
-            qk = z[:, :2 * c] * cos + z[:, 3 * c:] * sin  # RoPE on q and k
+            z = self._dense(self._norm0(x, eps1), wq, bq)  # [q, k, v] per row
+            qk = z[:, :2 * c]
+            qk = qk * cos + qk.reshape(-1, c, 2)[:, :, ::-1].reshape(-1, 2 * c) * sin  # RoPE on q and k
             q = qk[:, :c].reshape(-1, nh, hd, 1)
             k_new, v_new = qk[:, c:].reshape(-1, nh, hd), z[:, 2 * c:3 * c].reshape(-1, nh, hd)
             y_heads = y.reshape(-1, nh, hd)
