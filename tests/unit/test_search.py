@@ -186,3 +186,10 @@ def test_filters_keep_only_pieces_with_exactly_those_values():
     assert [h.key for h in r.hits] == ["A major"] and any("G major" in n for n in r.notes)
     r = s.search("anything", k=5, filters={"key": "B minor"})
     assert r.hits == [] and any("filters" in n for n in r.notes)
+
+
+def test_an_empty_lake_answers_with_no_hits_and_says_why():
+    empty = pa.table({k: pa.array([]) for k in _piece(0, "C major")})  # an index built from no pieces
+    s = Searcher(SearchIndex(empty, None, np.zeros(0, dtype=bool), None, {"clap_version": None}))
+    r = s.search("a sad waltz in D minor", k=5, filters={"style": "folk"})
+    assert r.hits == [] and r.total == 0 and any("no described pieces" in n for n in r.notes)

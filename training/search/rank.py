@@ -200,6 +200,8 @@ class Searcher:
             want = Want()
         notes = list(want.notes)
         n = len(self)
+        if n == 0:
+            return SearchResult(query, want, [], 0, 0, notes + ["the lake holds no described pieces"], "nothing")
         keep = self.filter_mask(filters) if filters else np.ones(n, dtype=bool)
         if filters and not keep.any():
             notes.append("no lake piece passes the filters")
