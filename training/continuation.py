@@ -14,8 +14,9 @@ as they are) and writes only the bars asked for (``Plan.fill``), under the same 
   are written anew over the upload's own chords of those bars, the ``context_bars`` before them as
   context. Every other note of the file is kept as it was (time, length, pitch, velocity). A note of a
   rewritten track that starts before the region and rings into it is kept (it is the upload's); new
-  notes end by the region's end. With ``track=None`` every pitched track is rewritten (a role's other
-  tracks double the role's new part) and drum tracks repeat the bar before the region.
+  notes end by the region's end. A melody written alone is lifted by octaves where it would sound under
+  the kept accompaniment (:func:`over_the_kept`). With ``track=None`` every pitched track is rewritten (a
+  role's other tracks double the role's new part) and drum tracks repeat the bar before the region.
 
 Measured (joins, key, tempo, realism of new bars against the context) by ``python -m
 training.continuation_report``.
@@ -227,6 +228,27 @@ def continue_piece(score: Score, generator, bars: int, seed: int, context_bars: 
     return Written(out, r, (r.n_bars + 1, r.n_bars + bars), written, sampled.n_steps)
 
 
+def over_the_kept(notes: list, score: Score, melody: int, origin: int, r: Reading, ceiling: int) -> list:
+    """Grid melody notes (bars from ``origin``'s) lifted by octaves, up to ``ceiling``, until each is above every
+    note of the score's other pitched tracks sounding at its onset: a tune written alone over a kept
+    accompaniment is heard on top of it (the sampler's masks keep only a sampled accompaniment under a tune)."""
+    spans = []
+    for i, t in enumerate(score.tracks):
+        if i == melody or t.is_drum or not t.note_num():
+            continue
+        a = t.notes.numpy()
+        spans.append((a["time"].astype(np.int64), (a["time"] + a["duration"]).astype(np.int64), a["pitch"]))
+    out = []
+    for bar, pos, pitch, dur, vel in notes:
+        at = origin + bar * r.bar_ticks + int(round(pos * r.step_ticks))
+        tops = [int(p[(s <= at) & (e > at)].max()) for s, e, p in spans if ((s <= at) & (e > at)).any()]
+        top = max(tops, default=-1)
+        while pitch <= top and pitch + 12 <= ceiling:
+            pitch += 12
+        out.append((bar, pos, pitch, dur, vel))
+    return out
+
+
 def infill(score: Score, generator, first: int, last: int, seed: int, track: int | None = None,
            context_bars: int = CONTEXT_BARS, temperature: float = 0.9, style: str = "pop") -> Written:
     """Bars ``first..last`` (1-based, inclusive) of ``track`` (an index into the upload's tracks; None: every
@@ -267,6 +289,8 @@ def infill(score: Score, generator, first: int, last: int, seed: int, track: int
     parts = {}
     for role, i in targets.items():
         new = [(b - (i0 - c0), p, pi, d, v) for b, p, pi, d, v in sampled.notes.get(role, []) if i0 - c0 <= b]
+        if role == "melody" and track is not None:  # a new tune over a kept accompaniment stays on top of it
+            new = over_the_kept(new, out, i, lo_tick, r, min(127, plan.registers["melody"][1] + 12))
         parts[role] = new
         written[i] = _add(out.tracks[i], new, lo_tick, r)
     if track is None:

@@ -142,3 +142,20 @@ def test_the_api_shapes_and_the_pieces_description(generator, upload):
     assert by_name["drums"].source == "upload" and by_name["drums"].program == -1
     attrs = from_upload.attributes(w, "pop")
     assert attrs.key == w.reading.key and attrs.sources["key"] == "inferred" and len(attrs.chords) == 8
+
+
+def test_a_melody_infilled_alone_sits_over_the_kept_accompaniment(generator):
+    high = _upload()
+    harmony = next(t for t in high.tracks if t.name == "harmony")
+    for n in harmony.notes:  # the chords an octave up: C5-E5-G5 at the top of the tune's register
+        n.pitch += 12
+    r = read(high)
+    mel = r.roles["melody"]
+    w = infill(high, generator, 3, 6, seed=2, track=mel)
+    lo, hi = 2 * BAR, 6 * BAR
+    new = [n for n in w.score.tracks[mel].notes if lo <= n.time < hi]
+    assert new
+    for n in new:
+        under = [k.pitch for i, t in enumerate(w.score.tracks) if i != mel and not t.is_drum
+                 for k in t.notes if k.time <= n.time < k.end]
+        assert all(n.pitch > p for p in under)
