@@ -194,7 +194,10 @@ def in_key(s: Slot, v):
 
 def chord_tone_when_heard(s: Slot, v):
     """A melody note on a strong beat, or held a beat or more, is a tone of the bar's chord."""
-    return [p for p in v if p % 12 in s.tones] if s.main_note else v
+    if not s.main_note:
+        return v
+    tones = s.tones
+    return [p for p in v if p % 12 in tones]
 
 
 def stable_phrase_end(s: Slot, v):
@@ -232,7 +235,8 @@ def a_new_note(s: Slot, v):
 
 
 def chord_tones(s: Slot, v):
-    return [p for p in v if p % 12 in s.tones]
+    tones = s.tones
+    return [p for p in v if p % 12 in tones]
 
 
 def covers_the_chord(s: Slot, v):
@@ -249,7 +253,10 @@ def under_the_tune(s: Slot, v):
     clear = s.plan.registers["melody"][0] + TUNE_CLEAR
     over = [pitch for _, pos, pitch, dur, _ in s.above
             if pos < s.pos + s.dur and pos + dur > s.pos and pitch >= clear]
-    return [p for p in v if p < min(over)] if over else v
+    if not over:
+        return v
+    top = min(over)
+    return [p for p in v if p < top]
 
 
 def root_first(s: Slot, v):
