@@ -1,22 +1,33 @@
-"""A melody index over lake pieces that sees through transposition, tempo, re-timing, cuts and a few changed notes.
+"""A line index over lake pieces that sees through transposition, tempo, re-timing, cuts and changed notes.
 
-**What is compared.** A piece's melody line (the track named ``melody``, else the lake's melody role,
-else the skyline of every pitched track; one note per onset, the highest) becomes tokens, one per
-note from its third: ``(interval, rhythm)`` with ``interval`` the semitones from the previous note
-(clipped to +-:data:`MAX_INTERVAL`) and ``rhythm`` the ratio of this inter-onset interval to the
-previous one as a rounded log2 (clipped to +-:data:`MAX_RATIO`): blind to transposition, to the tempo
-and to any uniform re-timing of the ticks. A shingle is :data:`K` successive tokens, hashed to 32
-bits; a piece is the set of its shingles.
+**What is compared.** Every line of a piece: the track named ``melody`` (if any), the skyline of all
+pitched tracks (the top note per onset: an unnamed tune), and each pitched track's own top line, at most
+:data:`MAX_LINES`. A line becomes tokens, one per note from its third: ``(interval, rhythm)``, the
+semitones from the previous note (clipped to +-:data:`MAX_INTERVAL`) and the ratio of this inter-onset
+interval to the previous one in three classes (shorter than 0.7, about the same, longer than 1.4): blind
+to transposition, to the tempo and to any uniform re-timing, and coarse enough that a quantization
+grid moves few of them. A piece's lines are stored as one ``uint8`` sequence (lines joined by
+:data:`SEP`).
 
-**The index** (:class:`MelodyIndex`): every piece's shingles in one sorted array with the piece's row
-beside each (an inverted index in two numpy arrays; 8 bytes per shingle). A query looks each of its
-shingles up (``searchsorted``) and counts, per indexed piece, how many of the query's shingles it holds:
-the **containment** of the query in the piece. A cut of a piece is contained whole, a piece with a tenth
-of its notes changed keeps about half its shingles (each change breaks the K + 1 shingles it touches),
-an unrelated melody shares a few percent (common figures: scales, repeated notes).
+**Two stages.**
 
-``add`` pieces, then ``freeze`` (sorts once); a frozen index answers :meth:`MelodyIndex.query`.
-Incremental: :meth:`MelodyIndex.merge` adds another frozen index (the rows of a new lake batch).
+1. *Candidates.* A shingle is :data:`K` successive tokens of one line, hashed to 32 bits; the index
+   keeps every piece's shingles whose hash is 0 modulo :data:`SAMPLE` (a content-defined sample: a
+   copy keeps the same sample) in one sorted array with the piece's row beside each (an inverted index,
+   8 bytes a shingle). A query's sampled shingles are looked up (``searchsorted``); shingles that more
+   than :data:`COMMON_SHARE` of the pieces hold (scale runs, repeated notes) are left out; the pieces
+   holding most of the rest are the candidates (at most :data:`CANDIDATES`).
+2. *Verification.* Each line of the query is aligned with each candidate's lines around the diagonal
+   its shingles share (local alignment, Smith-Waterman with linear gaps, vectorised by rows). A
+   token matching scores its information (the bits of its rarity in the lake, between 1 and
+   :data:`MAX_WEIGHT`), so a run of repeated notes is worth little and a distinctive figure much; the
+   same interval with another rhythm class scores a little, an interval a step or two off
+   (a note moved) costs a little, anything else and a gap cost more. The best alignment's score, in
+   bits, decides: from :data:`MATCH_SCORE` a near-copy (about four bars of a tune copied, or eight
+   with a tenth of the notes changed).
+
+``add`` pieces (their token sequences, :func:`piece_tokens`), then ``freeze``; a frozen index answers
+:meth:`LineIndex.query`. Incremental: :meth:`LineIndex.merge` adds another frozen index.
 """
 
 from __future__ import annotations
@@ -26,33 +37,37 @@ from dataclasses import dataclass, field
 import numpy as np
 from symusic import Score
 
-K = 5  # tokens per shingle
+SCHEME = 2  # the tokens and shingles written to gold_melody_index; rows of an older scheme are re-read
+K = 4  # tokens per shingle
+SAMPLE = 2  # the index keeps the shingles whose hash % SAMPLE == 0
 MAX_INTERVAL = 24
-MAX_RATIO = 3  # rhythm tokens: round(log2(ioi / previous ioi)) clipped to +-MAX_RATIO
-MATCH_CONTAINMENT = 0.15  # a query this much contained in one lake piece is a near-copy of it ...
-MIN_SHARED = 5  # ... sharing at least this many of its shingles with it
-MIN_SHINGLES = 8  # a melody with fewer shingles is too short to judge
-COMMON_SHARE = 0.01  # a shingle more than this share of the pieces hold is left out of a query
+RATIOS = 3  # rhythm classes: shorter, about the same, longer
+SEP = 255  # between the lines of a piece's sequence (and the padding of an alignment)
+MAX_LINES = 8
+MAX_SEQ = 65_535  # tokens of a piece indexed (places are uint16)
+COMMON_SHARE = 0.01  # a shingle more than this share of the pieces hold is left out of the candidates
 COMMON_MIN = 20  # ... but never one held by this many pieces or fewer (small indexes)
+CANDIDATES = 24  # pieces aligned per query
+MIN_TOKENS = 10  # a query line with fewer tokens is not judged
+MAX_WEIGHT = 5.0
+MATCH_SCORE = 40.0  # bits of the best local alignment from which a line is a near-copy
+CHUNK = 48  # a longer query line is aligned in windows of this many tokens ...
+STRIDE = 32  # ... starting every this many
+MAX_PAIRS = 64  # (query window, candidate) pairs aligned per query: those sharing most shingles
+PAD = 12  # tokens either side of a shared diagonal that an alignment may reach
+GAP = 2.5
 
 
-# -- a melody's shingles -----------------------------------------------------------------------------------
-def melody_line(score: Score) -> tuple[np.ndarray, np.ndarray]:
-    """(onset ticks, pitches) of the melody line: see the module doc."""
-    pitched = [t for t in score.tracks if not t.is_drum and t.note_num() > 0]
-    named = [t for t in pitched if str(t.name).strip().lower() == "melody"]
-    if not named and pitched:
-        try:
-            from lake.midi_features import check_score, describe_tracks
+# -- lines and tokens ----------------------------------------------------------------------------------------
+@dataclass
+class Line:
+    label: str  # "melody", "skyline" or the track's name
+    start: np.ndarray  # onset ticks, one per note
+    pitch: np.ndarray
+    track: int | None = None  # the track's index (None: the skyline)
 
-            roles = {d["track_index"]: d["role"] for d in describe_tracks(check_score(score))}
-            named = [t for i, t in enumerate(score.tracks) if roles.get(i) == "melody" and t.note_num() > 0]
-        except Exception:  # noqa: BLE001 - a score the lake's caps refuse: the skyline below
-            named = []
-    use = named[:1] or pitched
-    if not use:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    arrs = [t.notes.numpy() for t in use]
+
+def _top(arrs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     start = np.concatenate([a["time"] for a in arrs]).astype(np.int64)
     pitch = np.concatenate([a["pitch"] for a in arrs]).astype(np.int64)
     order = np.lexsort((-pitch, start))
@@ -62,117 +77,349 @@ def melody_line(score: Score) -> tuple[np.ndarray, np.ndarray]:
     return start[first], pitch[first]
 
 
+def lines(score: Score, tracks: list[int] | None = None) -> list[Line]:
+    """The lines of a score (see the module doc); ``tracks``: only these track indexes (new material)."""
+    pitched = [(i, t) for i, t in enumerate(score.tracks) if not t.is_drum and t.note_num() > 0
+               and (tracks is None or i in tracks)]
+    if not pitched:
+        return []
+    arrs = {i: t.notes.numpy() for i, t in pitched}
+    out: list[Line] = []
+    named = [i for i, t in pitched if str(t.name).strip().lower() == "melody"]
+    if named:
+        out.append(Line("melody", *_top([arrs[named[0]]]), track=named[0]))
+    if len(pitched) > 1:
+        out.append(Line("skyline", *_top(list(arrs.values()))))
+    for i, t in sorted(pitched, key=lambda it: -it[1].note_num()):
+        if i not in named[:1]:
+            out.append(Line(str(t.name).strip() or f"track {i + 1}", *_top([arrs[i]]), track=i))
+    seen, kept = set(), []
+    for ln in out:
+        key = tokens(ln.start, ln.pitch).tobytes()
+        if key not in seen and len(key) >= K:
+            seen.add(key)
+            kept.append(ln)
+    return kept[:MAX_LINES]
+
+
+def melody_line(score: Score) -> tuple[np.ndarray, np.ndarray]:
+    """(onset ticks, pitches) of the piece's first line (the melody if named, else the skyline)."""
+    ls = lines(score)
+    return (ls[0].start, ls[0].pitch) if ls else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+
+
 def tokens(start: np.ndarray, pitch: np.ndarray) -> np.ndarray:
-    """int64 token per note from the third: interval and rhythm packed in one number."""
+    """uint8 token per note from the third: interval and rhythm class packed in one number (< SEP)."""
     if start.size < 3:
-        return np.zeros(0, np.int64)
+        return np.zeros(0, np.uint8)
     interval = np.clip(np.diff(pitch)[1:], -MAX_INTERVAL, MAX_INTERVAL) + MAX_INTERVAL
     ioi = np.maximum(np.diff(start), 1).astype(np.float64)
-    ratio = np.clip(np.rint(np.log2(ioi[1:] / ioi[:-1])), -MAX_RATIO, MAX_RATIO).astype(np.int64) + MAX_RATIO
-    return interval * (2 * MAX_RATIO + 1) + ratio
+    r = np.log2(ioi[1:] / ioi[:-1])
+    ratio = np.where(r < -0.5, 0, np.where(r > 0.5, 2, 1))
+    return (interval * RATIOS + ratio).astype(np.uint8)
+
+
+def join(parts: list[np.ndarray]) -> np.ndarray:
+    """Lines' tokens as one sequence, SEP between them."""
+    out: list[np.ndarray] = []
+    for p in parts:
+        if out:
+            out.append(np.array([SEP], np.uint8))
+        out.append(np.asarray(p, np.uint8))
+    return np.concatenate(out) if out else np.zeros(0, np.uint8)
+
+
+def piece_tokens(midi: bytes | Score) -> np.ndarray:
+    """The token sequence of every line of a MIDI file (what the index stores for a piece)."""
+    score = midi if isinstance(midi, Score) else Score.from_midi(bytes(midi))
+    return join([tokens(ln.start, ln.pitch) for ln in lines(score)])
 
 
 _MULT = np.uint64(0x9E3779B97F4A7C15)
 
 
-def position_hashes(tok: np.ndarray) -> np.ndarray:
-    """The 32-bit hash of the K tokens from each position (uint32, one per position, repeats kept)."""
-    if tok.size < K:
+def position_hashes(seq: np.ndarray) -> np.ndarray:
+    """The 32-bit hash of the K tokens from each position (uint32; a window holding SEP hashes to 1, which
+    :data:`SAMPLE` never keeps)."""
+    seq = np.asarray(seq)
+    if seq.size < K:
         return np.zeros(0, np.uint32)
-    h = np.zeros(tok.size - K + 1, dtype=np.uint64)
+    n = seq.size - K + 1
+    h = np.zeros(n, dtype=np.uint64)
+    bad = np.zeros(n, dtype=bool)
     with np.errstate(over="ignore"):
         for j in range(K):
-            h = (h ^ tok[j:tok.size - K + 1 + j].astype(np.uint64)) * _MULT
+            part = seq[j:n + j]
+            bad |= part == SEP
+            h = (h ^ part.astype(np.uint64)) * _MULT
             h ^= h >> np.uint64(29)
-    return (h >> np.uint64(32)).astype(np.uint32)
+    out = (h >> np.uint64(32)).astype(np.uint32)
+    out[bad] = 1
+    return out
 
 
-def shingles_of_tokens(tok: np.ndarray) -> np.ndarray:
-    """The distinct 32-bit hashes of every K successive tokens (sorted)."""
-    return np.unique(position_hashes(tok))
+def sampled(h: np.ndarray) -> np.ndarray:
+    return h[h % SAMPLE == 0]
 
 
-def shingles(midi: bytes | Score) -> np.ndarray:
-    """The melody shingles of a MIDI file (bytes or Score)."""
-    score = midi if isinstance(midi, Score) else Score.from_midi(bytes(midi))
-    return shingles_of_tokens(tokens(*melody_line(score)))
+def shingles(seq: np.ndarray) -> np.ndarray:
+    """The sampled shingles of a token sequence, each once (its first place): int64 ``place << 32 | hash``,
+    what the index holds of a piece (the place lets a query find the diagonal it shares without hashing
+    the piece again)."""
+    h = position_hashes(seq)
+    keep = np.flatnonzero(h % SAMPLE == 0)
+    _, first = np.unique(h[keep], return_index=True)
+    at = keep[first]
+    return (at.astype(np.int64) << 32) | h[at].astype(np.int64)
 
 
-# -- the index ---------------------------------------------------------------------------------------------
+# -- alignment -----------------------------------------------------------------------------------------------
+def score_table(weights: np.ndarray) -> np.ndarray:
+    """float32 [256, 256]: the score of aligning token a with token b (see the module doc)."""
+    t = np.arange(256)
+    iv, rh = t // RATIOS, t % RATIOS
+    w = np.asarray(weights, np.float32)
+    same_iv = iv[:, None] == iv[None, :]
+    same_rh = rh[:, None] == rh[None, :]
+    near = np.abs(iv[:, None] - iv[None, :]) <= 2
+    pair_w = np.minimum(w[:, None], w[None, :])
+    s = np.where(same_iv & same_rh, w[:, None], np.where(same_iv, 0.25 * pair_w, np.where(near, -1.0, -2.0)))
+    s = s.astype(np.float32)
+    s[SEP, :] = s[:, SEP] = -50.0
+    return s
+
+
+def align(q: np.ndarray, w: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Local alignment of each query row with each window row (uint8 [P, Lq] and [P, W], SEP-padded):
+    (best score, query index of its end, window index of its end), one each per row pair."""
+    p, lq = q.shape
+    width = w.shape[1]
+    s = table[q[:, :, None], w[:, None, :]]  # [P, Lq, W]: every token pair's score
+    h = np.zeros((p, lq, width + 1), np.float32)  # column 0: the boundary
+    ramp = GAP * np.arange(width, dtype=np.float32)
+    prev = np.zeros((p, width + 1), np.float32)
+    for i in range(lq):
+        t = prev[:, :-1] + s[:, i]  # a step along the diagonal
+        np.maximum(t, prev[:, 1:] - GAP, out=t)  # a gap in the window
+        np.maximum(t, 0.0, out=t)
+        t += ramp  # a gap in the query: the running best of (t[k] - GAP * (j - k))
+        np.maximum.accumulate(t, axis=1, out=t)
+        t -= ramp
+        prev = h[:, i]
+        prev[:, 1:] = t
+    flat = h[:, :, 1:].reshape(p, -1).argmax(axis=1)
+    end_q, end_w = flat // width, flat % width
+    return h[np.arange(p), end_q, end_w + 1], end_q, end_w
+
+
+# -- the index -----------------------------------------------------------------------------------------------
 @dataclass
 class Match:
     piece: str  # the indexed piece's id (the lake's sha256, or any name given to add)
-    containment: float  # share of the query's shingles the piece holds
-    shared: int
+    score: float  # bits of the best local alignment of one query line with the piece
+    line: int  # the query line it aligned (index into the query's lines)
+    first: int  # the query line's tokens first .. last (inclusive) aligned
+    last: int
+    shared: int  # sampled shingles the piece shares with the query
+    line_scores: dict[int, float] = field(default_factory=dict)  # per query line, its best score with the piece
+    share: float = 0.0  # the best alignment's score over the aligned query window's own score (1: identical)
 
 
 @dataclass
-class MelodyIndex:
+class LineIndex:
     ids: list[str] = field(default_factory=list)
-    _parts: list[np.ndarray] = field(default_factory=list)
+    _parts: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
     hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint32))
     rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    places: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint16))
+    seq: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(256, np.int64))
+    table: np.ndarray | None = None
 
-    def add(self, piece_id: str, sh: np.ndarray) -> None:
-        """Index a piece's shingles (:func:`shingles`); call :meth:`freeze` before querying."""
-        self._parts.append(np.asarray(sh, dtype=np.uint32))
+    def add(self, piece_id: str, seq: np.ndarray, sh: np.ndarray | None = None) -> None:
+        """Index a piece's token sequence (:func:`piece_tokens`; its :func:`shingles` if already made);
+        call :meth:`freeze` before querying."""
+        seq = np.asarray(seq, np.uint8)[:MAX_SEQ]
+        sh = shingles(seq) if sh is None else np.asarray(sh, np.int64)
+        self._parts.append((seq, sh[(sh >> 32) < seq.size]))
         self.ids.append(piece_id)
 
-    def freeze(self) -> "MelodyIndex":
+    def freeze(self) -> "LineIndex":
         if self._parts:
             start = len(self.ids) - len(self._parts)
-            rows = np.concatenate([np.full(p.size, start + i, np.int32) for i, p in enumerate(self._parts)])
-            hashes = np.concatenate(self._parts)
+            seqs = [p[0] for p in self._parts]
+            shs = [p[1] for p in self._parts]
+            rows = np.concatenate([np.full(s.size, start + i, np.int32) for i, s in enumerate(shs)])
+            sh = np.concatenate(shs)
+            self._append((sh & 0xFFFFFFFF).astype(np.uint32), rows, (sh >> 32).astype(np.uint16), seqs)
             self._parts = []
-            hashes, rows = np.concatenate([self.hashes, hashes]), np.concatenate([self.rows, rows])
-            order = np.argsort(hashes, kind="stable")
-            self.hashes, self.rows = hashes[order], rows[order]
+        if self.table is None:
+            self._weigh()
         return self
 
-    def merge(self, other: "MelodyIndex") -> "MelodyIndex":
+    def _append(self, hashes, rows, places, seqs) -> None:
+        hashes = np.concatenate([self.hashes, hashes])
+        order = np.argsort(hashes, kind="stable")
+        self.hashes = hashes[order]
+        self.rows = np.concatenate([self.rows, rows])[order]
+        self.places = np.concatenate([self.places, places])[order]
+        lens = np.array([s.size for s in seqs], np.int64)
+        self.offsets = np.concatenate([self.offsets, self.offsets[-1] + np.cumsum(lens)])
+        self.seq = np.concatenate([self.seq, *seqs]) if seqs else self.seq
+        self.counts = self.counts + np.bincount(np.concatenate(seqs) if seqs else np.zeros(0, np.uint8),
+                                                minlength=256)
+        self.table = None
+
+    def _weigh(self) -> None:
+        c = self.counts.astype(np.float64).copy()
+        c[SEP] = 0
+        p = (c + 1.0) / (c.sum() + 256.0)
+        self.table = score_table(np.clip(-np.log2(p) - 3.0, 1.0, MAX_WEIGHT))
+
+    def merge(self, other: "LineIndex") -> "LineIndex":
         """This index plus ``other``'s pieces (both frozen): how a new batch of the lake joins."""
         other.freeze()
         offset = len(self.ids)
         self.ids.extend(other.ids)
-        hashes = np.concatenate([self.hashes, other.hashes])
-        rows = np.concatenate([self.rows, other.rows + offset])
-        order = np.argsort(hashes, kind="stable")
-        self.hashes, self.rows = hashes[order], rows[order]
+        seqs = [other.seq[other.offsets[i]:other.offsets[i + 1]] for i in range(len(other.ids))]
+        self._append(other.hashes, other.rows + offset, other.places, seqs)
+        self._weigh()
         return self
 
     @property
     def nbytes(self) -> int:
-        return int(self.hashes.nbytes + self.rows.nbytes)
+        return int(self.hashes.nbytes + self.rows.nbytes + self.places.nbytes + self.seq.nbytes
+                   + self.offsets.nbytes)
 
-    def query(self, sh: np.ndarray, top: int = 3) -> list[Match]:
-        """The indexed pieces holding most of the query's shingles, best first. Shingles that more than
-        :data:`COMMON_SHARE` of the pieces hold (a scale run, repeated notes) say nothing about which
-        piece this is: they are left out of the count and of the containment's denominator."""
-        sh = np.asarray(sh, dtype=np.uint32)
-        if sh.size == 0 or self.hashes.size == 0:
+    def piece_seq(self, row: int) -> np.ndarray:
+        return self.seq[self.offsets[row]:self.offsets[row + 1]]
+
+    def _hits(self, query_lines: list[np.ndarray]):
+        """Every (query line, place in it, indexed row, place in the row) of a shared informative shingle."""
+        line_of, pos_of, hs = [], [], []
+        for k, t in enumerate(query_lines):
+            h = position_hashes(t)
+            at = np.flatnonzero((h % SAMPLE == 0) & (h != 1))
+            line_of.append(np.full(at.size, k, np.int64))
+            pos_of.append(at)
+            hs.append(h[at])
+        if not hs or self.hashes.size == 0:
+            return None
+        h, line_of, pos_of = np.concatenate(hs), np.concatenate(line_of), np.concatenate(pos_of)
+        lo = np.searchsorted(self.hashes, h, side="left")
+        n = (np.searchsorted(self.hashes, h, side="right") - lo).astype(np.int64)
+        n[n > max(COMMON_MIN, COMMON_SHARE * len(self.ids))] = 0  # says nothing about which piece this is
+        total = int(n.sum())
+        if total == 0:
+            return None
+        starts = np.repeat(lo - np.concatenate([[0], np.cumsum(n)[:-1]]), n) + np.arange(total)
+        which = np.repeat(np.arange(h.size), n)
+        return line_of[which], pos_of[which], h[which], self.rows[starts], self.places[starts].astype(np.int64)
+
+    def candidates(self, query_lines: list[np.ndarray], hits=None) -> list[tuple[int, int]]:
+        """(row, shared sampled shingles) of the pieces sharing most of the query's informative shingles."""
+        hits = self._hits(query_lines) if hits is None else hits
+        if hits is None:
             return []
-        lo = np.searchsorted(self.hashes, sh, side="left")
-        n = (np.searchsorted(self.hashes, sh, side="right") - lo).astype(np.int64)
-        informative = n <= max(COMMON_MIN, COMMON_SHARE * len(self.ids))
-        lo, n = lo[informative], n[informative]
-        total = int(informative.sum())
-        if total == 0 or n.sum() == 0:
+        _, _, h, rows, _ = hits
+        pair = np.unique(rows.astype(np.int64) << 32 | h.astype(np.int64))  # a shingle counts once per piece
+        found, counts = np.unique(pair >> 32, return_counts=True)
+        best = np.argsort(-counts, kind="stable")[:CANDIDATES]
+        return [(int(found[i]), int(counts[i])) for i in best]
+
+    def query(self, query_lines: list[np.ndarray], top: int = 3) -> list[Match]:
+        """The indexed pieces best aligned with one of the query's lines (token arrays), best first.
+
+        Each query line is cut in windows (:data:`CHUNK` tokens every :data:`STRIDE`); a window is aligned
+        with a candidate around the diagonal (place in the piece - place in the line) its shared shingles
+        agree on most."""
+        self.freeze()
+        hits = self._hits(query_lines)
+        cands = self.candidates(query_lines, hits) if hits is not None else []
+        if not cands:
             return []
-        starts = np.repeat(lo - np.concatenate([[0], np.cumsum(n)[:-1]]), n)
-        rows = self.rows[starts + np.arange(int(n.sum()))]
-        found, counts = np.unique(rows, return_counts=True)  # a piece's shingles are distinct: one count each
-        best = np.argsort(-counts, kind="stable")[:top]
-        return [Match(self.ids[int(found[i])], float(counts[i]) / total, int(counts[i])) for i in best]
+        line_of, pos_of, _, rows, places = hits
+        rank = np.full(len(self.ids), -1, np.int64)
+        rank[[r for r, _ in cands]] = np.arange(len(cands))
+        keep = (rank[rows] >= 0) & np.isin(line_of, [k for k, t in enumerate(query_lines) if t.size >= MIN_TOKENS])
+        line_of, pos_of, rows, places = line_of[keep], pos_of[keep], rows[keep], places[keep]
+        if rows.size == 0:
+            return []
+        chunk = pos_of // STRIDE
+        diag = places - pos_of + (1 << 20)
+        key = ((rank[rows] * MAX_LINES + line_of) * 4096 + chunk) << 22 | diag
+        keys, counts = np.unique(key, return_counts=True)
+        group = keys >> 22
+        pick = np.lexsort((-counts, group))
+        firsts = np.ones(pick.size, bool)
+        firsts[1:] = group[pick][1:] != group[pick][:-1]
+        pick = pick[firsts]
+        pick = pick[np.argsort(-counts[pick], kind="stable")[:MAX_PAIRS]]
+        shared_of = dict(cands)
+        pairs, qs, ws = [], [], []
+        for kk in pick:
+            g, d = int(group[kk]), int(keys[kk] & ((1 << 22) - 1)) - (1 << 20)
+            c, k = g % 4096, (g // 4096) % MAX_LINES
+            row = cands[g // 4096 // MAX_LINES][0]
+            t = query_lines[k]
+            a0 = min(c * STRIDE, max(0, t.size - CHUNK))
+            q = t[a0:a0 + CHUNK]
+            cs = self.piece_seq(row)
+            a, b = max(0, a0 + d - PAD), min(cs.size, a0 + d + q.size + PAD)
+            if b - a < MIN_TOKENS or q.size < MIN_TOKENS:
+                continue
+            pairs.append((row, shared_of[row], k, a0))
+            qs.append(q)
+            ws.append(cs[a:b])
+        if not pairs:
+            return []
+        lq = max(q.size for q in qs)
+        width = max(w.size for w in ws)
+        qm = np.full((len(qs), lq), SEP, np.uint8)
+        wm = np.full((len(ws), width), SEP, np.uint8)
+        for i, (q, w) in enumerate(zip(qs, ws)):
+            qm[i, :q.size] = q
+            wm[i, :w.size] = w
+        best, end_q, end_w = align(qm, wm, self.table)
+        per: dict[int, int] = {}
+        lines_of: dict[int, dict[int, float]] = {}
+        for i, (row, _, k, _) in enumerate(pairs):
+            if row not in per or best[i] > best[per[row]]:
+                per[row] = i
+            got = lines_of.setdefault(row, {})
+            got[k] = max(got.get(k, 0.0), float(best[i]))
+        ranked = sorted(per.values(), key=lambda i: -best[i])[:top]
+        starts = _starts([qm[i, :int(end_q[i]) + 1] for i in ranked], [wm[i, :int(end_w[i]) + 1] for i in ranked],
+                         self.table)
+        out = []
+        for i, first in zip(ranked, starts):
+            row, shared, k, a0 = pairs[i]
+            own = float(self.table[qs[i], qs[i]].sum())
+            out.append(Match(self.ids[row], float(best[i]), k, a0 + first, a0 + int(end_q[i]), shared,
+                             lines_of[row], float(best[i]) / max(own, 1e-9)))
+        return out
 
 
-def verdict(matches: list[Match], n_shingles: int, threshold: float = MATCH_CONTAINMENT) -> Match | None:
-    """The match that makes the query a near-copy, or None (too short to judge counts as none): the best
-    match holds at least ``threshold`` of the query's informative shingles and at least :data:`MIN_SHARED`."""
-    if n_shingles < MIN_SHINGLES or not matches:
-        return None
-    best = matches[0]
-    return best if best.containment >= threshold and best.shared >= MIN_SHARED else None
+def _starts(qs: list[np.ndarray], ws: list[np.ndarray], table: np.ndarray) -> list[int]:
+    """Where each best alignment ending at q[-1], w[-1] begins in q (the reversed sequences' alignment)."""
+    if not qs:
+        return []
+    qm = np.full((len(qs), max(q.size for q in qs)), SEP, np.uint8)
+    wm = np.full((len(ws), max(w.size for w in ws)), SEP, np.uint8)
+    for i, (q, w) in enumerate(zip(qs, ws)):
+        qm[i, :q.size] = q[::-1]
+        wm[i, :w.size] = w[::-1]
+    _, end_q, _ = align(qm, wm, table)
+    return [int(q.size - 1 - e) for q, e in zip(qs, end_q)]
 
 
-__all__ = ["K", "MATCH_CONTAINMENT", "Match", "MelodyIndex", "melody_line", "position_hashes", "shingles",
-           "shingles_of_tokens", "tokens", "verdict"]
+def verdict(matches: list[Match], threshold: float = MATCH_SCORE) -> Match | None:
+    """The match that makes the query a near-copy (its best alignment reaches ``threshold`` bits), or None."""
+    return matches[0] if matches and matches[0].score >= threshold else None
+
+
+MelodyIndex = LineIndex  # the name the index had when it read the melody only
+
+__all__ = ["K", "MATCH_SCORE", "SCHEME", "Line", "LineIndex", "Match", "MelodyIndex", "align", "join", "lines",
+           "melody_line", "piece_tokens", "position_hashes", "shingles", "tokens", "verdict"]

@@ -1,21 +1,25 @@
-"""Figures of the melody index (lake.similarity): planted copies caught, ordinary pieces flagged, and the time
-per check and the index's size for a lake of 176,000 pieces.
+"""Figures of the line index (lake.similarity): planted copies caught per disguise, unrelated and ordinary
+pieces flagged, the memorization rate, and the time per check and the index's size for a lake of 176,000
+pieces.
 
-``python -m lake.similarity_bench [--planted 300] [--lake-size 176000] [--generated 100 --model 1]``
+``python -m lake.similarity_bench [--planted 300] [--lake-size 176000] [--generated 100 --model 1 --model 2]``
 (``make bench-similarity``):
 
-1. every MIDI file of the lake (``bronze_midi_files``), POP909 (``--pop909``) and the demo corpus is
-   indexed (the real pieces);
-2. a simulated lake of ``--lake-size`` pieces: the real pieces plus variants of them, each a
-   random stretch of one real melody's tokens (8 to 64 notes' worth) with 10-40 % of its tokens redrawn,
-   joined to a stretch of another (so its shingles are realistic and no two are alike);
-3. planted copies: ``--planted`` real pieces, each transposed by a random interval, re-timed (ticks
-   x1.5), 10 % of its notes moved by a step, and cut to 8 bars of 4/4 where its melody has at least 16
-   notes; caught when the best match is the source (or a variant made from it) at
-   :data:`lake.similarity.MATCH_CONTAINMENT` or more;
-4. ordinary generations (``--generated`` pieces of the registered ``--model``, pop prompts) checked
-   against the same index: the share flagged;
-5. the time per check (shingles of an 8-bar file, then the query) and the index's size.
+1. every MIDI file of the lake (``bronze_midi_files``), POP909 (``--pop909``) and the demo corpus is read;
+   ``--held-out`` of them (random) are kept out of the index (unrelated music), the rest are indexed;
+2. a simulated lake of ``--lake-size`` pieces: the real pieces plus variants of them, each a random
+   stretch (half to all) of one real piece's token sequence (all its lines) with 10-40 % of its tokens
+   redrawn: the size of the real pieces, realistic shingles, no two alike;
+3. planted copies: ``--planted`` indexed pieces under each disguise: transposed (random interval),
+   re-timed (ticks x1.5), 10 % of notes moved by one or two semitones, cut to 8 bars of 4/4 (at least
+   16 notes of its first line), all four at once, and all four then quantized to 1/8; caught when the
+   verdict names the source (or a variant made from it);
+4. the held-out pieces under all four disguises: flagged is a false positive;
+5. ordinary generations (``--generated`` pieces of each registered ``--model``, pop prompts) checked
+   against the same index: the share flagged, beside each model's memorization rate (4-bar melodic
+   matches with its training songs, training.copycheck);
+6. the time per check (lines, tokens, candidates, alignment; the parse of the file included) and the
+   index's size.
 """
 
 from __future__ import annotations
@@ -47,52 +51,112 @@ def _sources(cfg, pop909: Path | None) -> list[tuple[str, bytes]]:
     return out
 
 
-def disguise(s: Score, rng: random.Random) -> Score | None:
-    """Transposed, re-timed x1.5, 10 % of its notes moved a step, 8 bars of 4/4 with 16+ melody notes."""
-    s = s.copy()
+def _transpose(s: Score, rng: random.Random) -> Score:
     shift = rng.choice([i for i in range(-11, 12) if i])
     for t in s.tracks:
+        if not t.is_drum:
+            for n in t.notes:
+                n.pitch = min(127, max(0, n.pitch + shift))
+    return s
+
+
+def _retime(s: Score, rng: random.Random, factor: float = 1.5) -> Score:
+    for t in s.tracks:
         for n in t.notes:
-            n.time, n.duration = int(n.time * 1.5), max(1, int(n.duration * 1.5))
-            if not t.is_drum:
-                n.pitch = min(127, max(0, n.pitch + shift + (rng.choice((-2, -1, 1, 2)) if rng.random() < 0.1 else 0)))
-    bar = int(s.ticks_per_quarter * 4 * 1.5)
-    start, _ = sim.melody_line(s)
-    n_bars = int(s.end()) // int(s.ticks_per_quarter * 4) + 1
-    choices = [b for b in range(max(1, n_bars - 8))
-               if np.count_nonzero((start >= b * bar) & (start < (b + 8) * bar)) >= 16]
+            n.time, n.duration = int(n.time * factor), max(1, int(n.duration * factor))
+    return s
+
+
+def _change(s: Score, rng: random.Random, share: float = 0.1) -> Score:
+    for t in s.tracks:
+        if not t.is_drum:
+            for n in t.notes:
+                if rng.random() < share:
+                    n.pitch = min(127, max(0, n.pitch + rng.choice((-2, -1, 1, 2))))
+    return s
+
+
+def _quantize(s: Score, rng: random.Random) -> Score:
+    grid = max(1, s.ticks_per_quarter // 2)
+    for t in s.tracks:
+        for n in t.notes:
+            n.time = int(round(n.time / grid)) * grid
+            n.duration = max(grid, int(round(n.duration / grid)) * grid)
+    return s
+
+
+def _cut(s: Score, rng: random.Random, stretch: float = 1.0) -> Score | None:
+    bar = int(s.ticks_per_quarter * 4 * stretch)
+    start = sim.melody_line(s)[0]
+    n_bars = int(s.end()) // bar + 1
+    choices = [b for b in range(max(1, n_bars - 8)) if np.count_nonzero((start >= b * bar) & (start < (b + 8) * bar)) >= 16]
     if not choices:
         return None
     b = rng.choice(choices)
     return s.clip(b * bar, (b + 8) * bar).shift_time(-b * bar)
 
 
-def simulated(tokens: list[np.ndarray], n: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """``n`` synthetic melodies' shingles made from the real ones' tokens (see the module doc)."""
-    usable = [t for t in tokens if t.size >= 16]
+def disguise(s: Score, rng: random.Random, how: str = "all four") -> Score | None:
+    """``s`` disguised (a copy): "transposed", "re-timed x1.5", "10 % notes changed", "8-bar cut", "all four",
+    "all four + 1/8" (None: no 8 bars with 16 notes of its first line)."""
+    s = s.copy()
+    if how in ("transposed", "all four", "all four + 1/8"):
+        s = _transpose(s, rng)
+    stretch = 1.0
+    if how in ("re-timed x1.5", "all four", "all four + 1/8"):
+        s, stretch = _retime(s, rng), 1.5
+    if how in ("10 % notes changed", "all four", "all four + 1/8"):
+        s = _change(s, rng)
+    if how in ("8-bar cut", "all four", "all four + 1/8"):
+        s = _cut(s, rng, stretch)
+    if s is not None and how == "all four + 1/8":
+        s = _quantize(s, rng)
+    return s
+
+
+DISGUISES = ["transposed", "re-timed x1.5", "10 % notes changed", "8-bar cut", "all four", "all four + 1/8"]
+
+
+def simulated(seqs: list[np.ndarray], n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``n`` synthetic pieces' token sequences made from the real ones (see the module doc)."""
+    usable = [s for s in seqs if s.size >= 16]
     alphabet = np.concatenate(usable)
+    alphabet = alphabet[alphabet != sim.SEP]
     out = []
     for _ in range(n):
-        parts = []
-        for _ in range(2):
-            src = usable[rng.integers(len(usable))]
-            length = int(rng.integers(8, min(64, src.size) + 1))
-            a = int(rng.integers(0, src.size - length + 1))
-            part = src[a:a + length].copy()
-            redraw = rng.random(length) < rng.uniform(0.1, 0.4)
-            part[redraw] = alphabet[rng.integers(alphabet.size, size=int(redraw.sum()))]
-            parts.append(part)
-        out.append(sim.shingles_of_tokens(np.concatenate(parts)))
+        src = usable[rng.integers(len(usable))]
+        length = int(rng.integers(src.size // 2, src.size + 1))
+        a = int(rng.integers(0, src.size - length + 1))
+        part = src[a:a + length].copy()
+        redraw = (rng.random(length) < rng.uniform(0.1, 0.4)) & (part != sim.SEP)
+        part[redraw] = alphabet[rng.integers(alphabet.size, size=int(redraw.sum()))]
+        out.append(part)
     return out
+
+
+def check(index: sim.LineIndex, midi: bytes) -> tuple[sim.Match | None, list[sim.Match]]:
+    score = Score.from_midi(midi)
+    q = [sim.tokens(ln.start, ln.pitch) for ln in sim.lines(score)]
+    m = index.query(q)
+    return sim.verdict(m), m
+
+
+def _times(what: str, times: dict[str, list[float]]) -> None:
+    for k, v in times.items():
+        if v:
+            print(f"time per check (parse, lines, candidates, alignment), {what}, {k}: median "
+                  f"{1000 * np.median(v):.2f} ms, p95 {1000 * np.percentile(v, 95):.2f} ms, max {1000 * max(v):.1f} ms",
+                  flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m lake.similarity_bench", description=__doc__.split("\n")[0])
     ap.add_argument("--config", default=None)
     ap.add_argument("--set", dest="overrides", action="append", default=[])
-    ap.add_argument("--planted", type=int, default=300)
+    ap.add_argument("--planted", type=int, default=300, help="planted copies per disguise")
+    ap.add_argument("--held-out", type=int, default=150, help="real pieces kept out of the index")
     ap.add_argument("--lake-size", type=int, default=176_000)
-    ap.add_argument("--generated", type=int, default=100, help="ordinary generations checked (0: none)")
+    ap.add_argument("--generated", type=int, default=100, help="ordinary generations checked per model (0: none)")
     ap.add_argument("--model", action="append", default=None,
                     help="registered generator(s) for the ordinary generations (default: 1 and 2 where registered)")
     ap.add_argument("--pop909", default=None)
@@ -111,13 +175,17 @@ def main(argv: list[str] | None = None) -> int:
         seen.add(midi)
         try:
             s = Score.from_midi(midi)
-            tok = sim.tokens(*sim.melody_line(s))
+            seq = sim.piece_tokens(s)
         except Exception:  # noqa: BLE001 - unreadable: not indexed
             continue
-        real.append((name, s, tok))
-    index = sim.MelodyIndex()
-    for name, _, tok in real:
-        index.add(name, sim.shingles_of_tokens(tok))
+        if seq.size >= sim.K:
+            real.append((name, s, seq))
+    prng = random.Random(1)
+    prng.shuffle(real)
+    held, real = real[:args.held_out], real[args.held_out:]
+    index = sim.LineIndex()
+    for name, _, seq in real:
+        index.add(name, seq)
     source_of = {name: name for name, _, _ in real}
     rng = np.random.default_rng(0)
     n_sim = max(0, args.lake_size - len(real))
@@ -125,41 +193,56 @@ def main(argv: list[str] | None = None) -> int:
     batch = 20_000
     made = 0
     while made < n_sim:
-        sub = sim.MelodyIndex()
-        for i, sh in enumerate(simulated([tok for _, _, tok in real], min(batch, n_sim - made), rng)):
-            sub.add(f"sim-{made + i}", sh)
+        sub = sim.LineIndex()
+        k = min(batch, n_sim - made)
+        picks = rng.integers(len(real), size=k)
+        for i, (j, seq) in enumerate(zip(picks, simulated([real[j][2] for j in picks], k, rng))):
+            sub.add(f"sim-{made + i}", seq)
+            source_of[f"sim-{made + i}"] = real[j][0]
         index.freeze().merge(sub)
-        made += min(batch, n_sim - made)
+        made += k
     index.freeze()
     build_s = time.perf_counter() - t
     print(f"index: {len(index.ids)} pieces ({len(real)} real, {n_sim} simulated), {index.hashes.size} shingles, "
-          f"{index.nbytes / 2**20:.0f} MiB, built in {build_s:.0f} s", flush=True)
+          f"{index.seq.size} tokens, {index.nbytes / 2**20:.0f} MiB, built in {build_s:.0f} s", flush=True)
 
-    prng = random.Random(1)
-    caught = tried = 0
-    times, own = [], []
-    for name, s, tok in prng.sample(real, min(args.planted * 2, len(real))):
-        if tried >= args.planted:
-            break
-        d = disguise(s, prng)
+    times: dict[str, list[float]] = {}
+    for how in DISGUISES:
+        caught = tried = 0
+        scores = []
+        for name, s, _ in prng.sample(real, min(args.planted * 2, len(real))):
+            if tried >= args.planted:
+                break
+            d = disguise(s, prng, how)
+            if d is None:
+                continue
+            tried += 1
+            midi = d.dumps_midi()
+            t = time.perf_counter()
+            hit, m = check(index, midi)
+            times.setdefault("whole piece" if how in DISGUISES[:3] else "8 bars", []).append(time.perf_counter() - t)
+            caught += bool(hit and source_of.get(hit.piece, "") == name)
+            scores.append(next((x.score for x in m if source_of.get(x.piece) == name), 0.0))
+        print(f"planted, {how}: caught {caught} of {tried} ({100 * caught / max(tried, 1):.1f} %); the source's score "
+              f"median {np.median(scores):.0f} bits, 5th percentile {np.percentile(scores, 5):.0f}", flush=True)
+    flagged = tried = 0
+    best = []
+    for name, s, _ in held:
+        d = disguise(s, prng, "all four")
         if d is None:
             continue
         tried += 1
-        midi = d.dumps_midi()
-        t = time.perf_counter()
-        q = sim.shingles(midi)
-        m = index.query(q)
-        times.append(time.perf_counter() - t)
-        hit = sim.verdict(m, q.size)
-        caught += bool(hit and source_of.get(hit.piece, "") == name)
-        own.append(next((x.containment for x in m if source_of.get(x.piece) == name), 0.0))
-    print(f"planted copies caught: {caught} of {tried} ({100 * caught / max(tried, 1):.1f} %); containment of the "
-          f"source: median {np.median(own):.2f}, 5th percentile {np.percentile(own, 5):.2f}", flush=True)
-    print(f"time per check (parse + shingles + query, 8 bars): median {1000 * np.median(times):.2f} ms, "
-          f"p95 {1000 * np.percentile(times, 95):.2f} ms", flush=True)
+        hit, m = check(index, d.dumps_midi())
+        flagged += hit is not None
+        best.append(m[0].score if m else 0.0)
+    if tried:
+        print(f"unrelated (held-out real pieces, all four disguises): {flagged} of {tried} flagged "
+              f"({100 * flagged / tried:.1f} %); best score median {np.median(best):.0f}, max {max(best):.0f} bits "
+              f"(near-copy from {sim.MATCH_SCORE:.0f})", flush=True)
+    _times("planted copies", times)
 
     if args.generated:
-        from training import registry
+        from training import copycheck, registry
         from training.phrase_check import requests
 
         for model in args.model or ["1", "2"]:
@@ -168,15 +251,22 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as e:  # noqa: BLE001 - a version not registered here
                 print(f"model {model}: not loaded ({type(e).__name__})")
                 continue
+            pieces = [gen.generate(r).midi for r in requests(args.generated, 16)]
             flagged, best = 0, []
-            for r in requests(args.generated, 16):
-                q = sim.shingles(gen.generate(r).midi)
-                m = index.query(q)
-                best.append(m[0].containment if m else 0.0)
-                flagged += sim.verdict(m, q.size) is not None
-            print(f"ordinary generations of {ref.name} v{ref.version}: {flagged} of {args.generated} flagged "
-                  f"({100 * flagged / args.generated:.1f} %); best containment median {np.median(best):.2f}, "
-                  f"max {max(best):.2f}", flush=True)
+            for midi in pieces:
+                t = time.perf_counter()
+                hit, m = check(index, midi)
+                times.setdefault(f"16 bars, v{ref.version}", []).append(time.perf_counter() - t)
+                best.append(m[0].score if m else 0.0)
+                flagged += hit is not None
+            try:
+                memo = copycheck.check_pieces(copycheck.from_model(cfg, model), pieces).line()
+            except Exception as e:  # noqa: BLE001 - no training rows pinned for this version
+                memo = f"memorization not measured ({type(e).__name__}: {e})"
+            print(f"ordinary generations of {ref.name} v{ref.version}: {flagged} of {len(pieces)} flagged "
+                  f"({100 * flagged / len(pieces):.1f} %); best score median {np.median(best):.0f}, "
+                  f"max {max(best):.0f} bits; {memo}", flush=True)
+        _times("generated pieces", {k: v for k, v in times.items() if k.startswith("16")})
     print(f"({time.perf_counter() - t0:.0f} s)")
     return 0
 

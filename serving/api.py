@@ -188,28 +188,33 @@ class Provenance(BaseModel):
 
 
 class LakeMatch(BaseModel):
-    """A lake piece whose melody a checked file shares (lake.similarity; serving.screen)."""
+    """A lake piece one of a checked file's lines aligns with (lake.similarity; serving.screen)."""
 
     sha256: str = Field(description="the lake piece (bronze_midi_files.sha256)")
     source: str
     url: str
     title: str | None = None
     license: str
-    containment: float = Field(description="share of the checked melody's figures (interval and rhythm shingles) "
-                                           "the lake piece holds")
-    shared: int = Field(description="shingles shared")
-    bars: list[int] = Field(default_factory=list, description="bars (1-based) of the checked file whose melody notes "
-                                                              "the lake piece shares (the best match only)")
+    containment: float = Field(description="the alignment's score over the aligned stretch's own score (1: those "
+                                           "notes' intervals and rhythm identical)")
+    shared: int = Field(description="sampled shingles (4 interval-and-rhythm tokens) shared")
+    score: float = Field(0.0, description="bits of the best local alignment of one of the file's lines with the piece "
+                                          "(a near-copy from Similarity.threshold)")
+    line: str = Field("", description="the file's line that aligned: melody, skyline or a track's name")
+    bars: list[int] = Field(default_factory=list, description="bars (1-based) of the checked file the aligned "
+                                                              "stretch spans")
 
 
 class Similarity(BaseModel):
-    """The screening verdict: is the melody a near-copy of a lake piece's (docs/copyright.md)?"""
+    """The screening verdict: is a line of the piece (melody, skyline, any track) a near-copy of a lake piece's
+    (docs/copyright.md)?"""
 
     near_copy: bool
     verdict: str = Field(description="one line saying what was found")
     matches: list[LakeMatch] = Field(description="the best matches, best first (near-copy or not, the best one)")
-    shingles: int = Field(description="melody shingles read from the file")
-    threshold: float = Field(description="containment from which a match is a near-copy")
+    shingles: int = Field(description="sampled shingles read from the file's lines")
+    lines: int = Field(0, description="lines of the file long enough to judge")
+    threshold: float = Field(description="alignment score (bits) from which a match is a near-copy")
     index_pieces: int = Field(description="lake pieces in the index")
     index_version: int | None = Field(None, description="gold_melody_index version read (None: no index yet)")
     attempts: int = Field(1, description="pieces written for this request (a near-copy is written again with "
@@ -479,6 +484,7 @@ class HarmonizeResponse(BaseModel):
     chords: list[ChordSuggestion]
     tracks: list[TrackResult]
     urls: dict[str, str]
+    similarity: Similarity | None = Field(None, description="screening of the accompaniment against the lake")
 
 
 class StyleMarkers(BaseModel):

@@ -1,15 +1,16 @@
-"""Similarity screening: is a piece (generated here, or any MIDI file) a near-copy of a lake piece's melody?
+"""Similarity screening: is a piece (generated here, or any MIDI file) a near-copy of a lake piece?
 
 The index is the lake's ``gold_melody_index`` (built by the Spark job ``lake/jobs/melody_index.py``,
 read by :func:`lake.jobs.melody_index.load_index`), held in memory per process and read again when the
-table has a new version (checked at most every :data:`RELOAD_S` seconds). A check reads the file's
-melody shingles (:mod:`lake.similarity`: transposition-, tempo- and re-timing-blind), asks the index
-for the pieces that hold most of them, and says which lake pieces matched, with their source, URL,
-licence, and the bars of the checked file whose notes the best match shares.
+table has a new version (checked at most every :data:`RELOAD_S` seconds). A check reads every line of
+the file (the melody, the skyline, each track: :mod:`lake.similarity`; transposition-, tempo- and
+re-timing-blind), finds the lake pieces sharing most of their figures, aligns each line with them, and
+says which lake pieces matched, with their source, URL, licence, the line of the file and its bars.
 
-Generation (serving/app.py) checks every piece before it is returned: a near-copy is written again
-with another seed, up to :data:`RESEEDS` times, then refused; the response and the stored piece carry
-the verdict (``similarity``).
+Generation (serving/app.py) checks every piece before it is returned, and continue, infill, harmonize
+and transfer check the material they wrote (the tracks and bars that are new: a user's own upload is
+not a copy by us). A generated near-copy is written again with another seed, up to :data:`RESEEDS`
+times, then refused; the response and the stored piece carry the verdict (``similarity``).
 """
 
 from __future__ import annotations
@@ -31,80 +32,94 @@ class Screener:
     def __init__(self, cfg):
         self.cfg = cfg
         self._lock = threading.Lock()
-        self._index: sim.MelodyIndex | None = None
+        self._index: sim.LineIndex | None = None
         self._about: dict = {}
+        self._stale = 0
         self._version: int | None = None
         self._checked_at = 0.0
 
-    def _current(self) -> tuple[sim.MelodyIndex, dict, int | None]:
+    def _current(self) -> tuple[sim.LineIndex, dict, int | None, int]:
         with self._lock:
             now = time.monotonic()
             if self._index is None or now - self._checked_at > RELOAD_S:
                 self._checked_at = now
+                from deltalake import DeltaTable
+
                 from lake.delta import Lake
                 from lake.jobs.melody_index import load_index
                 from lake.schemas import GOLD_MELODY_INDEX
 
                 lake = Lake.from_config(self.cfg)
-                version = lake.version(GOLD_MELODY_INDEX) if lake.exists(GOLD_MELODY_INDEX) else None
+                version = (DeltaTable(lake.table_uri(GOLD_MELODY_INDEX), storage_options=lake.storage_options)
+                           .version() if lake.exists(GOLD_MELODY_INDEX) else None)
                 if self._index is None or version != self._version:
-                    self._index, self._about = load_index(lake, version)
+                    self._index, self._about, self._stale = load_index(lake, version)
                     self._version = version
-            return self._index, self._about, self._version
+            return self._index, self._about, self._version, self._stale
 
-    def check(self, midi: bytes | Score) -> Similarity:
-        """The verdict on one file (bytes already checked by the caller, or a Score)."""
+    def check(self, midi: bytes | Score, tracks: list[int] | None = None, bars: tuple[int, int] | None = None,
+              ) -> Similarity:
+        """The verdict on one file (bytes already checked by the caller, or a Score). ``tracks``: only these
+        track indexes are screened; ``bars``: only these bars (1-based, inclusive; the bars reported stay the
+        file's own)."""
         score = midi if isinstance(midi, Score) else Score.from_midi(bytes(midi))
-        index, about, version = self._current()
-        start, pitch = sim.melody_line(score)
-        tok = sim.tokens(start, pitch)
-        sh = sim.shingles_of_tokens(tok)
-        matches = index.query(sh, top=3)
-        hit = sim.verdict(matches, sh.size)
+        index, about, version, stale = self._current()
+        bar = _bar_ticks(score)
+        first_bar = 1
+        if bars is not None:
+            first_bar = bars[0]
+            score = score.clip((bars[0] - 1) * bar, bars[1] * bar).shift_time(-(bars[0] - 1) * bar)
+        lines = sim.lines(score, tracks)
+        toks = [sim.tokens(ln.start, ln.pitch) for ln in lines]
+        matches = index.query(toks, top=3)
+        hit = sim.verdict(matches)
+        n_shingles = int(sum(sim.shingles(t).size for t in toks))
         out = []
         for m in matches:
             src, url, title, lic = about.get(m.piece, ("", "", None, ""))
-            bars = _bars(score, start, tok, index, m.piece) if m is matches[0] else []
+            ln = lines[m.line]
+            notes = ln.start[m.first + 1:m.last + 3]  # token j reads notes j .. j + 2
             out.append(LakeMatch(sha256=m.piece, source=src, url=url, title=title, license=lic,
-                                 containment=round(m.containment, 4), shared=m.shared, bars=bars))
+                                 containment=round(min(m.share, 1.0), 4), shared=m.shared, score=round(m.score, 1),
+                                 line=ln.label,
+                                 bars=sorted({int(t // max(bar, 1)) + first_bar for t in notes})))
+        checked = len([t for t in toks if t.size >= sim.MIN_TOKENS])
         if version is None:
             line = "no lake melody index yet (musiclake lake melody-index): nothing to compare with"
-        elif sh.size < sim.MIN_SHINGLES:
-            line = f"melody too short to judge ({sh.size} shingles; {sim.MIN_SHINGLES} needed)"
+        elif not checked:
+            line = f"too short to judge (no line of {sim.MIN_TOKENS + 2} notes or more)"
         elif hit is not None:
             top = out[0]
-            line = (f"near-copy of lake piece {top.title or top.url} ({top.source}, {top.license}): "
-                    f"{100 * top.containment:.0f} % of the melody's figures, bars {_span(top.bars)}")
+            line = (f"near-copy of lake piece {top.title or top.url} ({top.source}, {top.license}): the {top.line} "
+                    f"line, bars {_span(top.bars)}, aligns with it at {top.score:.0f} bits "
+                    f"({100 * top.containment:.0f} % of its own)")
         else:
             line = "no near-copy in the lake"
+        if stale and version is not None:
+            line += f" ({stale} lake pieces indexed by an older scheme are left out: musiclake lake melody-index)"
         return Similarity(near_copy=hit is not None, verdict=line, matches=out if hit is not None else out[:1],
-                          shingles=int(sh.size), threshold=sim.MATCH_CONTAINMENT, index_pieces=len(index.ids),
-                          index_version=version)
+                          shingles=n_shingles, lines=checked, threshold=sim.MATCH_SCORE,
+                          index_pieces=len(index.ids), index_version=version)
 
 
-def _bars(score: Score, start: np.ndarray, tok: np.ndarray, index: sim.MelodyIndex, piece: str) -> list[int]:
-    """The bars (1-based) of ``score`` whose melody notes lie in shingles the matched piece holds."""
-    if tok.size < sim.K:
-        return []
-    row = index.ids.index(piece)
-    hashes = sim.position_hashes(tok)
-    lo = np.searchsorted(index.hashes, hashes, side="left")
-    hi = np.searchsorted(index.hashes, hashes, side="right")
-    shared = np.array([row in index.rows[a:b] for a, b in zip(lo, hi)], dtype=bool)
-    notes = np.zeros(start.size, dtype=bool)
-    for j in np.flatnonzero(shared):  # shingle j reads notes j .. j + K + 1 (each token needs two before it)
-        notes[j:j + sim.K + 2] = True
+def _bar_ticks(score: Score) -> int:
     ts = score.time_signatures[0] if len(score.time_signatures) else None
-    bar = int(score.ticks_per_quarter * 4 * (ts.numerator / ts.denominator if ts else 1))
-    return sorted({int(t // max(bar, 1)) + 1 for t in start[notes]})
+    return int(score.ticks_per_quarter * 4 * (ts.numerator / ts.denominator if ts else 1))
 
 
 def _span(bars: list[int]) -> str:
     return f"{bars[0]}-{bars[-1]}" if bars else "-"
 
 
+def new_tracks(midi: bytes | Score, upload_names: tuple[str, ...] = ("melody",)) -> list[int]:
+    """The tracks of a piece that are not the upload's: every track but those named after the roles the user
+    gave (``melody``, and its doublings ``melody:2`` ...; generate, harmonize and transfer name tracks by role)."""
+    score = midi if isinstance(midi, Score) else Score.from_midi(bytes(midi))
+    return [i for i, t in enumerate(score.tracks) if str(t.name).strip().lower().split(":")[0] not in upload_names]
+
+
 def screen_command(file: str, config: str | None = None, set_: list[str] | None = None, as_json: bool = False) -> None:
-    """``musiclake screen FILE``: the screening verdict on a local MIDI file against the configured lake's melody
+    """``musiclake screen FILE``: the screening verdict on a local MIDI file against the configured lake's line
     index. One line, exit 1, on a file that is not usable MIDI."""
     import json
     from pathlib import Path
@@ -132,8 +147,8 @@ def screen_command(file: str, config: str | None = None, set_: list[str] | None 
         return
     typer.echo(f"{file}: {res.verdict}")
     for m in res.matches:
-        typer.echo(f"  {m.containment:6.1%} {m.shared:4d} shared  {m.title or '-'}  {m.url}  ({m.source}, {m.license})"
-                   + (f"  bars {_span(m.bars)}" if m.bars else ""))
+        typer.echo(f"  {m.score:6.0f} bits ({m.containment:4.0%})  {m.line}  {m.title or '-'}  {m.url}  "
+                   f"({m.source}, {m.license})" + (f"  bars {_span(m.bars)}" if m.bars else ""))
 
 
-__all__ = ["RESEEDS", "Screener", "screen_command"]
+__all__ = ["RESEEDS", "Screener", "new_tracks", "screen_command"]

@@ -1,12 +1,13 @@
-"""Spark job: bronze MIDI files → gold_melody_index (every piece's melody shingles, lake.similarity).
+"""Spark job: bronze MIDI files → gold_melody_index (every piece's lines as tokens and shingles, lake.similarity).
 
 Incremental like the other gold tables: it pins the bronze snapshot, leaves out the pieces the index
-holds already (an anti-join on ``sha256``), and the executors read the melody of each new file and hash
-its shingles (``mapInArrow``, on the lake's guarded path: the size, track, note and time caps of
-``lake.midi_features``); the driver MERGEs the rows in chunks (insert-only on ``sha256``), so a
-re-run commits nothing and a killed run keeps the chunks it finished. A file that does not parse gets
-a row with no shingles (it is not read again). Each row carries the bronze row's source, URL, title
-and licence: what a screening verdict names.
+holds already at the current :data:`lake.similarity.SCHEME` (an anti-join on ``sha256``; rows of an
+older scheme are read again and replaced), and the executors read the lines of each new file (melody,
+skyline, each track), their tokens and sampled shingles (``mapInArrow``, on the lake's guarded path:
+the size, track, note and time caps of ``lake.midi_features``); the driver MERGEs the rows in chunks
+(on ``sha256``), so a re-run commits nothing and a killed run keeps the chunks it finished. A file
+that does not parse gets a row with no tokens (it is not read again). Each row carries the bronze
+row's source, URL, title and licence: what a screening verdict names.
 """
 
 from __future__ import annotations
@@ -26,38 +27,41 @@ CHUNK_ROWS = 20_000
 ROW_SCHEMA = pa.schema([pa.field("sha256", pa.string()), pa.field("shingles", pa.list_(pa.int64())),
                         pa.field("n_notes", pa.int32()), pa.field("source", pa.string()),
                         pa.field("url", pa.string()), pa.field("title", pa.string()),
-                        pa.field("license", pa.string())])
+                        pa.field("license", pa.string()), pa.field("tokens", pa.binary())])
 
 
 def _shingle_rows(batches, limits=None):
     from lake.midi_features import Limits, check_midi_bytes, check_score, parse_midi, time_limit
-    from lake.similarity import melody_line, shingles_of_tokens, tokens
+    from lake.similarity import piece_tokens, shingles
 
     limits = limits or Limits()
     for batch in batches:
-        shas, shingles, notes = [], [], []
+        shas, shs, notes, toks = [], [], [], []
         for sha, content in zip(batch.column("sha256").to_pylist(), batch.column("content").to_pylist()):
             try:  # the lake's guarded path: size and track caps, then parse and caps under a wall-clock limit
                 check_midi_bytes(content, max_bytes=limits.max_bytes, max_tracks=limits.max_tracks)
                 with time_limit(limits.max_seconds, "melody index"):
                     score = parse_midi(content)
                     check_score(score, limits)
-                    start, pitch = melody_line(score)
-                sh, n = shingles_of_tokens(tokens(start, pitch)).astype(np.int64), int(start.size)
-            except Exception:  # noqa: BLE001 - a file the caps refuse or that does not parse: a row with no shingles
-                sh, n = np.zeros(0, np.int64), 0
+                    seq = piece_tokens(score)
+                sh = shingles(seq).astype(np.int64)
+            except Exception:  # noqa: BLE001 - a file the caps refuse or that does not parse: a row with no tokens
+                seq, sh = np.zeros(0, np.uint8), np.zeros(0, np.int64)
             shas.append(sha)
-            shingles.append(sh)
-            notes.append(n)
+            shs.append(sh)
+            notes.append(int(seq.size))
+            toks.append(seq.tobytes())
         yield pa.RecordBatch.from_arrays(
-            [pa.array(shas, pa.string()), pa.array(shingles, pa.list_(pa.int64())), pa.array(notes, pa.int32()),
-             batch.column("source"), batch.column("url"), batch.column("title"), batch.column("license")],
+            [pa.array(shas, pa.string()), pa.array(shs, pa.list_(pa.int64())), pa.array(notes, pa.int32()),
+             batch.column("source"), batch.column("url"), batch.column("title"), batch.column("license"),
+             pa.array(toks, pa.binary())],
             schema=ROW_SCHEMA)
 
 
 def run_melody_index(cfg, spark) -> JobReport:
-    """Index the melodies of the bronze files the index does not hold yet; returns what was read and committed."""
-    from pyspark.sql import functions as F
+    """Index the lines of the bronze files the index does not hold yet (at this scheme); returns what was read
+    and committed."""
+    from lake.similarity import SCHEME
 
     clock = Clock()
     lake = Lake.from_config(cfg)
@@ -71,15 +75,16 @@ def run_melody_index(cfg, spark) -> JobReport:
         return report
     bronze = bronze.dropDuplicates(["sha256"])
     if lake.exists(GOLD_MELODY_INDEX):
-        _, done = read_snapshot(spark, lake, GOLD_MELODY_INDEX, columns=["sha256"])
+        lake.ensure(GOLD_MELODY_INDEX)  # an older table gets the tokens and scheme columns
+        _, done = read_snapshot(spark, lake, GOLD_MELODY_INDEX, columns=["sha256", "scheme"])
         if done is not None:
-            bronze = bronze.join(done, "sha256", "left_anti")
+            bronze = bronze.join(done.where(done.scheme == SCHEME).select("sha256"), "sha256", "left_anti")
     from functools import partial
 
     from lake.midi_features import Limits
 
     rows = bronze.mapInArrow(partial(_shingle_rows, limits=Limits.from_config(cfg)), "sha256 string, shingles array<bigint>, n_notes int, source string, "
-                                            "url string, title string, license string")
+                                            "url string, title string, license string, tokens binary")
     meta = dict(job=JOB, job_run_id=run_id, source_table=BRONZE_MIDI.name, source_version=version,
                 code_version=code_version())
     added, indexed, empty = 0, 0, 0
@@ -98,18 +103,20 @@ def run_melody_index(cfg, spark) -> JobReport:
             "n_notes": pa.array([r["n_notes"] for r in chunk], pa.int32()),
             "source": [r["source"] for r in chunk], "url": [r["url"] for r in chunk],
             "title": [r["title"] for r in chunk], "license": [r["license"] for r in chunk],
+            "tokens": pa.array([bytes(r["tokens"]) for r in chunk], pa.binary()),
+            "scheme": pa.array([SCHEME] * n, pa.int32()),
             "source_table": [BRONZE_MIDI.name] * n, "source_version": pa.array([version] * n, pa.int64()),
             "job_run_id": [run_id] * n, "code_version": [code_version()] * n,
             "processed_at": pa.array([now] * n, pa.timestamp("us", tz="UTC")),
         })
-        out_version, inserted = lake.insert_new(GOLD_MELODY_INDEX, table, metadata=meta)
-        added += inserted
+        out_version, updated, inserted = lake.upsert(GOLD_MELODY_INDEX, table, metadata=meta)
+        added += inserted + updated
         chunk.clear()
 
     for r in rows.toLocalIterator():
         chunk.append(r)
         indexed += 1
-        empty += not r["shingles"]
+        empty += not r["tokens"]
         if len(chunk) >= CHUNK_ROWS:
             flush()
     flush()
@@ -123,19 +130,29 @@ def run_melody_index(cfg, spark) -> JobReport:
 
 
 def load_index(lake: Lake, version: int | None = None):
-    """The melody index of the lake (``lake.similarity.MelodyIndex``, frozen) and per piece what a verdict
-    names: ``{sha256: (source, url, title, license)}``."""
-    from lake.similarity import MelodyIndex
+    """The line index of the lake (``lake.similarity.LineIndex``, frozen), per piece what a verdict names
+    (``{sha256: (source, url, title, license)}``), and how many rows are of an older scheme (left out:
+    ``musiclake lake melody-index`` reads them again)."""
+    from lake.similarity import SCHEME, LineIndex
 
-    index, about = MelodyIndex(), {}
+    index, about = LineIndex(), {}
     if not lake.exists(GOLD_MELODY_INDEX):
-        return index.freeze(), about
-    t = lake.read(GOLD_MELODY_INDEX, version, columns=["sha256", "shingles", "source", "url", "title", "license"])
-    offsets = t.column("shingles").combine_chunks()
-    flat = offsets.flatten().to_numpy(zero_copy_only=False).astype(np.uint32)
-    bounds = offsets.offsets.to_numpy()
-    for i, (sha, src, url, title, lic) in enumerate(zip(*(t.column(c).to_pylist()
-                                                          for c in ("sha256", "source", "url", "title", "license")))):
-        index.add(sha, flat[bounds[i]:bounds[i + 1]])
+        return index.freeze(), about, 0
+    from deltalake import DeltaTable
+
+    dt = DeltaTable(lake.table_uri(GOLD_MELODY_INDEX), version=version, storage_options=lake.storage_options)
+    if "scheme" not in {f.name for f in dt.schema().fields}:  # read only: the job adds the columns
+        return index.freeze(), about, dt.to_pyarrow_table(columns=["sha256"]).num_rows
+    t = dt.to_pyarrow_table(columns=["sha256", "shingles", "tokens", "scheme", "source", "url", "title", "license"])
+    scheme = np.asarray(t.column("scheme").fill_null(1).to_numpy(zero_copy_only=False))
+    stale = int((scheme != SCHEME).sum())
+    lists = t.column("shingles").combine_chunks()
+    flat = lists.flatten().to_numpy(zero_copy_only=False).astype(np.int64)  # place << 32 | hash
+    bounds = lists.offsets.to_numpy()
+    cols = [t.column(c).to_pylist() for c in ("sha256", "tokens", "source", "url", "title", "license")]
+    for i, (sha, tok, src, url, title, lic) in enumerate(zip(*cols)):
+        if scheme[i] != SCHEME or not tok:
+            continue
+        index.add(sha, np.frombuffer(tok, np.uint8), flat[bounds[i]:bounds[i + 1]])
         about[sha] = (src, url, title, lic)
-    return index.freeze(), about
+    return index.freeze(), about, stale

@@ -112,16 +112,19 @@ GOLD_MELODY_INDEX = TableSpec(
     name="gold_melody_index",
     layer="gold",
     key=("sha256",),
-    description="Every lake piece's melody as shingles of intervals and inter-onset ratios (lake.similarity): blind "
-                "to transposition, tempo and re-timing; what screening checks a generated piece against.",
+    description="Every lake piece's lines (melody, skyline, each track) as tokens of intervals and inter-onset "
+                "ratios and their shingles (lake.similarity): blind to transposition, tempo and re-timing; what "
+                "screening checks a generated piece against.",
     schema=pa.schema([
         pa.field("sha256", pa.string(), nullable=False),
-        pa.field("shingles", pa.list_(pa.int64()), nullable=False),  # distinct 32-bit hashes, sorted
-        pa.field("n_notes", pa.int32(), nullable=False),  # notes of the melody line read
+        pa.field("shingles", pa.list_(pa.int64()), nullable=False),  # sampled shingles: place << 32 | 32-bit hash
+        pa.field("n_notes", pa.int32(), nullable=False),  # tokens of the lines read (scheme 1: melody notes)
         pa.field("source", pa.string(), nullable=False),  # bronze_midi_files' source, url, title and licence
         pa.field("url", pa.string(), nullable=False),
         pa.field("title", pa.string()),
         pa.field("license", pa.string(), nullable=False),
+        pa.field("tokens", pa.binary()),  # every line's tokens (uint8, lines joined by 255): what a check aligns
+        pa.field("scheme", pa.int32()),  # lake.similarity.SCHEME of the row (null: 1, the melody-only shingles)
         *LINEAGE,  # source_table bronze_midi_files, source_version: the version read
     ]),
 )

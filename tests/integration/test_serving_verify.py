@@ -78,3 +78,23 @@ def test_page_verify_tool(browser, served, our_piece, tmp_path):  # noqa: F811 -
         assert expected["verdict"].split(";")[0] in shown
         if expected["piece_id"]:
             assert _text(browser, "#verify-piece") == expected["piece_id"] == pid
+
+
+def test_what_continue_infill_harmonize_and_transfer_write_is_screened(served):
+    """Each answer carries the screening of its new material (the verdict, the lake index read), as generate's."""
+    from tests.support.music_lake import piece
+
+    score, _ = piece(3, bars=8)
+    up = requests.post(served.url + "/v1/uploads", data=score.dumps_midi(), timeout=60,
+                       headers=served.headers | {"content-type": "audio/midi"})
+    assert up.status_code == 200, up.text
+    uid = up.json()["id"]
+    for path, body in (("/v1/continue", {"upload": uid, "bars": 4, "seed": 1}),
+                       ("/v1/infill", {"upload": uid, "first_bar": 3, "last_bar": 4, "seed": 1}),
+                       ("/v1/harmonize", {"melody": uid}), ("/v1/transfer", {"piece": uid, "style": "jazz"})):
+        res = served.post(path, body)
+        assert res.status_code == 200, (path, res.text)
+        sim = res.json()["similarity"]
+        assert sim["near_copy"] is False and sim["verdict"] and sim["attempts"] >= 1, (path, sim)
+        stored = served.get(f"/v1/pieces/{res.json()['id']}").json()
+        assert stored["similarity"] == sim, path

@@ -1,4 +1,5 @@
-"""The melody index (lake.similarity): a disguised copy of an indexed melody is found, an unrelated one is not."""
+"""The line index (lake.similarity): a disguised copy of an indexed piece is found (in any of its tracks), an
+unrelated one is not; the alignment scores what it should."""
 
 import numpy as np
 from symusic import Note, Score, Tempo, Track
@@ -35,54 +36,83 @@ def _disguised(s: Score, seed: int, shift: int = 5, stretch: float = 1.5, change
     return s.clip(10 * bar, 18 * bar).shift_time(-10 * bar)
 
 
-def _index(n: int = 30) -> sim.MelodyIndex:
-    idx = sim.MelodyIndex()
+def _query(s: Score, tracks=None) -> list[np.ndarray]:
+    return [sim.tokens(ln.start, ln.pitch) for ln in sim.lines(s, tracks)]
+
+
+def _index(n: int = 30) -> sim.LineIndex:
+    idx = sim.LineIndex()
     for i in range(n):
-        idx.add(f"song-{i}", sim.shingles(_song(i)))
+        idx.add(f"song-{i}", sim.piece_tokens(_song(i)))
     return idx.freeze()
 
 
 def test_tokens_see_through_transposition_tempo_and_re_timing():
     s = _song(1)
-    base = sim.shingles(s)
-    assert base.size > 50
-    moved = _disguised(s, 0, change=0.0)  # transposed, stretched, cut: a subset of the same shingles
-    got = sim.shingles(moved)
-    assert got.size >= sim.MIN_SHINGLES and np.isin(got, base).mean() > 0.9
+    base = sim.piece_tokens(s)
+    assert [ln.label for ln in sim.lines(s)] == ["melody", "skyline", "bass"] and (base == sim.SEP).sum() == 2
+    moved = _disguised(s, 0, change=0.0)  # transposed, stretched, cut: a stretch of the same tokens
+    mel = sim.tokens(*sim.melody_line(moved))
+    assert mel.size > 20 and mel[5:-5].tobytes() in base.tobytes()
     t = s.copy()
     t.tempos = [Tempo(0, qpm=190.0)]
-    assert np.array_equal(sim.shingles(t), base)
+    assert np.array_equal(sim.piece_tokens(t), base)
 
 
 def test_a_disguised_copy_is_found_and_an_unrelated_song_is_not():
     idx = _index()
     for i in (3, 17, 29):
-        q = sim.shingles(_disguised(_song(i), seed=i))
-        m = idx.query(q)
-        hit = sim.verdict(m, q.size)
-        assert hit is not None and hit.piece == f"song-{i}", (i, m)
+        q = _query(_disguised(_song(i), seed=i))  # transposed, x1.5, a tenth of the notes moved, 8 bars
+        hit = sim.verdict(idx.query(q))
+        assert hit is not None and hit.piece == f"song-{i}", (i, idx.query(q))
+        assert sim.lines(_disguised(_song(i), seed=i))[hit.line].label in ("melody", "skyline") and hit.last - hit.first > 20
     for seed in (1000, 1001, 1002):
-        q = sim.shingles(_disguised(_song(seed), seed=seed))
-        assert sim.verdict(idx.query(q), q.size) is None
+        m = idx.query(_query(_disguised(_song(seed), seed=seed)))
+        assert sim.verdict(m) is None and (not m or m[0].score < sim.MATCH_SCORE / 2), m
+
+
+def test_a_copy_in_any_track_is_found_and_only_the_tracks_asked_are_read():
+    idx = _index()
+    s = _disguised(_song(1001), seed=3)  # an unrelated melody over song 12's melody played as the bass line
+    tune = _disguised(_song(12), seed=4).tracks[0]
+    s.tracks[1].notes = [Note(n.time, n.duration, n.pitch - 24, n.velocity) for n in tune.notes]
+    s.tracks[1].name = "bass"
+    hit = sim.verdict(idx.query(_query(s)))
+    assert hit is not None and hit.piece == "song-12"
+    assert sim.verdict(idx.query(_query(s, tracks=[0]))) is None  # the melody alone is no copy
 
 
 def test_merging_a_batch_keeps_what_was_indexed():
     idx = _index(10)
-    extra = sim.MelodyIndex()
-    extra.add("late", sim.shingles(_song(500)))
+    extra = sim.LineIndex()
+    extra.add("late", sim.piece_tokens(_song(500)))
     idx.merge(extra.freeze())
     assert len(idx.ids) == 11 and np.all(np.diff(idx.hashes.astype(np.int64)) >= 0)
+    assert np.array_equal(idx.piece_seq(10), sim.piece_tokens(_song(500)))
     for name, seed in (("late", 500), ("song-4", 4)):
-        q = sim.shingles(_disguised(_song(seed), seed=seed))
-        assert sim.verdict(idx.query(q), q.size).piece == name
+        assert sim.verdict(idx.query(_query(_disguised(_song(seed), seed=seed)))).piece == name
 
 
-def test_shingles_every_piece_holds_say_nothing():
-    idx = sim.MelodyIndex()
-    common = np.array([7, 8, 9], dtype=np.uint32)
+def test_shingles_every_piece_holds_choose_no_candidates():
+    idx = sim.LineIndex()
+    rng = np.random.default_rng(0)
+    common = np.array([10, 20, 30, 40, 50, 60, 70, 80] * 4, np.uint8)  # a figure every piece repeats
     for i in range(3000):
-        idx.add(f"p{i}", np.concatenate([common, np.array([10_000 + i], dtype=np.uint32)]))
+        idx.add(f"p{i}", sim.join([common, rng.integers(0, 147, 30).astype(np.uint8)]))
     idx.freeze()
-    (m,) = idx.query(np.array([7, 8, 9, 10_042], dtype=np.uint32), top=1)
-    assert m.piece == "p42" and m.shared == 1 and m.containment == 1.0  # only the informative shingle counted
-    assert idx.query(np.array([7, 8], dtype=np.uint32)) == []
+    assert idx.candidates([common]) == []
+    own = idx.piece_seq(42)[-30:]
+    assert idx.candidates([own])[0][0] == 42
+
+
+def test_alignment_scores_a_changed_note_and_a_gap_below_the_copy():
+    idx = _index(5)
+    t = idx.piece_seq(0)[:40].copy()
+    own = float(idx.table[t, t].sum())
+    changed, gapped = t.copy(), np.delete(t, 20)
+    changed[20] = (int(changed[20]) + 3 * sim.RATIOS) % 147  # the same rhythm, an interval a minor third off
+    q = np.stack([t, t, changed, np.append(gapped, sim.SEP)])
+    w = np.stack([t, t, t, t])
+    best, end_q, _ = sim.align(q, w, idx.table)
+    assert np.isclose(best[0], own) and end_q[0] == 39
+    assert best[2] < own and best[3] < own and min(best[2], best[3]) > own / 2
