@@ -15,10 +15,10 @@ order (the line; the sampler marks a chord's notes only where they become its to
 of successive intervals per note from its third; the triples are counted once each (a repeated
 phrase, a doubling track or a restated bar adds nothing, so repetition cannot inflate the count),
 ``green`` of ``n`` are green under the key. Without the mark, ``green`` is binomial(n, GAMMA);
-``z = (green - GAMMA n) / sqrt(n GAMMA (1 - GAMMA))``. A second reading unfolds onsets of two notes
-into both orders (quantization can put two notes of a line on one onset); the reading with the larger
-z counts and its one-sided p-value is doubled (:func:`read`). A file is ours when that p is at most
-:data:`P_OURS` (a single reading's z of :data:`Z_OURS`) with at least :data:`MIN_SCORED` triples;
+``z = (green - GAMMA n) / sqrt(n GAMMA (1 - GAMMA))``. A second reading unfolds onsets of several notes
+off the downbeat in the file's order (quantization can put successive notes of a line on one onset); the
+reading with the larger z counts and its one-sided p-value is doubled (:func:`read`). A file is ours when
+that p is at most :data:`P_OURS` (a single reading's z of :data:`Z_OURS`) with at least :data:`MIN_SCORED` triples;
 the confidence is ``1 - p``.
 Figures: ``python -m training.watermark_bench`` (``make bench-watermark``); docs/copyright.md.
 
@@ -238,26 +238,44 @@ def _score(midi):
     return midi if isinstance(midi, Score) else Score.from_midi(bytes(midi))
 
 
-def lines(midi, pairs: bool = False) -> list[list[int]]:
+def _bar_ticks(score) -> int:
+    ts = score.time_signatures[0] if len(score.time_signatures) else None
+    num, den = (ts.numerator, ts.denominator) if ts else (4, 4)
+    return max(1, int(score.ticks_per_quarter * 4 * num // den))
+
+
+def lines(midi, unfold: bool = False) -> list[list[int]]:
     """The pitch lines of a MIDI file (bytes, path or symusic Score): each non-drum track's top note
-    per onset, in onset order. ``pairs``: also, for a track with onsets of exactly two notes, the line
-    with each such pair read as two successive notes, low-high and high-low (where quantization put
-    two successive notes of a line on one onset, one of the two orders is the written one)."""
+    per onset, in onset order. ``unfold`` (the second reading, for quantized files): an onset of several
+    notes off a bar's downbeat gives all its notes, in the file's order. Quantizing to 1/8 puts two
+    or three successive 16ths of a melody on one onset, where the top-note reading keeps one of them
+    and loses the intervals around it; the file still lists them in the order they were played
+    (symusic, mido and pretty_midi keep the order of notes struck at one tick). A downbeat's notes
+    (the harmony's chord) still give their top."""
+    score = _score(midi)
+    bar = _bar_ticks(score)
     out = []
-    for t in _score(midi).tracks:
+    for t in score.tracks:
         if t.is_drum or not len(t.notes):
             continue
         arr = t.notes.numpy()
-        order = np.lexsort((arr["pitch"], arr["time"]))
+        if not unfold:
+            order = np.lexsort((arr["pitch"], arr["time"]))
+            time, pitch = arr["time"][order], arr["pitch"][order].astype(np.int64)
+            top = np.ones(len(order), dtype=bool)  # the last of each onset (sorted by pitch): its top note
+            top[:-1] = time[1:] != time[:-1]
+            out.append(pitch[top].tolist())
+            continue
+        order = np.argsort(arr["time"], kind="stable")  # the file's order within an onset
         time, pitch = arr["time"][order], arr["pitch"][order].astype(np.int64)
-        top = np.ones(len(order), dtype=bool)  # the last of each onset (sorted by pitch): its top note
-        top[:-1] = time[1:] != time[:-1]
-        out.append(pitch[top].tolist())
-        if pairs:
-            groups = np.split(pitch, np.flatnonzero(np.diff(time)) + 1)
-            if any(len(g) == 2 for g in groups):
-                out.append([int(p) for g in groups for p in (g if len(g) == 2 else g[-1:])])
-                out.append([int(p) for g in groups for p in (g[::-1] if len(g) == 2 else g[-1:])])
+        starts = np.flatnonzero(np.r_[True, time[1:] != time[:-1]])
+        line: list[int] = []
+        for i, j in zip(starts.tolist(), np.r_[starts[1:], len(time)].tolist()):
+            if j - i == 1 or time[i] % bar == 0:
+                line.append(int(pitch[i:j].max()))
+            else:
+                line.extend(pitch[i:j].tolist())
+        out.append(line)
     return out
 
 
@@ -287,19 +305,19 @@ def score_triples(found: set[tuple[int, int, int]], key: bytes) -> Verdict:
     return Verdict(bool(n >= MIN_SCORED and z >= Z_OURS), float(z), float(p), n, green)
 
 
-READINGS = 2  # the detector's readings of a file (its lines; its lines with two-note onsets unfolded)
+READINGS = 2  # the detector's readings of a file (its lines; its lines with onsets off the downbeat unfolded)
 
 
 def read(midi, key: bytes) -> tuple[Verdict, set]:
     """The verdict on ``midi`` under ``key``, and the distinct triples of its lines (for finding the piece).
-    Two readings (:func:`lines`, then with ``pairs``); the one with the larger z counts, its p-value
+    Two readings (:func:`lines`, then with ``unfold``); the one with the larger z counts, its p-value
     doubled (Bonferroni: two looks at one file), so an unmarked file's chance of ``ours`` stays within
     twice a single reading's."""
     score = _score(midi)
     base = triples(lines(score))
     best = score_triples(base, key)
-    more = triples(lines(score, pairs=True))
-    if len(more) > len(base):
+    more = triples(lines(score, unfold=True))
+    if more != base:
         alt = score_triples(more, key)
         if alt.z > best.z:
             best = alt

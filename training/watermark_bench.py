@@ -200,6 +200,8 @@ def robustness(pieces: list[bytes], slow: int, seed: int = 0) -> list[tuple[str,
     for name, (edit, is_slow) in EDITS.items():
         rng = random.Random(seed)
         use = pieces[:slow] if is_slow else pieces
+        if not use:
+            continue
         whole, cuts, zw, zc, n = 0, 0, [], [], 0
         for midi in use:
             try:
