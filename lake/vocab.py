@@ -1065,6 +1065,13 @@ IMPLIED_MOOD: dict[str, str] = {
     "coding": "calm", "boss fight": "epic", "fight": "energetic", "fighting": "energetic", "trip-hop": "melancholic",
     "trip hop": "melancholic", "神游舞曲": "melancholic", "slow jam": "romantic", "打斗": "energetic", "春节": "joyful",
     "新年": "joyful", "庙会": "joyful", "8位": "happy", "万圣节": "dark",
+    # scenes from a fourth batch of Chinese development prompts, English alike
+    "失眠": "calm", "insomnia": "calm", "sleepless": "calm", "思乡": "nostalgic", "homesick": "nostalgic",
+    "游子": "nostalgic", "漂泊": "melancholic", "wanderer": "melancholic", "出征": "epic", "战鼓": "epic",
+    "war drums": "epic", "野餐": "happy", "picnic": "happy", "除夕": "joyful", "鞭炮": "joyful",
+    "firecrackers": "joyful", "new year's eve": "joyful", "侦探": "dark", "detective": "dark", "团圆": "joyful",
+    "reunion": "joyful", "丰收": "joyful", "harvest": "joyful", "挽歌": "sad", "elegy": "sad", "dirge": "sad",
+    "告白": "romantic", "confession": "romantic", "初恋": "romantic", "first love": "romantic",
     # scenes and genres found in the second batch of development prompts (training/understanding/dev_prompts.yaml)
     "spring": "bright", "spring morning": "bright", "春天": "bright", "春日": "bright", "早晨": "bright",
     "road trip": "happy", "公路旅行": "happy", "自驾": "happy", "birthday": "happy", "生日": "happy",
@@ -1145,6 +1152,10 @@ STYLE_HINTS: dict[str, str] = {
     "氛围": "ambient", "元宵": "folk", "元宵节": "folk",
     # from the third batch of development prompts
     "圣咏": "classical", "chant": "classical", "信天游": "folk",
+    # from the fourth batch
+    "思乡": "folk", "homesick": "folk", "游子": "folk", "出征": "film", "战鼓": "film", "war drums": "film",
+    "侦探": "jazz", "detective": "jazz", "挽歌": "classical", "elegy": "classical", "除夕": "folk", "鞭炮": "folk",
+    "firecrackers": "folk", "失眠": "ambient", "insomnia": "ambient",
 }
 
 
