@@ -29,6 +29,7 @@ HARMONIZE_PATH = f"/{API_VERSION}/harmonize"
 TRANSFER_PATH = f"/{API_VERSION}/transfer"
 SCREEN_PATH = f"/{API_VERSION}/screen"  # a MIDI file -> is its melody a near-copy of a lake piece (serving.screen)
 VERIFY_PATH = f"/{API_VERSION}/verify"  # a MIDI file -> is it ours (the watermark), which stored piece (serving.verify)
+SEARCH_PATH = f"/{API_VERSION}/search"  # text -> lake pieces (training.search; docs/understanding.md "Search")
 HEALTH_PATH = "/healthz"
 API_KEY_HEADER = "X-API-Key"  # or "Authorization: Bearer <key>"
 REQUEST_ID_HEADER = "X-Request-ID"  # every answer carries one; the server log's lines for the request name it
@@ -523,3 +524,88 @@ class TransferResponse(BaseModel):
     before: StyleMarkers
     after: StyleMarkers
     urls: dict[str, str]
+
+
+# -- search ------------------------------------------------------------------------------------------------------
+class SearchFilters(BaseModel):
+    """Exact values a hit must have (unlike what the query says, a filter never relaxes to the nearest)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str | None = Field(None, max_length=40, description="e.g. 'D minor', 'F#m', 'D小调'")
+    time_signature: str | None = Field(None, max_length=10, description="e.g. '3/4'")
+    style: str | None = Field(None, description=f"one of {', '.join(STYLES)}")
+    collection: str | None = Field(None, min_length=1, max_length=40, description="e.g. 'irish', 'bach-chorales'")
+    mood: str | None = Field(None, min_length=1, max_length=20)
+    bpm_min: float | None = Field(None, ge=0, le=BPM_MAX)
+    bpm_max: float | None = Field(None, ge=0, le=BPM_MAX)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: str | None) -> str | None:
+        return None if v is None else parse_key(v)
+
+    @field_validator("time_signature")
+    @classmethod
+    def _ts(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        num, den = parse_time_signature(v)
+        return f"{num}/{den}"
+
+    @field_validator("style")
+    @classmethod
+    def _style(cls, v: str | None) -> str | None:
+        if v is not None and v not in STYLES:
+            raise ValueError(f"style {v!r} is not one of {', '.join(STYLES)}")
+        return v
+
+
+class SearchRequest(BaseModel):
+    """Free text (English or Chinese): what it states (key, meter, tempo, instruments, style, mood, collection)
+    is matched on the lake's labels, the CLAP model orders within."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, max_length=2000)
+    k: int = Field(10, ge=1, le=100, description="how many pieces")
+    filters: SearchFilters | None = None
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("query is blank")
+        return v
+
+
+class SearchHit(BaseModel):
+    piece: str = Field(description="the lake piece's sha256")
+    score: float = Field(description="0-1: the share of what the query asks that the piece has (CLAP orders ties)")
+    title: str | None
+    source: str | None
+    url: str | None
+    license: str | None = Field(description="the licence the file was collected under")
+    collection: str
+    style: str
+    key: str
+    time_signature: str
+    bpm: float
+    mood: str
+    instruments: list[str]
+    matched: list[str] = Field(description="what the query asks that the piece has")
+    missed: list[str] = Field(description="what the query asks that the piece lacks")
+
+
+SEARCH_UNAVAILABLE = {503: {"model": ErrorResponse, "description": "the lake's search index could not be read or "
+                                                               "built"}}
+
+
+class SearchResponse(BaseModel):
+    query: str
+    hits: list[SearchHit]
+    total: int = Field(description="lake pieces searched")
+    candidates: int = Field(description="pieces left after the written key / mode / meter and the filters")
+    ranked_by: str
+    notes: list[str] = Field(description="what could not be matched as asked, and what was done instead")
+    elapsed_ms: float

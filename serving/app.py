@@ -71,6 +71,7 @@ from serving.api import (EXERCISE_PATH, HARMONIZE_PATH, TRANSFER_PATH, ExerciseR
 from serving.api import VERIFY_PATH, VerifyResponse
 from serving.verify import PieceIndex, verify as verify_midi
 from serving.api import SCREEN_PATH, Similarity
+from serving.api import SEARCH_PATH, SEARCH_UNAVAILABLE, SearchHit, SearchRequest, SearchResponse
 from serving.screen import RESEEDS, Screener, new_tracks
 from training.watermark import WatermarkKeyError
 from training import registry as reg
@@ -295,6 +296,7 @@ class MusicService:
         self.store = PieceStore(s.pieces_dir)
         self.verify_index = PieceIndex(self.store)  # stored pieces' interval triples, for POST /v1/verify
         self.screener = Screener(self.cfg)  # the lake's melody index (gold_melody_index), read on first use
+        self._searcher, self._searcher_at = None, 0.0  # training.search's index: read on first use (POST /v1/search)
         self.pruner = Pruner(self.store, Policy.from_config(self.cfg))
         lake_limits = Limits.from_config(self.cfg)
         self.limits = dataclasses.replace(lake_limits, max_bytes=min(lake_limits.max_bytes, s.max_upload_bytes))
@@ -682,6 +684,33 @@ class MusicService:
             raise ApiError(422, f"invalid request: body: {e}") from None
         except WatermarkKeyError as e:
             raise ApiError(503, f"verification unavailable: {e}") from None
+
+    def _search_index(self):
+        """The lake's search index (training.search), read or built on first use and checked against the lake's
+        table versions and the registry again at most once a minute (then rebuilt only if they changed)."""
+        from training.search import Searcher, load_index
+
+        if self._searcher is None or time.monotonic() - self._searcher_at > 60:
+            self._searcher = Searcher(load_index(self.cfg, self.cfg.serve.clap_alias))
+            self._searcher_at = time.monotonic()
+        return self._searcher
+
+    @api.post(SEARCH_PATH, response_model=SearchResponse, dependencies=_AUTH,
+              responses={**COMMON_ERRORS, **SEARCH_UNAVAILABLE})
+    async def search_route(self, req: SearchRequest) -> SearchResponse:
+        t0 = time.perf_counter()
+        try:
+            searcher = await asyncio.to_thread(self._search_index)
+        except (OSError, ValueError) as e:
+            raise ApiError(503, f"search unavailable: {e}") from None
+        filters = req.filters.model_dump(exclude_none=True) if req.filters else None
+        r = await asyncio.to_thread(searcher.search, req.query, req.k, filters=filters)
+        hits = [SearchHit(piece=h.sha256, score=h.score, title=h.title, source=h.source, url=h.url, license=h.license,
+                          collection=h.collection, style=h.style, key=h.key, time_signature=h.time_signature,
+                          bpm=h.bpm, mood=h.mood, instruments=h.instruments, matched=h.matched, missed=h.missed)
+                for h in r.hits]
+        return SearchResponse(query=req.query, hits=hits, total=r.total, candidates=r.candidates,
+                              ranked_by=r.ranked_by, notes=r.notes, elapsed_ms=(time.perf_counter() - t0) * 1000)
 
     @api.post(SCREEN_PATH, response_model=Similarity,
               openapi_extra=_MIDI_BODY,
