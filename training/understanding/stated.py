@@ -506,13 +506,14 @@ def read_styles_and_moods(lower: str, stated: Stated, shadow=()) -> None:
 
 _TOPIC_RES = {concept: word_pattern(words) for concept, words in TOPICS.items()}  # one each: 雨夜 is rain and night
 # genre names a topic word sits in without meaning it (舞曲 "dance music" in 圆舞曲 "waltz", 电子舞曲 "EDM")
-_NOT_TOPICS = word_pattern(("圆舞曲", "电子舞曲", "神游舞曲", "科技舞曲", "迷幻舞曲", "trip hop", "trip-hop"), plural=False)
+_NOT_TOPICS = word_pattern(("圆舞曲", "电子舞曲", "神游舞曲", "科技舞曲", "迷幻舞曲", "trip hop", "trip-hop", "女朋友", "男朋友",
+                            "飞船", "暴风雨", "雷雨"), plural=False)  # 朋友 in 女朋友, 船 in 飞船, 雨 in 暴风雨
 
 
 def topics(text: str) -> tuple[str, ...]:
     """The concepts (:data:`lake.vocab.TOPICS`) ``text`` mentions, sorted: the same for a sentence and its
-    translation, different for prompts about different things. A word inside a genre name it does not mean is
-    not counted (舞曲 in 圆舞曲)."""
+    translation, different for prompts about different things. A word inside a longer word it does not mean is
+    not counted (舞曲 in 圆舞曲, 朋友 in 女朋友)."""
     lower = text.lower()
     longer = [(m.start(), m.end()) for m in _NOT_TOPICS.finditer(lower)]
     return tuple(c for c, pattern in sorted(_TOPIC_RES.items())
