@@ -160,6 +160,7 @@ class Table:
     coef: np.ndarray | None = None  # [S, N_FEATURES] the beat classifier's weights (None: emissions only)
     intercept: np.ndarray | None = None  # [S]
     log_mid: np.ndarray | None = None  # [S, S] to the middle beat of a four-beat bar (None: as log_inner)
+    log_quality: np.ndarray | None = None  # [len(QUALITIES), 12] each interval above the root per quality
 
     def emission(self, rel: np.ndarray, downbeat: np.ndarray, weight: float) -> np.ndarray:
         """[n_beats, S]: each chord's score at each beat: the classifier's log posterior over the log prior
@@ -188,12 +189,13 @@ def table_from_counts(data: dict) -> Table:
     for s, (r, q) in enumerate(states()):
         by_quality[QUALITIES.index(q)] += np.roll(emit[s], -r)
     shaped = np.stack([np.roll(by_quality[QUALITIES.index(q)], r) for r, q in states()])
+    log_quality = np.log((by_quality + 1.0) / (by_quality + 1.0).sum(axis=1, keepdims=True))
     shaped = shaped / np.maximum(shaped.sum(axis=1, keepdims=True), 1e-9) * 20.0
     unigram = np.asarray(data["unigram"], dtype=np.float64)
     coef = np.asarray(data["coef"], dtype=np.float64) if "coef" in data else None
     intercept = np.asarray(data["intercept"], dtype=np.float64) if "intercept" in data else None
     return Table(coef=coef, intercept=intercept, log_down=_normalise(data["down"], 0.5), log_inner=_normalise(data["inner"], 0.5),
-                 log_mid=_normalise(data["mid"], 0.5) if "mid" in data else None,
+                 log_mid=_normalise(data["mid"], 0.5) if "mid" in data else None, log_quality=log_quality,
                  log_initial=_normalise(unigram, 1.0), log_emit=_normalise(emit + shaped, 0.1),
                  prior=unigram / max(unigram.sum(), 1.0), meta={k: data[k] for k in ("source", "licence", "songs")
                                                                if k in data})
@@ -389,17 +391,75 @@ def _key_fit(weights: np.ndarray, tonic: int) -> float:
     return r * float(hist.sum())
 
 
+METHODS = ("auto", "net", "hmm")  # auto: the network where its weights load, else the HMM
+
+
+def _named(path_states: np.ndarray, tonic: int, name: str, per: str) -> Harmonization:
+    """A :class:`Harmonization` from key-relative states per beat (consecutive equal chords merged)."""
+    st = states()
+    chords: list[Chord] = []
+    start = 0
+    for t in range(1, len(path_states) + 1):
+        if t == len(path_states) or path_states[t] != path_states[start]:
+            r, q = st[path_states[start]]
+            root = (r + tonic) % 12
+            chords.append(Chord(start, t, root, q, chord_symbol(spell_root(root, name), q), roman(root, q, name),
+                                _label(root, q)))
+            start = t
+    return Harmonization(key=name, per=per, chords=chords, beat_states=np.asarray(path_states), tonic=tonic)
+
+
+def _harmonize_net(melody: BeatMelody, per: str, key: str | None, loaded) -> Harmonization:
+    """Chords from the network (:mod:`training.harmonize_net`); the key is the given one or the network's key
+    finder's major tonic, read as major or its relative minor by Krumhansl–Schmuckler and the chords."""
+    from training import harmonize_net as HN
+
+    lp = HN.log_posteriors(loaded, melody.onset, melody.dur, melody.pitch, melody.downbeat)
+    settings = HN.DecodeSettings(**loaded.meta.get("decode", {}))
+    weights = beat_weights(melody)
+    sounding = HN.beat_inputs(melody.onset, melody.dur, melody.pitch, melody.downbeat)[0][:, 0]
+    if settings.melody_fit:
+        lp = lp + settings.melody_fit * HN.melody_fit(sounding, load_table().log_quality)
+    lp = HN.pool_repeated_bars(lp, sounding, melody.downbeat, settings.repeat, settings.repeat_self)
+    path = HN.decode(lp, melody.downbeat, per, settings)
+    nq = len(HN.QUALITIES)
+    roots = path // nq
+    quals = [HN.QUALITIES[i % nq] for i in path.tolist()]
+    if key is not None:
+        t, mode = key.split()
+        tonic = (PITCH_CLASSES.index(t) + (3 if mode == "minor" else 0)) % 12
+    else:
+        tonic = HN.framed_inputs(melody.onset, melody.dur, melody.pitch, melody.downbeat, loaded.key_weights)[2]
+    rel = np.array([state_index((r - tonic) % 12, q) for r, q in zip(roots.tolist(), quals)])
+    mode = key.split()[1] if key is not None else _mode(weights, tonic, (roots - tonic) % 12)
+    name = key_name(PITCH_CLASSES[tonic if mode == "major" else (tonic + 9) % 12], mode)
+    return _named(rel, tonic, name, per)
+
+
 def harmonize(melody: BeatMelody, per: str = "bar", key: str | None = None, table: Table | None = None,
               emission_weight: float = EMISSION_WEIGHT, transition_weight: float = TRANSITION_WEIGHT,
-              repeat: float = REPEAT_SIMILARITY, key_weight: float | None = None) -> Harmonization:
+              repeat: float = REPEAT_SIMILARITY, key_weight: float | None = None, method: str = "auto"
+              ) -> Harmonization:
     """Chords for ``melody``: one per bar (``per="bar"``, changing on downbeats) or per beat; ``key`` (e.g.
-    "D minor") fixes the key instead of detecting it."""
+    "D minor") fixes the key instead of detecting it. ``method``: "net" (the learned network,
+    :mod:`training.harmonize_net`), "hmm" (the counted tables), "auto" (the network where its weights load,
+    else the HMM; an explicit ``table`` means the HMM)."""
     if per not in PER:
         raise ValueError(f"per must be one of {', '.join(PER)}, not {per!r}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     if melody.n_beats == 0 or len(melody.pitch) == 0:
         raise ValueError("the melody has no notes")
     if melody.n_beats > MAX_BEATS:
         raise ValueError(f"the melody lasts {melody.n_beats} beats: this harmonizer takes up to {MAX_BEATS}")
+    if method == "net" or (method == "auto" and table is None):
+        from training.harmonize_net import load_net
+
+        loaded = load_net()
+        if loaded is not None:
+            return _harmonize_net(melody, per, key, loaded)
+        if method == "net":
+            raise ValueError("the harmonizer's network weights are missing (training/tables/harmony_net_pop909.pt)")
     table = table or load_table()
     weights = beat_weights(melody)
     down, inner = transition_weight * table.log_down, transition_weight * table.log_inner
@@ -425,17 +485,7 @@ def harmonize(melody: BeatMelody, per: str = "bar", key: str | None = None, tabl
     roots = np.array([st[i][0] for i in path])
     mode = key.split()[1] if key is not None else _mode(weights, tonic, roots)
     key_tonic = tonic if mode == "major" else (tonic + 9) % 12
-    name = key_name(PITCH_CLASSES[key_tonic], mode)
-    chords: list[Chord] = []
-    start = 0
-    for t in range(1, len(path) + 1):
-        if t == len(path) or path[t] != path[start]:
-            r, q = st[path[start]]
-            root = (r + tonic) % 12
-            chords.append(Chord(start, t, root, q, chord_symbol(spell_root(root, name), q), roman(root, q, name),
-                                _label(root, q)))
-            start = t
-    return Harmonization(key=name, per=per, chords=chords, beat_states=path, tonic=tonic)
+    return _named(path, tonic, key_name(PITCH_CLASSES[key_tonic], mode), per)
 
 
 # -- a simple baseline ----------------------------------------------------------------------------------

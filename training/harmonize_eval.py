@@ -198,22 +198,29 @@ def chord_tone_share(melody: BeatMelody, labels: list[str]) -> float:
     return hits / total if total else float("nan")
 
 
-SYSTEMS = ("harmonizer (per beat)", "harmonizer (per half bar)", "harmonizer (per bar)", "baseline", "reference")
+SYSTEMS = ("network (per beat)", "network (per half bar)", "network (per bar)", "harmonizer (per beat)",
+           "harmonizer (per half bar)", "harmonizer (per bar)", "baseline", "reference")
+_RUNS = {"network (per beat)": ("net", "beat"), "network (per half bar)": ("net", "half"),
+         "network (per bar)": ("net", "bar"), "harmonizer (per beat)": ("hmm", "beat"),
+         "harmonizer (per half bar)": ("hmm", "half"), "harmonizer (per bar)": ("hmm", "bar")}
+KEYED = ("network (per beat)", "harmonizer (per beat)")  # the systems whose detected key is scored
 
 
 def evaluate(test: list[Song], table=None, systems: tuple[str, ...] = SYSTEMS) -> dict[str, dict[str, float]]:
+    """Per-system means over ``test`` of every column; "harmonizer" rows are the HMM (``table``, default the
+    shipped one), "network" rows the learned network."""
     rows: dict[str, list[dict]] = {k: [] for k in systems}
-    keys_right = 0
+    keys_right: dict[str, int] = {}
     for song in test:
         labels = {}
-        if "harmonizer (per beat)" in systems:
-            h = harmonize(song.melody, per="beat", table=table)
-            labels["harmonizer (per beat)"] = h.beat_labels()
-            keys_right += h.key == song.key
-        if "harmonizer (per half bar)" in systems:
-            labels["harmonizer (per half bar)"] = harmonize(song.melody, per="half", table=table).beat_labels()
-        if "harmonizer (per bar)" in systems:
-            labels["harmonizer (per bar)"] = harmonize(song.melody, per="bar", table=table).beat_labels()
+        for name in systems:
+            if name not in _RUNS:
+                continue
+            method, per = _RUNS[name]
+            h = harmonize(song.melody, per=per, table=table if method == "hmm" else None, method=method)
+            labels[name] = h.beat_labels()
+            if name in KEYED:
+                keys_right[name] = keys_right.get(name, 0) + (h.key == song.key)
         if "baseline" in systems:
             labels["baseline"] = baseline(song.melody, table=table)
         if "reference" in systems:
@@ -227,8 +234,8 @@ def evaluate(test: list[Song], table=None, systems: tuple[str, ...] = SYSTEMS) -
             row.update(yeh_metrics(song.melody, lab))
             rows[name].append(row)
     out = {name: {k: float(np.nanmean([r[k] for r in rs])) for k in rs[0]} for name, rs in rows.items() if rs}
-    if test and "harmonizer (per beat)" in systems:
-        out["harmonizer (per beat)"]["key"] = keys_right / len(test)
+    for name, right in keys_right.items():
+        out[name]["key"] = right / len(test)
     return out
 
 
@@ -244,8 +251,9 @@ def table_text(result: dict[str, dict[str, float]], n_songs: int) -> str:
         cells = [("—" if name == "reference" and c in ("root", "root (sung)", "majmin", "thirds") else f"{row[c]:.3f}")
                  for c in COLUMNS]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    if "key" in result.get("harmonizer (per beat)", {}):
-        lines.append(f"key detected as labelled: {result['harmonizer (per beat)']['key']:.3f} of the songs")
+    for name in KEYED:
+        if "key" in result.get(name, {}):
+            lines.append(f"key detected as labelled ({name}): {result[name]['key']:.3f} of the songs")
     return "\n".join(lines)
 
 
