@@ -411,7 +411,8 @@ def _named(path_states: np.ndarray, tonic: int, name: str, per: str) -> Harmoniz
 
 def _harmonize_net(melody: BeatMelody, per: str, key: str | None, loaded) -> Harmonization:
     """Chords from the network (:mod:`training.harmonize_net`); the key is the given one or the network's key
-    finder's major tonic, read as major or its relative minor by Krumhansl–Schmuckler and the chords."""
+    finder's major tonic, major or its relative minor as the shipped mode classifier says (Krumhansl–Schmuckler
+    and the chords where the weights have none)."""
     from training import harmonize_net as HN
 
     lp = HN.log_posteriors(loaded, melody.onset, melody.dur, melody.pitch, melody.downbeat)
@@ -429,9 +430,14 @@ def _harmonize_net(melody: BeatMelody, per: str, key: str | None, loaded) -> Har
         t, mode = key.split()
         tonic = (PITCH_CLASSES.index(t) + (3 if mode == "minor" else 0)) % 12
     else:
-        tonic = HN.framed_inputs(melody.onset, melody.dur, melody.pitch, melody.downbeat, loaded.key_weights)[2]
+        pc, meta = HN.beat_inputs(melody.onset, melody.dur, melody.pitch, melody.downbeat)
+        features = HN.key_features(melody.onset, melody.dur, melody.pitch, pc, meta)
+        tonic = HN.frame_tonic(features, loaded.key_weights)
+        if loaded.mode_weights is not None:
+            mode = "minor" if HN.is_minor(features, tonic, loaded.mode_weights) else "major"
+        else:
+            mode = _mode(weights, tonic, (roots - tonic) % 12)
     rel = np.array([state_index((r - tonic) % 12, q) for r, q in zip(roots.tolist(), quals)])
-    mode = key.split()[1] if key is not None else _mode(weights, tonic, (roots - tonic) % 12)
     name = key_name(PITCH_CLASSES[tonic if mode == "major" else (tonic + 9) % 12], mode)
     return _named(rel, tonic, name, per)
 

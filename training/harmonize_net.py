@@ -130,6 +130,7 @@ class Loaded:
     meta: dict
     key_weights: np.ndarray | None = None  # the key finder's (None: Krumhansl–Schmuckler)
     members: tuple = ()  # more networks (each a Loaded) whose log posteriors are averaged with this one's
+    mode_weights: np.ndarray | None = None  # [len(KEY_FEATURES) * 12 + 1]: minor against major (None: K–S)
 
 
 @lru_cache(maxsize=2)
@@ -142,9 +143,11 @@ def load_net(path: str = str(WEIGHTS_PATH)) -> Loaded | None:
     try:
         blob = torch.load(p, map_location="cpu", weights_only=True)
         first, *more = [_member(b) for b in [blob] + list(blob.get("members", []))]
+        mode_weights = blob.get("mode_weights")
+        mode_weights = None if mode_weights is None else mode_weights.double().numpy()
     except (OSError, RuntimeError, KeyError, TypeError, ValueError, AttributeError):
         return None
-    return Loaded(first.net, dict(blob.get("meta", {})), first.key_weights, tuple(more))
+    return Loaded(first.net, dict(blob.get("meta", {})), first.key_weights, tuple(more), mode_weights)
 
 
 def _member(blob: dict) -> Loaded:
@@ -225,6 +228,13 @@ def fit_key_finder(features: np.ndarray, tonics: np.ndarray, steps: int = 600) -
         loss.backward()
         opt.step()
     return w.detach().numpy().astype(np.float64)
+
+
+def is_minor(features: np.ndarray, tonic: int, weights: np.ndarray) -> bool:
+    """Whether a melody whose major tonic is ``tonic`` is in the relative minor: a logistic regression over its
+    :func:`key_features` rotated to that tonic (``weights``: coefficients then the intercept)."""
+    x = np.roll(features, -tonic, axis=1).ravel()
+    return float(x @ weights[:-1] + weights[-1]) > 0.0
 
 
 def framed_inputs(onset, dur, pitch, downbeat, key_weights: np.ndarray | None = None

@@ -39,6 +39,22 @@ def key_finder(train_songs: list[Song]) -> np.ndarray:
     return N.fit_key_finder(np.stack(feats), np.array([_major_tonic(s.key) for s in train_songs]))
 
 
+def mode_classifier(train_songs: list[Song], key_weights: np.ndarray) -> np.ndarray:
+    """Minor against major given the key finder's major tonic: a logistic regression (C=1) over the songs'
+    :func:`training.harmonize_net.key_features` rotated to that tonic; coefficients then the intercept."""
+    from sklearn.linear_model import LogisticRegression
+
+    xs, ys = [], []
+    for s in train_songs:
+        m = s.melody
+        pc, meta = N.beat_inputs(m.onset, m.dur, m.pitch, m.downbeat)
+        f = N.key_features(m.onset, m.dur, m.pitch, pc, meta)
+        xs.append(np.roll(f, -N.frame_tonic(f, key_weights), axis=1).ravel())
+        ys.append(s.key.endswith("minor"))
+    clf = LogisticRegression(C=1.0, max_iter=2000).fit(np.array(xs), np.array(ys))
+    return np.append(clf.coef_[0], clf.intercept_[0])
+
+
 def song_arrays(song: Song, key_weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The network's inputs for a song (in its key's frame) and its target chord index per beat in that frame (-1
     where the reference is N or a chord outside the states)."""
@@ -170,6 +186,8 @@ def save(loaded: N.Loaded, out: Path) -> None:
     import torch
 
     blob = {**N.member_blob(loaded), "meta": loaded.meta, "members": [N.member_blob(m) for m in loaded.members]}
+    if loaded.mode_weights is not None:
+        blob["mode_weights"] = torch.tensor(loaded.mode_weights, dtype=torch.float32)
     tmp = out.with_suffix(".tmp")
     torch.save(blob, tmp)
     tmp.replace(out)
@@ -181,7 +199,7 @@ def combine(paths: list[str], out: Path, root: Path) -> None:
     loaded = [N.load_net(p) for p in paths]
     if any(x is None for x in loaded):
         raise SystemExit(f"unreadable: {[p for p, x in zip(paths, loaded) if x is None]}")
-    ensemble = N.Loaded(loaded[0].net, {}, loaded[0].key_weights, tuple(loaded[1:]))
+    ensemble = N.Loaded(loaded[0].net, {}, loaded[0].key_weights, tuple(loaded[1:]), loaded[0].mode_weights)
     val = [s for s in songs(root, held_out=False) if is_validation(s.number)]
     settings, acc = tune_decoding(ensemble, val, log=lambda x: print(x, flush=True))
     settings = replace(settings, melody_fit=loaded[0].meta.get("decode", {}).get("melody_fit", 0.0))
@@ -247,7 +265,13 @@ def main(argv: list[str] | None = None) -> None:
             "held_out": "training.realism.HELD_OUT_POP909 (never read)", "command": COMMAND + " " + " ".join(argv or sys.argv[1:]),
             "epoch": epoch, "validation_key": round(key_acc, 4), "validation_root_argmax": round(acc, 4), "validation_root_decoded": round(dec_acc, 4),
             "decode": asdict(settings)}
-    save(N.Loaded(net, meta, key_weights), Path(args.out))
+    mode_weights = mode_classifier(tr, key_weights)
+    meta["validation_mode"] = round(float(np.mean([
+        N.is_minor(f, N.frame_tonic(f, key_weights), mode_weights) == s.key.endswith("minor")
+        for f, s in ((N.key_features(s.melody.onset, s.melody.dur, s.melody.pitch,
+                                     *N.beat_inputs(s.melody.onset, s.melody.dur, s.melody.pitch, s.melody.downbeat)), s)
+                     for s in val)])), 4)
+    save(N.Loaded(net, meta, key_weights, (), mode_weights), Path(args.out))
     print(f"wrote {args.out}: validation root {acc:.3f} argmax, {dec_acc:.3f} decoded")
 
 
