@@ -344,7 +344,8 @@ def test_a_flat_zero_shot_guess_is_no_guess():
 def test_prompts_alike_in_every_attribute_draw_keys_by_what_they_are_about():
     prompts = ["meditation music with soft pads", "background hum for a spaceship drifting through the void",
                "slowly evolving textures for falling asleep", "a soundscape for a yoga class in the forest",
-               "ambient pads for a rainy afternoon", "ambient pads for a snowy mountain", "ambient music for a city at night",
+               "ambient pads for a rainy afternoon", "ambient pads for a snowy mountain",
+               "ambient music for a city at night",
                "ambient pads by the sea at dawn"]
     keys = [recommend(p) for p in prompts]
     assert all(a.sources["key"] == "likely" and a.style == "ambient" for a in keys)

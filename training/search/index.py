@@ -114,8 +114,8 @@ def _rows(lake, versions: dict[str, int], clap_version: int | None) -> tuple[pa.
                       filters=[("model_name", "=", MODEL_NAME), ("model_version", "=", int(clap_version))])
         vectors = {s: np.asarray(e, dtype=np.float32) for s, e in zip(t.column("sha256").to_pylist(),
                                                                        t.column("embedding").to_pylist())}
-    out: dict[str, list] = {k: [] for k in ("sha256", "title", "url", "source", "license", "collection", "style", "styles",
-                                            "key", "mode", "bpm", "tempo_bin", "time_signature", "programs",
+    out: dict[str, list] = {k: [] for k in ("sha256", "title", "url", "source", "license", "collection", "style",
+                                            "styles", "key", "mode", "bpm", "tempo_bin", "time_signature", "programs",
                                             "instruments", "mood", "split", "forms", "caption", "caption_zh")}
     seen = set()
     for r in sorted(scores, key=lambda r: r["sha256"]):

@@ -186,7 +186,8 @@ class Searcher:
         if "mood" in f:
             keep &= self.mood == f["mood"]
         if "style" in f:
-            keep &= np.array([f["style"] == s or f["style"] in ss for s, ss in zip(self.style, self.styles)], dtype=bool)
+            keep &= np.array([f["style"] == s or f["style"] in ss for s, ss in zip(self.style, self.styles)],
+                             dtype=bool)
         if "bpm_min" in f:
             keep &= self.bpm >= float(f["bpm_min"])
         if "bpm_max" in f:

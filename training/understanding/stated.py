@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from lake.vocab import (ACCIDENTAL, DRUM_NOT, GENRE_BPM, GENRE_INSTRUMENTS, GENRE_STYLE, IMPLIED_MOOD, INSTRUMENT_WORDS,
                         METER_WORDS, STYLE_HINTS,
-                        METER_ZH, MOOD_TAGS, MOODS, NAMED_PROGRESSIONS, STYLE_WORDS, TEMPO_TERMS, TEMPO_WORDS, TEMPO_ZH, TOPICS,
+                        METER_ZH, MOOD_TAGS, MOODS, NAMED_PROGRESSIONS, STYLE_WORDS, TEMPO_TERMS, TEMPO_WORDS, TEMPO_ZH,
+                        TOPICS,
                         ZH_KEY, key_from_match, key_name, parse_chord)
 from training.request import BPM_MAX, BPM_MIN, parse_time_signature
 from training.understanding.text import find_words, mask, word_pattern
