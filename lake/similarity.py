@@ -24,7 +24,9 @@ grid moves few of them. A piece's lines are stored as one ``uint8`` sequence (li
    same interval with another rhythm class scores a little, an interval a step or two off
    (a note moved) costs a little, anything else and a gap cost more. The best alignment's score, in
    bits, decides: from :data:`MATCH_SCORE` a near-copy (about four bars of a tune copied, or eight
-   with a tenth of the notes changed).
+   with a tenth of the notes changed). The matches are ranked by the sum of the query lines' best
+   scores with each piece: a copy of a piece matches it in several lines (the tune and its
+   accompaniment), a stock figure (an arpeggio, a bass pattern) in one.
 
 ``add`` pieces (their token sequences, :func:`piece_tokens`), then ``freeze``; a frozen index answers
 :meth:`LineIndex.query`. Incremental: :meth:`LineIndex.merge` adds another frozen index.
@@ -389,7 +391,10 @@ class LineIndex:
                 per[row] = i
             got = lines_of.setdefault(row, {})
             got[k] = max(got.get(k, 0.0), float(best[i]))
-        ranked = sorted(per.values(), key=lambda i: -best[i])[:top]
+        # ranked by the evidence of all lines together: a copy of a piece matches it in several of its lines,
+        # a stock figure (an arpeggio, a bass pattern) in one
+        total = {row: sum(v.values()) for row, v in lines_of.items()}
+        ranked = sorted(per.values(), key=lambda i: (-total[pairs[i][0]], -best[i]))[:top]
         starts = _starts([qm[i, :int(end_q[i]) + 1] for i in ranked], [wm[i, :int(end_w[i]) + 1] for i in ranked],
                          self.table)
         out = []
@@ -415,8 +420,9 @@ def _starts(qs: list[np.ndarray], ws: list[np.ndarray], table: np.ndarray) -> li
 
 
 def verdict(matches: list[Match], threshold: float = MATCH_SCORE) -> Match | None:
-    """The match that makes the query a near-copy (its best alignment reaches ``threshold`` bits), or None."""
-    return matches[0] if matches and matches[0].score >= threshold else None
+    """The first match (by the evidence of all lines) whose best alignment reaches ``threshold`` bits: the
+    query is a near-copy of it; None: no near-copy."""
+    return next((m for m in matches if m.score >= threshold), None)
 
 
 MelodyIndex = LineIndex  # the name the index had when it read the melody only

@@ -206,6 +206,15 @@ class LakeMatch(BaseModel):
                                                               "stretch spans")
 
 
+class ClapNeighbor(BaseModel):
+    """A lake piece near the checked file in the CLAP embedding (training.clap): how alike they sound, not a copy."""
+
+    sha256: str
+    score: float = Field(description="cosine similarity of the two embeddings")
+    title: str | None = None
+    url: str | None = None
+
+
 class Similarity(BaseModel):
     """The screening verdict: is a line of the piece (melody, skyline, any track) a near-copy of a lake piece's
     (docs/copyright.md)?"""
@@ -220,6 +229,9 @@ class Similarity(BaseModel):
     index_version: int | None = Field(None, description="gold_melody_index version read (None: no index yet)")
     attempts: int = Field(1, description="pieces written for this request (a near-copy is written again with "
                                          "another seed)")
+    clap_neighbors: list[ClapNeighbor] = Field(default_factory=list, description="the lake pieces nearest in the CLAP "
+                                               "embedding (POST /v1/screen and musiclake screen; informational: they "
+                                               "never make a near-copy, docs/copyright.md)")
 
 
 class PieceInfo(BaseModel):
@@ -524,6 +536,7 @@ class TransferResponse(BaseModel):
     before: StyleMarkers
     after: StyleMarkers
     urls: dict[str, str]
+    similarity: Similarity | None = Field(None, description="screening of the new arrangement against the lake")
 
 
 # -- search ------------------------------------------------------------------------------------------------------

@@ -722,7 +722,8 @@ class MusicService:
             score = await asyncio.to_thread(read_upload, data, self.limits)
         except MidiError as e:
             raise ApiError(422, f"invalid request: body: {e}") from None
-        return await asyncio.to_thread(self.screener.check, score.score)
+        clap, _ = await self._clap()  # its nearest lake pieces are reported beside the verdict (informational)
+        return await asyncio.to_thread(self.screener.check, score.score, clap=clap.model if clap else None)
 
     @api.post(CONTINUE_PATH, response_model=FromUploadResponse, responses={**COMMON_ERRORS, **NOT_FOUND, **BUSY})
     async def continue_route(self, req: ContinueRequest, request: Request,

@@ -22,7 +22,7 @@ import numpy as np
 from symusic import Score
 
 from lake import similarity as sim
-from serving.api import LakeMatch, Similarity
+from serving.api import ClapNeighbor, LakeMatch, Similarity
 
 RELOAD_S = 60.0
 RESEEDS = 3  # a near-copy is written again with another seed this many times before the request is refused
@@ -58,11 +58,12 @@ class Screener:
             return self._index, self._about, self._version, self._stale
 
     def check(self, midi: bytes | Score, tracks: list[int] | None = None, bars: tuple[int, int] | None = None,
-              ) -> Similarity:
+              clap=None) -> Similarity:
         """The verdict on one file (bytes already checked by the caller, or a Score). ``tracks``: only these
         track indexes are screened; ``bars``: only these bars (1-based, inclusive; the bars reported stay the
-        file's own)."""
+        file's own); ``clap``: a ``training.clap.api.ClapModel`` whose nearest lake pieces are reported too."""
         score = midi if isinstance(midi, Score) else Score.from_midi(bytes(midi))
+        neighbors = clap_neighbors(clap, midi if isinstance(midi, bytes) else score.dumps_midi()) if clap else []
         index, about, version, stale = self._current()
         bar = _bar_ticks(score)
         first_bar = 1
@@ -99,7 +100,17 @@ class Screener:
             line += f" ({stale} lake pieces indexed by an older scheme are left out: musiclake lake melody-index)"
         return Similarity(near_copy=hit is not None, verdict=line, matches=out if hit is not None else out[:1],
                           shingles=n_shingles, lines=checked, threshold=sim.MATCH_SCORE,
-                          index_pieces=len(index.ids), index_version=version)
+                          index_pieces=len(index.ids), index_version=version, clap_neighbors=neighbors)
+
+
+def clap_neighbors(clap, midi: bytes, k: int = 3) -> list[ClapNeighbor]:
+    """The ``k`` lake pieces nearest to the file in ``clap``'s embedding (none where the version has no lake
+    embeddings yet or the file cannot be embedded: they are informational)."""
+    try:
+        return [ClapNeighbor(sha256=n.sha256, score=round(n.score, 4), title=n.title, url=n.url)
+                for n in clap.nearest(midi, k=k)]
+    except Exception:  # noqa: BLE001 - NoEmbeddings, a file the encoder refuses: no neighbours, the verdict stands
+        return []
 
 
 def _bar_ticks(score: Score) -> int:
@@ -141,7 +152,14 @@ def screen_command(file: str, config: str | None = None, set_: list[str] | None 
     except MidiError as e:
         typer.echo(f"musiclake screen: {file}: {e}", err=True)
         raise typer.Exit(1) from None
-    res = Screener(cfg).check(up.score)
+    clap = None
+    try:
+        from training.clap.api import ClapModel
+
+        clap = ClapModel.load(cfg, cfg.serve.clap_alias)
+    except Exception:  # noqa: BLE001 - no CLAP version registered: the melodic verdict alone
+        pass
+    res = Screener(cfg).check(up.score, clap=clap)
     if as_json:
         typer.echo(json.dumps(res.model_dump()))
         return
@@ -149,6 +167,8 @@ def screen_command(file: str, config: str | None = None, set_: list[str] | None 
     for m in res.matches:
         typer.echo(f"  {m.score:6.0f} bits ({m.containment:4.0%})  {m.line}  {m.title or '-'}  {m.url}  "
                    f"({m.source}, {m.license})" + (f"  bars {_span(m.bars)}" if m.bars else ""))
+    for n in res.clap_neighbors:
+        typer.echo(f"  CLAP {n.score:.4f}  {n.title or '-'}  {n.url or n.sha256}  (sounds alike; not a copy verdict)")
 
 
-__all__ = ["RESEEDS", "Screener", "new_tracks", "screen_command"]
+__all__ = ["RESEEDS", "Screener", "clap_neighbors", "new_tracks", "screen_command"]

@@ -100,3 +100,25 @@ def test_the_screen_command(cfg, tmp_path):
     bad.write_bytes(b"not midi at all")
     run = CliRunner().invoke(app, ["screen", str(bad), "--set", f"lake.uri={cfg.lake.uri}"])
     assert run.exit_code == 1 and len(run.stderr.strip().splitlines()) == 1 and "bad.mid" in run.stderr
+
+
+def test_clap_neighbours_are_reported_beside_the_verdict_and_never_decide_it(cfg):
+    from training.clap.api import Neighbor, NoEmbeddings
+
+    class Clap:
+        def __init__(self, fail=False):
+            self.fail, self.asked = fail, []
+
+        def nearest(self, midi, k=10):
+            self.asked.append((midi, k))
+            if self.fail:
+                raise NoEmbeddings("no rows")
+            return [Neighbor("a" * 64, 0.99991, "Song 3", "https://example.org/song-3.mid")]
+
+    clap = Clap()
+    unrelated = _disguised(_song(4243), seed=2)
+    got = Screener(cfg).check(unrelated.dumps_midi(), clap=clap)
+    assert not got.near_copy and [n.title for n in got.clap_neighbors] == ["Song 3"]  # close in CLAP: no copy
+    assert got.clap_neighbors[0].score == 0.9999 and clap.asked[0][1] == 3 and clap.asked[0][0][:4] == b"MThd"
+    assert Screener(cfg).check(unrelated, clap=Clap(fail=True)).clap_neighbors == []
+    assert Screener(cfg).check(unrelated).clap_neighbors == []
