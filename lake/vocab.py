@@ -1072,6 +1072,9 @@ IMPLIED_MOOD: dict[str, str] = {
     "firecrackers": "joyful", "new year's eve": "joyful", "侦探": "dark", "detective": "dark", "团圆": "joyful",
     "reunion": "joyful", "丰收": "joyful", "harvest": "joyful", "挽歌": "sad", "elegy": "sad", "dirge": "sad",
     "告白": "romantic", "confession": "romantic", "初恋": "romantic", "first love": "romantic",
+    # the same scene in the other language (found with the development translation pairs)
+    "morning": "bright", "sunrise": "bright", "日出": "bright", "村庄": "nostalgic", "战场": "epic",
+    "battlefield": "epic", "骑士": "epic", "knight": "epic", "late night": "melancholic",
     # scenes and genres found in the second batch of development prompts (training/understanding/dev_prompts.yaml)
     "spring": "bright", "spring morning": "bright", "春天": "bright", "春日": "bright", "早晨": "bright",
     "road trip": "happy", "公路旅行": "happy", "自驾": "happy", "birthday": "happy", "生日": "happy",
@@ -1156,6 +1159,8 @@ STYLE_HINTS: dict[str, str] = {
     "思乡": "folk", "homesick": "folk", "游子": "folk", "出征": "film", "战鼓": "film", "war drums": "film",
     "侦探": "jazz", "detective": "jazz", "挽歌": "classical", "elegy": "classical", "除夕": "folk", "鞭炮": "folk",
     "firecrackers": "folk", "失眠": "ambient", "insomnia": "ambient",
+    "starry sky": "ambient", "群山": "folk", "山间": "folk", "高山": "folk", "knight": "film", "骑士": "film",
+    "战场": "film", "battlefield": "film",
 }
 
 
