@@ -14,8 +14,8 @@ as they are) and writes only the bars asked for (``Plan.fill``), under the same 
   are written anew over the upload's own chords of those bars, the ``context_bars`` before them as
   context. Every other note of the file is kept as it was (time, length, pitch, velocity). A note of a
   rewritten track that starts before the region and rings into it is kept (it is the upload's); new
-  notes end by the region's end. A melody written alone is lifted by octaves where it would sound under
-  the kept accompaniment (:func:`over_the_kept`). With ``track=None`` every pitched track is rewritten (a
+  notes end by the region's end. A melody written alone is lifted by octaves, a bar at a time, where it
+  would sound under the kept accompaniment (:func:`over_the_kept`). With ``track=None`` every pitched track is rewritten (a
   role's other tracks double the role's new part) and drum tracks repeat the bar before the region.
 
 Measured (joins, key, tempo, realism of new bars against the context) by ``python -m
@@ -67,13 +67,68 @@ class Reading:
     drums: list[int]  # drum track indices
     chords: list[str]  # per bar, a label parse_chord reads ("C:maj", or the key's tonic where "N")
     offset: int = 0  # ticks from 0 to the first bar line: the offset from the 16th grid most onsets share
+    first_bar: int = 0  # the upload's number (from 0) of this reading's bar 0: earlier bars are in another meter
+    total_bars: int | None = None  # the upload's bars in every meter (None: n_bars)
 
 
-def read(score: Score) -> Reading:
-    """Roles, grid, key, tempo, meter and chords of an upload; ContinuationError for one that cannot be read so."""
-    from training.analysis import analyzed_key, chords_per_bar
+def meter_sections(score: Score) -> list[tuple[int, int, int]]:
+    """(start tick, numerator, denominator) of each stretch of the upload in one meter, in order: every time
+    signature the file declares, a repeat of the meter before it left out, and one-beat bars (1/4: POP909
+    declares no meter) left out."""
+    out: list[tuple[int, int, int]] = []
+    for ts in sorted(score.time_signatures, key=lambda t: int(t.time)):
+        num, den = int(ts.numerator), int(ts.denominator)
+        if num == 1:
+            continue
+        if out and out[-1][0] == int(ts.time):
+            out[-1] = (int(ts.time), num, den)
+        elif not out or (out[-1][1], out[-1][2]) != (num, den):
+            out.append((int(ts.time), num, den))
+    return out
+
+
+def _section_reading(score: Score, sections: list[tuple[int, int, int]], bar: int | None) -> Reading:
+    """The reading of the meter section holding the upload's bar ``bar`` (from 0; None: the last section):
+    its bars laid from its own time signature, its chords from its own notes."""
+    from training.analysis import chords_per_bar
 
     tpq = int(score.ticks_per_quarter)
+    pitched = [t for t in score.tracks if not t.is_drum and t.note_num()]
+    if not pitched:
+        raise ContinuationError("the upload has no pitched notes")
+    end = max(int((t.notes.numpy()["time"] + t.notes.numpy()["duration"]).max()) for t in pitched)
+    counts, first = [], 0
+    for k, (start, num, den) in enumerate(sections):
+        bar_ticks = num * 4 * tpq // den
+        stop = sections[k + 1][0] if k + 1 < len(sections) else max(end, start + 1)
+        counts.append((first, max(1, math.ceil((stop - start) / bar_ticks))))
+        first += counts[-1][1]
+    k = len(sections) - 1
+    if bar is not None:
+        k = next((i for i, (g, n) in enumerate(counts) if g <= bar < g + n), k)
+    start, num, den = sections[k]
+    try:
+        parse_time_signature(f"{num}/{den}")
+    except ValueError as e:
+        raise ContinuationError(f"the upload's meter: {e}") from None
+    base = _read_roles(score, num, den, start)
+    n_bars = counts[k][1]
+    section = score.clip(start, start + n_bars * base.bar_ticks).shift_time(-start)
+    tonic_chord = base.key.split()[0] + (":min" if base.key.endswith("minor") else ":maj")
+    labels = chords_per_bar(section, num, den, bars=n_bars)
+    return dataclasses.replace(base, n_bars=n_bars, first_bar=counts[k][0], total_bars=first,
+                               chords=[c if c != "N" and _readable(c) else tonic_chord for c in labels])
+
+
+def read(score: Score, bar: int | None = None) -> Reading:
+    """Roles, grid, key, tempo, meter and chords of an upload; ContinuationError for one that cannot be read so.
+    An upload that changes meter is read one meter at a time (:func:`meter_sections`): the section holding its
+    bar ``bar`` (from 0), or its last section (the one a continuation goes on from)."""
+    from training.analysis import chords_per_bar
+
+    sections = meter_sections(score)
+    if len(sections) > 1:
+        return _section_reading(score, sections, bar)
     num, den = 4, 4
     if len(score.time_signatures):
         ts = score.time_signatures[-1]
@@ -86,6 +141,19 @@ def read(score: Score) -> Reading:
         parse_time_signature(f"{num}/{den}")
     except ValueError as e:
         raise ContinuationError(f"the upload's meter: {e}") from None
+    r = _read_roles(score, num, den, None)
+    key = r.key
+    tonic_chord = key.split()[0] + (":min" if key.endswith("minor") else ":maj")
+    labels = chords_per_bar(score, num, den, bars=r.n_bars)
+    return dataclasses.replace(r, chords=[c if c != "N" and _readable(c) else tonic_chord for c in labels])
+
+
+def _read_roles(score: Score, num: int, den: int, start: int | None) -> Reading:
+    """A reading in ``num``/``den`` with bars from ``start`` (None: the grid offset most onsets share), its
+    chords not yet read."""
+    from training.analysis import analyzed_key
+
+    tpq = int(score.ticks_per_quarter)
     bar_ticks = num * 4 * tpq // den
     pitched = [(i, t) for i, t in enumerate(score.tracks) if not t.is_drum and t.note_num()]
     if not pitched:
@@ -104,13 +172,11 @@ def read(score: Score) -> Reading:
     extra = {i: ("harmony" if i != roles.get("bass") else "bass") for i in rest if i != roles.get("harmony")}
     arrays = [t.notes.numpy() for _, t in pitched]
     end = max(int((a["time"] + a["duration"]).max()) for a in arrays)  # notes only (controls may run on)
-    offset = grid_offset(np.concatenate([a["time"] for a in arrays]), tpq)  # POP909's grid starts a few ticks in
+    offset = grid_offset(np.concatenate([a["time"] for a in arrays]), tpq) if start is None else start
     n_bars = max(1, math.ceil((end - offset) / bar_ticks))
     bpm = float(score.tempos[-1].qpm) if len(score.tempos) else 120.0
     key = analyzed_key(score.dumps_midi()) or "C major"
-    tonic_chord = key.split()[0] + (":min" if key.endswith("minor") else ":maj")
-    labels = chords_per_bar(score, num, den, bars=n_bars)
-    chords = [c if c != "N" and _readable(c) else tonic_chord for c in labels]
+    chords: list[str] = []
     return Reading(score=score, tpq=tpq, numerator=num, denominator=den, bar_ticks=bar_ticks,
                    bar_steps=num * STEPS_PER_QUARTER * 4 // den, step_ticks=tpq / STEPS_PER_QUARTER,
                    n_bars=n_bars, bpm=min(BPM_MAX, max(BPM_MIN, bpm)), key=key, roles=roles, extra=extra,
@@ -225,27 +291,40 @@ def continue_piece(score: Score, generator, bars: int, seed: int, context_bars: 
         written[i] = n
     for t in out.tracks:
         t.notes.sort()
-    return Written(out, r, (r.n_bars + 1, r.n_bars + bars), written, sampled.n_steps)
+    return Written(out, r, (r.first_bar + r.n_bars + 1, r.first_bar + r.n_bars + bars), written, sampled.n_steps)
 
 
 def over_the_kept(notes: list, score: Score, melody: int, origin: int, r: Reading, ceiling: int) -> list:
-    """Grid melody notes (bars from ``origin``'s) lifted by octaves, up to ``ceiling``, until each is above every
-    note of the score's other pitched tracks sounding at its onset: a tune written alone over a kept
-    accompaniment is heard on top of it (the sampler's masks keep only a sampled accompaniment under a tune)."""
+    """Grid melody notes (bars from ``origin``'s) lifted, a bar at a time, by the fewest octaves (none, one or two,
+    every note staying up to ``ceiling``) that put the most of the bar's notes above every note of the score's
+    other pitched tracks sounding at their onsets: a tune written alone over a kept accompaniment is heard on
+    top of it (the sampler's masks keep only a sampled accompaniment under a tune), and its steps inside a bar
+    stay steps."""
     spans = []
     for i, t in enumerate(score.tracks):
         if i == melody or t.is_drum or not t.note_num():
             continue
         a = t.notes.numpy()
         spans.append((a["time"].astype(np.int64), (a["time"] + a["duration"]).astype(np.int64), a["pitch"]))
-    out = []
-    for bar, pos, pitch, dur, vel in notes:
-        at = origin + bar * r.bar_ticks + int(round(pos * r.step_ticks))
+
+    def top(at: int) -> int:
         tops = [int(p[(s <= at) & (e > at)].max()) for s, e, p in spans if ((s <= at) & (e > at)).any()]
-        top = max(tops, default=-1)
-        while pitch <= top and pitch + 12 <= ceiling:
-            pitch += 12
-        out.append((bar, pos, pitch, dur, vel))
+        return max(tops, default=-1)
+
+    by_bar: dict[int, list] = {}
+    for n in notes:
+        by_bar.setdefault(n[0], []).append(n)
+    out = []
+    for bar, group in sorted(by_bar.items()):
+        under = [top(origin + bar * r.bar_ticks + int(round(pos * r.step_ticks))) for _, pos, _, _, _ in group]
+        best, lift = -1, 0
+        for k in (0, 12, 24):
+            if any(n[2] + k > ceiling for n in group):
+                break
+            over = sum(n[2] + k > u for n, u in zip(group, under))
+            if over > best:
+                best, lift = over, k
+        out += [(b, pos, pitch + lift, dur, vel) for b, pos, pitch, dur, vel in group]
     return out
 
 
@@ -253,9 +332,16 @@ def infill(score: Score, generator, first: int, last: int, seed: int, track: int
            context_bars: int = CONTEXT_BARS, temperature: float = 0.9, style: str = "pop") -> Written:
     """Bars ``first..last`` (1-based, inclusive) of ``track`` (an index into the upload's tracks; None: every
     track) written anew, every other note kept (see the module docstring)."""
-    r = read(score)
-    if not 1 <= first <= last <= r.n_bars:
-        raise ContinuationError(f"bars {first}..{last}: the upload has bars 1..{r.n_bars}")
+    r = read(score, bar=first - 1)
+    total = r.total_bars or r.n_bars
+    if not 1 <= first <= last <= total:
+        raise ContinuationError(f"bars {first}..{last}: the upload has bars 1..{total}")
+    if not r.first_bar < first <= last <= r.first_bar + r.n_bars:
+        raise ContinuationError(f"bars {first}..{last} cross a change of meter (bars {r.first_bar + 1}.."
+                                f"{r.first_bar + r.n_bars} are in {r.numerator}/{r.denominator}): infill one meter "
+                                "at a time")
+    first, last = first - r.first_bar, last - r.first_bar  # bars of the reading's meter section
+    asked = (first + r.first_bar, last + r.first_bar)
     if last - first + 1 > MAX_NEW_BARS:
         raise ContinuationError(f"at most {MAX_NEW_BARS} bars at once, asked for {last - first + 1}")
     if track is not None:
@@ -318,4 +404,4 @@ def infill(score: Score, generator, first: int, last: int, seed: int, track: int
             written[i] = n_new
     for t in out.tracks:
         t.notes.sort()
-    return Written(out, r, (first, last), written, sampled.n_steps)
+    return Written(out, r, asked, written, sampled.n_steps)

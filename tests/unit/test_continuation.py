@@ -159,3 +159,48 @@ def test_a_melody_infilled_alone_sits_over_the_kept_accompaniment(generator):
         under = [k.pitch for i, t in enumerate(w.score.tracks) if i != mel and not t.is_drum
                  for k in t.notes if k.time <= n.time < k.end]
         assert all(n.pitch > p for p in under)
+
+
+def _changing_meter() -> Score:
+    """Three bars of 3/4, then four of 4/4 (a C-major tune in quarters over held chords)."""
+    from symusic import Note, Tempo, TimeSignature, Track
+
+    s = Score(480)
+    s.tempos.append(Tempo(0, qpm=100))
+    s.time_signatures.append(TimeSignature(0, 3, 4))
+    s.time_signatures.append(TimeSignature(3 * 1440, 4, 4))
+    mel, harm, bass = Track(name="melody", program=73), Track(name="harmony", program=0), Track(name="bass", program=33)
+    starts = [b * 1440 for b in range(3)] + [3 * 1440 + b * BAR for b in range(4)]
+    lengths = [3] * 3 + [4] * 4
+    for b, (t0, beats) in enumerate(zip(starts, lengths)):
+        root, triad = CHORDS[b % 4]
+        for i in range(beats):
+            mel.notes.append(Note(t0 + i * 480, 480, SCALE[(b + i) % len(SCALE)], 90))
+        for p in triad:
+            harm.notes.append(Note(t0, beats * 480, p, 70))
+        bass.notes.append(Note(t0, beats * 480, 36 + root, 80))
+    s.tracks.extend([mel, harm, bass])
+    return Score.from_midi(s.dumps_midi())
+
+
+def test_an_upload_that_changes_meter_is_followed_in_its_own_meters(generator):
+    up = _changing_meter()
+    end = 3 * 1440 + 4 * BAR
+    last = read(up)
+    assert (last.numerator, last.denominator, last.n_bars, last.first_bar, last.total_bars) == (4, 4, 4, 3, 7)
+    w = continue_piece(up, generator, 2, seed=3)
+    assert w.region == (8, 9)
+    for a, b in zip(up.tracks, w.score.tracks):
+        new = [n for n in b.notes if n.time >= end]
+        assert _notes(a) == _notes(b, end, 10 ** 9)  # the upload note for note
+        assert all(end <= n.time and n.end <= end + 2 * BAR for n in new)  # the new 4/4 bars after its last bar line
+    # bars 2-3 are in 3/4: infilled in 3/4, everything else kept
+    mel = read(up).roles["melody"]
+    w = infill(up, generator, 2, 3, seed=5, track=mel)
+    assert (w.reading.numerator, w.reading.denominator, w.region) == (3, 4, (2, 3))
+    lo, hi = 1440, 3 * 1440
+    new = [n for n in w.score.tracks[mel].notes if lo <= n.time < hi]
+    assert new and all(n.end <= hi for n in new)
+    assert _notes(up.tracks[mel], lo, hi) == _notes(w.score.tracks[mel], lo, hi)
+    with pytest.raises(ContinuationError, match="change of meter"):
+        infill(up, generator, 3, 4, seed=5, track=mel)
