@@ -5,8 +5,10 @@ song that is not held out (:data:`training.realism.HELD_OUT_POP909`) and writes
 ``training/tables/harmony_pop909.json``. ``python -m training.harmonize_eval`` (``make bench-harmonize``)
 harmonizes the melody track (``MELODY``) of each held-out song on its labelled beats and scores it per
 beat against ``chord_midi.txt`` with ``mir_eval.chord`` (root, majmin, thirds; beats whose reference is
-``N`` left out), beside the baseline of :func:`training.harmonize.baseline` and the reference chords' own
-figures on Yeh et al.'s six metrics (:mod:`training.harmony_metrics`).
+``N`` left out): the learned network (:mod:`training.harmonize_net`, rows "network") and the HMM (rows
+"harmonizer"), each per beat, per half bar and per bar, beside the baseline of
+:func:`training.harmonize.baseline` and the reference chords' own figures on Yeh et al.'s six metrics
+(:mod:`training.harmony_metrics`). ``tune`` scores the HMM on training songs only.
 """
 
 from __future__ import annotations
