@@ -56,6 +56,10 @@ from training.watermark import extend_line, line_of
 REGISTER = DEFAULT_REGISTERS  # the roles the model samples; each plan carries its own registers
 MIN_NOTES = {"melody": 1, "bass": 1}  # harmony plays at least every tone of its chord
 MAX_NOTES = {"melody": 12, "harmony": 16, "bass": 8}
+# the melody's onsets are drawn this much warmer than the request's temperature: sharper, its bars repeated
+# earlier bars' rhythms more than the songs' (median 0.41 of bars against POP909's 0.31), and a classifier
+# read that regularity (1.3: 0.28, realism classifier 0.77 -> 0.72 on the pop set, tempo bins unchanged)
+MELODY_ONSET_WARMTH = 1.3
 Notes = dict[str, list[tuple[int, int, int, int, int]]]  # role -> (bar, pos, pitch, dur, velocity)
 
 
@@ -165,7 +169,7 @@ class _TorchHeads:
 
     def pos(self, h: torch.Tensor, ri: int, values, bias: np.ndarray | None = None) -> int:
         return _draw(self.model.pos_logits(h, torch.tensor(ri + 1)), _mask(self.sizes["pos"], values),
-                     self.temperature, self.rng, bias) - 1
+                     self.temperature * _onset_warmth(ri), self.rng, bias) - 1
 
     def note(self, h: torch.Tensor, ri: int, pos: int) -> None:
         """Condition the pitch, dur and vel draws on role ``ri`` at onset ``pos``."""
@@ -180,9 +184,15 @@ class _TorchHeads:
     def warmer(self, name: str) -> float:
         """How much warmer than the request's temperature field ``name`` is drawn: pitches at the model's
         ``pitch_warmth`` (a model trained on real songs picks pitches more sharply than singers: the POP909
-        preset's melodies kept to 2.1 bits of pitch classes against the songs' 2.5); onsets and durations
-        at the request's own, as their regularity carries the tempo a listener hears."""
+        preset's melodies kept to 2.1 bits of pitch classes against the songs' 2.5); durations at the
+        request's own, as their regularity carries the tempo a listener hears (onsets: :func:`_onset_warmth`)."""
         return self.model.cfg.pitch_warmth if name == "pitch" else 1.0
+
+
+def _onset_warmth(ri: int) -> float:
+    """How much warmer than the request's temperature role ``ri``'s onsets are drawn: the melody's at
+    :data:`MELODY_ONSET_WARMTH`, the accompaniment's at the request's own."""
+    return MELODY_ONSET_WARMTH if ri == 0 else 1.0
 
 
 @lru_cache(maxsize=8192)
@@ -229,7 +239,8 @@ class _NumpyHeads(_TorchHeads):
         return i
 
     def pos(self, h: np.ndarray, ri: int, values, bias: np.ndarray | None = None) -> int:
-        return self._pick(self.fast.pos_logits(h, ri + 1), _np_mask(self.sizes["pos"], _key(values)), bias) - 1
+        return self._pick(self.fast.pos_logits(h, ri + 1), _np_mask(self.sizes["pos"], _key(values)), bias,
+                          _onset_warmth(ri)) - 1
 
     def note(self, h: np.ndarray, ri: int, pos: int) -> None:
         self.logits = dict(zip(("pitch", "dur", "vel"), self.fast.note_logits(h, ri + 1, pos + 1)))
