@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
 
     times: dict[str, list[tuple[float, float]]] = {}
     for how in DISGUISES:
-        caught = first = tried = 0
+        caught = first = flagged = tried = 0
         scores = []
         for name, s, _ in prng.sample(real, min(args.planted * 2, len(real))):
             if tried >= args.planted:
@@ -226,11 +226,13 @@ def main(argv: list[str] | None = None) -> int:
             hit, m = check(index, midi)
             times.setdefault("whole piece" if how in DISGUISES[:3] else "8 bars", []).append(
                 (time.perf_counter() - t, time.process_time() - c))
+            flagged += hit is not None
             first += bool(hit and source_of.get(hit.piece, "") == name)
             caught += bool(hit and any(source_of.get(x.piece) == name and x.score >= sim.MATCH_SCORE for x in m))
             scores.append(next((x.score for x in m if source_of.get(x.piece) == name), 0.0))
         print(f"planted, {how}: caught {caught} of {tried} ({100 * caught / max(tried, 1):.1f} %), the source named "
-              f"first {first} ({100 * first / max(tried, 1):.1f} %); the source's score median {np.median(scores):.0f} "
+              f"first {first} ({100 * first / max(tried, 1):.1f} %), flagged at all {flagged} "
+              f"({100 * flagged / max(tried, 1):.1f} %); the source's score median {np.median(scores):.0f} "
               f"bits, 5th percentile {np.percentile(scores, 5):.0f}", flush=True)
     flagged = tried = 0
     best = []
