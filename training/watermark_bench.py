@@ -322,8 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(path=args.config, overrides=args.overrides)
     t0 = time.perf_counter()
     gen, ref = registry.load_generator(cfg, args.model)
-    print(f"model: {ref.name} v{ref.version}; gamma {wm.GAMMA}, delta {wm.DELTA}, ours from z >= {wm.Z_OURS}",
-          flush=True)
+    print(f"model: {ref.name} v{ref.version}; gamma {wm.GAMMA}, delta {wm.DELTA} (a tune with one partner part "
+          f"{wm.DELTA_ALONE}), ours from z >= {wm.Z_OURS}", flush=True)
     reqs = [gen._plan(r)[0] for r in requests(args.pieces, args.bars)]
     pieces: dict[str, list[bytes]] = {}
     times: dict[str, float] = {}

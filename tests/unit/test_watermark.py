@@ -160,20 +160,36 @@ def test_the_green_share_and_the_keys():
     assert not t.flags.writeable
 
 
-def test_a_stacked_note_leans_only_where_it_becomes_the_top():
+def test_a_stacked_note_does_not_lean_and_the_line_keeps_the_onsets_top():
     wm.use_key(KEY)
     try:
         s = SimpleNamespace(role="harmony", line=(55, 60, 64, 67), count=1, pos=0, last_pos=0)  # 67 struck at this onset already
+        assert wm.green_bias(s, 129) is None
+        s.pos = 4  # the next onset leans, after the line's last two intervals
         b = wm.green_bias(s, 129)
-        assert not b[:69].any()  # pitches up to 67 (index 68) stay unbiased
-        ref = wm.green_bias(SimpleNamespace(role="harmony", line=(55, 60, 64), count=0, pos=4, last_pos=0), 129)
-        assert np.array_equal(b[69:], ref[69:])  # above: the context without the onset's own top
+        want = wm.green_table(KEY)[wm.CLIP + 4, wm.CLIP + 3, wm.SPAN - 67:wm.SPAN - 67 + 128]
+        assert np.array_equal(b[1:] > 0, want) and b.max() == wm.DELTA["harmony"]
         assert wm.green_bias(SimpleNamespace(role="harmony", line=(60, 64), count=0, pos=0, last_pos=-1), 129) is None
         s = SimpleNamespace(role="harmony", line=(60, 62, 64, 67), count=1, pos=0, last_pos=0)
         assert wm.extend_line(s, 71) == (60, 62, 64, 71) and wm.extend_line(s, 50) == (60, 62, 64, 67)
         s.count, s.pos = 2, 4
         assert wm.extend_line(s, 50) == (62, 64, 67, 50)
         assert wm.line_of([(0, 0, 60, 1, 1), (0, 0, 67, 1, 1), (0, 4, 62, 1, 1), (1, 0, 59, 1, 1)]) == (67, 62, 59)
+    finally:
+        wm.use_key(wm.load_key())
+
+
+def test_a_tune_with_one_partner_part_leans_more():
+    def slot(*roles, doubles=()):
+        tracks = [SimpleNamespace(role=r, doubles=None) for r in roles] + [SimpleNamespace(role=r, doubles=r) for r in doubles]
+        return SimpleNamespace(role="melody", plan=SimpleNamespace(tracks=tracks), line=(60, 62, 64), count=0, pos=4,
+                               last_pos=0)
+
+    assert wm.lean(slot("melody", "harmony", "bass", "drums")) == wm.DELTA["melody"]
+    assert wm.lean(slot("melody", "harmony", "drums", doubles=("melody",))) == wm.DELTA_ALONE > wm.DELTA["melody"]
+    wm.use_key(KEY)
+    try:
+        assert wm.green_bias(slot("melody", "harmony"), 129).max() == wm.DELTA_ALONE
     finally:
         wm.use_key(wm.load_key())
 
