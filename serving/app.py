@@ -296,7 +296,7 @@ class MusicService:
         self.store = PieceStore(s.pieces_dir)
         self.verify_index = PieceIndex(self.store)  # stored pieces' interval triples, for POST /v1/verify
         self.screener = Screener(self.cfg)  # the lake's melody index (gold_melody_index), read on first use
-        self._searcher, self._searcher_at = None, 0.0  # training.search's index: read on first use (POST /v1/search)
+        self._searcher = None  # training.search's index: read on first use (POST /v1/search)
         self.pruner = Pruner(self.store, Policy.from_config(self.cfg))
         lake_limits = Limits.from_config(self.cfg)
         self.limits = dataclasses.replace(lake_limits, max_bytes=min(lake_limits.max_bytes, s.max_upload_bytes))
@@ -686,13 +686,13 @@ class MusicService:
             raise ApiError(503, f"verification unavailable: {e}") from None
 
     def _search_index(self):
-        """The lake's search index (training.search), read or built on first use and checked against the lake's
-        table versions and the registry again at most once a minute (then rebuilt only if they changed)."""
+        """The lake's search index (training.search), read or built on first use, and again when the lake's
+        tables or the registry have changed since (checked before each search: 10-20 ms)."""
         from training.search import Searcher, load_index
+        from training.search.index import is_current
 
-        if self._searcher is None or time.monotonic() - self._searcher_at > 60:
+        if self._searcher is None or not is_current(self.cfg, self._searcher.index):
             self._searcher = Searcher(load_index(self.cfg, self.cfg.serve.clap_alias))
-            self._searcher_at = time.monotonic()
         return self._searcher
 
     @api.post(SEARCH_PATH, response_model=SearchResponse, dependencies=_AUTH,

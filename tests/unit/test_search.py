@@ -160,7 +160,9 @@ def test_the_index_is_built_once_and_rebuilt_when_the_lake_changes(tmp_path, mon
     assert s.license == ["public domain", None] and s.source == ["score-site", "pop909"]  # bronze's licence
     Searcher(ix.load_index(cfg))
     assert len(builds) == 1  # nothing changed: the cache answers
+    assert ix.is_current(cfg, s.index)  # what a server checks before each search
     versions[GOLD_PAIRS.name] = 3
+    assert not ix.is_current(cfg, s.index)
     Searcher(ix.load_index(cfg))
     assert len(builds) == 2  # a new table version: rebuilt
     assert s.search("lively Irish jig for fiddle", k=1).hits[0].collection == "irish"
