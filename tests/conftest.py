@@ -49,16 +49,16 @@ def spark(cfg):
 def pytest_collection_modifyitems(session, config, items):
     """The whole-pipeline test runs first, on a Ray session no earlier test has used.
 
-    Run after the ingest, lake and training tests in the same session, its crawl waited forever on
-    fetch batches that no actor was running (seen twice in full runs here; the test passes alone and
-    after the training tests alone); the cause is not found yet, so it goes first. The crawl now stops
-    with FetchActorsNotReady naming what Ray is short of (ingest.actor_start_timeout_s) instead of
-    hanging. Run after test_ingest_resume and test_training_loop (both CPUs free and no placement
-    group left after each module), its crawl passed but its generator fit stalled: the TrainController
-    logged "Requesting resources: {'CPU': 1} * 2" and never started the worker group while Ray had both
-    CPUs free and nothing pending, and did not answer Ray Train's abort on Ctrl-C. Other Ray instances
-    ran on the machine then, and every run's PlacementGroupCleaner monitor thread died with "Found
-    multiple active Ray instances" (it calls the state API without an address).
+    Run after test_ingest_resume and test_training_loop in one session, its crawl's fetch actors or its
+    generator fit's TrainController never get a task (the crawl stops with FetchActorsNotReady after
+    ingest.actor_start_timeout_s; the fit waits with both CPUs free). How, found with py-spy and Ray's
+    logs (2026-12-07, Ray 2.60, reproduced with and without other Ray instances on the machine): the
+    driver's long poll on the GCS actor channel stops being answered (its GcsSubscriberPoll counter
+    freezes), so the driver never learns that an actor it starts afterwards is ALIVE, and Ray sends no
+    task to an actor the driver does not know is alive. In every stalled run the last message the driver
+    got on that channel was the death of the previous fit's TrainController, which Ray Train's SIGINT
+    handler (never restored after fit) kept alive until then. Why the channel stops is not found; no
+    CPUs, placement groups or names are left over between the modules. So it goes first.
     The tests of the served application run last, so its replicas hold their CPUs only at the end.
     """
     items.sort(key=lambda item: 0 if item.get_closest_marker("e2e") else 2 if item.get_closest_marker("serving") else 1)
