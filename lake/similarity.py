@@ -49,13 +49,13 @@ MAX_LINES = 8
 MAX_SEQ = 65_535  # tokens of a piece indexed (places are uint16)
 COMMON_SHARE = 0.01  # a shingle more than this share of the pieces hold is left out of the candidates
 COMMON_MIN = 20  # ... but never one held by this many pieces or fewer (small indexes)
-CANDIDATES = 24  # pieces aligned per query
+CANDIDATES = 16  # pieces aligned per query
 MIN_TOKENS = 10  # a query line with fewer tokens is not judged
 MAX_WEIGHT = 5.0
 MATCH_SCORE = 40.0  # bits of the best local alignment from which a line is a near-copy
 CHUNK = 48  # a longer query line is aligned in windows of this many tokens ...
 STRIDE = 32  # ... starting every this many
-MAX_PAIRS = 64  # (query window, candidate) pairs aligned per query: those sharing most shingles
+MAX_PAIRS = 40  # (query window, candidate) pairs aligned per query: those sharing most shingles
 PAD = 12  # tokens either side of a shared diagonal that an alignment may reach
 GAP = 2.5
 
