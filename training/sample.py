@@ -141,7 +141,7 @@ def _draw(logits: torch.Tensor, allowed: torch.Tensor, temperature: float, rng: 
     """One value from ``logits`` (V,) restricted to ``allowed`` (V,) bool, ``bias`` (V,) added first;
     the index is in shifted values (raw + 1)."""
     if bias is not None:
-        logits = logits + torch.from_numpy(bias)
+        logits = logits + torch.tensor(bias)  # a copy: cached biases are read-only arrays
     lg = logits.masked_fill(~allowed, float("-inf")) / temperature
     return int(torch.multinomial(torch.softmax(lg, dim=-1), 1, generator=rng))
 
