@@ -215,7 +215,7 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     # POP909"): 1.47 M parameters, 900 steps x 2 workers x 8 windows x 512 note steps = 7.4 M note steps
     # (~0.4 epoch), 41 min at the 3,000 note steps/s measured with a test suite beside it
     "pop909": {"n_layer": 3, "n_head": 4, "n_embd": 192, "block_size": 512, "batch_size": 8, "max_steps": 900,
-               "learning_rate": 2e-3, "pitch_warmth": 1.4},
+               "learning_rate": 2e-3, "pitch_warmth": 1.0, "onset_warmth": 1.3},
 }
 
 
@@ -237,6 +237,8 @@ class TrainConfig(_Section):
     dropout: float = Field(0.1, ge=0, lt=1)
     pitch_warmth: float = Field(1.0, gt=0, le=4, description="the trained model samples pitches at the request's "
                                 "temperature times this (saved with the model; docs/models.md, 'Phrases')")
+    onset_warmth: float = Field(1.0, gt=0, le=4, description="the trained model samples the melody's onsets at the "
+                                "request's temperature times this (saved with the model; docs/models.md)")
     learning_rate: float = Field(gt=0, description="peak learning rate after warm-up")
     min_lr_ratio: float = Field(0.1, ge=0, le=1, description="cosine decay ends at learning_rate * this")
     warmup_steps: int | None = Field(None, ge=0, description="linear warm-up; None: 10% of max_steps, at most 50")

@@ -36,9 +36,11 @@ class NoteModelConfig:
     dropout: float = 0.0
     rope_base: float = 10000.0
     fields: dict[str, int] = field(default_factory=field_sizes)
-    # sampling: pitches drawn at the request's temperature times this (training.sample); a model trained on
-    # real songs picks pitches more sharply than singers do (TRAIN_PRESETS["pop909"]); 1.0 in older checkpoints
+    # sampling (training.sample): pitches drawn at the request's temperature times pitch_warmth, the melody's
+    # onsets times onset_warmth; a model trained on real songs may pick more sharply than singers do
+    # (TRAIN_PRESETS["pop909"]); 1.0 in checkpoints saved before a setting existed
     pitch_warmth: float = 1.0
+    onset_warmth: float = 1.0
 
     def __post_init__(self):
         if self.n_embd % self.n_head or (self.n_embd // self.n_head) % 2:

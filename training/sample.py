@@ -56,12 +56,6 @@ from training.watermark import extend_line, line_of
 REGISTER = DEFAULT_REGISTERS  # the roles the model samples; each plan carries its own registers
 MIN_NOTES = {"melody": 1, "bass": 1}  # harmony plays at least every tone of its chord
 MAX_NOTES = {"melody": 12, "harmony": 16, "bass": 8}
-# a model trained on real songs (pitch_warmth above 1: it picks more sharply than singers) draws the melody's
-# onsets this much warmer than the request's temperature: sharper, the POP909 model's bars repeated earlier
-# bars' rhythms more than the songs' (median 0.41 of bars against 0.31) and a classifier read that regularity
-# (1.3: 0.28; realism classifier 0.77 -> 0.72 on the pop set, tempo bins unchanged). The demo model's onsets
-# are not too sharp: warmer, its classifier figure went from 0.81 to 0.89, so it keeps the request's own.
-MELODY_ONSET_WARMTH = 1.3
 Notes = dict[str, list[tuple[int, int, int, int, int]]]  # role -> (bar, pos, pitch, dur, velocity)
 
 
@@ -192,10 +186,11 @@ class _TorchHeads:
 
 
 def _onset_warmth(cfg, ri: int) -> float:
-    """How much warmer than the request's temperature role ``ri``'s onsets are drawn: the melody's at
-    :data:`MELODY_ONSET_WARMTH` for a model whose ``pitch_warmth`` is above 1 (one trained on real songs),
-    everything else at the request's own."""
-    return MELODY_ONSET_WARMTH if ri == 0 and cfg.pitch_warmth > 1.0 else 1.0
+    """How much warmer than the request's temperature role ``ri``'s onsets are drawn: the melody's at the
+    model's ``onset_warmth`` (saved with it: the POP909 preset's 1.3, as its melodies repeated earlier bars'
+    rhythms more than the songs do; the demo model's 1.0, warmer its classifier figure went 0.81 -> 0.89),
+    the accompaniment's at the request's own."""
+    return cfg.onset_warmth if ri == 0 else 1.0
 
 
 @lru_cache(maxsize=8192)

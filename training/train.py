@@ -121,7 +121,8 @@ def run_training(cfg, force: bool = False, resume: bool = False,
     init_ray(cfg)
     data = build_datasets(lake, tr.block_size, versions=versions, seed=tr.seed, min_train_windows=tr.num_workers)
     mcfg = NoteModelConfig(block_size=tr.block_size, n_layer=tr.n_layer, n_head=tr.n_head, n_embd=tr.n_embd,
-                           dropout=tr.dropout, pitch_warmth=tr.pitch_warmth)
+                           dropout=tr.dropout, pitch_warmth=tr.pitch_warmth,
+                           onset_warmth=tr.onset_warmth)
     task = GeneratorTask(model_config=mcfg.to_dict())
 
     data_tags = {f"data.{name}.version": str(v) for name, v in versions.items()}

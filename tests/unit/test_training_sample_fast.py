@@ -164,8 +164,24 @@ def test_a_warmer_model_draws_other_pitches_and_both_paths_agree(tmp_path):
     assert Generator.from_checkpoint(path).model.cfg.pitch_warmth == 3.0
 
 
-def test_the_pop909_preset_samples_its_pitches_warmer_and_tiny_does_not():
+def test_the_pop909_preset_samples_its_melody_onsets_warmer_and_tiny_does_not():
     from common.config import TrainConfig
 
-    assert TrainConfig(preset="pop909").pitch_warmth == 1.4 and TrainConfig(preset="tiny").pitch_warmth == 1.0
-    assert TrainConfig(preset="pop909", pitch_warmth=1.0).pitch_warmth == 1.0  # an explicit value wins
+    assert TrainConfig(preset="pop909").onset_warmth == 1.3 and TrainConfig(preset="tiny").onset_warmth == 1.0
+    assert TrainConfig(preset="pop909", onset_warmth=1.0).onset_warmth == 1.0  # an explicit value wins
+    # the fresh bias spreads the POP909 model's pitches now (pitch warmth 1.4 with it: stepwise 0.55, classifier 0.84)
+    assert TrainConfig(preset="pop909").pitch_warmth == 1.0
+
+
+def test_a_model_with_warmer_onsets_moves_its_melody_and_both_paths_agree(tmp_path):
+    plan = PieceRequest(style="pop", bpm=100, key="C major", bars=4, seed=2,
+                        instruments=["flute", "piano", "acoustic bass"]).resolve()
+    cool, warm = _model(3), _model(3, onset_warmth=3.0)
+    with torch.inference_mode():
+        a = sample(cool, plan, 2, fast=True).notes
+        b, b_base = sample(warm, plan, 2, fast=True).notes, sample(warm, plan, 2, fast=False).notes
+    assert b == b_base  # the fast path and the baseline warm the same draws
+    assert [n[1] for n in a["melody"]] != [n[1] for n in b["melody"]]  # other onsets
+    path = str(tmp_path / "warm.pt")
+    save_checkpoint(path, warm, step=1)
+    assert Generator.from_checkpoint(path).model.cfg.onset_warmth == 3.0
