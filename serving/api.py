@@ -60,7 +60,24 @@ ModelRefField = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.
                       description="registry alias or version number; default: the configured alias")
 
 
-class _Attributes(BaseModel):
+class _KeyAndMeter(BaseModel):
+    """The checks of a model's optional ``key`` and ``time_signature`` fields (read into canonical form)."""
+
+    @field_validator("key", check_fields=False)
+    @classmethod
+    def _key(cls, v: str | None) -> str | None:
+        return None if v is None else parse_key(v)
+
+    @field_validator("time_signature", check_fields=False)
+    @classmethod
+    def _ts(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        num, den = parse_time_signature(v)
+        return f"{num}/{den}"
+
+
+class _Attributes(_KeyAndMeter):
     """The attributes a client may fix itself; each one wins over what the prompt says."""
 
     model_config = ConfigDict(extra="forbid")
@@ -82,19 +99,6 @@ class _Attributes(BaseModel):
         if not v.strip():
             raise ValueError("prompt is blank")
         return v
-
-    @field_validator("key")
-    @classmethod
-    def _key(cls, v: str | None) -> str | None:
-        return None if v is None else parse_key(v)
-
-    @field_validator("time_signature")
-    @classmethod
-    def _ts(cls, v: str | None) -> str | None:
-        if v is None:
-            return None
-        num, den = parse_time_signature(v)
-        return f"{num}/{den}"
 
     def explicit(self) -> dict:
         """The attributes this request fixes itself (they win over the prompt)."""
@@ -540,7 +544,7 @@ class TransferResponse(BaseModel):
 
 
 # -- search ------------------------------------------------------------------------------------------------------
-class SearchFilters(BaseModel):
+class SearchFilters(_KeyAndMeter):
     """Exact values a hit must have (unlike what the query says, a filter never relaxes to the nearest)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -552,19 +556,6 @@ class SearchFilters(BaseModel):
     mood: str | None = Field(None, min_length=1, max_length=20)
     bpm_min: float | None = Field(None, ge=0, le=BPM_MAX)
     bpm_max: float | None = Field(None, ge=0, le=BPM_MAX)
-
-    @field_validator("key")
-    @classmethod
-    def _key(cls, v: str | None) -> str | None:
-        return None if v is None else parse_key(v)
-
-    @field_validator("time_signature")
-    @classmethod
-    def _ts(cls, v: str | None) -> str | None:
-        if v is None:
-            return None
-        num, den = parse_time_signature(v)
-        return f"{num}/{den}"
 
     @field_validator("style")
     @classmethod
