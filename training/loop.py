@@ -50,8 +50,10 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Protocol, runtime_checkable
@@ -180,10 +182,25 @@ def fit(cfg, task: Task, datasets: dict, settings: TrainSettings, *, mlflow_run_
                              checkpoint_config=CheckpointConfig(num_to_keep=settings.keep_checkpoints)),
         datasets=datasets,
         dataset_config=DataConfig(datasets_to_split=[], execution_options=ingest))
-    result = trainer.fit()
+    result = _fit_releasing_the_controller(trainer)
     done = result.return_value or {}
     return FitResult(checkpoint=result.checkpoint, metrics=dict(done.get("metrics", {})),
                      steps=int(done.get("steps", 0)), start_step=int(done.get("start_step", 0)), path=result.path)
+
+
+def _fit_releasing_the_controller(trainer):
+    """``trainer.fit()``, then the SIGINT handler it found put back. Ray Train (2.60) installs a Ctrl-C
+    handler whose closure holds the run's TrainController and never restores the previous one, so a
+    finished controller lives on until a later fit replaces the handler, and dies then, while that fit
+    (or a crawl) is starting actors: in the test session's failing order the driver's GCS actor channel
+    went unanswered from that death on (tests/conftest.py). Put back, the handle goes with this fit."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if main else None
+    try:
+        return trainer.fit()
+    finally:
+        if main and previous is not None:
+            signal.signal(signal.SIGINT, previous)
 
 
 def current_step() -> int:
