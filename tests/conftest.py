@@ -47,21 +47,15 @@ def spark(cfg):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """The whole-pipeline test runs first, on a Ray session no earlier test has used.
+    """The tests of the served application run last, so its replicas hold their CPUs only at the end.
 
-    Run after test_ingest_resume and test_training_loop in one session, its crawl's fetch actors or its
-    generator fit's TrainController never get a task (the crawl stops with FetchActorsNotReady after
-    ingest.actor_start_timeout_s; the fit waits with both CPUs free). How, found with py-spy and Ray's
-    logs (2026-12-07, Ray 2.60, reproduced with and without other Ray instances on the machine): the
-    driver's long poll on the GCS actor channel stops being answered (its GcsSubscriberPoll counter
-    freezes), so the driver never learns that an actor it starts afterwards is ALIVE, and Ray sends no
-    task to an actor the driver does not know is alive. In every stalled run the last message the driver
-    got on that channel was the death of the previous fit's TrainController, which Ray Train's SIGINT
-    handler (never restored after fit) kept alive until then. Why the channel stops is not found; no
-    CPUs, placement groups or names are left over between the modules. training.loop.fit now puts the
-    handler back after each fit, so a controller goes with its own fit: the failing order then passed
-    (1 run; it had stalled in both runs that reached the fit), too little to drop this ordering yet. So
-    it goes first.
-    The tests of the served application run last, so its replicas hold their CPUs only at the end.
+    The whole-pipeline test used to be forced first: run after test_ingest_resume and test_training_loop
+    in one session, its crawl's fetch actors or its generator fit's TrainController never got a task.
+    How (found with py-spy and Ray's logs, Ray 2.60): the driver's long poll on the GCS actor channel
+    stopped being answered right after the previous fit's TrainController died late, kept alive by the
+    SIGINT handler Ray Train installs and never restores. training.loop.fit now puts that handler back
+    after each fit, so a controller goes with its own fit; the failing order then passed in all 4 runs
+    (it had stalled in both runs that reached the fit before), and the whole suite in file order passed,
+    so the ordering is gone.
     """
-    items.sort(key=lambda item: 0 if item.get_closest_marker("e2e") else 2 if item.get_closest_marker("serving") else 1)
+    items.sort(key=lambda item: 1 if item.get_closest_marker("serving") else 0)
