@@ -56,6 +56,11 @@ def random_cut(s: Score, rng: random.Random, bars: int = 8) -> Score:
     return cut(s, rng.randrange(max(1, _n_bars(s) - bars + 1)), bars)
 
 
+def _random_cut_at(s: Score, rng: random.Random, bars: int = 8) -> tuple[int, Score]:
+    first = rng.randrange(max(1, _n_bars(s) - bars + 1))  # the draw random_cut makes
+    return first, cut(s, first, bars)
+
+
 def transpose(s: Score, by: int) -> Score:
     s = s.copy()
     for t in s.tracks:
@@ -193,9 +198,15 @@ def _detect(midi: bytes) -> wm.Verdict | None:
         return None
 
 
-def robustness(pieces: list[bytes], slow: int, seed: int = 0) -> list[tuple[str, int, float, float, float, float]]:
+def _tracks(midi: bytes) -> str:
+    return "+".join(str(t.name) or "?" for t in Score.from_midi(midi).tracks if not t.is_drum and len(t.notes))
+
+
+def robustness(pieces: list[bytes], slow: int, seed: int = 0, misses: list | None = None
+               ) -> list[tuple[str, int, float, float, float, float]]:
     """Per edit: (name, pieces, share detected whole, median z, share detected in a random 8-bar cut,
-    median z of the cuts)."""
+    median z of the cuts). ``misses`` (a list) gets each miss: (edit, piece, whole or the cut's first bar
+    and the file's bars, the pitched tracks the edited file kept, weighted triples read, green, z)."""
     rows = []
     for name, (edit, is_slow) in EDITS.items():
         rng = random.Random(seed)
@@ -203,7 +214,7 @@ def robustness(pieces: list[bytes], slow: int, seed: int = 0) -> list[tuple[str,
         if not use:
             continue
         whole, cuts, zw, zc, n = 0, 0, [], [], 0
-        for midi in use:
+        for i, midi in enumerate(use):
             try:
                 edited = edit(midi, rng)
             except Exception as e:  # noqa: BLE001 - an edit a writer cannot make counts as a miss
@@ -212,7 +223,14 @@ def robustness(pieces: list[bytes], slow: int, seed: int = 0) -> list[tuple[str,
                 continue
             n += 1
             v = _detect(edited)
-            c = _detect(random_cut(Score.from_midi(edited), rng).dumps_midi())
+            es = Score.from_midi(edited)
+            first, cs = _random_cut_at(es, rng)
+            c = _detect(cs.dumps_midi())
+            if misses is not None:
+                for what, got in (("whole", v), (f"bars {first + 1}-{first + 8} of {_n_bars(es)}", c)):
+                    if not (got and got.ours):
+                        misses.append((name, i, what, _tracks(edited), got.n if got else 0, got.green if got else 0,
+                                       round(got.z, 2) if got else 0.0))
             whole += bool(v and v.ours)
             cuts += bool(c and c.ours)
             zw.append(v.z if v else 0.0)
@@ -312,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--slow", type=int, default=100, help="pieces re-saved through music21 (slow)")
     ap.add_argument("--negatives", type=int, default=10000)
     ap.add_argument("--pop909", default=None, help="POP909 folder (default: $POP909_DIR or ../shared/data/pop909)")
+    ap.add_argument("--misses", action="store_true", help="list every missed file: the edit, the piece, the cut, "
+                                                          "the tracks it kept, the triples read, green, z")
     args = ap.parse_args(argv)
 
     from common.config import load_config
@@ -323,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     gen, ref = registry.load_generator(cfg, args.model)
     print(f"model: {ref.name} v{ref.version}; gamma {wm.GAMMA}, delta {wm.DELTA} (a tune with one partner part "
-          f"{wm.DELTA_ALONE}), ours from z >= {wm.Z_OURS}", flush=True)
+          f"{wm.DELTA_ALONE}); weights {wm.WEIGHTS} (stacked top, downbeat, other); ours from p <= {wm.P_OURS:.3g} "
+          f"(z >= {wm.Z_OURS:.2f})", flush=True)
     reqs = [gen._plan(r)[0] for r in requests(args.pieces, args.bars)]
     pieces: dict[str, list[bytes]] = {}
     times: dict[str, float] = {}
@@ -336,7 +357,12 @@ def main(argv: list[str] | None = None) -> int:
     wm.use_key(BENCH_KEY)
 
     print("\ndetection (marked pieces; 8 bars: a random 8-bar cut after the edit)", flush=True)
-    rows = robustness(pieces["marked"], args.slow)
+    missed: list = []
+    rows = robustness(pieces["marked"], args.slow, misses=missed)
+    if args.misses:
+        print("\nmisses (edit, piece, whole or cut, tracks kept, weighted triples, green, z):")
+        for m in missed:
+            print("  ", *m)
 
     pop = Path(args.pop909) if args.pop909 else pop909_dir()
     sources = not_ours_sources(cfg, pop if pop.exists() else None)

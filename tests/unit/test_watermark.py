@@ -286,3 +286,75 @@ def test_the_verify_command(pieces, store, tmp_path):
     bad.write_bytes(b"MThd nonsense")
     run = CliRunner().invoke(app, ["verify", str(bad)])
     assert run.exit_code == 1 and "bad.mid" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+# -- the detector's weights and its exact null ------------------------------------------------------------------
+def test_the_weighted_tail_is_the_exact_null_distribution():
+    from itertools import product
+    from math import comb
+
+    counts, greens = {2: 3, 3: 4}, {2: 2, 3: 3}  # 3 triples of weight 2, 4 of weight 3; observed 2 * 2 + 3 * 3 = 13
+    ws = [2] * 3 + [3] * 4
+    brute = sum(1 for bits in product((0, 1), repeat=7) if sum(w * b for w, b in zip(ws, bits)) >= 13) / 2 ** 7
+    assert wm.weighted_tail(counts, greens) == pytest.approx(brute, rel=1e-12)
+    # one weight: the binomial tail; a weight-0 class counts for nothing
+    assert wm.weighted_tail({3: 20, 0: 5}, {3: 17, 0: 5}) == pytest.approx(sum(comb(20, k) for k in range(17, 21)) / 2 ** 20)
+    assert wm.weighted_tail({3: 10}, {3: 0}) == pytest.approx(1.0)
+    assert wm.z_of(wm.P_OURS) == pytest.approx(wm.Z_OURS) and 3.2 < wm.Z_OURS < 3.4
+    assert wm.z_of(0.0) > 30 and wm.z_of(1.0) < -5
+
+
+def test_a_stacked_top_weighs_nothing_a_downbeat_less():
+    from symusic import Note, Track
+
+    s = Score(480)
+    t = Track(name="x", program=0)
+    bar = 480 * 4
+    # onsets: 0 (chord 48, 55, 60), 480, 960, 1440, bar (single), bar + 480 (two notes), bar + 960
+    for tick, pitch in [(0, 48), (0, 55), (0, 60), (480, 62), (960, 64), (1440, 65), (bar, 67), (bar + 480, 59),
+                        (bar + 480, 69), (bar + 960, 71)]:
+        t.notes.append(Note(tick, 240, pitch, 80))
+    s.tracks.append(t)
+    (line, cls), = wm.scored_lines(s)
+    assert line == [60, 62, 64, 65, 67, 69, 71]
+    assert cls == [wm.STACKED, wm.OTHER, wm.OTHER, wm.OTHER, wm.DOWNBEAT, wm.STACKED, wm.OTHER]
+    got = wm.weighted_triples([(line, cls)])
+    c = wm.CLIP
+    assert got == {(c + 2, c + 2, wm.SPAN + 1): 3, (c + 2, c + 1, wm.SPAN + 2): 2, (c + 1, c + 2, wm.SPAN + 2): 0,
+                   (c + 2, c + 2, wm.SPAN + 2): 3}
+    two = [([60, 62, 64, 65, 67], [2, 2, 2, wm.STACKED, 2]), ([60, 62, 64, 65], [2, 2, 2, wm.DOWNBEAT])]
+    assert wm.weighted_triples(two) == {(c + 2, c + 2, wm.SPAN + 1): 2,  # a triple read twice keeps its larger weight
+                                        (c + 2, c + 1, wm.SPAN + 2): 3}
+    unfolded, = wm.scored_lines(s, unfold=True)  # off the downbeat, the two notes are a line's, in the file's order
+    assert unfolded == ([60, 62, 64, 65, 67, 59, 69, 71], [0, 2, 2, 2, 1, 2, 2, 2])
+
+
+def test_a_file_not_ours_is_called_ours_no_more_often_than_p_says(pieces):
+    """Across keys, an unmarked piece's p-value is (at most) uniform: p <= 0.1 for about a tenth of the keys."""
+    midi = pieces["unmarked"][0]
+    ps = np.array([wm.detect(midi, f"key-{i}".encode()).p_value for i in range(300)])
+    assert 0.02 < (ps <= 0.1).mean() < 0.17 and 0.35 < (ps <= 0.5).mean() < 0.65
+    assert not any(wm.detect(midi, f"key-{i}".encode()).ours for i in range(20))
+
+
+def test_one_reading_is_not_doubled():
+    """Where the unfolded reading reads the same triples (no onset of several notes off a downbeat), there was
+    one look at the file and its p-value is not doubled; where it differs, the smaller of the two is."""
+    from symusic import Note, Track
+
+    rng = np.random.default_rng(3)
+    s = Score(480)
+    t = Track(name="x", program=0)
+    pitch = 60
+    for i in range(60):
+        pitch = int(np.clip(pitch + rng.integers(-5, 6), 40, 90))
+        t.notes.append(Note(i * 240, 240, pitch, 80))
+    s.tracks.append(t)
+    v, _ = wm.read(s, KEY)
+    p1, n, _ = wm.score_weighted(wm.weighted_triples(wm.scored_lines(s)), KEY)
+    assert v.p_value == pytest.approx(p1) and v.n == n
+    t.notes.append(Note(5 * 240, 240, 30, 80))  # a second note at one onset off the downbeat: two readings
+    v2, _ = wm.read(s, KEY)
+    pa = wm.score_weighted(wm.weighted_triples(wm.scored_lines(s)), KEY)[0]
+    pb = wm.score_weighted(wm.weighted_triples(wm.scored_lines(s, unfold=True)), KEY)[0]
+    assert v2.p_value == pytest.approx(min(1.0, 2 * min(pa, pb)))
