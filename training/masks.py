@@ -17,7 +17,9 @@ field in turn (a soft one, :data:`SOFT`, only where it leaves something) and sum
   ``covers_the_chord``, ``a_new_note``, ``under_the_tune`` (the accompaniment sounds below
   the melody notes the ear follows), ``root_first`` and ``roots_and_fifths`` (the bass, walking into a new phrase); biases
   ``stepwise`` (the melody prefers steps), ``leans_home`` (its main notes lean to the tonic triad)
-  and ``near_the_last`` (the accompaniment moves little).
+  and ``near_the_last`` (the accompaniment moves little); where the chords leave the requested key in
+  doubt (``key_in_doubt``: a stated loop heard in another key), ``tells_the_key`` (the melody's main
+  notes lean hard to the tonic triad) and ``accompanies_the_key`` (so do the accompaniment's).
 """
 
 from __future__ import annotations
@@ -345,6 +347,63 @@ def _home_bias(key: str, tonic: int, size: int) -> np.ndarray:
     return _frozen(b)
 
 
+# -- a key the chords leave in doubt: the tune and the accompaniment tell it -----------------------------
+KEY_MARGIN = 0.15  # the chords' own key must lead every other key's fit by this much to tell the key alone
+TELL_BIAS = 4.0  # logit added to the tonic triad for the melody's main notes where the chords leave the key in doubt
+ACCOMPANY_BIAS = 3.0  # the same for the accompaniment's notes (harmony and bass)
+
+
+def key_in_doubt(plan: Plan) -> bool:
+    """Whether the bars' chords, as block chords, leave the requested key in doubt: the lake's key finder
+    (Krumhansl-Schmuckler over the chords' tones, the profiles of :func:`lake.midi_features.estimate_key`)
+    fits another key better than the key, or the key by less than KEY_MARGIN: "D minor" over C#m F#m E F#m
+    (a stated loop heard in F# minor), "F major" over Fmaj7 Bbmaj7 (D minor's notes as much). The style's usual
+    progressions in their key are not in doubt (pop's I-V-vi-IV leads by 0.16, its minor loop by 0.34)."""
+    return _key_in_doubt(plan.chord_pcs, plan.request.key)
+
+
+@lru_cache(maxsize=1024)
+def _key_in_doubt(chord_pcs: tuple, key: str) -> bool:
+    from lake.midi_features import _KEY_Z  # the 24 profiles, z-scored: 12 major, then 12 minor
+    from lake.vocab import PITCH_CLASSES
+
+    hist = np.zeros(12)
+    for root, quality in chord_pcs:
+        for i in QUALITIES[quality]:
+            hist[(root + i) % 12] += 1.0
+    if hist.std() == 0:
+        return True
+    r = _KEY_Z @ ((hist - hist.mean()) / hist.std()) / 12.0
+    tonic, mode = key.split()
+    k = PITCH_CLASSES.index(tonic) + (12 if mode == "minor" else 0)
+    return bool(r[k] - np.max(np.delete(r, k)) < KEY_MARGIN)
+
+
+def tells_the_key(s: Slot, size: int) -> np.ndarray | None:
+    """Where the chords leave the key in doubt (:func:`key_in_doubt`), the melody's main notes (strong beats,
+    long notes: what a listener weighs) lean hard to the key's tonic triad (TELL_BIAS): the tune tells the
+    key the chords do not. Passing notes are left to the model (their steps keep the line singable). None
+    elsewhere: a piece whose chords tell the key draws exactly what it drew before."""
+    if not (s.main_note and key_in_doubt(s.plan)):
+        return None
+    return _triad_bias(s.plan.request.key, s.tonic, size, TELL_BIAS)
+
+
+def accompanies_the_key(s: Slot, size: int) -> np.ndarray | None:
+    """Where the chords leave the key in doubt, the accompaniment's notes (the chord tone the harmony doubles
+    or moves to, the bass's root or fifth) lean to the key's tonic triad (ACCOMPANY_BIAS). None elsewhere."""
+    if not key_in_doubt(s.plan):
+        return None
+    return _triad_bias(s.plan.request.key, s.tonic, size, ACCOMPANY_BIAS)
+
+
+@lru_cache(maxsize=64)
+def _triad_bias(key: str, tonic: int, size: int, amount: float) -> np.ndarray:
+    b = np.zeros(size, dtype=np.float32)
+    b[np.isin((np.arange(size) - 1) % 12, list(_tonic_triad(key, tonic)))] = amount
+    return _frozen(b)
+
+
 def near_the_last(s: Slot, size: int) -> np.ndarray | None:
     """The accompaniment moves to near notes (a chord broken within the hand, a bass that walks)."""
     if s.prev_pitch is None:
@@ -380,8 +439,9 @@ MASKS = {
     "bass": {"pos": (one_line, downbeat_first, on_the_beats), "dur": (ends_in_the_bar,),
              "pitch": (in_register, root_first, roots_and_fifths, under_the_tune)},
 }
-BIASES = {"melody": {"pos": (offbeats,), "pitch": (stepwise, fresh, leans_home, green_bias)},
-          "harmony": {"pitch": (near_the_last, green_bias)}, "bass": {"pitch": (near_the_last, green_bias)}}
+BIASES = {"melody": {"pos": (offbeats,), "pitch": (stepwise, fresh, leans_home, tells_the_key, green_bias)},
+          "harmony": {"pitch": (near_the_last, accompanies_the_key, green_bias)},
+          "bass": {"pitch": (near_the_last, accompanies_the_key, green_bias)}}
 
 # film scoring's tension (training.tension): each returns None at once where the plan has no tension
 for _role, _field, _fn in (("melody", "pos", _tension.pos_bias), ("melody", "dur", _tension.dur_bias),
