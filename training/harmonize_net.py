@@ -1,5 +1,8 @@
-"""Chords for a melody from a small learned sequence model: a bidirectional GRU over the melody's beats, in
-the frame of the melody's key, decoded with a Viterbi over its posteriors.
+"""Chords for a melody from small learned sequence models in the frame of the melody's key, decoded with a
+Viterbi over their posteriors. Two kinds of network (:func:`build_net`): a bidirectional GRU over the melody's
+beats, and one that reads the song bar by bar (:func:`build_bar_net`: convolutions over beats, a transformer
+over the song's bars), which may also read ``EXTRA_BLOCKS`` and ``EXTRA_META``; the shipped file may hold
+several networks, whose log posteriors are averaged.
 
 What the network reads at each beat (:func:`beat_inputs`) is a few pitch-class profiles of the melody
 (``PC_BLOCKS``: what sounds in the beat, what starts in it, what sounds on the beat itself, the beat's bar and
@@ -34,6 +37,14 @@ WEIGHTS_PATH = Path(__file__).parent / "tables" / "harmony_net_pop909.pt"
 QUALITIES = ("maj", "min", "7", "min7", "maj7", "dim", "sus4", "sus2")
 PC_BLOCKS = ("sounding", "onsets", "on the beat", "bar", "half bar", "song")
 META = ("slot 0", "slot 1", "slot 2", "slot 3", "slot 4+", "three-beat bar", "silent")
+# read by networks whose config says "extra": appended after PC_BLOCKS and META
+EXTRA_BLOCKS = ("on the off-beat eighth", "leapt to or from", "lowest in the half bar", "previous bar", "next bar")
+EXTRA_META = ("height", "notes")
+
+
+def n_inputs(extra: bool = False) -> int:
+    """The width of a beat's inputs, flattened: the profiles then ``meta``."""
+    return (len(PC_BLOCKS) + len(EXTRA_BLOCKS) * extra) * 12 + len(META) + len(EXTRA_META) * extra
 
 
 # -- what the network reads ---------------------------------------------------------------------------
@@ -55,19 +66,34 @@ def bar_slots(downbeat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return bar, slot, lengths[bar]
 
 
-def beat_inputs(onset: np.ndarray, dur: np.ndarray, pitch: np.ndarray, downbeat: np.ndarray
+def beat_inputs(onset: np.ndarray, dur: np.ndarray, pitch: np.ndarray, downbeat: np.ndarray, extra: bool = False
                 ) -> tuple[np.ndarray, np.ndarray]:
     """``pc`` [n_beats, len(PC_BLOCKS), 12] and ``meta`` [n_beats, len(META)] for a melody on its beats
-    (onsets and durations in beats from the first beat, MIDI pitches)."""
+    (onsets and durations in beats from the first beat, MIDI pitches); with ``extra``, ``EXTRA_BLOCKS`` and
+    ``EXTRA_META`` appended (what sounds on the beat's second eighth; notes reached or left by a leap of a
+    minor third or more; the half bar's lowest note; the previous and next bar's profiles; the pitch of the
+    notes starting in the beat against the song's mean, in octaves; how many start there, by four)."""
     n = len(downbeat)
     sounding, onsets, on_beat = np.zeros((n, 12)), np.zeros((n, 12)), np.zeros((n, 12))
-    for on, du, p in zip(np.asarray(onset, float).tolist(), np.asarray(dur, float).tolist(),
-                         np.asarray(pitch).tolist()):
+    eighth, leap, height, count = np.zeros((n, 12)), np.zeros((n, 12)), np.zeros(n), np.zeros(n)
+    order = np.argsort(np.asarray(onset, float), kind="stable")
+    on_s, du_s, p_s = (np.asarray(onset, float)[order], np.asarray(dur, float)[order],
+                       np.asarray(pitch, np.int64)[order])
+    step = np.abs(np.diff(p_s)) >= 3
+    leapt = np.zeros(len(p_s), bool)
+    if len(p_s) > 1:
+        leapt[1:] |= step
+        leapt[:-1] |= step
+    mean_pitch = float(p_s.mean()) if len(p_s) else 60.0
+    for i, (on, du, p) in enumerate(zip(on_s.tolist(), du_s.tolist(), p_s.tolist())):
         end = on + max(du, 1e-3)
         pc = int(p) % 12
         first = int(math.floor(on))
         if 0 <= first < n:
             onsets[first, pc] += 1.0
+            leap[first, pc] += float(leapt[i])
+            height[first] += (p - mean_pitch) / 12
+            count[first] += 1
         for b in range(max(first, 0), min(int(math.ceil(end)), n)):
             overlap = min(end, b + 1) - max(on, b)
             if overlap > 0:
@@ -75,6 +101,9 @@ def beat_inputs(onset: np.ndarray, dur: np.ndarray, pitch: np.ndarray, downbeat:
             head = min(end, b + 0.25) - max(on, b)  # the first sixteenth of the beat
             if head > 0:
                 on_beat[b, pc] += head * 4
+            off = min(end, b + 0.75) - max(on, b + 0.5)  # the first sixteenth of the second eighth
+            if off > 0:
+                eighth[b, pc] += off * 4
     bar, slot, length = bar_slots(np.asarray(downbeat, bool))
     half = bar * 2 + (slot >= np.maximum(length // 2, 1))
     bar_sum = np.zeros((int(bar.max()) + 1 if n else 1, 12))
@@ -88,6 +117,22 @@ def beat_inputs(onset: np.ndarray, dur: np.ndarray, pitch: np.ndarray, downbeat:
     meta[np.arange(n), np.minimum(slot, 4)] = 1.0
     meta[:, 5] = length == 3
     meta[:, 6] = sounding.sum(axis=1) == 0
+    if extra:
+        lowest = np.zeros((int(half.max()) + 1 if n else 1, 12))
+        low_pitch = np.full(len(lowest), 1e9)
+        for on, du, p in zip(on_s.tolist(), du_s.tolist(), p_s.tolist()):
+            b = int(math.floor(on))
+            if 0 <= b < n and p < low_pitch[half[b]]:
+                low_pitch[half[b]] = p
+                lowest[half[b]] = 0.0
+                lowest[half[b], int(p) % 12] = 1.0
+        bars = _unit(bar_sum)
+        prev_bar = np.vstack([np.zeros((1, 12)), bars[:-1]])[bar]
+        next_bar = np.vstack([bars[1:], np.zeros((1, 12))])[bar]
+        pc = np.concatenate([pc, np.stack([np.minimum(eighth, 1.0), np.minimum(leap, 1.0), lowest[half],
+                                           prev_bar, next_bar], axis=1)], axis=1)
+        meta = np.concatenate([meta, np.stack([np.where(count > 0, height / np.maximum(count, 1), 0.0),
+                                               np.minimum(count, 4) / 4], axis=1)], axis=1)
     return pc.astype(np.float32), meta.astype(np.float32)
 
 
@@ -98,16 +143,20 @@ def _torch():
     return torch
 
 
-def build_net(hidden: int = 64, layers: int = 2, dropout: float = 0.1):
-    """The network: per beat a linear layer, a bidirectional GRU, a linear layer to every chord."""
+def build_net(hidden: int = 64, layers: int = 2, dropout: float = 0.1, kind: str = "gru", heads: int = 4,
+              extra: bool = False):
+    """The network: ``kind`` "gru" (per beat a linear layer, a bidirectional GRU, a linear layer to every chord)
+    or "bars" (:func:`build_bar_net`: convolutions over beats and a transformer over the song's bars)."""
+    if kind == "bars":
+        return build_bar_net(hidden=hidden, layers=layers, dropout=dropout, heads=heads, extra=extra)
     torch = _torch()
     nn = torch.nn
 
     class ChordNet(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.config = {"hidden": hidden, "layers": layers, "dropout": dropout}
-            self.inp = nn.Linear(len(PC_BLOCKS) * 12 + len(META), hidden)
+            self.config = {"hidden": hidden, "layers": layers, "dropout": dropout, "extra": extra}
+            self.inp = nn.Linear(n_inputs(extra), hidden)
             self.gru = nn.GRU(hidden, hidden, num_layers=layers, batch_first=True, bidirectional=True,
                               dropout=dropout if layers > 1 else 0.0)
             self.drop = nn.Dropout(dropout)
@@ -122,6 +171,68 @@ def build_net(hidden: int = 64, layers: int = 2, dropout: float = 0.1):
             return self.out(self.drop(h))
 
     return ChordNet()
+
+
+def build_bar_net(hidden: int = 128, layers: int = 3, dropout: float = 0.1, heads: int = 4, extra: bool = False):
+    """The network that reads the whole song: each beat's inputs through a linear layer and two convolutions
+    over neighbouring beats; each bar a token (its beats' vectors side by side, by place in the bar) and a
+    transformer over every bar of the song, so a bar hears the bars whose melody returns (a verse, a chorus)
+    and an intro hears the song it opens; each beat then reads its bar's vector back, through two more
+    convolutions over beats, to a logit for every chord. Bars are where ``meta``'s "slot 0" is set; padded
+    beats (``meta`` all zero) are masked."""
+    torch = _torch()
+    nn = torch.nn
+    slots = 5
+
+    class BarNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            d = hidden
+            self.config = {"kind": "bars", "hidden": hidden, "layers": layers, "dropout": dropout, "heads": heads,
+                           "extra": extra}
+            self.inp = nn.Linear(n_inputs(extra), d)
+            self.conv1 = nn.ModuleList([nn.Conv1d(d, d, 3, padding=1) for _ in range(2)])
+            self.tok = nn.Linear(slots * d, d)
+            self.bar_conv = nn.Conv1d(d, d, 3, padding=1)
+            layer = nn.TransformerEncoderLayer(d, heads, 2 * d, dropout, batch_first=True, norm_first=True)
+            self.bars = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+            self.back = nn.Linear(2 * d, d)
+            self.conv2 = nn.ModuleList([nn.Conv1d(d, d, 3, padding=1) for _ in range(2)])
+            self.drop = nn.Dropout(dropout)
+            self.out = nn.Linear(d, 12 * len(QUALITIES))
+
+        def _convs(self, convs, h, valid):
+            for conv in convs:
+                h = h + torch.relu(conv(self.drop(h * valid).transpose(1, 2)).transpose(1, 2))
+            return h
+
+        def forward(self, pc, meta):
+            """pc [B, T, K, 12] (in the key's frame), meta [B, T, M] → logits [B, T, 12 * len(QUALITIES)]."""
+            b, t, k, _ = pc.shape
+            d = hidden
+            valid = (meta.sum(-1) > 0).unsqueeze(-1).float()  # [B, T, 1]
+            h = torch.relu(self.inp(torch.cat([pc.reshape(b, t, k * 12), meta], dim=-1))) * valid
+            h = self._convs(self.conv1, h, valid)
+            start = (meta[..., 0] > 0).long()
+            bar = (torch.cumsum(start, dim=1) - 1).clamp(min=0)  # [B, T]
+            nb = int(bar.max()) + 1
+            slot = meta[..., :slots].argmax(-1)  # [B, T]
+            cell = (bar * slots + slot).unsqueeze(-1).expand(b, t, d)
+            grid = torch.zeros(b, nb * slots, d, dtype=h.dtype).scatter_add(1, cell, h * valid)
+            has = torch.zeros(b, nb, dtype=h.dtype).scatter_add(1, bar, valid[..., 0]) > 0  # bars, not padding
+            tokens = torch.relu(self.tok(grid.reshape(b, nb, slots * d))) * has.unsqueeze(-1)
+            tokens = tokens + torch.relu(self.bar_conv(tokens.transpose(1, 2)).transpose(1, 2))
+            pos = torch.arange(nb, dtype=h.dtype).unsqueeze(1)
+            freq = torch.exp(torch.arange(0, d, 2, dtype=h.dtype) * (-math.log(1000.0) / d))
+            pe = torch.zeros(nb, d, dtype=h.dtype)
+            pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * freq), torch.cos(pos * freq)
+            tokens = self.bars(tokens + pe, src_key_padding_mask=~has)
+            ctx = torch.gather(tokens, 1, bar.unsqueeze(-1).expand(b, t, d))
+            h = torch.relu(self.back(torch.cat([h, ctx], dim=-1))) * valid
+            h = self._convs(self.conv2, h, valid)
+            return self.out(self.drop(h))
+
+    return BarNet()
 
 
 @dataclass
@@ -237,11 +348,11 @@ def is_minor(features: np.ndarray, tonic: int, weights: np.ndarray) -> bool:
     return float(x @ weights[:-1] + weights[-1]) > 0.0
 
 
-def framed_inputs(onset, dur, pitch, downbeat, key_weights: np.ndarray | None = None
+def framed_inputs(onset, dur, pitch, downbeat, key_weights: np.ndarray | None = None, extra: bool = False
                   ) -> tuple[np.ndarray, np.ndarray, int]:
     """:func:`beat_inputs` rotated into the frame of the melody's major tonic (:func:`frame_tonic`), and that
     tonic."""
-    pc, meta = beat_inputs(onset, dur, pitch, downbeat)
+    pc, meta = beat_inputs(onset, dur, pitch, downbeat, extra)
     tonic = frame_tonic(key_features(onset, dur, pitch, pc, meta), key_weights)
     return np.roll(pc, -tonic, axis=2), meta, tonic
 
@@ -256,7 +367,8 @@ def log_posteriors(loaded: Loaded, onset, dur, pitch, downbeat) -> np.ndarray:
     """[n_beats, 12 * len(QUALITIES)]: the network's log posterior of every chord (root-major, absolute roots)
     at every beat."""
     torch = _torch()
-    pc, meta, tonic = framed_inputs(onset, dur, pitch, downbeat, loaded.key_weights)
+    pc, meta, tonic = framed_inputs(onset, dur, pitch, downbeat, loaded.key_weights,
+                                    bool(loaded.net.config.get("extra", False)))
     with torch.no_grad():
         z = loaded.net(torch.from_numpy(pc)[None], torch.from_numpy(meta)[None])[0]
         lp = torch.log_softmax(z, dim=-1).numpy().astype(np.float64)

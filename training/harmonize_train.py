@@ -13,7 +13,7 @@ import argparse
 import itertools
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -55,11 +55,12 @@ def mode_classifier(train_songs: list[Song], key_weights: np.ndarray) -> np.ndar
     return np.append(clf.coef_[0], clf.intercept_[0])
 
 
-def song_arrays(song: Song, key_weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def song_arrays(song: Song, key_weights: np.ndarray | None = None, extra: bool = False
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The network's inputs for a song (in its key's frame) and its target chord index per beat in that frame (-1
     where the reference is N or a chord outside the states)."""
     m = song.melody
-    pc, meta, tonic = N.framed_inputs(m.onset, m.dur, m.pitch, m.downbeat, key_weights)
+    pc, meta, tonic = N.framed_inputs(m.onset, m.dur, m.pitch, m.downbeat, key_weights, extra)
     target = np.array([-1 if (s := label_state(lab, 0)) is None else s for lab in song.ref], dtype=np.int64)
     return pc, meta, N.to_frame(target, tonic)
 
@@ -93,13 +94,17 @@ def root_accuracy(paths: list[np.ndarray], data: list[Song]) -> float:
 
 
 def _batch(items, crop: int, rng):
+    """A padded batch of excerpts of ``crop`` beats (0: whole songs), each starting on a downbeat."""
     import torch
 
     cut = []
     for pc, meta, tgt in items:
         n = len(tgt)
-        a = int(rng.integers(0, n - crop + 1)) if n > crop else 0
-        cut.append((pc[a:a + crop], meta[a:a + crop], tgt[a:a + crop]))
+        starts = np.flatnonzero(meta[:max(n - crop + 1, 1), 0] > 0) if crop and n > crop else np.array([0])
+        a = int(rng.choice(starts)) if len(starts) else 0
+        crop_n = crop if crop else n
+        a_end = a + crop_n
+        cut.append((pc[a:a_end], meta[a:a_end], tgt[a:a_end]))
     t = max(len(c[2]) for c in cut)
     pcs = np.zeros((len(cut), t) + cut[0][0].shape[1:], np.float32)
     metas = np.zeros((len(cut), t, cut[0][1].shape[1]), np.float32)
@@ -114,30 +119,47 @@ def posteriors(loaded: N.Loaded, data: list[Song]) -> list[np.ndarray]:
             for s in data]
 
 
+def root_marginal_loss(z, tgt):
+    """Cross-entropy of the labelled root under the chords' posterior summed over qualities."""
+    import torch
+
+    q = len(N.QUALITIES)
+    lr = torch.logsumexp(torch.log_softmax(z, dim=-1).reshape(*z.shape[:-1], 12, q), dim=-1)
+    root = torch.where(tgt >= 0, tgt // q, torch.full_like(tgt, -1))
+    return torch.nn.functional.nll_loss(lr.reshape(-1, 12), root.reshape(-1), ignore_index=-1)
+
+
 def train(train_songs: list[Song], val_songs: list[Song], minutes: float, hidden: int, layers: int,
-          batch: int, crop: int, lr: float, key_weights: np.ndarray | None = None, seed: int = 0, log=print):
-    """The network trained for about ``minutes``; the state with the best validation root accuracy (argmax
-    per beat) is kept."""
+          batch: int, crop: int, lr: float, key_weights: np.ndarray | None = None, seed: int = 0, log=print,
+          arch: str = "gru", root_loss: float = 0.0, weight_decay: float = 1e-4, dropout: float = 0.1,
+          extra: bool = False, epochs: int | None = None):
+    """The network trained for about ``minutes`` (or exactly ``epochs``, the rate then falling per epoch, whatever
+    the machine's load); the state with the best validation root accuracy (argmax per beat) is kept.
+    ``root_loss`` weighs a second loss on the root alone (:func:`root_marginal_loss`); ``arch``, ``extra``:
+    :func:`training.harmonize_net.build_net`."""
     import torch
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    net = N.build_net(hidden=hidden, layers=layers)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    items = [song_arrays(s, key_weights) for s in train_songs]
+    net = N.build_net(hidden=hidden, layers=layers, kind=arch, dropout=dropout, extra=extra)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+    items = [song_arrays(s, key_weights, extra) for s in train_songs]
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-1)
     best = (-1.0, None, 0)
     t0 = time.perf_counter()
     for epoch in itertools.count(1):
         net.train()
-        for group in opt.param_groups:  # the rate falls linearly to a tenth over the time given
-            group["lr"] = lr * max(0.1, 1.0 - (time.perf_counter() - t0) / 60 / minutes)
+        done = (epoch - 1) / epochs if epochs else (time.perf_counter() - t0) / 60 / minutes
+        for group in opt.param_groups:  # the rate falls linearly to a tenth over the time (or epochs) given
+            group["lr"] = lr * max(0.1, 1.0 - done)
         order = rng.permutation(len(items))
         total = 0.0
         for i in range(0, len(order), batch):
             pc, meta, tgt = _batch([items[j] for j in order[i:i + batch]], crop, rng)
             z = net(pc, meta)
             loss = loss_fn(z.reshape(-1, z.shape[-1]), tgt.reshape(-1))
+            if root_loss:
+                loss = loss + root_loss * root_marginal_loss(z, tgt)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -150,20 +172,26 @@ def train(train_songs: list[Song], val_songs: list[Song], minutes: float, hidden
         log(f"epoch {epoch}: loss {total / len(items):.3f}, validation root (argmax) {acc:.3f}, {elapsed:.1f} min")
         if acc > best[0]:
             best = (acc, {k: v.detach().clone() for k, v in net.state_dict().items()}, epoch)
-        if elapsed * (epoch + 1) / epoch > minutes:
+        if (epoch >= epochs) if epochs else (elapsed * (epoch + 1) / epoch > minutes):
             break
     net.load_state_dict(best[1])
     net.eval()
     return net, best[0], best[2]
 
 
-def tune_decoding(loaded: N.Loaded, val_songs: list[Song], log=print, changes: tuple[float, float, float] | None = None
-                  ) -> tuple[N.DecodeSettings, float]:
+def tune_decoding(loaded: N.Loaded, val_songs: list[Song], log=print, changes: tuple[float, float, float] | None = None,
+                  melody_fit: float = 0.0) -> tuple[N.DecodeSettings, float]:
     """The decoding settings with the best validation root accuracy per beat (a small grid; ``changes`` fixes the
-    costs of a change on a downbeat, mid-bar and elsewhere, and only the pooling of repeated bars is tuned)."""
+    costs of a change on a downbeat, mid-bar and elsewhere, and only the pooling of repeated bars is tuned), the
+    melody's fit added at ``melody_fit`` as :func:`training.harmonize.harmonize` adds it."""
+    from training.harmonize import load_table
+
     lps = posteriors(loaded, val_songs)
     sounding = [N.beat_inputs(s.melody.onset, s.melody.dur, s.melody.pitch, s.melody.downbeat)[0][:, 0]
                 for s in val_songs]
+    if melody_fit:
+        log_quality = load_table().log_quality
+        lps = [lp + melody_fit * N.melody_fit(so, log_quality) for lp, so in zip(lps, sounding)]
     best = (-1.0, None) if changes else (root_accuracy([lp.argmax(axis=1) for lp in lps], val_songs),
                                          N.DecodeSettings(0, 0, 0, 1.0))
     log(f"argmax: {best[0]:.3f}")
@@ -172,7 +200,7 @@ def tune_decoding(loaded: N.Loaded, val_songs: list[Song], log=print, changes: t
         grid = [changes] if changes else [(0.0, 0.0, 0.0), (0.5, 1.0, 2.0), (1.0, 2.0, 4.0), (1.0, 1.5, 3.0),
                                           (2.0, 3.0, 6.0), (0.5, 2.0, 4.0), (1.5, 3.0, 5.0)]
         for down, mid, other in grid:
-            st = N.DecodeSettings(down, mid, other, rep)
+            st = N.DecodeSettings(down, mid, other, rep, melody_fit=melody_fit)
             acc = root_accuracy([N.decode(lp, s.melody.downbeat, "beat", st) for lp, s in zip(pooled, val_songs)],
                                 val_songs)
             if acc > best[0]:
@@ -193,18 +221,25 @@ def save(loaded: N.Loaded, out: Path) -> None:
     tmp.replace(out)
 
 
-def combine(paths: list[str], out: Path, root: Path) -> None:
+def combine(paths: list[str], out: Path, root: Path, changes: tuple[float, float, float] | None = None,
+            melody_fit: float | None = None) -> None:
     """Several trained files as one ensemble (log posteriors averaged), its decoding tuned again on the
-    validation songs; the lineage lists every member's."""
+    validation songs (``changes`` fixes the change costs, as in training; ``melody_fit`` None keeps the first
+    file's); the lineage lists every member's."""
     loaded = [N.load_net(p) for p in paths]
     if any(x is None for x in loaded):
         raise SystemExit(f"unreadable: {[p for p, x in zip(paths, loaded) if x is None]}")
     ensemble = N.Loaded(loaded[0].net, {}, loaded[0].key_weights, tuple(loaded[1:]), loaded[0].mode_weights)
     val = [s for s in songs(root, held_out=False) if is_validation(s.number)]
-    settings, acc = tune_decoding(ensemble, val, log=lambda x: print(x, flush=True))
-    settings = replace(settings, melody_fit=loaded[0].meta.get("decode", {}).get("melody_fit", 0.0))
-    meta = dict(loaded[0].meta)
-    meta["members"] = [x.meta for x in loaded]
+    if melody_fit is None:
+        melody_fit = loaded[0].meta.get("decode", {}).get("melody_fit", 0.0)
+    settings, acc = tune_decoding(ensemble, val, log=lambda x: print(x, flush=True), changes=changes,
+                                  melody_fit=melody_fit)
+    own = ("command", "epoch", "validation_root_argmax", "validation_root_decoded", "decode", "decode_note")
+    meta = {k: v for k, v in loaded[0].meta.items() if k not in own and k != "members"}
+    meta["members"] = [{k: v for k, v in x.meta.items() if k in own or k == "members"} for x in loaded]
+    if any(x.meta.get("train_songs") != meta.get("train_songs") for x in loaded):
+        raise SystemExit("the networks were trained on different songs: not combined")
     meta["command"] = " ; ".join(x.meta.get("command", "") for x in loaded) + \
         f" ; python -m training.harmonize_train --combine {' '.join(paths)}"
     meta["validation_root_decoded"] = round(acc, 4)
@@ -218,12 +253,20 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m training.harmonize_train", description=__doc__.splitlines()[0])
     ap.add_argument("--pop909", default=None, help="the POP909 folder (default: POP909_DIR or ../shared/data/pop909)")
     ap.add_argument("--minutes", type=float, default=20.0)
+    ap.add_argument("--epochs", type=int, default=None, help="train exactly this many epochs (not --minutes)")
     ap.add_argument("--hidden", type=int, default=64)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--crop", type=int, default=256, help="beats per training excerpt")
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--arch", choices=("gru", "bars"), default="gru",
+                    help="gru: a bidirectional GRU over beats; bars: convolutions over beats and a transformer "
+                         "over the song's bars")
+    ap.add_argument("--root-loss", type=float, default=0.0, help="weight of a second loss on the root alone")
+    ap.add_argument("--weight-decay", type=float, default=1e-4)
+    ap.add_argument("--dropout", type=float, default=0.1)
+    ap.add_argument("--extra", action="store_true", help="the extra inputs (harmonize_net.EXTRA_BLOCKS, EXTRA_META)")
     ap.add_argument("--changes", default="0.5,1,2",
                     help="costs of a chord change on a downbeat, mid-bar, elsewhere ('tune' to tune them: 0,0,0 "
                          "won by 0.0007 validation root but split a bar arpeggiating G-B-D-G into G and ii per half)")
@@ -233,16 +276,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--combine", nargs="+", default=None, help="trained files to join as one ensemble")
     ap.add_argument("--limit", type=int, default=None, help="only the first N training songs (a quick try)")
     ap.add_argument("--out", default=str(N.WEIGHTS_PATH))
+    ap.add_argument("--threads", type=int, default=1, help="torch's threads (1 on a shared machine)")
     args = ap.parse_args(argv)
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     root = Path(args.pop909) if args.pop909 else pop909_dir()
     if not root.is_dir():
         print(f"no POP909 folder at {root} (set POP909_DIR or pass --pop909)", file=sys.stderr)
         raise SystemExit(1)
+    changes = None if args.changes == "tune" else tuple(float(x) for x in args.changes.split(","))
     if args.combine:
-        combine(args.combine, Path(args.out), root)
+        combine(args.combine, Path(args.out), root, changes, args.melody_fit)
         return
     everything = songs(root, held_out=False)
     val = [s for s in everything if is_validation(s.number)]
@@ -255,11 +300,11 @@ def main(argv: list[str] | None = None) -> None:
     key_acc = float(np.mean([f == _major_tonic(s.key) for f, s in zip(found, val)]))
     print(f"key finder: the validation songs' labelled major tonic on {key_acc:.3f}", flush=True)
     net, acc, epoch = train(tr, val, args.minutes, args.hidden, args.layers, args.batch, args.crop, args.lr,
-                            key_weights, seed=args.seed, log=lambda x: print(x, flush=True))
-    changes = None if args.changes == "tune" else tuple(float(x) for x in args.changes.split(","))
+                            key_weights, seed=args.seed, log=lambda x: print(x, flush=True), arch=args.arch,
+                            root_loss=args.root_loss, weight_decay=args.weight_decay, dropout=args.dropout,
+                            extra=args.extra, epochs=args.epochs)
     settings, dec_acc = tune_decoding(N.Loaded(net, {}, key_weights), val, log=lambda x: print(x, flush=True),
-                                      changes=changes)
-    settings = replace(settings, melody_fit=args.melody_fit)
+                                      changes=changes, melody_fit=args.melody_fit)
     meta = {"data": "POP909 (Wang et al., ISMIR 2020), MELODY track in, chord_midi.txt per beat (beat_midi.txt) out",
             "licence": LICENCE, "train_songs": [s.number for s in tr], "validation_songs": [s.number for s in val],
             "held_out": "training.realism.HELD_OUT_POP909 (never read)", "command": COMMAND + " " + " ".join(argv or sys.argv[1:]),

@@ -104,3 +104,67 @@ def test_the_hmm_takes_over_without_weights(monkeypatch, fixture_songs):
         harmonize(m, per="bar", method="net")
     with pytest.raises(ValueError, match="method"):
         harmonize(m, method="guess")
+
+
+def _melody(bars: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    onset = np.arange(0, bars * 4, 0.5)
+    pitch = 60 + rng.integers(0, 12, len(onset))
+    down = np.zeros(bars * 4, bool)
+    down[::4] = True
+    return onset, np.full(len(onset), 0.5), pitch, down
+
+
+def test_the_bar_network_reads_a_song_the_same_alone_or_padded_in_a_batch():
+    import torch
+
+    torch.manual_seed(0)
+    net = HN.build_net(hidden=16, layers=1, kind="bars", extra=True).eval()
+    short, long = _melody(5, 0), _melody(9, 1)
+    (pa, ma), (pb, mb) = HN.beat_inputs(*short, extra=True), HN.beat_inputs(*long, extra=True)
+    pad_p, pad_m = np.zeros_like(pb), np.zeros_like(mb)
+    pad_p[:len(pa)], pad_m[:len(ma)] = pa, ma
+    with torch.no_grad():
+        alone = net(torch.from_numpy(pa)[None], torch.from_numpy(ma)[None])[0]
+        batch = net(torch.from_numpy(np.stack([pad_p, pb])), torch.from_numpy(np.stack([pad_m, mb])))
+        other = net(torch.from_numpy(pb)[None], torch.from_numpy(mb)[None])[0]
+    assert alone.shape == (20, 12 * len(HN.QUALITIES))
+    assert torch.allclose(batch[0, :20], alone, atol=1e-5) and torch.allclose(batch[1], other, atol=1e-5)
+    # a bar hears the others: changing the last bar's melody moves the first bar's logits
+    changed = list(short)
+    changed[2] = short[2].copy()
+    changed[2][short[0] >= 16] += 5
+    pc, meta = HN.beat_inputs(*changed, extra=True)
+    with torch.no_grad():
+        moved = net(torch.from_numpy(pc)[None], torch.from_numpy(meta)[None])[0]
+    assert not torch.allclose(moved[:4], alone[:4], atol=1e-4)
+
+
+def test_the_extra_inputs_mark_leaps_the_second_eighth_and_the_neighbouring_bars():
+    onset = np.array([0.0, 0.5, 1.0, 2.0, 4.0])
+    pitch = np.array([60, 62, 69, 67, 64])  # C D (step), A (a leap of a seventh), G, E
+    down = np.array([1, 0, 0, 0, 1, 0, 0, 0], bool)
+    pc, meta = HN.beat_inputs(onset, np.full(5, 0.5), pitch, down, extra=True)
+    plain, plain_meta = HN.beat_inputs(onset, np.full(5, 0.5), pitch, down)
+    blocks = len(HN.PC_BLOCKS)
+    assert pc.shape == (8, blocks + len(HN.EXTRA_BLOCKS), 12) and meta.shape == (8, len(HN.META) + len(HN.EXTRA_META))
+    assert np.array_equal(pc[:, :blocks], plain) and np.array_equal(meta[:, :len(HN.META)], plain_meta)
+    eighth, leap, lowest, prev_bar, next_bar = (pc[:, blocks + i] for i in range(5))
+    assert eighth[0, 2] == 1.0 and eighth[0].sum() == 1.0  # D sounds on the first beat's second eighth
+    assert leap[0, 2] == 1.0 and leap[1, 9] == 1.0 and leap[0, 0] == 0.0  # D and A meet by a leap; C steps
+    assert lowest[0, 0] == 1.0 and lowest[2, 7] == 1.0  # the lowest note of each half bar
+    assert np.allclose(next_bar[0], pc[4, 3]) and np.allclose(prev_bar[4], pc[0, 3]) and not prev_bar[0].any()
+    assert meta[2, -1] == 0.25 and meta[1, -2] > 0 > meta[4, -2]  # one note starts on beat 2: A above the mean, E below
+
+
+def test_the_root_loss_scores_the_root_summed_over_qualities():
+    import torch
+
+    from training.harmonize_train import root_marginal_loss
+
+    q = len(HN.QUALITIES)
+    z = torch.randn(1, 3, 12 * q)
+    tgt = torch.tensor([[2 * q + 1, -1, 7 * q]])
+    p = torch.softmax(z, dim=-1).reshape(1, 3, 12, q).sum(-1)
+    want = -(torch.log(p[0, 0, 2]) + torch.log(p[0, 2, 7])) / 2
+    assert torch.allclose(root_marginal_loss(z, tgt), want, atol=1e-6)
