@@ -19,7 +19,8 @@ field in turn (a soft one, :data:`SOFT`, only where it leaves something) and sum
   ``stepwise`` (the melody prefers steps), ``leans_home`` (its main notes lean to the tonic triad)
   and ``near_the_last`` (the accompaniment moves little); where the chords leave the requested key in
   doubt (``key_in_doubt``: a stated loop heard in another key), ``tells_the_key`` (the melody's main
-  notes lean hard to the tonic triad) and ``accompanies_the_key`` (so do the accompaniment's).
+  notes lean hard to the tonic triad, which ``chord_tone_when_heard`` then lets sound over any chord)
+  and ``accompanies_the_key`` (the accompaniment's notes lean to it too).
 """
 
 from __future__ import annotations
@@ -195,18 +196,29 @@ def in_key(s: Slot, v):
 
 
 def chord_tone_when_heard(s: Slot, v):
-    """A melody note on a strong beat, or held a beat or more, is a tone of the bar's chord."""
+    """A melody note on a strong beat, or held a beat or more, is a tone of the bar's chord (or, where the
+    chords leave the key in doubt, of the key's tonic triad: :func:`_heard_tones`)."""
     if not s.main_note:
         return v
-    tones = s.tones
+    tones = _heard_tones(s, s.tones)
     return [p for p in v if p % 12 in tones]
+
+
+def _heard_tones(s: Slot, tones: frozenset) -> frozenset:
+    """The tones a main note may take: ``tones``, and where the chords leave the key in doubt
+    (:func:`key_in_doubt`) the key's tonic triad too, sounding over a chord that lacks it as an added sixth
+    or a suspension does (over D in G major: G, B; over B in C# minor: C#, E, G#): the tune can tell the
+    key in every bar, not only where the chord holds its triad."""
+    if not key_in_doubt(s.plan):
+        return tones
+    return tones | _tonic_triad(s.plan.request.key, s.tonic)
 
 
 def stable_phrase_end(s: Slot, v):
     """In a phrase's closing bar the main notes rest on the triad (root, third, fifth), not a seventh."""
     if not (s.main_note and s.plan.phrase_end(s.bar)):
         return v
-    triad = {(s.root + i) % 12 for i in QUALITIES[s.quality][:3]}
+    triad = _heard_tones(s, frozenset((s.root + i) % 12 for i in QUALITIES[s.quality][:3]))
     return [p for p in v if p % 12 in triad]
 
 
@@ -348,7 +360,7 @@ def _home_bias(key: str, tonic: int, size: int) -> np.ndarray:
 
 
 # -- a key the chords leave in doubt: the tune and the accompaniment tell it -----------------------------
-KEY_MARGIN = 0.15  # the chords' own key must lead every other key's fit by this much to tell the key alone
+KEY_MARGIN = 0.1  # the chords' own key must lead every other key's fit by this much to tell the key alone
 TELL_BIAS = 4.0  # logit added to the tonic triad for the melody's main notes where the chords leave the key in doubt
 ACCOMPANY_BIAS = 3.0  # the same for the accompaniment's notes (harmony and bass)
 
@@ -357,8 +369,10 @@ def key_in_doubt(plan: Plan) -> bool:
     """Whether the bars' chords, as block chords, leave the requested key in doubt: the lake's key finder
     (Krumhansl-Schmuckler over the chords' tones, the profiles of :func:`lake.midi_features.estimate_key`)
     fits another key better than the key, or the key by less than KEY_MARGIN: "D minor" over C#m F#m E F#m
-    (a stated loop heard in F# minor), "F major" over Fmaj7 Bbmaj7 (D minor's notes as much). The style's usual
-    progressions in their key are not in doubt (pop's I-V-vi-IV leads by 0.16, its minor loop by 0.34)."""
+    (a stated loop heard in F# minor), "F major" over Fmaj7 Bbmaj7 (D minor's notes as much). The styles' usual
+    progressions in their key are not, at any length from 8 bars (pop's I-V-vi-IV loop leads by 0.105, jazz's
+    ii-V-I-vi by 0.12, the others by 0.18 or more), except ambient's Imaj7-IVmaj7; pieces of 2-4 bars
+    (one or two chords) are."""
     return _key_in_doubt(plan.chord_pcs, plan.request.key)
 
 

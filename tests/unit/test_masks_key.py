@@ -92,3 +92,40 @@ def test_a_key_in_doubt_both_paths_write_the_same_notes():
         base = sample(model, plan, 5)
         fast = sample(model, plan, 5, fast=True)
     assert fast.notes == base.notes
+
+
+def _main_notes(notes, plan):
+    return [(bar, p) for bar, pos, p, d, _ in notes["melody"] if pos % 8 == 0 or d >= 4]
+
+
+def test_in_doubt_a_main_note_may_take_the_tonic_triad_over_a_chord_that_lacks_it():
+    """Over F in G major (no G, B or D in it) the tune may hold G, B or D; elsewhere main notes stay chord tones."""
+    from lake.chords import QUALITIES
+
+    plan = _plan("G major", ["C", "F", "D", "G"], bars=16)
+    triad = {7, 11, 2}
+    over_f, outside = 0, []
+    with torch.inference_mode():
+        for s in range(6):
+            notes = sample(random_model(s, **SMALL), plan, s, fast=True).notes
+            for bar, p in _main_notes(notes, plan):
+                root, quality = plan.chord_pcs[bar]
+                tones = {(root + i) % 12 for i in QUALITIES[quality]}
+                if p % 12 not in tones:
+                    outside.append(p % 12)
+                if plan.chords[bar] == "F" and p % 12 in triad:
+                    over_f += 1
+    assert over_f > 0
+    assert outside and set(outside) <= triad
+
+
+def test_a_key_the_chords_tell_keeps_every_main_note_on_its_chord():
+    from lake.chords import QUALITIES
+
+    plan = _plan("G major", ["G", "C", "D", "G"], bars=16)
+    with torch.inference_mode():
+        for s in range(4):
+            notes = sample(random_model(s, **SMALL), plan, s, fast=True).notes
+            for bar, p in _main_notes(notes, plan):
+                root, quality = plan.chord_pcs[bar]
+                assert p % 12 in {(root + i) % 12 for i in QUALITIES[quality]}
