@@ -300,7 +300,7 @@ HARMONY_GRID = 2  # steps between the harmony's onsets at the closest
 SLOW_BPM = 100.0
 # by interval in semitones (0..12): steps of a tone or less preferred, a repeated note a little dear, thirds and
 # fourths dearer, leaps past a fifth rare (POP909: ~66 % steps, ~4 % leaps over a fifth)
-STEP_BIAS = (-0.3, 0.6, 0.6, -0.3, -0.3, -0.6, -0.8, -0.8, -0.54, -0.54, -0.6, -0.72, -0.54)
+STEP_BIAS = (-0.3, 0.6, 0.6, -0.3, -0.3, -0.6, -0.8, -0.8, -0.9, -0.9, -0.9, -0.9, -0.9)
 FRESH_BIAS = 0.25  # logit taken from a pitch class per time it sounds among the melody's last notes
 BREATHS = (0, 1, 1, 1, 1, 2, 2, 3)  # beats of silence closing a phrase, drawn per phrase
 HOME_BIAS = 0.8  # logit added to the tonic triad's pitch classes for the melody's main notes
