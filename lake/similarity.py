@@ -18,9 +18,9 @@ grid moves few of them. A piece's lines are stored as one ``uint8`` sequence (li
    than :data:`COMMON_SHARE` of the pieces hold (scale runs, repeated notes) are left out; the pieces
    holding most of the rest are the candidates (at most :data:`CANDIDATES`).
 2. *Verification.* Each line of the query is aligned with each candidate's lines around the diagonal
-   its shingles share (local alignment, Smith-Waterman with linear gaps, vectorised by rows). A
-   token matching scores its information (the bits of its rarity in the lake, between 1 and
-   :data:`MAX_WEIGHT`), so a run of repeated notes is worth little and a distinctive figure much; the
+   its shingles share, every place of each in the candidate voting (local alignment, Smith-Waterman
+   with linear gaps, vectorised by rows). A token matching scores its information (the bits of its
+   rarity in the lake, between 1 and :data:`MAX_WEIGHT`), so a run of repeated notes is worth little and a distinctive figure much; the
    same interval with another rhythm class scores a little, an interval a step or two off
    (a note moved) costs a little, anything else and a gap cost more. The best alignment's score, in
    bits, decides: from :data:`MATCH_SCORE` a near-copy (about four bars of a tune copied, or eight
@@ -57,6 +57,7 @@ CHUNK = 48  # a longer query line is aligned in windows of this many tokens ...
 STRIDE = 32  # ... starting every this many
 MAX_PAIRS = 40  # (query window, candidate) pairs aligned per query: those sharing most shingles
 PAD = 12  # tokens either side of a shared diagonal that an alignment may reach
+VOTE_CAP = 8  # places of one shingle in a candidate that vote for a diagonal (a repeated-note run has many)
 GAP = 2.5
 
 
@@ -330,27 +331,55 @@ class LineIndex:
         best = np.argsort(-counts, kind="stable")[:CANDIDATES]
         return [(int(found[i]), int(counts[i])) for i in best]
 
+    def _votes(self, query_lines: list[np.ndarray], cands: list[tuple[int, int]]) -> np.ndarray | None:
+        """One key per (candidate, query line, window, diagonal) for every place a candidate holds a K-token
+        shingle of a judged query line (at most :data:`VOTE_CAP` places per shingle): the candidates'
+        sequences are hashed again here, so every restatement of a phrase votes, not only the first place
+        the index keeps (which in a tune that restates its phrases with changes can point at the wrong one)."""
+        ql, qp, qh = [], [], []
+        for k, t in enumerate(query_lines):
+            if t.size < MIN_TOKENS:
+                continue
+            h = position_hashes(t)
+            at = np.flatnonzero(h != 1)
+            ql.append(np.full(at.size, k, np.int64))
+            qp.append(at)
+            qh.append(h[at])
+        if not qh:
+            return None
+        lines_, pos_q, h_q = np.concatenate(ql), np.concatenate(qp), np.concatenate(qh)
+        parts = []
+        for rank, (row, _) in enumerate(cands):
+            h_c = position_hashes(self.piece_seq(row))
+            pos_c = np.flatnonzero(h_c != 1)
+            order = np.argsort(h_c[pos_c], kind="stable")
+            h_c, pos_c = h_c[pos_c][order], pos_c[order]
+            lo = np.searchsorted(h_c, h_q, side="left")
+            n = np.minimum(np.searchsorted(h_c, h_q, side="right") - lo, VOTE_CAP).astype(np.int64)
+            total = int(n.sum())
+            if total == 0:
+                continue
+            at = np.repeat(lo - np.concatenate([[0], np.cumsum(n)[:-1]]), n) + np.arange(total)
+            which = np.repeat(np.arange(h_q.size), n)
+            pos = pos_q[which]
+            diag = pos_c[at] - pos + (1 << 20)
+            parts.append(((rank * MAX_LINES + lines_[which]) * 4096 + pos // STRIDE) << 22 | diag)
+        return np.concatenate(parts) if parts else None
+
     def query(self, query_lines: list[np.ndarray], top: int = 3) -> list[Match]:
         """The indexed pieces best aligned with one of the query's lines (token arrays), best first.
 
         Each query line is cut in windows (:data:`CHUNK` tokens every :data:`STRIDE`); a window is aligned
         with a candidate around the diagonal (place in the piece - place in the line) its shared shingles
-        agree on most."""
+        agree on most, every place of each in the candidate voting (:meth:`_votes`)."""
         self.freeze()
         hits = self._hits(query_lines)
         cands = self.candidates(query_lines, hits) if hits is not None else []
         if not cands:
             return []
-        line_of, pos_of, _, rows, places = hits
-        rank = np.full(len(self.ids), -1, np.int64)
-        rank[[r for r, _ in cands]] = np.arange(len(cands))
-        keep = (rank[rows] >= 0) & np.isin(line_of, [k for k, t in enumerate(query_lines) if t.size >= MIN_TOKENS])
-        line_of, pos_of, rows, places = line_of[keep], pos_of[keep], rows[keep], places[keep]
-        if rows.size == 0:
+        key = self._votes(query_lines, cands)
+        if key is None:
             return []
-        chunk = pos_of // STRIDE
-        diag = places - pos_of + (1 << 20)
-        key = ((rank[rows] * MAX_LINES + line_of) * 4096 + chunk) << 22 | diag
         keys, counts = np.unique(key, return_counts=True)
         group = keys >> 22
         pick = np.lexsort((-counts, group))

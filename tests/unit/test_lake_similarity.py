@@ -116,3 +116,21 @@ def test_alignment_scores_a_changed_note_and_a_gap_below_the_copy():
     best, end_q, _ = sim.align(q, w, idx.table)
     assert np.isclose(best[0], own) and end_q[0] == 39
     assert best[2] < own and best[3] < own and min(best[2], best[3]) > own / 2
+
+
+def test_a_copy_of_a_later_restatement_aligns_with_it_not_with_the_first_statement():
+    """A tune states a phrase, then restates it with changes; a copy of the restatement shares most of its
+    shingles with the first statement too. Every place of a shingle votes for the diagonal, so the copy is
+    aligned with the restatement it copies, in full (share 1), not around the first statement's place."""
+    rng = np.random.default_rng(7)
+    tokens = np.arange(0, 150, dtype=np.uint8)
+    a = rng.choice(tokens, 40)
+    again = a.copy()
+    again[[12, 28]] = (again[[12, 28]] + 1) % 150  # the restatement: two notes changed
+    piece = np.concatenate([a, rng.choice(tokens, 40), again])
+    index = sim.LineIndex()
+    index.add("tune", piece)
+    for i in range(30):
+        index.add(f"other {i}", rng.choice(tokens, 120).astype(np.uint8))
+    best = index.query([again.copy()])[0]
+    assert best.piece == "tune" and best.share > 0.999 and (best.first, best.last) == (0, again.size - 1)
