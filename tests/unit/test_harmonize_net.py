@@ -23,10 +23,14 @@ def fixture_songs():
 
 
 def test_the_shipped_weights_load_small_with_their_lineage():
-    assert HN.WEIGHTS_PATH.stat().st_size <= 2_000_000
+    assert HN.WEIGHTS_PATH.stat().st_size <= 5_000_000
     loaded = HN.load_net()
     assert loaded is not None
     meta = loaded.meta
+    # an ensemble: every network's own lineage beside the shared one, the bar network among them
+    assert len(meta["members"]) == 1 + len(loaded.members) >= 2
+    assert all(m["command"].startswith("nice -n 10 python -m training.harmonize_train") for m in meta["members"])
+    assert {x.net.config.get("kind", "gru") for x in (loaded, *loaded.members)} == {"gru", "bars"}
     assert "MIT" in meta["licence"] and "POP909" in meta["data"]
     assert meta["train_songs"] and meta["validation_songs"]
     assert not set(meta["train_songs"]) & set(meta["validation_songs"])
