@@ -149,19 +149,21 @@ def test_generator_switch_selects_the_path_and_both_write_the_same_piece(tmp_pat
     assert base.generate(req, use_cache=False).midi == a.midi
 
 
-def test_a_warmer_model_draws_other_pitches_and_both_paths_agree(tmp_path):
+@pytest.mark.parametrize("warmth, column", [("pitch_warmth", 2), ("onset_warmth", 1)])
+def test_a_warmer_model_moves_its_melody_and_both_paths_agree(tmp_path, warmth, column):
+    """Warmer pitches draw other pitches (note column 2), warmer onsets other onsets (column 1); the fast path
+    and the baseline warm the same draws, and the warmth is saved with the model."""
     plan = PieceRequest(style="pop", bpm=100, key="C major", bars=4, seed=2,
                         instruments=["flute", "piano", "acoustic bass"]).resolve()
-    cool, warm = _model(3), _model(3, pitch_warmth=3.0)
+    cool, warm = _model(3), _model(3, **{warmth: 3.0})
     with torch.inference_mode():
         a = sample(cool, plan, 2, fast=True).notes
         b, b_base = sample(warm, plan, 2, fast=True).notes, sample(warm, plan, 2, fast=False).notes
-    assert b == b_base  # the fast path and the baseline warm the same draws
-    assert [n[2] for n in a["melody"]] != [n[2] for n in b["melody"]]
-    # the warmth is saved with the model: a checkpoint brings it back
+    assert b == b_base
+    assert [n[column] for n in a["melody"]] != [n[column] for n in b["melody"]]
     path = str(tmp_path / "warm.pt")
     save_checkpoint(path, warm, step=1)
-    assert Generator.from_checkpoint(path).model.cfg.pitch_warmth == 3.0
+    assert getattr(Generator.from_checkpoint(path).model.cfg, warmth) == 3.0
 
 
 def test_the_pop909_preset_samples_its_melody_onsets_warmer_and_tiny_does_not():
@@ -171,17 +173,3 @@ def test_the_pop909_preset_samples_its_melody_onsets_warmer_and_tiny_does_not():
     assert TrainConfig(preset="pop909", onset_warmth=1.0).onset_warmth == 1.0  # an explicit value wins
     # the fresh bias spreads the POP909 model's pitches now (pitch warmth 1.4 with it: stepwise 0.55, classifier 0.84)
     assert TrainConfig(preset="pop909").pitch_warmth == 1.0
-
-
-def test_a_model_with_warmer_onsets_moves_its_melody_and_both_paths_agree(tmp_path):
-    plan = PieceRequest(style="pop", bpm=100, key="C major", bars=4, seed=2,
-                        instruments=["flute", "piano", "acoustic bass"]).resolve()
-    cool, warm = _model(3), _model(3, onset_warmth=3.0)
-    with torch.inference_mode():
-        a = sample(cool, plan, 2, fast=True).notes
-        b, b_base = sample(warm, plan, 2, fast=True).notes, sample(warm, plan, 2, fast=False).notes
-    assert b == b_base  # the fast path and the baseline warm the same draws
-    assert [n[1] for n in a["melody"]] != [n[1] for n in b["melody"]]  # other onsets
-    path = str(tmp_path / "warm.pt")
-    save_checkpoint(path, warm, step=1)
-    assert Generator.from_checkpoint(path).model.cfg.onset_warmth == 3.0
