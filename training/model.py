@@ -15,6 +15,8 @@ note steps only; padding counts nowhere.
 from __future__ import annotations
 
 import math
+import threading
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -206,18 +208,38 @@ class NoteTransformer(nn.Module):
 
 _SQRT1_2 = 0.7071067811865476
 _BLAS = None
+_ONE = threading.Lock()
+_ONE_DEPTH = 0  # contexts open in this process (see one_blas_thread)
+_TORCH_THREADS = 0  # torch's intra-op threads before the first of them opened
 
 
+@contextmanager
 def one_blas_thread():
-    """A context in which numpy's BLAS runs on one thread: at the step's sizes a second thread waits on the
-    first more than it helps (several times slower on a loaded machine), and a fixed thread count keeps a
-    product's rounding the same from call to call."""
-    global _BLAS
+    """A context in which numpy's BLAS and torch's own kernels run on one thread each: at the step's sizes a
+    second thread waits on the first more than it helps, and a fixed thread count keeps a product's rounding
+    the same from call to call. torch matters as much as BLAS: the step's ``torch.erf`` on a 4-row block takes
+    ~6 us on one thread and ~50 us on two on a quiet 2-core machine, ~900 us when the other core is busy (its
+    pool's threads wait for a core), which made it 80 % of a served piece's sampling time under load (issue 16).
+    Both limits are the process's, not the thread's: the first context to open sets them, the last to close
+    puts torch's back (a sampling thread that holds one for its life keeps its process at one thread)."""
+    global _BLAS, _ONE_DEPTH, _TORCH_THREADS
     from threadpoolctl import ThreadpoolController
 
-    if _BLAS is None:
-        _BLAS = ThreadpoolController()
-    return _BLAS.limit(limits=1, user_api="blas")
+    with _ONE:
+        if _BLAS is None:
+            _BLAS = ThreadpoolController()
+        if _ONE_DEPTH == 0:
+            _TORCH_THREADS = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _ONE_DEPTH += 1
+    try:
+        with _BLAS.limit(limits=1, user_api="blas"):
+            yield
+    finally:
+        with _ONE:
+            _ONE_DEPTH -= 1
+            if _ONE_DEPTH == 0:
+                torch.set_num_threads(_TORCH_THREADS)
 
 ROW_BLOCK = 4  # rows per block in the batched step's products (see FastNoteModel._dense)
 

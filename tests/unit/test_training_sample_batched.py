@@ -146,3 +146,20 @@ def test_the_runner_batches_concurrent_requests_and_gives_each_its_own_piece():
     assert late.midi == expected[0]
     assert 1 < runner.mean_batch <= 4  # they were stepped together, never more than max_batch at once
     assert [g.seed for g in got] == list(range(10))
+
+
+def test_one_blas_thread_holds_torch_at_one_thread_and_gives_the_pool_back():
+    """The sampler's context keeps torch's own kernels (the step's erf) on one thread, as BLAS: a second
+    thread waiting for a busy core made the served step several times slower (issue 16). The first context
+    to open sets it, the last to close (not an inner one) restores what was there."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with one_blas_thread():
+            assert torch.get_num_threads() == 1
+            with one_blas_thread():
+                assert torch.get_num_threads() == 1
+            assert torch.get_num_threads() == 1  # the inner one closing leaves the outer's limit
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
