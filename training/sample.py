@@ -310,10 +310,10 @@ def sample_many(model: NoteTransformer, jobs: list[Job], fast: "FastNoteModel | 
     """:func:`sample` for several pieces at once on the fast path, stepped together (:class:`BatchSampler`);
     each gets exactly the notes it gets alone. The first piece that fails raises its error."""
     sampler = BatchSampler(model, fast if isinstance(fast, FastNoteModel) else FastNoteModel(model))
-    for i, job in enumerate(jobs):
-        sampler.add(job, i)
     out: dict[Hashable, Sampled] = {}
-    with one_blas_thread():
+    with one_blas_thread():  # the adds too: each allocates its piece's cache (torch.zeros, one thread)
+        for i, job in enumerate(jobs):
+            sampler.add(job, i)
         while len(sampler):
             for key, result in sampler.round():
                 if isinstance(result, BaseException):
