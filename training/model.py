@@ -220,8 +220,9 @@ def one_blas_thread():
     the same from call to call. torch matters as much as BLAS: the step's ``torch.erf`` on a 4-row block takes
     ~6 us on one thread and ~50 us on two on a quiet 2-core machine, ~900 us when the other core is busy (its
     pool's threads wait for a core), which made it 80 % of a served piece's sampling time under load (issue 16).
-    Both limits are the process's, not the thread's: the first context to open sets them, the last to close
-    puts torch's back (a sampling thread that holds one for its life keeps its process at one thread)."""
+    Both limits are the process's, not the thread's: each context sets them as it opens, the last to close
+    puts torch's back as the first found it (a sampling thread that holds one for its life keeps its process
+    at one thread)."""
     global _BLAS, _ONE_DEPTH, _TORCH_THREADS
     from threadpoolctl import ThreadpoolController
 
@@ -230,7 +231,7 @@ def one_blas_thread():
             _BLAS = ThreadpoolController()
         if _ONE_DEPTH == 0:
             _TORCH_THREADS = torch.get_num_threads()
-            torch.set_num_threads(1)
+        torch.set_num_threads(1)  # on every entry: code outside may have raised it since
         _ONE_DEPTH += 1
     try:
         with _BLAS.limit(limits=1, user_api="blas"):
