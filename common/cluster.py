@@ -22,6 +22,8 @@ def init_ray(cfg, **extra):
     kwargs = dict(address=cfg.ray.address, include_dashboard=cfg.ray.include_dashboard,
                   log_to_driver=True, configure_logging=True, logging_level="warning")
     if cfg.ray.address is None:
+        # read by the raylet this starts (Ray's RAY_worker_niceness); one already set in the environment wins
+        os.environ.setdefault("RAY_worker_niceness", str(cfg.ray.worker_niceness))
         kwargs.update(num_cpus=cfg.ray.num_cpus, object_store_memory=cfg.ray.object_store_memory_mb * 1024 * 1024,
                       dashboard_host="127.0.0.1")
         # Ray's API server listens even without the dashboard: given no port, Ray takes 8265 or one of the next

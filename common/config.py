@@ -46,6 +46,10 @@ class RayConfig(_Section):
     object_store_memory_mb: int = Field(768, ge=128, description="object store size for a local Ray")
     include_dashboard: bool = True
     dashboard_port: int = Field(8265, ge=1, le=65535)
+    worker_niceness: int = Field(0, ge=0, le=19, description="nice value of a local Ray's worker processes (Ray's own "
+                                 "default is 15: every other process on the machine, a test run or a load test's "
+                                 "clients, then takes the cores from the Serve replicas, samplers and Ray Train "
+                                 "workers); a cluster's nodes set it when they start")
     auth_mode: Literal["disabled", "token"] | None = Field(
         None, description="a cluster's Ray auth mode (RAY_AUTH_MODE); None leaves it to the environment")
     auth_token_file: str | None = Field(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import ray
 
 from common.cluster import _caused_by
@@ -101,3 +103,28 @@ def test_without_the_dashboard_ray_picks_its_api_port_itself(monkeypatch):
                               f"ray.dashboard_port={taken.getsockname()[1]}")
     # given no port, Ray takes 8265 or one of the next free ones; given one, it fails when that one is taken
     assert kwargs["include_dashboard"] is False and "dashboard_port" not in kwargs
+
+
+def test_a_local_rays_workers_run_at_the_configured_niceness(monkeypatch):
+    """Ray's own default puts its workers at nice 15, below every other process on the machine (a load test's
+    clients took the cores from the Serve samplers); init_ray hands the configured value to the raylet it
+    starts, and a value already in the environment wins."""
+    monkeypatch.delenv("RAY_worker_niceness", raising=False)
+    _init_kwargs(monkeypatch)
+    assert os.environ["RAY_worker_niceness"] == "0"
+    monkeypatch.delenv("RAY_worker_niceness")
+    _init_kwargs(monkeypatch, "ray.worker_niceness=7")
+    assert os.environ["RAY_worker_niceness"] == "7"
+    monkeypatch.setenv("RAY_worker_niceness", "3")
+    _init_kwargs(monkeypatch, "ray.worker_niceness=7")
+    assert os.environ["RAY_worker_niceness"] == "3"
+
+
+def test_the_test_sessions_ray_workers_are_not_deprioritized(ray_session):
+    """The real thing: a task of the session's local Ray runs at the configured niceness (0), not Ray's 15."""
+
+    @ray.remote
+    def niceness() -> int:
+        return os.nice(0)
+
+    assert ray.get(niceness.remote()) == 0
