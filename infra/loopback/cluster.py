@@ -235,7 +235,8 @@ def ray_env() -> dict[str, str]:
 def ray_node_env(p: dict[str, int]) -> dict[str, str]:
     # The nodes hold the object store's credentials, as cluster nodes would: Ray tasks that log MLflow artifacts
     # straight to s3:// find MLFLOW_S3_ENDPOINT_URL + AWS_*; a short drain keeps `down` quick (no Serve upgrades here).
-    return {**ray_env(), **s3_env(p), "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "3"}
+    # Ray starts its workers at nice 15 unless told: below everything else on the machine
+    return {**ray_env(), **s3_env(p), "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "3", "RAY_worker_niceness": "0"}
 
 
 def services(d: Path, p: dict[str, int], base: int) -> list[Service]:
