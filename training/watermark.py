@@ -4,11 +4,25 @@
 the sampler writes (melody, harmony, bass; a line is the role's top note per onset) has, before
 each note, a context: the two intervals between its last three notes, in semitones (each clipped
 to +-:data:`CLIP`). A keyed hash of (context, candidate interval) splits the candidate intervals
-into a green share :data:`GAMMA` and the rest; :func:`green_bias` adds :data:`DELTA` (per role) to the logits
-of the green candidates (a preference, not a rule: the masks still decide what may be played, and
-where the model is sure it still gets its way). Intervals make the mark blind to transposition,
-and onsets play no part in it, so tempo changes, quantization, velocities, cuts and re-saving leave
-it where it is.
+into a green share :data:`GAMMA` and the rest, and the sampler leans to the green ones (a preference,
+not a rule: the masks still decide what may be played, and where the model is sure it still gets its
+way). Two ways of leaning, per role:
+
+* additive (every role by default): :func:`green_bias`, a bias of :mod:`training.masks`, adds :data:`DELTA`
+  to the green candidates' logits before the temperature; the accompaniment's choices (which chord tone,
+  which octave) carry most of the mark. Additive, the lean also moves probability between interval sizes
+  (a likely step with a green leap beside it gives the leap mass), which a classifier of the melody's
+  statistics reads (docs/copyright.md);
+* within interval sizes (the roles of :data:`KEEP_SIZES`, none by default; measured for the melody):
+  :func:`green_lean`, applied by the sampler's draw through :func:`within_sizes`, groups the candidates by
+  the size of their interval (:data:`SIZE_CLASSES`: 0-2 semitones, 3-7, 8 or more, the realism
+  statistics' own bounds); each group keeps the probability the model (its tempered logits, the masks and
+  the other biases) gave it, and only within a group the green candidates gain, by the odds
+  ``e ** within``: the mark decides which step or which leap (up or down, which of one size), never how
+  often the tune steps or leaps. An additive part may come on top (:data:`ACROSS`).
+
+Intervals make the mark blind to transposition, and onsets play no part in it, so tempo changes,
+quantization, velocities, cuts and re-saving leave it where it is.
 
 **Detection** (:func:`detect`): every non-drum track of a MIDI file, its top note per onset in onset
 order (the line), gives a triple of successive intervals per note from its fourth; the triples are counted
@@ -50,16 +64,38 @@ from statistics import NormalDist
 import numpy as np
 
 GAMMA = 0.5  # share of candidate intervals that are green in each context (one of each mirrored pair)
-# logit added to a green candidate's pitch (before the temperature), per role: the accompaniment's
-# choices (which chord tone, which octave) carry most of the mark; the melody, whose steps and leaps a
-# listener hears, leans less (with v1's neighbouring pairs 3.0 took POP909-trained melodies from 0.72 to 0.58
-# steps; with mirrored pairs 2.5 keeps 0.61, the realism classifier at 0.72, issue 16; 1.5 left 8-bar cuts
-# of some pieces unread)
+# the additive lean per role: a logit added to a green candidate's pitch before the temperature (green_bias).
+# The accompaniment's choices (which chord tone, which octave) carry most of the mark; the melody, whose steps
+# and leaps a listener hears, leans less (with v1's neighbouring pairs 3.0 took POP909-trained melodies from
+# 0.72 to 0.58 steps; with mirrored pairs 2.5 keeps 0.61, the realism classifier at 0.72, issue 16; 1.5 left
+# 8-bar cuts of some pieces unread). Additive, the lean moves probability between interval sizes (a likely
+# step with a green leap beside it gives the leap mass): over 300 pieces of the demo model stepwise 0.620
+# marked against 0.646 unmarked, leaps 0.036 against 0.029 (docs/copyright.md)
 DELTA = {"melody": 2.5, "harmony": 5.0, "bass": 5.0}
 # the melody's lean in a piece of at most two pitched parts (a tune and its accompaniment): a user who
 # drops the accompaniment leaves the tune to carry the mark alone (with 2.5, 14 of 19 such tunes were
 # read, 16 bars; with 4.0 the realism classifier against held-out songs stays at 0.72, issue 16)
 DELTA_ALONE = 4.0
+# the roles whose lean keeps the sizes of their intervals (green_lean, within_sizes): none by default. The
+# melody's, measured on the demo model (docs/copyright.md, 2026-12-07): alone (WITHIN 6, ACROSS 0, the
+# accompaniment at 8) the sizes' shares are kept but only 80 % of the melody's triples are green (86 %
+# additive), and 8-bar cuts of re-timed pieces and of pieces without a track fall under the issue's 95 %
+# (92.7 %, 88.7 %), with the classifier no nearer 0.5 (0.553: the lean still moves the tune's direction, and
+# its range grows); with an additive part as well (ACROSS 1.5 / 5) the cuts come back (but one edit, 94.3 %)
+# and so do the sizes' shifts. Turn on with ``KEEP_SIZES = frozenset({"melody"})`` (the bench's --keep-sizes).
+KEEP_SIZES: frozenset = frozenset()
+# the interval sizes the lean keeps apart, as the largest size (semitones) of each group but the last:
+# 0-2 (realism's "stepwise"), 3-7, 8 and more (realism's "leaps"). Within 0-2 the lean picks among the
+# repeated note and the steps up and down; a group of its own for the repeated note left too little choice
+# (the melody's triples 73 % green, against 80 %)
+SIZE_CLASSES = (2, 7)
+# a role of KEEP_SIZES: the log-odds a green candidate gains over the others of its interval size (after the
+# temperature), per role and for a tune with at most one partner part; and the additive part on top
+# (green_bias, before the temperature, across the sizes; 0: none)
+WITHIN = {"melody": 6.0}
+WITHIN_ALONE = 8.0
+ACROSS = {"melody": 0.0}
+ACROSS_ALONE = 0.0
 _PARTS = ("melody", "harmony", "bass")
 CLIP = 12  # context intervals are clipped to +-CLIP semitones
 # the p-value (over both readings, see read) from which a file is ours: the rate at which a file not ours is
@@ -203,22 +239,26 @@ def extend_line(s, pitch: int) -> tuple:
 
 
 def lean(s) -> float:
-    """The logit a green pitch gets in ``s``'s role: :data:`DELTA`, or :data:`DELTA_ALONE` for the melody
-    of a piece with at most two pitched parts of its own (doublings aside)."""
-    plan = getattr(s, "plan", None)
-    if s.role == "melody" and plan is not None:
-        if sum(1 for t in plan.tracks if t.role in _PARTS and t.doubles is None) <= 2:
-            return DELTA_ALONE
+    """The logit a green pitch gets in ``s``'s role before the temperature (:func:`green_bias`):
+    :data:`DELTA`, or :data:`DELTA_ALONE` for the melody of a piece with at most two pitched parts of its
+    own (doublings aside); for a role of :data:`KEEP_SIZES` the additive part :data:`ACROSS` /
+    :data:`ACROSS_ALONE`."""
+    if s.role in KEEP_SIZES:
+        return ACROSS_ALONE if _alone(s) else ACROSS.get(s.role, 0.0)
+    if _alone(s):
+        return DELTA_ALONE
     return DELTA.get(s.role, 0.0)
 
 
-def green_bias(s, size: int) -> np.ndarray | None:
-    """The mark, as a bias of the sampler (:mod:`training.masks`): :func:`lean` on the pitches (shifted
-    values, raw + 1) whose interval from the line's last note is green after its last two intervals.
-    None when marking is off, the line is shorter than three onsets, or the note is struck with others
-    at one onset: a stacked note could only lean by rising over the onset's top (the note the detector
-    reads), and that pushed the harmony's chords up over the tune (melody on top 0.87 -> 0.81, a
-    classifier told marked from unmarked pieces at 0.62; without it 0.49). A slice of a table made once per key."""
+def within(s) -> float:
+    """The log-odds a green pitch gains within its interval size in a role of :data:`KEEP_SIZES`
+    (:func:`green_lean`): :data:`WITHIN`, or :data:`WITHIN_ALONE` for a tune with at most one partner part."""
+    return WITHIN_ALONE if _alone(s) else WITHIN.get(s.role, 0.0)
+
+
+def _green_row(s, size: int, delta: float) -> np.ndarray | None:
+    """``delta`` on the pitches (shifted values, raw + 1) whose interval from the line's last note is green
+    after its last two intervals, 0 elsewhere; None where nothing leans (see :func:`green_bias`)."""
     line = s.line
     if s.count and s.pos == s.last_pos:
         return None
@@ -228,11 +268,87 @@ def green_bias(s, size: int) -> np.ndarray | None:
     if key is None:
         return None
     p0, p1, p2 = line[-3], line[-2], line[-1]
-    row = _bias_rows(key, lean(s))[_clip(p1 - p0), _clip(p2 - p1)]
-    start = SPAN - 1 - p2  # index i is pitch i - 1: interval i - 1 - p2, at column i - 1 - p2 + SPAN
+    row = _bias_rows(key, delta)[_clip(p1 - p0), _clip(p2 - p1)]
+    start = _start(p2)
     if start < 0 or start + size > row.shape[0]:
         return None
     return row[start:start + size]
+
+
+def _start(last: int) -> int:
+    """The table column of shifted value 0 after the line's note ``last``: index i is pitch i - 1, the
+    interval i - 1 - last, at column i - 1 - last + SPAN."""
+    return SPAN - 1 - last
+
+
+def _alone(s) -> bool:
+    """Whether ``s`` is the melody of a piece with at most two pitched parts of its own (doublings aside)."""
+    plan = getattr(s, "plan", None)
+    return s.role == "melody" and plan is not None and \
+        sum(1 for t in plan.tracks if t.role in _PARTS and t.doubles is None) <= 2
+
+
+def green_bias(s, size: int) -> np.ndarray | None:
+    """The additive part of the mark, as a bias of the sampler (:mod:`training.masks`): :func:`lean` (for a
+    role of :data:`KEEP_SIZES`, whose lean is :func:`green_lean`, its additive part) on the pitches (shifted
+    values, raw + 1) whose interval from the line's last note is green after its last two intervals.
+    None where that is 0, when marking is off, the line is shorter than three onsets, or the note is struck with others
+    at one onset: a stacked note could only lean by rising over the onset's top (the note the detector
+    reads), and that pushed the harmony's chords up over the tune (melody on top 0.87 -> 0.81, a
+    classifier told marked from unmarked pieces at 0.62; without it 0.49). A slice of a table made once per key."""
+    delta = lean(s)
+    return _green_row(s, size, delta) if delta > 0 else None
+
+
+@dataclass(frozen=True, eq=False)
+class Lean:
+    """The mark of one draw that keeps its interval sizes: per shifted value (raw + 1), whether its interval
+    is green (1.0) or not (0.0) and its interval's size group (:data:`SIZE_CLASSES`), and the lean (log-odds)."""
+
+    green: np.ndarray
+    group: np.ndarray
+    delta: float
+
+
+@lru_cache(maxsize=1)
+def _size_groups() -> np.ndarray:
+    """int (2 * SPAN,): the size group of the interval at each table column."""
+    g = np.searchsorted(np.asarray(SIZE_CLASSES), np.abs(np.arange(2 * SPAN) - SPAN), side="left").astype(np.intp)
+    g.flags.writeable = False
+    return g
+
+
+def green_lean(s, size: int) -> Lean | None:
+    """The melody's mark (a role of :data:`KEEP_SIZES`), for the sampler's draw (:func:`within_sizes`): the
+    green pitches after the line's last two intervals and each pitch's interval size from its last note.
+    None for the other roles (their mark is :func:`green_bias`) and where nothing leans (as there)."""
+    if s.role not in KEEP_SIZES:
+        return None
+    green = _green_row(s, size, 1.0)
+    if green is None:
+        return None
+    start = _start(s.line[-1])
+    return Lean(green, _size_groups()[start:start + size], within(s))
+
+
+def within_sizes(z: np.ndarray, mark: Lean) -> np.ndarray:
+    """``z`` (a draw's tempered logits, -inf where the masks forbid a value) leaned to the green values
+    within each interval size group: a value of group ``c`` gets ``delta * green - log(1 + G_c / S_c *
+    (e ** delta - 1))``, with ``S_c`` the probability ``softmax(z)`` gives the group and ``G_c`` its green
+    values'. So each group keeps ``S_c`` exactly and within it a green value's odds against a red one grow
+    by ``e ** delta``; a group with no green value, or no red one, is drawn as the model would. Returns a
+    new array of ``z``'s dtype."""
+    finite = np.isfinite(z)
+    if not finite.any():
+        return z
+    zf = z.astype(np.float64)
+    p = np.exp(np.where(finite, zf - zf[finite].max(), -np.inf))
+    groups = int(mark.group.max()) + 1
+    total = np.bincount(mark.group, weights=p, minlength=groups)
+    green = np.bincount(mark.group, weights=p * mark.green, minlength=groups)
+    share = np.divide(green, total, out=np.zeros(groups), where=total > 0)
+    shift = mark.delta * mark.green - np.log1p(share[mark.group] * math.expm1(mark.delta))
+    return (zf + shift).astype(z.dtype)
 
 
 # -- detection --------------------------------------------------------------------------------------------
@@ -432,4 +548,4 @@ def detect(midi, key: bytes | str | None = None) -> Verdict:
 
 
 __all__ = ["DELTA", "DELTA_ALONE", "GAMMA", "P_OURS", "Verdict", "WEIGHTS", "Z_OURS", "active_key", "detect", "green_bias",
-           "green_table", "lean", "lines", "load_key", "read", "scored_lines", "triples", "use_key", "weighted_triples"]
+           "green_lean", "green_table", "lean", "Lean", "lines", "load_key", "read", "scored_lines", "triples", "use_key", "weighted_triples", "within_sizes"]

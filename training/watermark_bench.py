@@ -307,6 +307,14 @@ def music(marked: list[bytes], unmarked: list[bytes], reqs) -> list[tuple[str, f
     mm, mu = medians(sm), medians(su)
     for k in STATS:
         rows.append((f"realism {k} (median)", mm.get(k, float("nan")), mu.get(k, float("nan"))))
+    for k in STATS:  # means, and the difference in pooled standard deviations (what a classifier can use)
+        a = np.array([s.get(k, np.nan) for s in sm], dtype=float)
+        b = np.array([s.get(k, np.nan) for s in su], dtype=float)
+        a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+        if a.size > 1 and b.size > 1:
+            sd = float(np.sqrt((a.var(ddof=1) + b.var(ddof=1)) / 2))
+            d = (a.mean() - b.mean()) / sd if sd > 0 else 0.0
+            rows.append((f"realism {k} (mean; marked - unmarked: {d:+.2f} sd)", float(a.mean()), float(b.mean())))
     for label, pieces in (("marked", marked), ("unmarked", unmarked)):
         ms = [measure(m, r) for m, r in zip(pieces, reqs)]
         key = 100 * float(np.mean([x.key_exact for x in ms]))
@@ -317,6 +325,7 @@ def music(marked: list[bytes], unmarked: list[bytes], reqs) -> list[tuple[str, f
             rows += [("key exact %", k_m, key), ("chord accuracy %", c_m, chord)]
     clf = classifier_test(sm, su)
     rows.append(("classifier marked vs unmarked (balanced acc.)", clf.balanced_accuracy, 0.5))
+    rows.append(("the same, other folds (seed 1)", classifier_test(sm, su, seed=1).balanced_accuracy, 0.5))
     return rows
 
 
@@ -330,6 +339,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--slow", type=int, default=100, help="pieces re-saved through music21 (slow)")
     ap.add_argument("--negatives", type=int, default=10000)
     ap.add_argument("--pop909", default=None, help="POP909 folder (default: $POP909_DIR or ../shared/data/pop909)")
+    ap.add_argument("--keep-sizes", action="store_true", help="the melody's lean within its interval sizes "
+                                                               "(training.watermark.KEEP_SIZES) instead of additive")
+    ap.add_argument("--within", type=float, nargs=2, default=None, metavar=("MELODY", "ALONE"),
+                    help="with --keep-sizes: the lean within sizes, and for a tune with one partner part")
+    ap.add_argument("--across", type=float, nargs=2, default=None, metavar=("MELODY", "ALONE"),
+                    help="with --keep-sizes: the additive part on top (0 0: none)")
+    ap.add_argument("--accompaniment", type=float, default=None, help="the harmony's and the bass's additive lean")
     ap.add_argument("--misses", action="store_true", help="list every missed file: the edit, the piece, the cut, "
                                                           "the tracks it kept, the triples read, green, z")
     args = ap.parse_args(argv)
@@ -340,11 +356,21 @@ def main(argv: list[str] | None = None) -> int:
     from training.realism import pop909_dir
 
     cfg = load_config(path=args.config, overrides=args.overrides)
+    if args.keep_sizes:
+        wm.KEEP_SIZES = frozenset({"melody"})
+    if args.within:
+        wm.WITHIN, wm.WITHIN_ALONE = {"melody": args.within[0]}, args.within[1]
+    if args.across:
+        wm.ACROSS, wm.ACROSS_ALONE = {"melody": args.across[0]}, args.across[1]
+    if args.accompaniment is not None:
+        wm.DELTA = dict(wm.DELTA, harmony=args.accompaniment, bass=args.accompaniment)
     t0 = time.perf_counter()
     gen, ref = registry.load_generator(cfg, args.model)
     print(f"model: {ref.name} v{ref.version}; gamma {wm.GAMMA}, delta {wm.DELTA} (a tune with one partner part "
-          f"{wm.DELTA_ALONE}); weights {wm.WEIGHTS} (stacked top, downbeat, other); ours from p <= {wm.P_OURS:.3g} "
-          f"(z >= {wm.Z_OURS:.2f})", flush=True)
+          f"{wm.DELTA_ALONE}); " + (f"the lean of {sorted(wm.KEEP_SIZES)} within interval sizes <= {wm.SIZE_CLASSES} / "
+          f"more {wm.WITHIN} ({wm.WITHIN_ALONE}), across them {wm.ACROSS} ({wm.ACROSS_ALONE}); " if wm.KEEP_SIZES else "")
+          + f"weights {wm.WEIGHTS} (stacked top, downbeat, other); ours from p <= {wm.P_OURS:.3g} (z >= {wm.Z_OURS:.2f})",
+          flush=True)
     reqs = [gen._plan(r)[0] for r in requests(args.pieces, args.bars)]
     pieces: dict[str, list[bytes]] = {}
     times: dict[str, float] = {}

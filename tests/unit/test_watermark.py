@@ -179,7 +179,7 @@ def test_a_stacked_note_does_not_lean_and_the_line_keeps_the_onsets_top():
         wm.use_key(wm.load_key())
 
 
-def test_a_tune_with_one_partner_part_leans_more():
+def test_a_tune_with_one_partner_part_leans_more(monkeypatch):
     def slot(*roles, doubles=()):
         tracks = [SimpleNamespace(role=r, doubles=None) for r in roles] + [SimpleNamespace(role=r, doubles=r) for r in doubles]
         return SimpleNamespace(role="melody", plan=SimpleNamespace(tracks=tracks), line=(60, 62, 64), count=0, pos=4,
@@ -190,8 +190,113 @@ def test_a_tune_with_one_partner_part_leans_more():
     wm.use_key(KEY)
     try:
         assert wm.green_bias(slot("melody", "harmony"), 129).max() == wm.DELTA_ALONE
+        assert wm.green_lean(slot("melody", "harmony"), 129) is None  # by default the melody's lean is additive
+        monkeypatch.setattr(wm, "KEEP_SIZES", frozenset({"melody"}))
+        assert wm.green_lean(slot("melody", "harmony"), 129).delta == wm.WITHIN_ALONE > wm.WITHIN["melody"]
+        assert wm.green_lean(slot("melody", "harmony", "bass"), 129).delta == wm.WITHIN["melody"]
+        assert wm.green_bias(slot("melody", "harmony"), 129) is None  # no additive part: the lean keeps the sizes
+        monkeypatch.setattr(wm, "ACROSS", {"melody": 1.5})
+        monkeypatch.setattr(wm, "ACROSS_ALONE", 4.0)
+        across = wm.green_bias(slot("melody", "harmony"), 129)  # an additive part, on the same green pitches
+        assert across.max() == 4.0 and wm.green_bias(slot("melody", "harmony", "bass"), 129).max() == 1.5
+        assert np.array_equal(across > 0, wm.green_lean(slot("melody", "harmony"), 129).green > 0)
     finally:
         wm.use_key(wm.load_key())
+
+
+def _melody_slot(line=(60, 62, 64), parts=("melody", "harmony", "bass")):
+    tracks = [SimpleNamespace(role=r, doubles=None) for r in parts]
+    return SimpleNamespace(role="melody", plan=SimpleNamespace(tracks=tracks), line=line, count=1, pos=4, last_pos=0)
+
+
+def _draw_setup(seed: int = 0):
+    """A melody draw: random logits over the 129 shifted pitches, the C major scale in 55..81 allowed, tempered."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0.0, 2.0, 129).astype(np.float32)
+    allowed = np.full(129, -np.inf, dtype=np.float32)
+    for p in range(55, 82):
+        if p % 12 in (0, 2, 4, 5, 7, 9, 11):
+            allowed[p + 1] = 0.0
+    return logits / 0.9 + allowed
+
+
+def _softmax(z):
+    e = np.exp(z.astype(np.float64) - z[np.isfinite(z)].max())
+    return e / e.sum()
+
+
+def test_the_melodys_lean_keeps_each_interval_size_share_and_favours_green_within_it(monkeypatch):
+    monkeypatch.setattr(wm, "KEEP_SIZES", frozenset({"melody"}))
+    wm.use_key(KEY)
+    try:
+        mark = wm.green_lean(_melody_slot(), 129)
+        assert wm.green_bias(SimpleNamespace(role="harmony", line=(60, 62, 64), count=0, pos=4, last_pos=0), 129) is not None
+        assert wm.green_lean(SimpleNamespace(role="harmony", line=(60, 62, 64), count=0, pos=4, last_pos=0), 129) is None
+        assert wm.green_lean(_melody_slot(line=(60, 64)), 129) is None  # too short a line: nothing leans
+    finally:
+        wm.use_key(wm.load_key())
+    sizes = np.abs(np.arange(129) - 1 - 64)  # the interval from the line's last note, per shifted value
+    assert np.array_equal(mark.group, np.searchsorted(wm.SIZE_CLASSES, sizes)) and mark.delta == wm.WITHIN["melody"]
+    for seed in range(5):
+        z = _draw_setup(seed)
+        leaned = wm.within_sizes(z, mark)
+        assert np.array_equal(np.isfinite(leaned), np.isfinite(z))  # the masks hold
+        p, q = _softmax(z), _softmax(leaned)
+        groups = mark.group.max() + 1
+        np.testing.assert_allclose(np.bincount(mark.group, q, groups), np.bincount(mark.group, p, groups), atol=1e-6)
+        green = mark.green > 0
+        assert q[green].sum() > p[green].sum() + 0.1
+        for g in range(groups):  # within a size group a green value's odds against a red one grow by e ** delta
+            x = np.flatnonzero((mark.group == g) & green & np.isfinite(z))
+            y = np.flatnonzero((mark.group == g) & ~green & np.isfinite(z))
+            if x.size and y.size:
+                np.testing.assert_allclose(q[x[0]] / q[y[0]], np.exp(mark.delta) * p[x[0]] / p[y[0]], rtol=1e-6)
+
+
+def test_over_many_draws_marked_and_unmarked_steps_and_leaps_agree_while_green_rises(monkeypatch):
+    """The sampler's draw (``argmax(z - log q)``, q exponential noise) from fixed logits, 20,000 times with the
+    lean and without: the shares of repeated notes and steps (0-2 semitones), 3-7 and leaps agree, green rises."""
+    monkeypatch.setattr(wm, "KEEP_SIZES", frozenset({"melody"}))
+    wm.use_key(KEY)
+    try:
+        mark = wm.green_lean(_melody_slot(), 129)
+    finally:
+        wm.use_key(wm.load_key())
+    z = _draw_setup(3)
+    leaned = wm.within_sizes(z, mark)
+    gen = torch.Generator().manual_seed(0)
+    shares, greens = [], []
+    for row in (z, leaned):
+        noise = torch.empty(20_000, 129).exponential_(1, generator=gen).numpy()
+        picks = (row[None, :] - np.log(noise)).argmax(1)
+        shares.append(np.bincount(mark.group[picks], minlength=3) / picks.size)
+        greens.append(mark.green[picks].mean())
+    np.testing.assert_allclose(shares[1], shares[0], atol=0.015)
+    assert greens[1] > greens[0] + 0.15
+
+
+def test_the_fast_path_draws_the_baseline_notes_with_the_mark_on(monkeypatch):
+    from training import sample as sampling
+    from training.model import FastNoteModel
+
+    monkeypatch.setattr(wm, "KEEP_SIZES", frozenset({"melody"}))
+    monkeypatch.setattr(wm, "ACROSS", {"melody": 1.5})  # with an additive part too: both go through the draw
+    calls = []
+    real = sampling.within_sizes
+    monkeypatch.setattr(sampling, "within_sizes", lambda z, mark: calls.append(mark.delta) or real(z, mark))
+    torch.manual_seed(1)
+    model = NoteTransformer(NoteModelConfig(**SMALL)).eval()
+    plan = PieceRequest(seed=5, **REQUESTS[0]).resolve()
+    wm.use_key(KEY)
+    try:
+        with torch.inference_mode():
+            base = sampling.sample(model, plan, 5, 0.9)
+            n_base = len(calls)
+            fast = sampling.sample(model, plan, 5, 0.9, fast=FastNoteModel(model))
+    finally:
+        wm.use_key(wm.load_key())
+    assert n_base >= 5 and len(calls) == 2 * n_base  # the melody leaned in both paths, as often
+    assert fast.notes == base.notes
 
 
 def test_the_key_comes_from_the_environment_a_file_or_is_made(monkeypatch, tmp_path):
