@@ -443,23 +443,6 @@ def _offbeat_bias(beat: int, bar_steps: int, size: int) -> np.ndarray:
     return _frozen(b)
 
 
-ACCENT_SLOPE = 0.0  # logit per velocity bin (of 8) added on a beat, taken off between beats (half as much)
-
-
-def beat_accent(s: Slot, size: int) -> np.ndarray | None:
-    """The accompaniment plays its notes on the beats louder and those between them softer, as players
-    do: the beat stays audible under a syncopated tune when no drums mark it."""
-    if not ACCENT_SLOPE:
-        return None
-    return _accent_bias(s.pos % s.beat == 0, size, ACCENT_SLOPE)
-
-
-@lru_cache(maxsize=8)
-def _accent_bias(on_beat: bool, size: int, slope: float) -> np.ndarray:
-    centred = np.arange(size, dtype=np.float32) - (size - 1) / 2.0  # index i is bin i - 1
-    return _frozen(centred * (slope if on_beat else -slope / 2.0))
-
-
 # field -> masks, in order; field -> biases, summed
 MASKS = {
     "melody": {"pos": (one_line, breathe), "dur": (ends_in_the_bar, ends_before_the_breath),
@@ -479,13 +462,6 @@ for _role, _field, _fn in (("melody", "pos", _tension.pos_bias), ("melody", "dur
                            ("melody", "pitch", _tension.pitch_bias), ("harmony", "pitch", _tension.pitch_bias),
                            ("bass", "pitch", _tension.pitch_bias)):
     BIASES[_role][_field] = BIASES[_role].get(_field, ()) + (_fn,)
-
-
-# the beat, said by loudness: the accompaniment's notes on a beat drawn louder, between beats softer (issue 16:
-# with the POP909 model's syncopated tune over even eighths and no drums, 4 of 30 evaluation pieces were heard
-# at twice or half their tempo)
-for _role in ("harmony", "bass"):
-    BIASES[_role]["vel"] = BIASES[_role].get("vel", ()) + (beat_accent,)
 
 
 def constrain(s: Slot, name: str, values, size: int) -> tuple[list[int], np.ndarray | None]:
