@@ -124,9 +124,27 @@ def on_the_beats(s: Slot, v):
 
 
 def _harmony_grid(s: Slot) -> int:
-    """Eighths; quarters (the beat) under SLOW_BPM, where eighths would be heard as the beat itself."""
-    g = s.beat if s.plan.request.bpm < SLOW_BPM else min(HARMONY_GRID, s.beat)
+    """Eighths; quarters (the beat) under SLOW_BPM, where eighths would be heard as the beat itself, and where
+    a held instrument keeps the time alone (:func:`keeps_time_alone`)."""
+    slow = s.plan.request.bpm < SLOW_BPM or keeps_time_alone(s.plan)
+    g = s.beat if slow else min(HARMONY_GRID, s.beat)
     return _tension.harmony_grid(s, g) if s.plan.tension else g
+
+
+# GM families that hold a note rather than strike it: organ, strings and ensembles, brass, reeds, pipes, synth
+# leads and pads (program // 8)
+HELD_FAMILIES = frozenset({2, 5, 6, 7, 8, 9, 10, 11})
+
+
+def keeps_time_alone(plan: Plan) -> bool:
+    """No drums, and the harmony on a held instrument (strings, brass, pads ...): its broken chord moves on the
+    beats, as a section playing alone would. Eighths on strings or a pad under a tune that also runs in
+    eighths leave nothing on the beat to hear it by (issue 16: such pieces of the POP909 model were heard at
+    twice their tempo)."""
+    if any(t.role == "drums" for t in plan.tracks):
+        return False
+    harmony = plan.track("harmony")
+    return harmony is not None and harmony.program // 8 in HELD_FAMILIES
 
 
 def broken_chord_grid(s: Slot, v):
