@@ -379,13 +379,19 @@ def beat_grid(ts_ticks, num, den, tpq: int, end_tick: int, max_bars: int) -> tup
 
 
 # -- key ----------------------------------------------------------------------------------------
+def key_fits(hist: np.ndarray) -> np.ndarray:
+    """The correlation (-1..1) of a pitch-class histogram that is not flat with each of the 24 key profiles
+    (Krumhansl–Schmuckler): 12 major keys from C, then 12 minor."""
+    hist = np.asarray(hist, dtype=np.float64)
+    return _KEY_Z @ ((hist - hist.mean()) / hist.std()) / 12.0
+
+
 def estimate_key(hist: np.ndarray) -> tuple[str, str, float]:
     """(tonic, mode, confidence) by Krumhansl–Schmuckler; C major with confidence 0 when no pitched notes."""
     hist = np.asarray(hist, dtype=np.float64)
     if not np.any(hist > 0) or np.allclose(hist, hist[0]):
         return PITCH_CLASSES[0], "major", 0.0
-    z = (hist - hist.mean()) / hist.std()
-    r = _KEY_Z @ z / 12.0
+    r = key_fits(hist)
     best = int(np.argmax(r))
     return PITCH_CLASSES[best % 12], ("major", "minor")[best // 12], round(float(r[best]), 4)
 

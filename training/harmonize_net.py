@@ -315,13 +315,12 @@ def frame_tonic(features: np.ndarray, weights: np.ndarray | None = None) -> int:
     minor's) correlates best with the melody's sounding pitch classes."""
     if weights is not None:
         return int(np.argmax(tonic_scores(features, weights)))
-    from lake.midi_features import _KEY_Z  # the 24 profiles, z-scored: 12 major, then 12 minor
+    from lake.midi_features import key_fits
 
     hist = features[0]
     if hist.std() == 0:
         return int(np.argmax(hist)) if hist.any() else 0
-    z = (hist - hist.mean()) / hist.std()
-    r = _KEY_Z @ z
+    r = key_fits(hist)  # 12 major keys, then 12 minor
     return int(np.argmax(np.maximum(r[:12], r[12 + (np.arange(12) + 9) % 12])))
 
 

@@ -367,14 +367,7 @@ def leans_home(s: Slot, size: int) -> np.ndarray | None:
     the vi chord's tones is heard in the relative minor; the key's own 1, 3 and 5 tell the key."""
     if not s.main_note:
         return None
-    return _home_bias(s.plan.request.key, s.tonic, size)
-
-
-@lru_cache(maxsize=64)
-def _home_bias(key: str, tonic: int, size: int) -> np.ndarray:
-    b = np.zeros(size, dtype=np.float32)
-    b[np.isin((np.arange(size) - 1) % 12, list(_tonic_triad(key, tonic)))] = HOME_BIAS
-    return _frozen(b)
+    return _triad_bias(s.plan.request.key, s.tonic, size, HOME_BIAS)
 
 
 # -- a key the chords leave in doubt: the tune and the accompaniment tell it -----------------------------
@@ -396,7 +389,7 @@ def key_in_doubt(plan: Plan) -> bool:
 
 @lru_cache(maxsize=1024)
 def _key_in_doubt(chord_pcs: tuple, key: str) -> bool:
-    from lake.midi_features import _KEY_Z  # the 24 profiles, z-scored: 12 major, then 12 minor
+    from lake.midi_features import key_fits
     from lake.vocab import PITCH_CLASSES
 
     hist = np.zeros(12)
@@ -405,7 +398,7 @@ def _key_in_doubt(chord_pcs: tuple, key: str) -> bool:
             hist[(root + i) % 12] += 1.0
     if hist.std() == 0:
         return True
-    r = _KEY_Z @ ((hist - hist.mean()) / hist.std()) / 12.0
+    r = key_fits(hist)  # 12 major keys, then 12 minor
     tonic, mode = key.split()
     k = PITCH_CLASSES.index(tonic) + (12 if mode == "minor" else 0)
     return bool(r[k] - np.max(np.delete(r, k)) < KEY_MARGIN)
@@ -429,7 +422,7 @@ def accompanies_the_key(s: Slot, size: int) -> np.ndarray | None:
     return _triad_bias(s.plan.request.key, s.tonic, size, ACCOMPANY_BIAS)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)  # 24 keys x three amounts (home, tell, accompany) x the field sizes
 def _triad_bias(key: str, tonic: int, size: int, amount: float) -> np.ndarray:
     b = np.zeros(size, dtype=np.float32)
     b[np.isin((np.arange(size) - 1) % 12, list(_tonic_triad(key, tonic)))] = amount
