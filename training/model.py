@@ -18,6 +18,7 @@ import math
 import threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,6 +26,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from training.notes import F as FIELD, FIELD_NAMES, NOTE, field_sizes
+
+if TYPE_CHECKING:
+    from training.fast_attention import FastCache
 
 
 @dataclass(frozen=True)
@@ -252,12 +256,12 @@ class FastNoteModel:
     per-operation overhead of torch modules (dispatch, autograd bookkeeping, tensor allocation) and,
     for the larger presets, reading the weights once per step. This class runs the cached one-row step of
     :meth:`NoteTransformer.hidden` (embedding sum, pre-norm blocks with RoPE attention over the KV cache,
-    MLP, final norm) and the heads with numpy on the same weights, writing into the *same*
-    :class:`KVCache` buffers (a torch prefill and numpy steps can follow one another). :meth:`step_many`
-    steps several pieces at once (each with its own cache and length, one row or several each): one
-    set of products for all the rows, so the weights are read once per step of the batch and the
-    per-operation overhead is shared; a piece's numbers do not depend on the pieces beside it
-    (fixed-shape product blocks, attention row by row).
+    MLP, final norm) and the heads with numpy on the same weights, into a cache of its own
+    (:meth:`new_cache`: keys and values for the compiled attention of
+    :mod:`training.fast_attention`). :meth:`step_many` steps several pieces at once (each with its own
+    cache and length, one row or several each): one set of products for all the rows, so the weights are
+    read once per step of the batch and the per-operation overhead is shared; a piece's numbers do not
+    depend on the pieces beside it (fixed-shape product blocks, attention row by row).
 
     Folded for fewer operations, same mathematics: each LayerNorm's scale and shift into the linear
     layer after it, the attention scale into the query weights, RoPE's sign into its sine table (a
@@ -273,6 +277,10 @@ class FastNoteModel:
         cfg = model.cfg
         c, nh, hd = cfg.n_embd, cfg.n_head, cfg.n_embd // cfg.n_head
         self.n_embd, self.n_head, self.head_dim = c, nh, hd
+        self.block_size = cfg.block_size
+        from training import fast_attention  # numba: imported (and compiled, or read from its cache) on first use
+
+        self._attention = fast_attention
         f64 = dict(dtype=torch.float64)
 
         def np32(t: torch.Tensor) -> np.ndarray:
@@ -316,6 +324,10 @@ class FastNoteModel:
         self.n_kind = sizes["kind"]
         self.note_split = (sizes["pitch"], sizes["pitch"] + sizes["dur"])
 
+    def new_cache(self, capacity: int | None = None) -> FastCache:
+        """An empty cache for one piece (``capacity`` positions, default the model's block)."""
+        return self._attention.FastCache(len(self.layers), self.n_head, self.head_dim, capacity or self.block_size)
+
     @staticmethod
     def _cat(model, names):
         w = torch.cat([model.heads[n].weight for n in names], 0)
@@ -357,10 +369,9 @@ class FastNoteModel:
         return self.step_many(row[None], [(k_cache, v_cache)], [t])[0]
 
     def step_many(self, rows: np.ndarray, caches: list, ts: list[int]) -> np.ndarray:
-        """Hidden states (n, C) after n steps: ``rows`` (n, N_FIELDS), the ``(k_cache, v_cache)`` of the piece
-        each row belongs to — (n_layer, n_head, capacity, head_dim) views of that piece's KVCache buffers
-        (batch 0) — and the cache position ``ts[i]`` where the row's keys and values are written (the caller
-        keeps the lengths). Several rows of one piece, in order at consecutive positions, are a causal
+        """Hidden states (n, C) after n steps: ``rows`` (n, N_FIELDS), the ``(k, v)`` arrays of the
+        :class:`FastCache` of the piece each row belongs to (:attr:`FastCache.kv`), and the cache position
+        ``ts[i]`` where the row's keys and values are written (the caller keeps the lengths). Several rows of one piece, in order at consecutive positions, are a causal
         prefill: each row's attention sees the rows before it.
 
         The products of all n rows go together (:meth:`_dense`); attention runs row by row over exactly its
@@ -379,17 +390,13 @@ class FastNoteModel:
             z = self._dense(self._norm0(x, eps1), wq, bq)  # [q, k, v] per row
             qk = z[:, :2 * c]
             qk = qk * cos + qk.reshape(-1, c, 2)[:, :, ::-1].reshape(-1, 2 * c) * sin  # RoPE on q and k
-            q = qk[:, :c].reshape(-1, nh, hd, 1)
+            q = qk[:, :c].reshape(-1, nh, hd)  # already scaled
             k_new, v_new = qk[:, c:].reshape(-1, nh, hd), z[:, 2 * c:3 * c].reshape(-1, nh, hd)
             y_heads = y.reshape(-1, nh, hd)
-            for j in range(n):
+            attend = self._attention.attend
+            for j in range(n):  # each row over its own piece's cache (compiled: one call per row)
                 k_cache, v_cache = caches[j]
-                t = ts[j]
-                k_cache[i, :, t] = k_new[j]
-                v_cache[i, :, t] = v_new[j]
-                s = np.matmul(k_cache[i, :, :t + 1], q[j])  # (H, T, 1), already scaled
-                s = np.exp(s - np.maximum.reduce(s, axis=1, keepdims=True))
-                y_heads[j] = np.matmul(v_cache[i, :, :t + 1].transpose(0, 2, 1), s)[..., 0] / np.add.reduce(s, axis=1)
+                attend(k_cache, v_cache, i, ts[j], q[j], k_new[j], v_new[j], y_heads[j])
             x = x + self._dense(y, wp, bp)
             v = self._dense(self._norm0(x, eps2), w1, b1)  # the MLP's input / sqrt(2)
             x = x + self._dense(self._gelu(v), w2, b2)

@@ -81,11 +81,11 @@ def test_step_many_rows_do_not_depend_on_their_neighbours():
     rng = np.random.default_rng(0)
     rows = np.stack([rng.integers(0, sizes[n], size=7) for n in FIELD_NAMES], -1).astype(np.int64)
     lengths = [0, 3, 9, 1, 20, 5, 2]
-    caches = [model.new_cache() for _ in rows]
-    for c, n in zip(caches, lengths):  # each piece its own history
-        c.k.normal_(generator=torch.Generator().manual_seed(n))
-        c.v.normal_(generator=torch.Generator().manual_seed(n + 1))
-    kv = [(c.k.numpy()[:, 0].copy(), c.v.numpy()[:, 0].copy()) for c in caches]
+    kv = []
+    for n in lengths:  # each piece its own history
+        c = fast.new_cache()
+        k_rng, v_rng = np.random.default_rng(n), np.random.default_rng(n + 1)
+        kv.append((k_rng.standard_normal(c.k.shape, dtype=np.float32), v_rng.standard_normal(c.v.shape, dtype=np.float32)))
     together = fast.step_many(rows, [(k.copy(), v.copy()) for k, v in kv], lengths)
     for i in range(len(rows)):
         alone = fast.step_many(rows[i:i + 1], [(kv[i][0].copy(), kv[i][1].copy())], [lengths[i]])[0]

@@ -32,18 +32,18 @@ def test_numpy_step_and_heads_match_the_torch_model():
     model = _model(block_size=64)
     fast = FastNoteModel(model)
     rows = _rows(50)
-    ref, ours = model.new_cache(), model.new_cache()
+    ref, ours = model.new_cache(), fast.new_cache()
     with torch.inference_mode():
-        model.hidden(torch.from_numpy(rows[:8])[None], ref)  # a prefill, as the prelude goes
-        model.hidden(torch.from_numpy(rows[:8])[None], ours)
-        k, v = ours.k.numpy()[:, 0], ours.v.numpy()[:, 0]
-        for i in range(8, 50):
-            h_ref = model.hidden(torch.from_numpy(rows[i:i + 1])[None], ref)[0, -1]
-            h = fast.step(rows[i], k, v, ours.length)
-            ours.length += 1
+        prefill = model.hidden(torch.from_numpy(rows[:8])[None], ref)[0]  # a prefill, as the prelude goes
+        k, v = ours.kv
+        np.testing.assert_allclose(fast.step_many(rows[:8], [ours.kv] * 8, list(range(8))), prefill.numpy(),
+                                   atol=2e-5, rtol=1e-5)  # each row of a prefill sees the rows before it
+        for t in range(8, 50):
+            h_ref = model.hidden(torch.from_numpy(rows[t:t + 1])[None], ref)[0, -1]
+            h = fast.step(rows[t], k, v, t)
             np.testing.assert_allclose(h, h_ref.numpy(), atol=2e-5, rtol=1e-5)
-        np.testing.assert_allclose(ours.k.numpy()[:, :, :, :50], ref.k.numpy()[:, :, :, :50], atol=2e-5)
-        np.testing.assert_allclose(ours.v.numpy()[:, :, :, :50], ref.v.numpy()[:, :, :, :50], atol=2e-5)
+        np.testing.assert_allclose(k[:, :, :50], ref.k.numpy()[:, 0, :, :50], atol=2e-5)  # (layer, head, position, dim)
+        np.testing.assert_allclose(v[:, :, :50], ref.v.numpy()[:, 0, :, :50], atol=2e-5)
         hn = h_ref.numpy()
         kind, role = fast.more_logits(hn)
         np.testing.assert_allclose(kind, model.kind_logits(h_ref).numpy(), atol=2e-5)
