@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from lake.vocab import pitch_class, scale_pitch_classes
+from training.fast_pick import pick
 from training.masks import Slot, constrain
 from training.model import FastNoteModel, NoteTransformer, one_blas_thread
 from training.notes import NOTE, bar_step, bin_velocity, header, note_step, track_step
@@ -198,6 +199,9 @@ def _onset_warmth(cfg, ri: int) -> float:
     return cfg.onset_warmth if ri == 0 else 1.0
 
 
+_NO_BIAS = np.empty(0, dtype=np.float32)
+
+
 @lru_cache(maxsize=8192)
 def _np_mask(size: int, values: tuple | range) -> np.ndarray:
     """0 where a value (raw + 1) is allowed, -inf elsewhere: added to the logits."""
@@ -234,14 +238,16 @@ class _NumpyHeads(_TorchHeads):
         # and the mask is an additive 0 / -inf row; the watermark's lean reweighs the tempered, masked logits
         n = logits.shape[0]
         self.noise[n].exponential_(1, generator=self.rng)
-        if bias is not None:
-            logits = logits + bias
-        if lean is None:
-            z = logits / (self.temperature * warmer) + allowed - np.log(self.noise_np[n])
+        if lean is None:  # the common case in one compiled call: the same arithmetic as below
+            i = pick(logits, _NO_BIAS if bias is None else bias, self.temperature * warmer, allowed, self.noise_np[n])
         else:
+            if bias is not None:
+                logits = logits + bias
             z = within_sizes(logits / (self.temperature * warmer) + allowed, lean) - np.log(self.noise_np[n])
-        i = int(z.argmax())
-        if not np.isfinite(z[i]):  # nothing allowed (or NaN logits): fail as torch.multinomial does
+            i = int(z.argmax())
+            if not np.isfinite(z[i]):
+                i = -1
+        if i < 0:  # nothing allowed (or NaN logits): fail as torch.multinomial does
             raise RuntimeError("invalid multinomial distribution (no value allowed)")
         return i
 
