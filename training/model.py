@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from training.notes import F as FIELD, FIELD_NAMES, NOTE, field_sizes
 
 if TYPE_CHECKING:
-    from training.fast_attention import FastCache
+    from training.fast_kernels import FastCache
 
 
 @dataclass(frozen=True)
@@ -258,7 +258,7 @@ class FastNoteModel:
     :meth:`NoteTransformer.hidden` (embedding sum, pre-norm blocks with RoPE attention over the KV cache,
     MLP, final norm) and the heads with numpy on the same weights, into a cache of its own
     (:meth:`new_cache`: keys and values for the compiled attention of
-    :mod:`training.fast_attention`). :meth:`step_many` steps several pieces at once (each with its own
+    :mod:`training.fast_kernels`). :meth:`step_many` steps several pieces at once (each with its own
     cache and length, one row or several each): one set of products for all the rows, so the weights are
     read once per step of the batch and the per-operation overhead is shared; a piece's numbers do not
     depend on the pieces beside it (fixed-shape product blocks, attention row by row).
@@ -278,9 +278,9 @@ class FastNoteModel:
         c, nh, hd = cfg.n_embd, cfg.n_head, cfg.n_embd // cfg.n_head
         self.n_embd, self.n_head, self.head_dim = c, nh, hd
         self.block_size = cfg.block_size
-        from training import fast_attention  # numba: imported (and compiled, or read from its cache) on first use
+        from training import fast_kernels  # numba: imported (and compiled, or read from its cache) on first use
 
-        self._attention = fast_attention
+        self._kernels = fast_kernels
         f64 = dict(dtype=torch.float64)
 
         def np32(t: torch.Tensor) -> np.ndarray:
@@ -326,7 +326,7 @@ class FastNoteModel:
 
     def new_cache(self, capacity: int | None = None) -> FastCache:
         """An empty cache for one piece (``capacity`` positions, default the model's block)."""
-        return self._attention.FastCache(len(self.layers), self.n_head, self.head_dim, capacity or self.block_size)
+        return self._kernels.FastCache(len(self.layers), self.n_head, self.head_dim, capacity or self.block_size)
 
     @staticmethod
     def _cat(model, names):
@@ -335,10 +335,9 @@ class FastNoteModel:
         return np.ascontiguousarray(w.detach().t().numpy()), b.detach().numpy().copy()
 
     def _norm0(self, x: np.ndarray, eps: float) -> np.ndarray:
-        """LayerNorm of each row (n, C) without its affine part (folded into the next product); row sums
-        along the contiguous axis, so a row's result never depends on the rows beside it."""
-        d = x - x.sum(axis=1, keepdims=True) / np.float32(self.n_embd)
-        return d / np.sqrt((d * d).sum(axis=1, keepdims=True) / np.float32(self.n_embd) + np.float32(eps))
+        """LayerNorm of each row (n, C) without its affine part (folded into the next product), row by row
+        (compiled: :func:`training.fast_kernels.norm0`), so a row's result never depends on the rows beside it."""
+        return self._kernels.norm0(x, eps, np.empty_like(x))
 
     @staticmethod
     def _dense(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -388,12 +387,11 @@ class FastNoteModel:
         for i, ((wq, bq), (wp, bp), (w1, b1), (w2, b2)) in enumerate(self.layers):
             eps1, eps2 = self.eps[i]
             z = self._dense(self._norm0(x, eps1), wq, bq)  # [q, k, v] per row
-            qk = z[:, :2 * c]
-            qk = qk * cos + qk.reshape(-1, c, 2)[:, :, ::-1].reshape(-1, 2 * c) * sin  # RoPE on q and k
+            qk = self._kernels.rope(z, cos, sin, 2 * c, np.empty((z.shape[0], 2 * c), dtype=np.float32))  # q and k
             q = qk[:, :c].reshape(-1, nh, hd)  # already scaled
             k_new, v_new = qk[:, c:].reshape(-1, nh, hd), z[:, 2 * c:3 * c].reshape(-1, nh, hd)
             y_heads = y.reshape(-1, nh, hd)
-            attend = self._attention.attend
+            attend = self._kernels.attend
             for j in range(n):  # each row over its own piece's cache (compiled: one call per row)
                 k_cache, v_cache = caches[j]
                 attend(k_cache, v_cache, i, ts[j], q[j], k_new[j], v_new[j], y_heads[j])

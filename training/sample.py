@@ -47,7 +47,7 @@ import numpy as np
 import torch
 
 from lake.vocab import pitch_class, scale_pitch_classes
-from training.fast_pick import pick
+from training.fast_kernels import pick
 from training.masks import Slot, constrain
 from training.model import FastNoteModel, NoteTransformer, one_blas_thread
 from training.notes import NOTE, bar_step, bin_velocity, header, note_step, track_step
@@ -102,7 +102,7 @@ class _Context:
 
 class _FastContext(_Context):
     """The cached context of the fast path, all in numpy (:class:`FastNoteModel`), into its
-    :class:`~training.fast_attention.FastCache`: a feed of any number of rows (one sampled note, the prelude, given notes, a restated bar,
+    :class:`~training.fast_kernels.FastCache`: a feed of any number of rows (one sampled note, the prelude, given notes, a restated bar,
     the rebuild after a slide) is one :meth:`FastNoteModel.step_many` call with the piece's rows in
     order, each at its own position (its attention sees the rows before it: a causal prefill). Hidden
     states come back as numpy arrays. A batch driver takes :meth:`to_step` of several pieces, steps all

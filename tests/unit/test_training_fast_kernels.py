@@ -1,10 +1,10 @@
-"""The sampler's compiled kernels against plain numpy: the cached attention of one row
-(training.fast_attention) and one field's draw (training.fast_pick)."""
+"""The sampler's compiled kernels against plain numpy: the cached attention of one row, the norm and rotary
+(training.fast_kernels: attend, norm0, rope) and one field's draw (pick)."""
 import numpy as np
 import pytest
 
-from training.fast_attention import FastCache, attend
-from training.fast_pick import pick
+from training.fast_kernels import FastCache, attend, norm0, rope
+from training.fast_kernels import pick
 
 
 def _reference(keys, values, q):
@@ -66,3 +66,22 @@ def test_pick_says_when_nothing_can_be_drawn():
     assert pick(np.zeros(5, np.float32), np.empty(0, np.float32), 1.0, none, noise) == -1
     nan = np.array([0, np.nan, 0, 0, 0], dtype=np.float32)
     assert pick(nan, np.empty(0, np.float32), 1.0, np.zeros(5, np.float32), noise) == -1
+
+
+def test_norm0_is_layer_norm_without_its_affine_part_row_by_row():
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal((8, 192)) * 3 + 5).astype(np.float32)
+    got = norm0(x, 1e-5, np.empty_like(x))
+    ref = (x - x.mean(1, keepdims=True)) / np.sqrt(x.var(1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+    assert np.array_equal(norm0(x[3:4].copy(), 1e-5, np.empty((1, 192), np.float32))[0], got[3])  # alone = together
+
+
+def test_rope_turns_each_pair_by_its_row_tables():
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((4, 24), dtype=np.float32)  # q and k (16 columns) then v (8)
+    cos = rng.standard_normal((4, 16), dtype=np.float32)
+    sin = rng.standard_normal((4, 16), dtype=np.float32)
+    got = rope(z, cos, sin, 16, np.empty((4, 16), np.float32))
+    swapped = z[:, :16].reshape(4, 8, 2)[:, :, ::-1].reshape(4, 16)
+    np.testing.assert_allclose(got, z[:, :16] * cos + swapped * sin, rtol=1e-6, atol=1e-6)

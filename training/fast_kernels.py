@@ -1,11 +1,15 @@
-"""One row's cached attention, compiled (numba): the inner loop of :meth:`training.model.FastNoteModel.step_many`.
+"""The sampler's compiled kernels (numba): the parts of :meth:`training.model.FastNoteModel.step_many` and of
+a field's draw that numpy runs as many small calls, each a few microseconds of overhead at these sizes.
 
-Sampling steps one note of each piece at a time, so each row attends over its own piece's KV cache. In numpy
-that was nine small calls per row and layer (write the key and value, scores, max, exp, sum, weighted sum,
-divide, store): their overhead, not their arithmetic, was a quarter of a sampling step for the POP909
-preset. Here it is one call per row and layer.
+- :func:`attend`: one row's cached attention. Sampling steps one note of each piece at a time, so each row
+  attends over its own piece's KV cache; in numpy that was nine small calls per row and layer (write the key
+  and value, scores, max, exp, sum, weighted sum, divide, store), whose overhead, not their arithmetic, was
+  a quarter of a sampling step for the POP909 preset.
+- :func:`norm0` (a LayerNorm without its affine part) and :func:`rope` (the rotary positions of the queries
+  and keys), each one call for all the rows of a step instead of five or six.
+- :func:`pick`: one field's draw (bias, temperature, mask, the noise's log, argmax), four times a note.
 
-Each position's key and value are ``head_dim`` contiguous floats (:class:`FastCache`), so the scores are
+In :func:`attend` each position's key and value are ``head_dim`` contiguous floats (:class:`FastCache`), so the scores are
 one dot product per position and the weighted sum runs along rows of values, four positions per pass; the
 compiler turns these loops into vector instructions and the rows stream from memory in order (a transposed
 layout, positions contiguous, was slower in place: 48 short streams per head). The softmax's exponential is
@@ -13,8 +17,8 @@ written out (a degree-7 polynomial on ``[-ln2/2, ln2/2]`` times a power of two b
 bits; relative error under 1e-7 where float32 itself carries 6e-8) because a call to ``exp`` per score is
 not vectorized. The figures are in docs/models.md ("The sampler's attention, compiled").
 
-A row's numbers depend only on its own cache, query and position: the loops run over the row's own length
-in a fixed order, so a piece gets exactly the same numbers stepped alone or beside others (what
+A row's numbers depend only on its own inputs (its cache, query and position): every loop runs over one
+row in a fixed order, so a piece gets exactly the same numbers stepped alone or beside others (what
 :class:`training.sample.BatchSampler` promises). ``fastmath`` lets the compiler split the sums into vector
 lanes; the split depends on the loop's length only, so that still holds.
 """
@@ -105,3 +109,62 @@ def attend(k_cache, v_cache, layer, t, q, k_new, v_new, out):  # pragma: no cove
         inv = np.float32(1.0) / total
         for d in range(dim):
             out[h, d] = acc[d] * inv
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def norm0(x, eps, out):  # pragma: no cover - compiled
+    """``out`` = each row of ``x`` (n, C) less its mean, over its standard deviation (``eps`` inside the root)."""
+    n, c = x.shape
+    inv_c = np.float32(1.0) / np.float32(c)
+    for i in range(n):
+        row, dst = x[i], out[i]
+        s = np.float32(0.0)
+        for j in range(c):
+            s += row[j]
+        mean = s * inv_c
+        s = np.float32(0.0)
+        for j in range(c):
+            d = row[j] - mean
+            dst[j] = d
+            s += d * d
+        inv = np.float32(1.0) / np.sqrt(s * inv_c + np.float32(eps))
+        for j in range(c):
+            dst[j] *= inv
+    return out
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def rope(z, cos, sin, width, out):  # pragma: no cover - compiled
+    """``out`` (n, width) = the first ``width`` columns of ``z`` (the queries and keys), each pair (a, b)
+    turned to (a cos + b sin, b cos' + a sin') by its row's tables (n, width; the rotation's sign is in ``sin``)."""
+    n = z.shape[0]
+    for i in range(n):
+        src, dst, c, s = z[i], out[i], cos[i], sin[i]
+        for j in range(0, width, 2):
+            a, b = src[j], src[j + 1]
+            dst[j] = a * c[j] + b * s[j]
+            dst[j + 1] = b * c[j + 1] + a * s[j + 1]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def pick(logits, bias, temperature, allowed, noise):  # pragma: no cover - compiled
+    """Index of the largest ``(logits + bias) / temperature + allowed - log(noise)`` (all float32, same length;
+    ``bias`` of length 0 for none), or -1 where no value is finite (nothing allowed, or NaN logits). The same
+    float32 operations in the same order as that numpy expression, without ``fastmath``, so a draw can differ
+    from numpy's only where two values tie to the last bit of the noise's logarithm."""
+    n = logits.shape[0]
+    has_bias = bias.shape[0] == n
+    scale = np.float32(temperature)
+    best = np.float32(-np.inf)
+    at = -1
+    for j in range(n):
+        v = logits[j]
+        if has_bias:
+            v = v + bias[j]
+        z = v / scale + allowed[j] - np.log(noise[j])
+        if z != z:  # NaN: the draw is invalid, as torch.multinomial would say
+            return -1
+        if z > best:
+            best, at = z, j
+    return at
