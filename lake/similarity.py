@@ -58,6 +58,7 @@ STRIDE = 32  # ... starting every this many
 MAX_PAIRS = 40  # (query window, candidate) pairs aligned per query: those sharing most shingles
 PAD = 12  # tokens either side of a shared diagonal that an alignment may reach
 VOTE_CAP = 8  # places of one shingle in a candidate that vote for a diagonal (a repeated-note run has many)
+HASHED_CACHE = 2048  # candidates whose sorted hashes a query keeps for the next (12 bytes per token)
 GAP = 2.5
 
 
@@ -239,6 +240,9 @@ class LineIndex:
     offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
     counts: np.ndarray = field(default_factory=lambda: np.zeros(256, np.int64))
     table: np.ndarray | None = None
+    # a candidate's every K-token hash, sorted, and the places they come from (:meth:`_votes`), for the pieces
+    # queried most recently: the same few lake pieces are candidates for many queries
+    _hashed: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, piece_id: str, seq: np.ndarray, sh: np.ndarray | None = None) -> None:
         """Index a piece's token sequence (:func:`piece_tokens`; its :func:`shingles` if already made);
@@ -350,10 +354,7 @@ class LineIndex:
         lines_, pos_q, h_q = np.concatenate(ql), np.concatenate(qp), np.concatenate(qh)
         parts = []
         for rank, (row, _) in enumerate(cands):
-            h_c = position_hashes(self.piece_seq(row))
-            pos_c = np.flatnonzero(h_c != 1)
-            order = np.argsort(h_c[pos_c], kind="stable")
-            h_c, pos_c = h_c[pos_c][order], pos_c[order]
+            h_c, pos_c = self._sorted_hashes(row)
             lo = np.searchsorted(h_c, h_q, side="left")
             n = np.minimum(np.searchsorted(h_c, h_q, side="right") - lo, VOTE_CAP).astype(np.int64)
             total = int(n.sum())
@@ -365,6 +366,19 @@ class LineIndex:
             diag = pos_c[at] - pos + (1 << 20)
             parts.append(((rank * MAX_LINES + lines_[which]) * 4096 + pos // STRIDE) << 22 | diag)
         return np.concatenate(parts) if parts else None
+
+    def _sorted_hashes(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """The piece's K-token hashes (windows holding SEP left out), sorted, and each one's place; the last
+        :data:`HASHED_CACHE` pieces asked for are kept (a piece's tokens never change once indexed)."""
+        got = self._hashed.get(row)
+        if got is None:
+            h = position_hashes(self.piece_seq(row))
+            pos = np.flatnonzero(h != 1)
+            order = np.argsort(h[pos], kind="stable")
+            got = self._hashed[row] = (h[pos][order], pos[order])
+            if len(self._hashed) > HASHED_CACHE:
+                del self._hashed[next(iter(self._hashed))]  # the oldest first
+        return got
 
     def query(self, query_lines: list[np.ndarray], top: int = 3) -> list[Match]:
         """The indexed pieces best aligned with one of the query's lines (token arrays), best first.

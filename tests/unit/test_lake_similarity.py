@@ -134,3 +134,16 @@ def test_a_copy_of_a_later_restatement_aligns_with_it_not_with_the_first_stateme
         index.add(f"other {i}", rng.choice(tokens, 120).astype(np.uint8))
     best = index.query([again.copy()])[0]
     assert best.piece == "tune" and best.share > 0.999 and (best.first, best.last) == (0, again.size - 1)
+
+
+def test_a_candidate_hashed_once_gives_the_same_matches_and_the_cache_stays_bounded(monkeypatch):
+    idx = _index(12)
+    q = _query(_disguised(_song(3), seed=3))
+    first = idx.query(q)
+    assert idx._hashed  # the candidates' hashes were kept
+    assert idx.query(q) == first  # read from the cache: the same matches
+    monkeypatch.setattr(sim, "HASHED_CACHE", 2)
+    for seed in range(5):
+        idx.query(_query(_disguised(_song(seed), seed=seed)))
+        assert len(idx._hashed) <= 2
+    assert sim.verdict(idx.query(q)).piece == "song-3"
