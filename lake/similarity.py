@@ -37,6 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 from symusic import Score
 
 SCHEME = 2  # the tokens and shingles written to gold_melody_index; rows of an older scheme are re-read
@@ -195,25 +196,49 @@ def score_table(weights: np.ndarray) -> np.ndarray:
 
 def align(q: np.ndarray, w: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Local alignment of each query row with each window row (uint8 [P, Lq] and [P, W], SEP-padded):
-    (best score, query index of its end, window index of its end), one each per row pair."""
-    p, lq = q.shape
+    (best score, query index of its end, window index of its end), one each per row pair; the first best
+    cell in (query, window) order where several tie."""
+    p = q.shape[0]
+    best = np.empty(p, np.float32)
+    end_q, end_w = np.empty(p, np.int64), np.empty(p, np.int64)
+    ramp = GAP * np.arange(w.shape[1], dtype=np.float32)
+    _align_rows(np.ascontiguousarray(q), np.ascontiguousarray(w), table, np.float32(GAP), ramp, best, end_q, end_w)
+    return best, end_q, end_w
+
+
+@njit(cache=True, nogil=True)
+def _align_rows(q, w, table, gap, ramp, best, end_q, end_w):  # pragma: no cover - compiled
+    """:func:`align`'s dynamic programme, compiled, one row pair at a time over two rows of cells: a cell is
+    the best of the diagonal step (``table`` score), a gap in the window, 0 (a local alignment starts
+    anywhere), and a gap in the query (the running best of the row, less ``gap`` per cell, taken through
+    ``ramp`` = gap * column, as the numpy version did, so the float32 sums are the same)."""
+    n_pairs, lq = q.shape
     width = w.shape[1]
-    s = table[q[:, :, None], w[:, None, :]]  # [P, Lq, W]: every token pair's score
-    h = np.zeros((p, lq, width + 1), np.float32)  # column 0: the boundary
-    ramp = GAP * np.arange(width, dtype=np.float32)
-    prev = np.zeros((p, width + 1), np.float32)
-    for i in range(lq):
-        t = prev[:, :-1] + s[:, i]  # a step along the diagonal
-        np.maximum(t, prev[:, 1:] - GAP, out=t)  # a gap in the window
-        np.maximum(t, 0.0, out=t)
-        t += ramp  # a gap in the query: the running best of (t[k] - GAP * (j - k))
-        np.maximum.accumulate(t, axis=1, out=t)
-        t -= ramp
-        prev = h[:, i]
-        prev[:, 1:] = t
-    flat = h[:, :, 1:].reshape(p, -1).argmax(axis=1)
-    end_q, end_w = flat // width, flat % width
-    return h[np.arange(p), end_q, end_w + 1], end_q, end_w
+    prev = np.zeros(width + 1, np.float32)  # column 0: the boundary, always 0
+    cur = np.zeros(width + 1, np.float32)
+    zero = np.float32(0.0)
+    for r in range(n_pairs):
+        prev[:] = zero
+        top, at_q, at_w = np.float32(-np.inf), 0, 0
+        for i in range(lq):
+            a = q[r, i]
+            run = np.float32(-np.inf)
+            for j in range(width):
+                t = prev[j] + table[a, w[r, j]]
+                g = prev[j + 1] - gap
+                if g > t:
+                    t = g
+                if t < zero:
+                    t = zero
+                t = t + ramp[j]
+                if t > run:
+                    run = t
+                v = run - ramp[j]
+                cur[j + 1] = v
+                if v > top:
+                    top, at_q, at_w = v, i, j
+            prev, cur = cur, prev
+        best[r], end_q[r], end_w[r] = top, at_q, at_w
 
 
 # -- the index -----------------------------------------------------------------------------------------------

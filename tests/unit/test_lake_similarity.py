@@ -147,3 +147,30 @@ def test_a_candidate_hashed_once_gives_the_same_matches_and_the_cache_stays_boun
         idx.query(_query(_disguised(_song(seed), seed=seed)))
         assert len(idx._hashed) <= 2
     assert sim.verdict(idx.query(q)).piece == "song-3"
+
+
+def _align_by_cells(q, w, table):
+    """The alignment's recurrence cell by cell in plain Python (float32), for one row pair."""
+    f32 = np.float32
+    h = np.zeros((q.size + 1, w.size + 1), f32)
+    for i in range(1, q.size + 1):
+        for j in range(1, w.size + 1):
+            h[i, j] = max(h[i - 1, j - 1] + table[q[i - 1], w[j - 1]], h[i - 1, j] - f32(sim.GAP), f32(0),
+                          max((h[i, k] - f32(sim.GAP) * f32(j - k) for k in range(1, j)), default=f32(0)))
+    flat = int(h[1:, 1:].argmax())
+    return float(h[1:, 1:].max()), flat // w.size, flat % w.size
+
+
+def test_the_compiled_alignment_is_the_recurrence():
+    rng = np.random.default_rng(4)
+    table = sim.score_table(rng.uniform(1, 5, 256))
+    for _ in range(40):
+        lq, width = int(rng.integers(1, 14)), int(rng.integers(1, 18))
+        q = rng.integers(0, 12, lq).astype(np.uint8)
+        w = rng.integers(0, 12, width).astype(np.uint8)
+        w[: min(lq, width) // 2] = q[: min(lq, width) // 2]  # a shared start, so some alignments score
+        best, end_q, end_w = sim.align(q[None], w[None], table)
+        score, i, j = _align_by_cells(q, w, table)
+        assert abs(float(best[0]) - score) < 1e-3
+        assert float(best[0]) > 0 or score == 0
+        assert (int(end_q[0]), int(end_w[0])) == (i, j) or abs(score - 0) < 1e-9
