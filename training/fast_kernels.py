@@ -168,3 +168,21 @@ def pick(logits, bias, temperature, allowed, noise):  # pragma: no cover - compi
         if z > best:
             best, at = z, j
     return at
+
+
+def warm() -> None:
+    """Compile every kernel now (or read it from numba's cache), on tiny inputs of the types a sampling step
+    passes, so that a process's first piece does not wait for the compiler (about 2 s on a machine where
+    nothing is cached yet)."""
+    cache = FastCache(1, 1, 2, 4)
+    k, v = cache.kv
+    row = np.zeros((1, 2), dtype=np.float32)
+    attend(k, v, 0, 0, row, row, row, np.zeros((1, 2), dtype=np.float32))
+    x = np.ones((4, 2), dtype=np.float32)
+    norm0(x, 1e-5, np.empty_like(x))
+    rope(np.ones((4, 6), dtype=np.float32), x, x, 2, np.empty((4, 2), dtype=np.float32))
+    for bias_ro in (False, True):  # the masks and biases the sampler caches are read-only arrays: types of their own
+        for allowed_ro in (False, True):
+            bias, allowed = np.zeros(3, np.float32), np.zeros(3, np.float32)
+            bias.flags.writeable, allowed.flags.writeable = not bias_ro, not allowed_ro
+            pick(np.zeros(3, np.float32), bias, 1.0, allowed, np.ones(3, np.float32))

@@ -278,8 +278,9 @@ class FastNoteModel:
         c, nh, hd = cfg.n_embd, cfg.n_head, cfg.n_embd // cfg.n_head
         self.n_embd, self.n_head, self.head_dim = c, nh, hd
         self.block_size = cfg.block_size
-        from training import fast_kernels  # numba: imported (and compiled, or read from its cache) on first use
+        from training import fast_kernels  # numba: imported here, not with this module
 
+        fast_kernels.warm()  # compiled (or read from numba's cache) now, not in the first piece's first step
         self._kernels = fast_kernels
         f64 = dict(dtype=torch.float64)
 

@@ -85,3 +85,27 @@ def test_rope_turns_each_pair_by_its_row_tables():
     got = rope(z, cos, sin, 16, np.empty((4, 16), np.float32))
     swapped = z[:, :16].reshape(4, 8, 2)[:, :, ::-1].reshape(4, 16)
     np.testing.assert_allclose(got, z[:, :16] * cos + swapped * sin, rtol=1e-6, atol=1e-6)
+
+
+def test_a_fast_model_compiles_what_a_piece_needs_before_its_first_step():
+    """FastNoteModel warms the kernels on the argument types a sampling step passes (read-only cached masks
+    included), so sampling a piece compiles nothing more: the first request does not wait for the compiler."""
+    import torch
+
+    from tests.support.note_models import random_model
+    from training import fast_kernels
+    from training.model import FastNoteModel
+    from training.request import PieceRequest
+    from training.sample import sample
+
+    model = random_model(0, n_layer=2, n_head=4, n_embd=64, block_size=32)
+    fast = FastNoteModel(model)
+    kernels = (fast_kernels.attend, fast_kernels.norm0, fast_kernels.rope, fast_kernels.pick)
+    compiled = [len(k.signatures) for k in kernels]
+    assert all(compiled)
+    plan = PieceRequest(style="pop", bpm=100, key="C major", bars=4, seed=3,
+                        instruments=["flute", "piano", "acoustic bass", "drums"]).resolve()
+    with torch.inference_mode():
+        piece = sample(model, plan, 3, 0.9, fast=fast)
+    assert piece.n_steps > 20
+    assert [len(k.signatures) for k in kernels] == compiled
