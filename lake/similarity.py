@@ -210,8 +210,9 @@ def align(q: np.ndarray, w: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, 
 def _align_rows(q, w, table, gap, ramp, best, end_q, end_w):  # pragma: no cover - compiled
     """:func:`align`'s dynamic programme, compiled, one row pair at a time over two rows of cells: a cell is
     the best of the diagonal step (``table`` score), a gap in the window, 0 (a local alignment starts
-    anywhere), and a gap in the query (the running best of the row, less ``gap`` per cell, taken through
-    ``ramp`` = gap * column, as the numpy version did, so the float32 sums are the same)."""
+    anywhere), and a gap in the query (the running best of the row, less ``gap`` per cell, taken as
+    ``max(cell + ramp) - ramp`` with ``ramp`` = gap * column, in float32, the order the scores were
+    calibrated with)."""
     n_pairs, lq = q.shape
     width = w.shape[1]
     prev = np.zeros(width + 1, np.float32)  # column 0: the boundary, always 0

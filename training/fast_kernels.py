@@ -38,7 +38,6 @@ class FastCache:
         self.k = np.zeros((n_layer, n_head, capacity, head_dim), dtype=np.float32)
         self.v = np.zeros_like(self.k)
         self.length = 0
-        self.capacity = capacity
 
     @property
     def kv(self) -> tuple[np.ndarray, np.ndarray]:

@@ -371,8 +371,9 @@ class FastNoteModel:
     def step_many(self, rows: np.ndarray, caches: list, ts: list[int]) -> np.ndarray:
         """Hidden states (n, C) after n steps: ``rows`` (n, N_FIELDS), the ``(k, v)`` arrays of the
         :class:`FastCache` of the piece each row belongs to (:attr:`FastCache.kv`), and the cache position
-        ``ts[i]`` where the row's keys and values are written (the caller keeps the lengths). Several rows of one piece, in order at consecutive positions, are a causal
-        prefill: each row's attention sees the rows before it.
+        ``ts[i]`` where the row's keys and values are written (the caller keeps the lengths). Several rows of
+        one piece, in order at consecutive positions, are a causal prefill: each row's attention sees the rows
+        before it.
 
         The products of all n rows go together (:meth:`_dense`); attention runs row by row over exactly its
         piece's cache, so a piece gets the same numbers whether it is stepped alone or with others.

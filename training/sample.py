@@ -102,8 +102,8 @@ class _Context:
 
 class _FastContext(_Context):
     """The cached context of the fast path, all in numpy (:class:`FastNoteModel`), into its
-    :class:`~training.fast_kernels.FastCache`: a feed of any number of rows (one sampled note, the prelude, given notes, a restated bar,
-    the rebuild after a slide) is one :meth:`FastNoteModel.step_many` call with the piece's rows in
+    :class:`~training.fast_kernels.FastCache`: a feed of any number of rows (one sampled note, the prelude,
+    given notes, a restated bar, the rebuild after a slide) is one :meth:`FastNoteModel.step_many` call with the piece's rows in
     order, each at its own position (its attention sees the rows before it: a causal prefill). Hidden
     states come back as numpy arrays. A batch driver takes :meth:`to_step` of several pieces, steps all
     their rows in one call and hands each piece its last row's state."""
@@ -111,7 +111,7 @@ class _FastContext(_Context):
     def __init__(self, model: NoteTransformer, fast: FastNoteModel):
         super().__init__(model, use_cache=False)
         self.fast = fast
-        self.cache = fast.new_cache(model.cfg.block_size)
+        self.cache = fast.new_cache()  # the model's block, as the torch context's
         self.kv = self.cache.kv
 
     def to_step(self, rows: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
