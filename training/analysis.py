@@ -325,15 +325,19 @@ def bpm_error_pct(measured: float, requested: float) -> float:
 BIN_RESOLUTION_BPM = 0.1
 
 
-def tempo_bin_hit(measured: float, requested: float) -> bool:
-    """Both tempi in the same MidiCaps tempo bin (edges 40/60/70/90/110/140/160/210 BPM).
+def measured_tempo_bin(measured: float) -> int:
+    """The MidiCaps tempo bin (edges 40/60/70/90/110/140/160/210 BPM) of a tempo measured from notes.
 
-    The measured tempo is read at 0.1 BPM before binning: the bins' edges are whole BPM values
-    that requests use ("70 bpm"), and an estimate of 69.996 for 70 is the onset grid's rounding, not
-    another tempo. The BPM error keeps the unrounded estimate.
+    The estimate is read at 0.1 BPM before binning: the bins' edges are whole BPM values that requests
+    and captions use ("70 bpm"), and an estimate of 69.996 for notes on a 70 BPM grid is the onset
+    grid's rounding, not another tempo. The BPM error keeps the unrounded estimate.
     """
-    return measured > 0 and tempo_bin(round(float(measured) / BIN_RESOLUTION_BPM) * BIN_RESOLUTION_BPM) == \
-        tempo_bin(requested)
+    return tempo_bin(round(float(measured) / BIN_RESOLUTION_BPM) * BIN_RESOLUTION_BPM)
+
+
+def tempo_bin_hit(measured: float, requested: float) -> bool:
+    """Both tempi in the same MidiCaps tempo bin, the measured one read as :func:`measured_tempo_bin` does."""
+    return measured > 0 and measured_tempo_bin(measured) == tempo_bin(requested)
 
 
 # -- key ---------------------------------------------------------------------------------------

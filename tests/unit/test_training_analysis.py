@@ -328,3 +328,15 @@ def test_tempo_bin_reads_the_estimate_at_a_tenth_of_a_bpm():
 
     assert tempo_bin_hit(69.996, 70) and tempo_bin_hit(140.04, 140)
     assert not tempo_bin_hit(69.9, 70) and not tempo_bin_hit(139.8, 140)
+
+
+def test_measured_tempo_bin_is_the_one_reading_of_an_estimate():
+    """The end-to-end caption benchmark bins an estimate the way the evaluator does: notes on a 60 or 70
+    BPM grid read 59.94 / 69.94 by the onset grid are in the bin of 60 / 70, a tenth of a BPM off is not."""
+    from lake.vocab import tempo_bin
+    from training.analysis import measured_tempo_bin
+
+    assert measured_tempo_bin(59.97) == tempo_bin(60) != tempo_bin(59.97)
+    assert measured_tempo_bin(69.96) == tempo_bin(70) != tempo_bin(69.96)
+    assert measured_tempo_bin(69.9) == tempo_bin(69.9) != tempo_bin(70)
+    assert measured_tempo_bin(100.0) == tempo_bin(100.0)

@@ -44,7 +44,7 @@ def truth(caption: dict) -> dict:
 
 
 def run(captions: list[dict], generator, bars: int = 8, progress: bool = True) -> dict:
-    from training.analysis import analyzed_key, find_pulse, load_notes, quarter_bpm
+    from training.analysis import analyzed_key, find_pulse, load_notes, measured_tempo_bin, quarter_bpm
     from training.understanding import request_for_prompt
 
     counts = {k: [0, 0] for k in ("TB", "TBT", "CK", "CKD", "TB_req", "CK_req")}
@@ -59,7 +59,7 @@ def run(captions: list[dict], generator, bars: int = 8, progress: bool = True) -
         t = truth(c)
         if "bpm" in t:
             want = tempo_bin(t["bpm"])
-            got = tempo_bin(measured_bpm)
+            got = measured_tempo_bin(measured_bpm)  # read at 0.1 BPM, as the evaluator does
             counts["TB"][0] += int(got == want)
             counts["TBT"][0] += int(abs(got - want) <= 1)
             counts["TB"][1] += 1
