@@ -346,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--across", type=float, nargs=2, default=None, metavar=("MELODY", "ALONE"),
                     help="with --keep-sizes: the additive part on top (0 0: none)")
     ap.add_argument("--accompaniment", type=float, default=None, help="the harmony's and the bass's additive lean")
+    ap.add_argument("--melody", type=float, nargs=2, default=None, metavar=("MELODY", "ALONE"),
+                    help="the melody's additive lean, and for a tune with at most one partner part")
     ap.add_argument("--misses", action="store_true", help="list every missed file: the edit, the piece, the cut, "
                                                           "the tracks it kept, the triples read, green, z")
     args = ap.parse_args(argv)
@@ -364,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
         wm.ACROSS, wm.ACROSS_ALONE = {"melody": args.across[0]}, args.across[1]
     if args.accompaniment is not None:
         wm.DELTA = dict(wm.DELTA, harmony=args.accompaniment, bass=args.accompaniment)
+    if args.melody:
+        wm.DELTA, wm.DELTA_ALONE = dict(wm.DELTA, melody=args.melody[0]), args.melody[1]
     t0 = time.perf_counter()
     gen, ref = registry.load_generator(cfg, args.model)
     print(f"model: {ref.name} v{ref.version}; gamma {wm.GAMMA}, delta {wm.DELTA} (a tune with one partner part "
