@@ -34,6 +34,7 @@ import secrets
 import threading
 import time
 from concurrent.futures import Future
+from dataclasses import replace
 
 import mlflow.pyfunc
 import torch
@@ -46,6 +47,22 @@ from training.sample import REGISTER, BatchSampler, Job, Notes, sample, sample_m
 from training.tension import double_register
 
 CHECKPOINT_FILE = "model.pt"
+KEY_DRAWS = 3  # draws of a piece whose key is strict (the caller's): the first, and up to two more
+
+
+def another_draw(req: PieceRequest, plan, result: PieceResult):
+    """The plan of the next draw of a strict key's piece (``req.strict_key``) whose notes are not heard in its
+    key (:func:`training.analysis.heard_key`, the evaluator's key finder read fast), or None: the same seed,
+    the key's tonic triad leaned to harder (``Plan.key_push``, :func:`training.masks.tells_the_key`). The
+    third draw is kept whatever it is heard in. Every path (alone, together, the batch runner) asks this
+    after each draw, so a piece is the same whichever wrote it."""
+    if not req.strict_key or plan.key_push + 1 >= KEY_DRAWS:
+        return None
+    from training.analysis import heard_key
+
+    if heard_key(result.midi) in (None, req.key):
+        return None
+    return replace(plan, key_push=plan.key_push + 1)
 
 
 def save_checkpoint(path: str, model: NoteTransformer, step: int, extra: dict | None = None) -> None:
@@ -100,9 +117,14 @@ class Generator:
         req, plan = self._plan(req)
         fast = self.fast if fast is None else fast
         engine = self._engine() if fast and use_cache else False
-        with torch.inference_mode():
-            sampled = sample(self.model, plan, req.seed, req.temperature, use_cache=use_cache, given=given, fast=engine)
-        return self._result(req, plan, sampled, given, t0)
+        while True:
+            with torch.inference_mode():
+                sampled = sample(self.model, plan, req.seed, req.temperature, use_cache=use_cache, given=given,
+                                 fast=engine)
+            result = self._result(req, plan, sampled, given, t0)
+            plan = another_draw(req, plan, result)
+            if plan is None:
+                return result
 
     def generate_many(self, reqs: list[PieceRequest], givens: list[Notes | None] | None = None) -> list[PieceResult]:
         """:meth:`generate` for several requests, sampled together on the fast path (one model step for all
@@ -110,10 +132,22 @@ class Generator:
         t0 = time.perf_counter()
         givens = givens or [None] * len(reqs)
         planned = [self._plan(r) for r in reqs]
-        jobs = [Job(plan, r.seed, r.temperature, g) for (r, plan), g in zip(planned, givens)]
-        with torch.inference_mode():
-            sampled = sample_many(self.model, jobs, self._engine())
-        return [self._result(r, plan, s, g, t0) for (r, plan), s, g in zip(planned, sampled, givens)]
+        results: list[PieceResult | None] = [None] * len(reqs)
+        todo = list(range(len(reqs)))
+        while todo:  # the pieces whose strict key asks for another draw go again, together
+            jobs = [Job(planned[i][1], planned[i][0].seed, planned[i][0].temperature, givens[i]) for i in todo]
+            with torch.inference_mode():
+                sampled = sample_many(self.model, jobs, self._engine())
+            again = []
+            for i, s in zip(todo, sampled):
+                r, plan = planned[i]
+                results[i] = self._result(r, plan, s, givens[i], t0)
+                nxt = another_draw(r, plan, results[i])
+                if nxt is not None:
+                    planned[i] = (r, nxt)
+                    again.append(i)
+            todo = again
+        return results
 
     @staticmethod
     def _plan(req: PieceRequest):
@@ -245,7 +279,14 @@ class BatchRunner:
                 try:
                     if isinstance(result, BaseException):
                         raise result
-                    fut.set_result(gen._result(req, plan, result, given, t0))
+                    piece = gen._result(req, plan, result, given, t0)
+                    nxt = another_draw(req, plan, piece)
+                    if nxt is not None:  # a strict key not heard: drawn again, with the pieces in hand
+                        sampler.add(Job(nxt, req.seed, req.temperature, given), next_key)
+                        pending[next_key] = (req, nxt, given, fut, t0)
+                        next_key += 1
+                        continue
+                    fut.set_result(piece)
                 except Exception as e:  # noqa: BLE001 - delivered to the request that caused it
                     fut.set_exception(e)
 
@@ -265,4 +306,5 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         return out
 
 
-__all__ = ["CHECKPOINT_FILE", "BatchRunner", "Generator", "GeneratorModel", "ROLES", "save_checkpoint"]
+__all__ = ["CHECKPOINT_FILE", "KEY_DRAWS", "BatchRunner", "Generator", "GeneratorModel", "ROLES", "another_draw",
+           "save_checkpoint"]

@@ -376,6 +376,14 @@ TELL_BIAS = 4.0  # logit added to the tonic triad for the melody's main notes wh
 ACCOMPANY_BIAS = 3.0  # the same for the accompaniment's notes (harmony and bass)
 
 
+PUSH_STEP = 0.5  # a strict key drawn again (Plan.key_push): each draw adds this share of the biases above
+
+
+def key_push_scale(plan: Plan) -> float:
+    """How hard the key's tonic triad is leaned to: 1, and more on a strict key's later draws."""
+    return 1.0 + PUSH_STEP * plan.key_push
+
+
 def key_in_doubt(plan: Plan) -> bool:
     """Whether the bars' chords, as block chords, leave the requested key in doubt: the lake's key finder
     (Krumhansl-Schmuckler over the chords' tones, the profiles of :func:`lake.midi_features.estimate_key`)
@@ -383,8 +391,9 @@ def key_in_doubt(plan: Plan) -> bool:
     (a stated loop heard in F# minor), "F major" over Fmaj7 Bbmaj7 (D minor's notes as much). The styles' usual
     progressions in their key are not, at any length from 8 bars (pop's I-V-vi-IV loop leads by 0.105, jazz's
     ii-V-I-vi by 0.12, the others by 0.18 or more), except ambient's Imaj7-IVmaj7; pieces of 2-4 bars
-    (one or two chords) are."""
-    return _key_in_doubt(plan.chord_pcs, plan.request.key)
+    (one or two chords) are. A strict key drawn again (``plan.key_push``, :func:`training.generator.another_draw`)
+    is in doubt whatever its chords: its first draw was heard in another key."""
+    return plan.key_push > 0 or _key_in_doubt(plan.chord_pcs, plan.request.key)
 
 
 @lru_cache(maxsize=1024)
@@ -411,7 +420,7 @@ def tells_the_key(s: Slot, size: int) -> np.ndarray | None:
     elsewhere: a piece whose chords tell the key draws exactly what it drew before."""
     if not (s.main_note and key_in_doubt(s.plan)):
         return None
-    return _triad_bias(s.plan.request.key, s.tonic, size, TELL_BIAS)
+    return _triad_bias(s.plan.request.key, s.tonic, size, TELL_BIAS * key_push_scale(s.plan))
 
 
 def accompanies_the_key(s: Slot, size: int) -> np.ndarray | None:
@@ -419,7 +428,7 @@ def accompanies_the_key(s: Slot, size: int) -> np.ndarray | None:
     or moves to, the bass's root or fifth) lean to the key's tonic triad (ACCOMPANY_BIAS). None elsewhere."""
     if not key_in_doubt(s.plan):
         return None
-    return _triad_bias(s.plan.request.key, s.tonic, size, ACCOMPANY_BIAS)
+    return _triad_bias(s.plan.request.key, s.tonic, size, ACCOMPANY_BIAS * key_push_scale(s.plan))
 
 
 @lru_cache(maxsize=256)  # 24 keys x three amounts (home, tell, accompany) x the field sizes

@@ -98,6 +98,11 @@ class PieceRequest(BaseModel):
     bars: int = Field(BARS_DEFAULT, ge=BARS_MIN, le=BARS_MAX)
     cadence: bool | None = Field(None, description="end on the tonic chord; default: when the chords are the "
                                                     "style's (chosen for the request), never for chords asked for")
+    strict_key: bool = Field(False, description="the key is the caller's (stated): a piece whose notes are not heard "
+                                                "in it is drawn again from the same seed, its tune and accompaniment "
+                                                "leaning harder to the key's tonic triad (at most KEY_DRAWS draws in "
+                                                "all; training.generator.another_draw); a prompt that states its key "
+                                                "sets it")
     tracks: list[Role] | None = Field(None, description="only these roles (default: every role an instrument has)")
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
     temperature: float = Field(0.9, gt=0.0, le=2.0)
@@ -276,6 +281,7 @@ class Plan:
     copy_of: tuple[int | None, ...] = ()  # per bar: the earlier bar whose melody it restates, or None
     tension: tuple[float, ...] = ()  # per bar, 0..1 (training.tension); () when the piece has none
     fill: dict = field(default_factory=dict)  # role -> bars of a given role to write anew (training.continuation)
+    key_push: int = 0  # a strict key's draw again: 1, 2 lean harder to the key (training.masks.tells_the_key)
 
     def phrase_end(self, bar: int) -> bool:
         """Whether ``bar`` closes a phrase (or the piece)."""
@@ -393,5 +399,6 @@ class Attributes(BaseModel):
     def to_request(self, **fields) -> "PieceRequest":
         """The generation request these attributes make (``fields``: bars, seed, temperature, tracks ...)."""
         fields.setdefault("cadence", self.sources.get("chords") == "derived")
+        fields.setdefault("strict_key", self.sources.get("key") in STATED_SOURCES)
         return PieceRequest(style=self.style, bpm=self.bpm, key=self.key, time_signature=self.time_signature,
                             instruments=list(self.instruments), chords=list(self.chords), **fields)
