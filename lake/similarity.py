@@ -24,9 +24,12 @@ grid moves few of them. A piece's lines are stored as one ``uint8`` sequence (li
    same interval with another rhythm class scores a little, an interval a step or two off
    (a note moved) costs a little, anything else and a gap cost more. The best alignment's score, in
    bits, decides: from :data:`MATCH_SCORE` a near-copy (about four bars of a tune copied, or eight
-   with a tenth of the notes changed). The matches are ranked by the sum of the query lines' best
+   with a tenth of the notes changed). A query line of up to :data:`WHOLE` tokens (an 8-bar cut's) is
+   aligned whole, a longer one in windows. The matches are ranked by the sum of the query lines' best
    scores with each piece: a copy of a piece matches it in several lines (the tune and its
-   accompaniment), a stock figure (an arpeggio, a bass pattern) in one.
+   accompaniment), a stock figure (an arpeggio, a bass pattern) in one; before the ranking, the
+   leading pieces' lines not aligned yet are aligned too (:data:`CONTENDERS`), so that they are compared
+   on the same lines.
 
 ``add`` pieces (their token sequences, :func:`piece_tokens`), then ``freeze``; a frozen index answers
 :meth:`LineIndex.query`. Incremental: :meth:`LineIndex.merge` adds another frozen index.
@@ -54,9 +57,13 @@ CANDIDATES = 16  # pieces aligned per query
 MIN_TOKENS = 10  # a query line with fewer tokens is not judged
 MAX_WEIGHT = 5.0
 MATCH_SCORE = 40.0  # bits of the best local alignment from which a line is a near-copy
-CHUNK = 48  # a longer query line is aligned in windows of this many tokens ...
+WHOLE = 96  # a query line of up to this many tokens is aligned whole; a longer one ...
+CHUNK = 48  # ... in windows of this many tokens ...
 STRIDE = 32  # ... starting every this many
 MAX_PAIRS = 40  # (query window, candidate) pairs aligned per query: those sharing most shingles
+CONTENDERS = 4  # the leading pieces (by all lines' evidence, and as many by the best single score) whose ...
+LONG = 256  # ... every line of up to this many tokens (each of its windows) is aligned before the ranking, ...
+ENOUGH = 0.5  # ... where a piece scores at least this share of MATCH_SCORE (else there is no copy to name)
 PAD = 12  # tokens either side of a shared diagonal that an alignment may reach
 VOTE_CAP = 8  # places of one shingle in a candidate that vote for a diagonal (a repeated-note run has many)
 HASHED_CACHE = 2048  # candidates whose sorted hashes a query keeps for the next (12 bytes per token)
@@ -366,7 +373,7 @@ class LineIndex:
         shingle of a judged query line (at most :data:`VOTE_CAP` places per shingle): the candidates'
         sequences are hashed again here, so every restatement of a phrase votes, not only the first place
         the index keeps (which in a tune that restates its phrases with changes can point at the wrong one)."""
-        ql, qp, qh = [], [], []
+        ql, qp, qh, qw = [], [], [], []
         for k, t in enumerate(query_lines):
             if t.size < MIN_TOKENS:
                 continue
@@ -375,9 +382,10 @@ class LineIndex:
             ql.append(np.full(at.size, k, np.int64))
             qp.append(at)
             qh.append(h[at])
+            qw.append(at // STRIDE if t.size > WHOLE else np.zeros(at.size, np.int64))
         if not qh:
             return None
-        lines_, pos_q, h_q = np.concatenate(ql), np.concatenate(qp), np.concatenate(qh)
+        lines_, pos_q, h_q, win_q = np.concatenate(ql), np.concatenate(qp), np.concatenate(qh), np.concatenate(qw)
         parts = []
         for rank, (row, _) in enumerate(cands):
             h_c, pos_c = self._sorted_hashes(row)
@@ -390,7 +398,7 @@ class LineIndex:
             which = np.repeat(np.arange(h_q.size), n)
             pos = pos_q[which]
             diag = pos_c[at] - pos + (1 << 20)
-            parts.append(((rank * MAX_LINES + lines_[which]) * 4096 + pos // STRIDE) << 22 | diag)
+            parts.append(((rank * MAX_LINES + lines_[which]) * 4096 + win_q[which]) << 22 | diag)
         return np.concatenate(parts) if parts else None
 
     def _sorted_hashes(self, row: int) -> tuple[np.ndarray, np.ndarray]:
@@ -409,9 +417,13 @@ class LineIndex:
     def query(self, query_lines: list[np.ndarray], top: int = 3) -> list[Match]:
         """The indexed pieces best aligned with one of the query's lines (token arrays), best first.
 
-        Each query line is cut in windows (:data:`CHUNK` tokens every :data:`STRIDE`); a window is aligned
-        with a candidate around the diagonal (place in the piece - place in the line) its shared shingles
-        agree on most, every place of each in the candidate voting (:meth:`_votes`)."""
+        A query line of up to :data:`WHOLE` tokens is aligned whole, a longer one in windows (:data:`CHUNK`
+        tokens every :data:`STRIDE`); a line or window is aligned with a candidate around the diagonal (place in
+        the piece - place in the line) its shared shingles agree on most, every place of each in the candidate
+        voting (:meth:`_votes`). The :data:`MAX_PAIRS` pairs sharing most shingles are aligned first; then, if
+        a piece scores :data:`ENOUGH` of :data:`MATCH_SCORE`, every line (up to :data:`LONG` tokens) of each
+        leading piece (:data:`CONTENDERS` by the total of all lines, as many by the best single score) not
+        aligned yet with it, so that the final ranking compares the leaders on the same lines."""
         self.freeze()
         hits = self._hits(query_lines)
         cands = self.candidates(query_lines, hits) if hits is not None else []
@@ -425,46 +437,51 @@ class LineIndex:
         pick = np.lexsort((-counts, group))
         firsts = np.ones(pick.size, bool)
         firsts[1:] = group[pick][1:] != group[pick][:-1]
-        pick = pick[firsts]
+        pick = pick[firsts]  # each (candidate, line, window)'s best diagonal
+        window_diag = dict(zip(group[pick].tolist(), ((keys[pick] & ((1 << 22) - 1)) - (1 << 20)).tolist()))
         pick = pick[np.argsort(-counts[pick], kind="stable")[:MAX_PAIRS]]
         shared_of = dict(cands)
         pairs, qs, ws = [], [], []
-        for kk in pick:
-            g, d = int(group[kk]), int(keys[kk] & ((1 << 22) - 1)) - (1 << 20)
+        for g in group[pick].tolist():
             c, k = g % 4096, (g // 4096) % MAX_LINES
             row = cands[g // 4096 // MAX_LINES][0]
-            t = query_lines[k]
-            a0 = min(c * STRIDE, max(0, t.size - CHUNK))
-            q = t[a0:a0 + CHUNK]
-            cs = self.piece_seq(row)
-            a, b = max(0, a0 + d - PAD), min(cs.size, a0 + d + q.size + PAD)
-            if b - a < MIN_TOKENS or q.size < MIN_TOKENS:
-                continue
-            pairs.append((row, shared_of[row], k, a0))
-            qs.append(q)
-            ws.append(cs[a:b])
+            a0, a1 = _window(query_lines[k].size, c)
+            self._pair(pairs, qs, ws, row, shared_of[row], k, query_lines[k], a0, a1, window_diag[g])
         if not pairs:
             return []
-        lq = max(q.size for q in qs)
-        width = max(w.size for w in ws)
-        qm = np.full((len(qs), lq), SEP, np.uint8)
-        wm = np.full((len(ws), width), SEP, np.uint8)
-        for i, (q, w) in enumerate(zip(qs, ws)):
-            qm[i, :q.size] = q
-            wm[i, :w.size] = w
-        best, end_q, end_w = align(qm, wm, self.table)
-        per: dict[int, int] = {}
-        lines_of: dict[int, dict[int, float]] = {}
-        for i, (row, _, k, _) in enumerate(pairs):
-            if row not in per or best[i] > best[per[row]]:
-                per[row] = i
-            got = lines_of.setdefault(row, {})
-            got[k] = max(got.get(k, 0.0), float(best[i]))
+        best, end_q, end_w = _align_list(qs, ws, self.table)
+        if CONTENDERS and best.max() >= ENOUGH * MATCH_SCORE:
+            # a leading piece may hold the copied lines that the first pairs left out (they went to pieces sharing
+            # more shingles, such as another piece's stock figures), and a line aligned in part scores less than
+            # whole: the leaders' every line is aligned before they are ranked
+            by_total = list(dict.fromkeys(pairs[i][0] for i in _ranked(pairs, best)))
+            by_best = sorted(by_total, key=lambda r: -max(float(b) for p, b in zip(pairs, best) if p[0] == r))
+            done = {(p[0], p[2], p[3]) for p in pairs}
+            line_diag = _line_diagonals(keys, counts)
+            rank_of = {row: r for r, (row, _) in enumerate(cands)}
+            n0 = len(pairs)
+            for row in dict.fromkeys(by_total[:CONTENDERS] + by_best[:CONTENDERS]):
+                for k, t in enumerate(query_lines):
+                    g = rank_of[row] * MAX_LINES + k
+                    if g not in line_diag or t.size > LONG:
+                        continue  # no shingle of this line is in the piece, or the line is too long to do all
+                    for c in range(_windows(t.size)):
+                        a0, a1 = _window(t.size, c)
+                        if (row, k, a0) not in done:
+                            d = window_diag.get(g * 4096 + c, line_diag[g])
+                            self._pair(pairs, qs, ws, row, shared_of[row], k, t, a0, a1, d)
+            if len(pairs) > n0:
+                more = _align_list(qs[n0:], ws[n0:], self.table)
+                best, end_q, end_w = (np.concatenate([a, b]) for a, b in zip((best, end_q, end_w), more))
         # ranked by the evidence of all lines together: a copy of a piece matches it in several of its lines,
         # a stock figure (an arpeggio, a bass pattern) in one
-        total = {row: sum(v.values()) for row, v in lines_of.items()}
-        ranked = sorted(per.values(), key=lambda i: (-total[pairs[i][0]], -best[i]))[:top]
-        starts = _starts([qm[i, :int(end_q[i]) + 1] for i in ranked], [wm[i, :int(end_w[i]) + 1] for i in ranked],
+        lines_of = _line_scores(pairs, best)
+        ranked, seen = [], set()
+        for i in _ranked(pairs, best):  # each piece once, by its best pair
+            if pairs[i][0] not in seen and len(ranked) < top:
+                seen.add(pairs[i][0])
+                ranked.append(i)
+        starts = _starts([qs[i][:int(end_q[i]) + 1] for i in ranked], [ws[i][:int(end_w[i]) + 1] for i in ranked],
                          self.table)
         out = []
         for i, first in zip(ranked, starts):
@@ -473,6 +490,71 @@ class LineIndex:
             out.append(Match(self.ids[row], float(best[i]), k, a0 + first, a0 + int(end_q[i]), shared,
                              lines_of[row], float(best[i]) / max(own, 1e-9)))
         return out
+
+    def _pair(self, pairs, qs, ws, row, shared, k, t, a0, a1, d) -> None:
+        """Query tokens a0 .. a1 (exclusive) of line ``k`` (``t``) and the stretch of ``row``'s sequence around
+        diagonal ``d`` (:data:`PAD` either side), added to the pairs to align if both are long enough to judge."""
+        q = t[a0:a1]
+        cs = self.piece_seq(row)
+        a, b = max(0, a0 + d - PAD), min(cs.size, a0 + d + q.size + PAD)
+        if b - a < MIN_TOKENS or q.size < MIN_TOKENS:
+            return
+        pairs.append((row, shared, k, a0))
+        qs.append(q)
+        ws.append(cs[a:b])
+
+
+def _align_list(qs: list[np.ndarray], ws: list[np.ndarray], table: np.ndarray):
+    """:func:`align` of each query stretch with its window (lists of token arrays, padded with SEP here)."""
+    qm = np.full((len(qs), max(q.size for q in qs)), SEP, np.uint8)
+    wm = np.full((len(ws), max(w.size for w in ws)), SEP, np.uint8)
+    for i, (q, w) in enumerate(zip(qs, ws)):
+        qm[i, :q.size] = q
+        wm[i, :w.size] = w
+    return align(qm, wm, table)
+
+
+def _line_scores(pairs: list, best: np.ndarray) -> dict[int, dict[int, float]]:
+    """row -> {query line: its best score with the row}."""
+    out: dict[int, dict[int, float]] = {}
+    for (row, _, k, _), b in zip(pairs, best.tolist()):
+        got = out.setdefault(row, {})
+        got[k] = max(got.get(k, 0.0), b)
+    return out
+
+
+def _ranked(pairs: list, best: np.ndarray) -> list[int]:
+    """Pair indexes by their piece's total over the query lines (each line's best score), then their own score."""
+    total = {row: sum(v.values()) for row, v in _line_scores(pairs, best).items()}
+    return sorted(range(len(pairs)), key=lambda i: (-total[pairs[i][0]], -float(best[i])))
+
+
+def _line_diagonals(keys: np.ndarray, counts: np.ndarray) -> dict[int, int]:
+    """(candidate rank * MAX_LINES + query line) -> the diagonal most of the line's votes agree on (its windows'
+    votes summed), from :meth:`LineIndex._votes`' distinct keys and their counts."""
+    g = (keys >> 22) // 4096
+    u, inv = np.unique(g << 22 | (keys & ((1 << 22) - 1)), return_inverse=True)
+    c = np.bincount(inv, weights=counts)
+    gu = u >> 22
+    pick = np.lexsort((-c, gu))
+    firsts = np.ones(pick.size, bool)
+    firsts[1:] = gu[pick][1:] != gu[pick][:-1]
+    pick = pick[firsts]
+    return {int(gu[i]): int(u[i] & ((1 << 22) - 1)) - (1 << 20) for i in pick}
+
+
+def _windows(size: int) -> int:
+    """How many windows a query line of ``size`` tokens is aligned in (:func:`_window`)."""
+    return 1 if size <= WHOLE else -(-(size - CHUNK) // STRIDE) + 1
+
+
+def _window(size: int, c: int) -> tuple[int, int]:
+    """The query tokens a0 .. a1 (exclusive) of window ``c`` of a line of ``size`` tokens: the whole line up to
+    :data:`WHOLE` tokens, else :data:`CHUNK` tokens from ``c`` * :data:`STRIDE` (the last ends at the line's end)."""
+    if size <= WHOLE:
+        return 0, size
+    a0 = min(c * STRIDE, max(0, size - CHUNK))
+    return a0, a0 + CHUNK
 
 
 def _starts(qs: list[np.ndarray], ws: list[np.ndarray], table: np.ndarray) -> list[int]:

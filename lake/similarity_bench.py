@@ -2,8 +2,9 @@
 pieces flagged, the memorization rate, and the time per check and the index's size for a lake of 176,000
 pieces.
 
-``python -m lake.similarity_bench [--planted 300] [--lake-size 176000] [--generated 100 --model 1 --model 2]``
-(``make bench-similarity``):
+``python -m lake.similarity_bench [--planted 300] [--lake-size 176000] [--generated 100 --model 1 --model 2]
+[--seed 1] [--disguise "all four"] [--misses]`` (``make bench-similarity``; ``--seed`` draws other planted
+copies from the same lake, ``--misses`` prints each copy not caught with its matches):
 
 1. every MIDI file of the lake (``bronze_midi_files``), POP909 (``--pop909``) and the demo corpus is read;
    ``--held-out`` of them (random) are kept out of the index (unrelated music), the rest are indexed;
@@ -153,27 +154,12 @@ def _times(what: str, times: dict[str, list[tuple[float, float]]]) -> None:
                   f"p95 {np.percentile(cpu, 95):.1f} ms, max {cpu.max():.1f} ms", flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m lake.similarity_bench", description=__doc__.split("\n")[0])
-    ap.add_argument("--config", default=None)
-    ap.add_argument("--set", dest="overrides", action="append", default=[])
-    ap.add_argument("--planted", type=int, default=300, help="planted copies per disguise")
-    ap.add_argument("--held-out", type=int, default=150, help="real pieces kept out of the index")
-    ap.add_argument("--lake-size", type=int, default=176_000)
-    ap.add_argument("--generated", type=int, default=100, help="ordinary generations checked per model (0: none)")
-    ap.add_argument("--model", action="append", default=None,
-                    help="registered generator(s) for the ordinary generations (default: 1 and 2 where registered)")
-    ap.add_argument("--pop909", default=None)
-    args = ap.parse_args(argv)
-
-    from common.config import load_config
-
-    cfg = load_config(path=args.config, overrides=args.overrides)
-    t0 = time.perf_counter()
-    pop = Path(args.pop909) if args.pop909 else None
+def load_real(cfg, pop909: Path | None, held_out: int) -> tuple[list, list, random.Random]:
+    """The lake's real pieces read once each, shuffled (``random.Random(1)``), split into (held out, indexed),
+    and the generator the planting goes on drawing from."""
     real: list[tuple[str, Score, np.ndarray]] = []
     seen: set[bytes] = set()
-    for name, midi in _sources(cfg, pop):
+    for name, midi in _sources(cfg, pop909):
         if midi in seen:
             continue
         seen.add(midi)
@@ -186,14 +172,18 @@ def main(argv: list[str] | None = None) -> int:
             real.append((name, s, seq))
     prng = random.Random(1)
     prng.shuffle(real)
-    held, real = real[:args.held_out], real[args.held_out:]
+    return real[:held_out], real[held_out:], prng
+
+
+def build_index(real: list, lake_size: int) -> tuple[sim.LineIndex, dict[str, str], int]:
+    """The real pieces plus simulated ones up to ``lake_size`` (numpy seed 0), the source each was made from,
+    and how many were simulated."""
     index = sim.LineIndex()
     for name, _, seq in real:
         index.add(name, seq)
     source_of = {name: name for name, _, _ in real}
     rng = np.random.default_rng(0)
-    n_sim = max(0, args.lake_size - len(real))
-    t = time.perf_counter()
+    n_sim = max(0, lake_size - len(real))
     batch = 20_000
     made = 0
     while made < n_sim:
@@ -206,12 +196,51 @@ def main(argv: list[str] | None = None) -> int:
         index.freeze().merge(sub)
         made += k
     index.freeze()
+    return index, source_of, n_sim
+
+
+def _miss_line(how: str, name: str, d: Score, m: list[sim.Match], source_of: dict[str, str]) -> str:
+    q = [sim.tokens(ln.start, ln.pitch) for ln in sim.lines(d)]
+    own = next((f"{x.score:.0f} bits (line {x.line}, rank {r + 1})" for r, x in enumerate(m)
+                if source_of.get(x.piece) == name), "not among the matches")
+    top = "; ".join(f"{x.piece[:12]} {x.score:.0f} bits line {x.line} total {sum(x.line_scores.values()):.0f}"
+                    for x in m)
+    return f"  missed ({how}): {name[:40]}, lines {[int(t.size) for t in q]} tokens; the source: {own}; matches: {top}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lake.similarity_bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--config", default=None)
+    ap.add_argument("--set", dest="overrides", action="append", default=[])
+    ap.add_argument("--planted", type=int, default=300, help="planted copies per disguise")
+    ap.add_argument("--held-out", type=int, default=150, help="real pieces kept out of the index")
+    ap.add_argument("--lake-size", type=int, default=176_000)
+    ap.add_argument("--generated", type=int, default=100, help="ordinary generations checked per model (0: none)")
+    ap.add_argument("--model", action="append", default=None,
+                    help="registered generator(s) for the ordinary generations (default: 1 and 2 where registered)")
+    ap.add_argument("--pop909", default=None)
+    ap.add_argument("--seed", type=int, default=1,
+                    help="seed of the planted copies' draws (1: the figures so far; the held-out split is fixed)")
+    ap.add_argument("--disguise", action="append", default=None, choices=DISGUISES,
+                    help="only these disguises (default: all)")
+    ap.add_argument("--misses", action="store_true", help="print each planted copy not caught and its matches")
+    args = ap.parse_args(argv)
+
+    from common.config import load_config
+
+    cfg = load_config(path=args.config, overrides=args.overrides)
+    t0 = time.perf_counter()
+    held, real, prng = load_real(cfg, Path(args.pop909) if args.pop909 else None, args.held_out)
+    if args.seed != 1:
+        prng = random.Random(args.seed)
+    t = time.perf_counter()
+    index, source_of, n_sim = build_index(real, args.lake_size)
     build_s = time.perf_counter() - t
     print(f"index: {len(index.ids)} pieces ({len(real)} real, {n_sim} simulated), {index.hashes.size} shingles, "
           f"{index.seq.size} tokens, {index.nbytes / 2**20:.0f} MiB, built in {build_s:.0f} s", flush=True)
 
     times: dict[str, list[tuple[float, float]]] = {}
-    for how in DISGUISES:
+    for how in args.disguise or DISGUISES:
         caught = first = flagged = tried = 0
         scores = []
         for name, s, _ in prng.sample(real, min(args.planted * 2, len(real))):
@@ -228,7 +257,10 @@ def main(argv: list[str] | None = None) -> int:
                 (time.perf_counter() - t, time.process_time() - c))
             flagged += hit is not None
             first += bool(hit and source_of.get(hit.piece, "") == name)
-            caught += bool(hit and any(source_of.get(x.piece) == name and x.score >= sim.MATCH_SCORE for x in m))
+            got = bool(hit and any(source_of.get(x.piece) == name and x.score >= sim.MATCH_SCORE for x in m))
+            caught += got
+            if args.misses and not got:
+                print(_miss_line(how, name, d, m, source_of), flush=True)
             scores.append(next((x.score for x in m if source_of.get(x.piece) == name), 0.0))
         print(f"planted, {how}: caught {caught} of {tried} ({100 * caught / max(tried, 1):.1f} %), the source named "
               f"first {first} ({100 * first / max(tried, 1):.1f} %), flagged at all {flagged} "

@@ -174,3 +174,77 @@ def test_the_compiled_alignment_is_the_recurrence():
         assert abs(float(best[0]) - score) < 1e-3
         assert float(best[0]) > 0 or score == 0
         assert (int(end_q[0]), int(end_w[0])) == (i, j) or abs(score - 0) < 1e-9
+
+
+def _random_index(rng, extra: dict[str, np.ndarray], n: int = 30) -> sim.LineIndex:
+    index = sim.LineIndex()
+    for name, seq in extra.items():
+        index.add(name, seq)
+    for i in range(n):
+        index.add(f"other {i}", rng.integers(0, 150, 120).astype(np.uint8))
+    return index.freeze()
+
+
+def test_windows_cover_a_long_line_and_a_short_one_is_one_window():
+    for size in (10, 47, sim.WHOLE, sim.WHOLE + 1, 123, 200, 648):
+        spans = [sim._window(size, c) for c in range(sim._windows(size))]
+        covered = np.zeros(size, bool)
+        for a0, a1 in spans:
+            covered[a0:a1] = True
+        assert covered.all() and spans[-1][1] == size and len(set(spans)) == len(spans)
+        if size <= sim.WHOLE:
+            assert spans == [(0, size)]
+        else:
+            assert all(a1 - a0 == sim.CHUNK for a0, a1 in spans)
+
+
+def test_a_line_longer_than_a_window_but_short_is_aligned_whole():
+    """An 8-bar line of 70 tokens copied from a piece aligns in full (share 1), not as its best 48-token window."""
+    rng = np.random.default_rng(11)
+    piece = rng.integers(0, 150, 200).astype(np.uint8)
+    index = _random_index(rng, {"tune": piece})
+    q = piece[50:120].copy()
+    assert sim.CHUNK < q.size <= sim.WHOLE
+    best = index.query([q])[0]
+    assert best.piece == "tune" and (best.first, best.last) == (0, q.size - 1) and best.share > 0.999
+    assert best.score > 1.3 * float(index.table[q[:sim.CHUNK], q[:sim.CHUNK]].sum())
+
+
+def _crowded(rng):
+    """A copy of three lines of 'source' (its first with 8 notes changed) and a 'decoy' holding the first line
+    exactly: the decoy's first line shares the most shingles, so when few pairs are aligned first the
+    source's other lines are left out."""
+    l0, l1, l2 = (rng.integers(0, 150, n).astype(np.uint8) for n in (90, 30, 30))
+    changed = l0.copy()
+    changed[5::11] = (changed[5::11] + 70) % 150
+    index = _random_index(rng, {"source": sim.join([changed, l1, l2]),
+                                "decoy": sim.join([l0, rng.integers(0, 150, 40).astype(np.uint8)])})
+    return index, [l0, l1, l2]
+
+
+def test_the_leading_pieces_are_ranked_on_all_their_lines(monkeypatch):
+    rng = np.random.default_rng(5)
+    index, q = _crowded(rng)
+    monkeypatch.setattr(sim, "MAX_PAIRS", 2)  # a crowded query: the first pairs are the two first lines
+    monkeypatch.setattr(sim, "CONTENDERS", 0)
+    first = index.query(q)
+    assert first[0].piece == "decoy" and set(first[1].line_scores) == {0}  # the source on one line only
+    monkeypatch.setattr(sim, "CONTENDERS", 4)
+    m = index.query(q)
+    assert m[0].piece == "source" and set(m[0].line_scores) == {0, 1, 2}
+    assert sum(m[0].line_scores.values()) > sum(m[1].line_scores.values()) and m[1].piece == "decoy"
+    assert m[0].line_scores[0] == first[1].line_scores[0]  # the lines aligned first keep their scores
+
+
+def test_the_second_alignment_runs_only_where_a_piece_comes_near_a_copy(monkeypatch):
+    rng = np.random.default_rng(5)
+    index, q = _crowded(rng)
+    calls = []
+    real = sim._align_list
+    monkeypatch.setattr(sim, "_align_list", lambda *a: calls.append(len(a[0])) or real(*a))
+    monkeypatch.setattr(sim, "MAX_PAIRS", 2)
+    assert index.query(q)[0].piece == "source" and len(calls) == 2  # the first pairs, then the leaders' lines
+    calls.clear()
+    monkeypatch.setattr(sim, "ENOUGH", 100.0)  # no piece comes near: the first pairs' ranking stands
+    m = index.query(q)
+    assert len(calls) == 1 and m[0].piece == "decoy" and set(m[1].line_scores) == {0}
