@@ -98,11 +98,12 @@ class PieceRequest(BaseModel):
     bars: int = Field(BARS_DEFAULT, ge=BARS_MIN, le=BARS_MAX)
     cadence: bool | None = Field(None, description="end on the tonic chord; default: when the chords are the "
                                                     "style's (chosen for the request), never for chords asked for")
-    strict_key: bool = Field(False, description="the key is the caller's (stated): a piece whose notes are not heard "
+    strict_key: bool = Field(False, description="the key is the caller's (stated, or implied by the chords they "
+                                                "wrote): a piece whose notes are not heard "
                                                 "in it is drawn again from the same seed, its tune and accompaniment "
                                                 "leaning harder to the key's tonic triad (at most KEY_DRAWS draws in "
-                                                "all; training.generator.another_draw); a prompt that states its key "
-                                                "sets it")
+                                                "all; training.generator.another_draw); the recommender sets it "
+                                                "for such a key")
     tracks: list[Role] | None = Field(None, description="only these roles (default: every role an instrument has)")
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
     temperature: float = Field(0.9, gt=0.0, le=2.0)
@@ -399,6 +400,7 @@ class Attributes(BaseModel):
     def to_request(self, **fields) -> "PieceRequest":
         """The generation request these attributes make (``fields``: bars, seed, temperature, tracks ...)."""
         fields.setdefault("cadence", self.sources.get("chords") == "derived")
-        fields.setdefault("strict_key", self.sources.get("key") in STATED_SOURCES)
+        # the caller's key: stated, or implied by the chords they wrote (not one the system chose for them)
+        fields.setdefault("strict_key", self.sources.get("key") in STATED_SOURCES + ("inferred",))
         return PieceRequest(style=self.style, bpm=self.bpm, key=self.key, time_signature=self.time_signature,
                             instruments=list(self.instruments), chords=list(self.chords), **fields)

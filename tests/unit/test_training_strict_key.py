@@ -111,9 +111,10 @@ def test_every_path_writes_the_same_strict_piece_and_a_key_not_heard_is_drawn_ag
     assert all(alone[i].midi == first[i].midi for i in kept)  # a first draw heard as asked is the piece
 
 
-def test_a_prompt_that_states_its_key_makes_it_strict():
+def test_a_prompt_that_states_its_key_or_writes_its_chords_makes_it_strict():
     from training.understanding import request_for_prompt
 
     assert request_for_prompt("a sad piano piece in D minor", bars=4, seed=1).strict_key
     assert request_for_prompt("一首D小调的悲伤钢琴曲", bars=4, seed=1).strict_key
+    assert request_for_prompt("a calm piece whose chords are Am, F, C and G", bars=4, seed=1).strict_key  # implied
     assert not request_for_prompt("relaxed cafe afternoon with a touch of electronic", bars=4, seed=1).strict_key

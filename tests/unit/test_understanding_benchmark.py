@@ -52,3 +52,22 @@ def test_stated_attributes_are_honoured_on_the_benchmark():
         if how == "stated" and lang == "all":
             assert ok / total >= (0.95 if attr == "key" else 0.99), (attr, ok, total)
     assert isinstance(table, Table)
+
+
+def test_a_revision_whose_recommender_is_this_package_is_refused_not_scored_as_the_past():
+    """Since the recommender became a package, training/prompts.py only re-exports it: loading that file at a
+    later revision gives today's recommender, and "before" would silently equal "now"."""
+    import shutil
+    from pathlib import Path
+    import subprocess
+
+    import pytest
+
+    from training.understanding import benchmark
+
+    root = Path(benchmark.__file__).resolve().parents[2]
+    if shutil.which("git") is None or subprocess.run(["git", "rev-parse", "HEAD"], cwd=root,
+                                                     capture_output=True).returncode != 0:
+        pytest.fail("the repository's git history is needed here (CI and make test run in a clone)")
+    with pytest.raises(RuntimeError, match="re-exports"):
+        benchmark.previous_recommender("HEAD")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lake.vocab import COLLECTIONS, TEMPO_TERMS, TITLE_FORMS, instrument_program
-from training.understanding import implied, stated as reader
+from training.understanding import chordkey, stated as reader
 from training.understanding.text import find_words, normalize, word_pattern
 
 _COLLECTION_WORDS = {w: c for c, (_, en, zh) in COLLECTIONS.items() for w in (*en, *zh)}
@@ -60,7 +60,7 @@ def read_query(query: str) -> Want:
         want.key, want.key_stated = st.keys[0][1], True
         want.mode = want.key.split()[1]
     elif st.chords:
-        want.key = implied.key_from_chords(st.chords)
+        want.key = chordkey.likely_key(st.chords)
     if want.mode is None and st.modes:
         want.mode = st.modes[0][1]
     if st.bpms:

@@ -261,7 +261,9 @@ def load_captions(path: str | Path = CAPTIONS_PATH) -> list[dict]:
 
 
 # -- scoring --------------------------------------------------------------------------------------------------
-def correct(attr: str, label: dict, a) -> bool:
+def correct(attr: str, label: dict, a, key_stated: bool = True) -> bool:
+    """Whether the attributes ``a`` honour one label; for chords, whether the caption also states its key
+    (only a stated key frames a loop heard in another key with its cadence: an implied key is the chords')."""
     v = label["value"]
     if attr == "style":
         return a.style == v
@@ -279,7 +281,7 @@ def correct(attr: str, label: dict, a) -> bool:
     if attr == "chords":  # the stated loop, or (in a key it contradicts) the loop framed by the key's cadence
         from training.understanding.cadence import contradicts, frame
 
-        want = frame(list(v), a.key) if contradicts(list(v), a.key) else list(v)
+        want = frame(list(v), a.key) if key_stated and contradicts(list(v), a.key) else list(v)
         return [parse_chord(c) for c in a.chords] == [parse_chord(c) for c in want]
     raise KeyError(attr)
 
@@ -309,8 +311,9 @@ def score(captions: list[dict], recommend_fn: Callable) -> tuple[Table, list[tup
             for attr, label in c["labels"].items():
                 table.add(c["lang"], label["how"], attr, False)
             continue
+        key_stated = c["labels"].get("key", {}).get("how") == "stated"
         for attr, label in c["labels"].items():
-            table.add(c["lang"], label["how"], attr, correct(attr, label, a))
+            table.add(c["lang"], label["how"], attr, correct(attr, label, a, key_stated))
     return table, errors
 
 
@@ -366,4 +369,9 @@ def previous_recommender(rev: str):
     spec = importlib.util.spec_from_file_location(f"prompts_at_{rev[:7]}", f.name)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    from training.understanding import recommend as current
+
+    if module.recommend is current:  # a later revision's prompts.py only re-exports this package: not the past
+        raise RuntimeError(f"at {rev[:7]} training/prompts.py re-exports training.understanding, which cannot be "
+                           "loaded beside this one; score that revision from a checkout of it")
     return module.recommend

@@ -163,9 +163,3 @@ def can_carry_melody(name: str) -> bool:
     if family in ("synth pad", "synth effects", "sound effects") or program in (112, 113, 115, 116, 117, 118, 119):
         return False
     return program_range(program)[1] >= MELODY_FLOOR_TOP
-
-
-def key_from_chords_in_mode(chords: list[str], mode: str) -> str:
-    """The best key for ``chords`` among keys of ``mode`` (a prompt that lists chords and says "minor")."""
-    scores = {k: v for k, v in key_scores(chords).items() if k.endswith(mode)}
-    return max(scores, key=lambda k: (scores[k], -PITCH_CLASSES.index(k.split()[0])))

@@ -25,7 +25,7 @@ from lake.vocab import (GENRE_BPM, GENRE_INSTRUMENTS, INSTRUMENT_STYLE, INSTRUME
                         MOOD_STYLE, STYLE_HINTS, STYLE_MOOD, TEMPO_TERMS,
                         chord_names, instrument_name, instrument_program, parse_chord, parse_key, tempo_bin)
 from training.request import MAX_BAR_STEPS, BARS_MAX, Attributes, PieceRequest, can_carry_melody  # noqa: F401
-from training.understanding import cadence, implied, stated as reader
+from training.understanding import cadence, chordkey, implied, stated as reader
 from training.understanding.text import language, normalize
 from training.understanding.zeroshot import MOOD_MIN_P, STYLE_MIN_P, as_scorer, guess
 
@@ -271,7 +271,7 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
     # the draw of an unstated key: the attributes and the concepts the prompt is about (lake.vocab.TOPICS), never
     # its wording or order, so a sentence and its translation draw alike and different requests spread
     seed = (tuple(sorted(set(moods))), tempo_bin(bpm), ts, tuple(sorted(instruments)), st.topics)
-    numerals_mode = None
+    numerals_mode, key_of_chords = None, False
     if st.numerals and not st.numerals[0].startswith(("@", "#")):
         numerals_mode = "minor" if st.numerals[0].lstrip("b#").startswith("i") and \
             not st.numerals[0].lstrip("b#").startswith(("I", "V")) else "major"
@@ -287,11 +287,12 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
         if mood_mode and mood_mode != mode:
             because["key"] += f" (the {mood} mood would suggest {mood_mode}; a stated mode never flips)"
     elif written_chords:
-        key, sources["key"] = implied.key_from_chords(written_chords), "inferred" if chords is None else "request"
-        because["key"] = f"the key the chords {' '.join(written_chords[:8])} sit in"
+        key_of_chords = True  # the chords decide the key: nothing to frame them with (below)
+        key, sources["key"] = chordkey.likely_key(written_chords), "inferred" if chords is None else "request"
+        because["key"] = f"the key songs with the chords {' '.join(written_chords[:8])} are most likely in"
         for _, m, w in st.modes:
             if m != key.split()[1]:
-                key = implied.key_from_chords_in_mode(written_chords, m)
+                key = chordkey.likely_key(written_chords, m)
                 because["key"] += f", in {m} as written ('{w}')"
                 break
     elif st.modes:
@@ -323,7 +324,8 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
         symbols = st.chords[:BARS_MAX]
         sources["chords"] = "prompt"
         because["chords"] = f"written: {st.chords_text}; one chord per bar, looped over the piece"
-        if cadence.contradicts(symbols, key):  # "D major" with Bm F#m Bm D: the key's cadence frames the loop
+        # a stated key the loop is heard against ("D major" with Bm F#m Bm D): the key's cadence frames the loop
+        if not key_of_chords and cadence.contradicts(symbols, key):
             heard, framed = implied.key_from_chords(symbols), cadence.frame(symbols, key, bars)
             opens = framed[0] != symbols[0]
             because["chords"] += (f"; they sit in {heard}, the key is {key}: {framed[-2]} {framed[-1]} close every "
