@@ -377,6 +377,7 @@ ACCOMPANY_BIAS = 3.0  # the same for the accompaniment's notes (harmony and bass
 
 
 PUSH_STEP = 0.5  # a strict key drawn again (Plan.key_push): each draw adds this share of the biases above
+PASSING_BIAS = 2.0  # ... and the melody's passing notes lean to the tonic triad by this much then (x the same)
 
 
 def key_push_scale(plan: Plan) -> float:
@@ -416,10 +417,15 @@ def _key_in_doubt(chord_pcs: tuple, key: str) -> bool:
 def tells_the_key(s: Slot, size: int) -> np.ndarray | None:
     """Where the chords leave the key in doubt (:func:`key_in_doubt`), the melody's main notes (strong beats,
     long notes: what a listener weighs) lean hard to the key's tonic triad (TELL_BIAS): the tune tells the
-    key the chords do not. Passing notes are left to the model (their steps keep the line singable). None
+    key the chords do not. Passing notes are left to the model (their steps keep the line singable), but in
+    a strict key's draw again (its first draw was heard in another key) they lean too (PASSING_BIAS). None
     elsewhere: a piece whose chords tell the key draws exactly what it drew before."""
-    if not (s.main_note and key_in_doubt(s.plan)):
+    if not key_in_doubt(s.plan):
         return None
+    if not s.main_note:
+        if not s.plan.key_push:
+            return None
+        return _triad_bias(s.plan.request.key, s.tonic, size, PASSING_BIAS * key_push_scale(s.plan))
     return _triad_bias(s.plan.request.key, s.tonic, size, TELL_BIAS * key_push_scale(s.plan))
 
 

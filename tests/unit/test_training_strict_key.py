@@ -86,6 +86,12 @@ def test_a_draw_again_leans_harder_to_the_tonic_triad_whatever_the_chords():
     bias = masks.tells_the_key(slot, 129)
     assert bias is not None and bias.max() == pytest.approx(masks.TELL_BIAS * masks.key_push_scale(again))
     assert masks.key_push_scale(again) > 1.0
+    passing = masks.tells_the_key(SimpleNamespace(main_note=False, plan=again, tonic=0), 129)
+    assert passing is not None and passing.max() == pytest.approx(masks.PASSING_BIAS * masks.key_push_scale(again))
+    assert passing.max() < bias.max()  # a passing note leans less than a main note
+    in_doubt = _plan("D minor", ["C#m", "F#m", "E", "F#m"], strict=True)[1]  # a first draw: passing notes left alone
+    assert masks.key_in_doubt(in_doubt)
+    assert masks.tells_the_key(SimpleNamespace(main_note=False, plan=in_doubt, tonic=0), 129) is None
 
 
 def test_every_path_writes_the_same_strict_piece_and_a_key_not_heard_is_drawn_again():
