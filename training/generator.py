@@ -47,22 +47,32 @@ from training.sample import REGISTER, BatchSampler, Job, Notes, sample, sample_m
 from training.tension import double_register
 
 CHECKPOINT_FILE = "model.pt"
-KEY_DRAWS = 3  # draws of a piece whose key is strict (the caller's): the first, and up to two more
+STRICT_DRAWS = 3  # draws of a piece whose key or tempo is strict (the caller's): the first, and up to two more
 
 
 def another_draw(req: PieceRequest, plan, result: PieceResult):
-    """The plan of the next draw of a strict key's piece (``req.strict_key``) whose notes are not heard in its
-    key (:func:`training.analysis.heard_key`, the evaluator's key finder read fast), or None: the same seed,
-    the key's tonic triad leaned to harder (``Plan.key_push``, :func:`training.masks.tells_the_key`). The
-    third draw is kept whatever it is heard in. Every path (alone, together, the batch runner) asks this
-    after each draw, so a piece is the same whichever wrote it."""
-    if not req.strict_key or plan.key_push + 1 >= KEY_DRAWS:
+    """The plan of the next draw of a piece whose strict key (``req.strict_key``) is not heard in its notes
+    (:func:`training.analysis.heard_key`, the evaluator's key finder read fast) or whose strict tempo
+    (``req.strict_tempo``) is not heard in its tempo bin (:func:`training.analysis.find_pulse`), or None: the
+    same seed, the key's tonic triad leaned to harder (``Plan.key_push``, :func:`training.masks.tells_the_key`)
+    and/or the accompaniment's broken chords on the beats (``Plan.tempo_push``,
+    :func:`training.masks.broken_chord_grid`). The last of :data:`STRICT_DRAWS` draws is kept whatever it is
+    heard in. Every path (alone, together, the batch runner) asks this after each draw, so a piece is the same
+    whichever wrote it."""
+    if not (req.strict_key or req.strict_tempo) or plan.draw + 1 >= STRICT_DRAWS:
         return None
-    from training.analysis import heard_key
+    from training import analysis
 
-    if heard_key(result.midi) in (None, req.key):
+    key_missed = req.strict_key and analysis.heard_key(result.midi) not in (None, req.key)
+    tempo_missed = False
+    if req.strict_tempo:
+        pulse = analysis.find_pulse(analysis.load_notes(result.midi))
+        tempo_missed = pulse is not None and not analysis.tempo_bin_hit(
+            analysis.quarter_bpm(pulse.bpm, req.time_signature), req.bpm)
+    if not (key_missed or tempo_missed):
         return None
-    return replace(plan, key_push=plan.key_push + 1)
+    return replace(plan, draw=plan.draw + 1, key_push=plan.key_push + int(key_missed),
+                   tempo_push=plan.tempo_push + int(tempo_missed))
 
 
 def save_checkpoint(path: str, model: NoteTransformer, step: int, extra: dict | None = None) -> None:
@@ -134,7 +144,7 @@ class Generator:
         planned = [self._plan(r) for r in reqs]
         results: list[PieceResult | None] = [None] * len(reqs)
         todo = list(range(len(reqs)))
-        while todo:  # the pieces whose strict key asks for another draw go again, together
+        while todo:  # the pieces whose strict key or tempo asks for another draw go again, together
             jobs = [Job(planned[i][1], planned[i][0].seed, planned[i][0].temperature, givens[i]) for i in todo]
             with torch.inference_mode():
                 sampled = sample_many(self.model, jobs, self._engine())
@@ -281,7 +291,7 @@ class BatchRunner:
                         raise result
                     piece = gen._result(req, plan, result, given, t0)
                     nxt = another_draw(req, plan, piece)
-                    if nxt is not None:  # a strict key not heard: drawn again, with the pieces in hand
+                    if nxt is not None:  # a strict key or tempo not heard: drawn again, with the pieces in hand
                         sampler.add(Job(nxt, req.seed, req.temperature, given), next_key)
                         pending[next_key] = (req, nxt, given, fut, t0)
                         next_key += 1
@@ -306,5 +316,5 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         return out
 
 
-__all__ = ["CHECKPOINT_FILE", "KEY_DRAWS", "BatchRunner", "Generator", "GeneratorModel", "ROLES", "another_draw",
+__all__ = ["CHECKPOINT_FILE", "STRICT_DRAWS", "BatchRunner", "Generator", "GeneratorModel", "ROLES", "another_draw",
            "save_checkpoint"]

@@ -124,9 +124,10 @@ def on_the_beats(s: Slot, v):
 
 
 def _harmony_grid(s: Slot) -> int:
-    """Eighths; quarters (the beat) under SLOW_BPM, where eighths would be heard as the beat itself, and where
-    a held instrument keeps the time alone (:func:`keeps_time_alone`)."""
-    slow = s.plan.request.bpm < SLOW_BPM or keeps_time_alone(s.plan)
+    """Eighths; quarters (the beat) under SLOW_BPM, where eighths would be heard as the beat itself, where
+    a held instrument keeps the time alone (:func:`keeps_time_alone`), and in a strict tempo's draw again
+    (``plan.tempo_push``: its first draw was heard at another tempo, mostly twice its own)."""
+    slow = s.plan.request.bpm < SLOW_BPM or keeps_time_alone(s.plan) or s.plan.tempo_push > 0
     g = s.beat if slow else min(HARMONY_GRID, s.beat)
     return _tension.harmony_grid(s, g) if s.plan.tension else g
 

@@ -101,9 +101,13 @@ class PieceRequest(BaseModel):
     strict_key: bool = Field(False, description="the key is the caller's (stated, or implied by the chords they "
                                                 "wrote): a piece whose notes are not heard "
                                                 "in it is drawn again from the same seed, its tune and accompaniment "
-                                                "leaning harder to the key's tonic triad (at most KEY_DRAWS draws in "
-                                                "all; training.generator.another_draw); the recommender sets it "
+                                                "leaning harder to the key's tonic triad (at most STRICT_DRAWS draws "
+                                                "in all; training.generator.another_draw); the recommender sets it "
                                                 "for such a key")
+    strict_tempo: bool = Field(False, description="the tempo is the caller's (stated): a piece whose notes are not "
+                                                  "heard in its tempo bin is drawn again, its accompaniment striking "
+                                                  "the beats (at most STRICT_DRAWS draws in all, with strict_key); "
+                                                  "the recommender sets it for a stated tempo")
     tracks: list[Role] | None = Field(None, description="only these roles (default: every role an instrument has)")
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
     temperature: float = Field(0.9, gt=0.0, le=2.0)
@@ -282,7 +286,9 @@ class Plan:
     copy_of: tuple[int | None, ...] = ()  # per bar: the earlier bar whose melody it restates, or None
     tension: tuple[float, ...] = ()  # per bar, 0..1 (training.tension); () when the piece has none
     fill: dict = field(default_factory=dict)  # role -> bars of a given role to write anew (training.continuation)
-    key_push: int = 0  # a strict key's draw again: 1, 2 lean harder to the key (training.masks.tells_the_key)
+    draw: int = 0  # a strict piece's draw: 0 the first, then 1, 2 (training.generator.another_draw)
+    key_push: int = 0  # draws again for a key not heard: 1, 2 lean harder to the key (training.masks.tells_the_key)
+    tempo_push: int = 0  # draws again for a tempo not heard: the accompaniment on the beats (training.masks)
 
     def phrase_end(self, bar: int) -> bool:
         """Whether ``bar`` closes a phrase (or the piece)."""
@@ -402,5 +408,6 @@ class Attributes(BaseModel):
         fields.setdefault("cadence", self.sources.get("chords") == "derived")
         # the caller's key: stated, or implied by the chords they wrote (not one the system chose for them)
         fields.setdefault("strict_key", self.sources.get("key") in STATED_SOURCES + ("inferred",))
+        fields.setdefault("strict_tempo", self.sources.get("bpm") in STATED_SOURCES)
         return PieceRequest(style=self.style, bpm=self.bpm, key=self.key, time_signature=self.time_signature,
                             instruments=list(self.instruments), chords=list(self.chords), **fields)
