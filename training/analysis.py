@@ -372,12 +372,14 @@ def analyzed_key(midi: bytes, include_drums: bool = False) -> str | None:
 @lru_cache(maxsize=1)
 def _key_profiles() -> np.ndarray:
     """(24, 12): music21's Aarden-Essen profiles (the ones ``.analyze('key')`` correlates), rotated to the
-    12 major tonics, then the 12 minor ones."""
+    12 major tonics, then the 12 minor ones, centred and scaled to unit length (for Pearson's r)."""
     from music21.analysis.discrete import AardenEssen
 
     ae = AardenEssen()
     major, minor = (np.asarray(ae.getWeights(mode), dtype=float) for mode in ("major", "minor"))
-    return np.stack([np.roll(major, t) for t in range(12)] + [np.roll(minor, t) for t in range(12)])
+    prof = np.stack([np.roll(major, t) for t in range(12)] + [np.roll(minor, t) for t in range(12)])
+    prof -= prof.mean(axis=1, keepdims=True)
+    return prof / np.linalg.norm(prof, axis=1, keepdims=True)
 
 
 def heard_key(midi: bytes | Score) -> str | None:
@@ -395,11 +397,7 @@ def heard_key(midi: bytes | Score) -> str | None:
         np.add.at(hist, a["pitch"] % 12, a["duration"] / score.ticks_per_quarter)
     if not hist.any() or hist.std() == 0:
         return None
-    prof = _key_profiles()
-    h = hist - hist.mean()
-    p = prof - prof.mean(axis=1, keepdims=True)
-    r = (p @ h) / (np.linalg.norm(p, axis=1) * np.linalg.norm(h))
-    i = int(np.argmax(r))
+    i = int(np.argmax(_key_profiles() @ (hist - hist.mean())))  # Pearson's r up to the histogram's own scale
     return key_name(PITCH_CLASSES[i % 12], "major" if i < 12 else "minor")
 
 

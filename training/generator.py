@@ -61,12 +61,15 @@ def another_draw(req: PieceRequest, plan, result: PieceResult):
     whichever wrote it."""
     if not (req.strict_key or req.strict_tempo) or plan.draw + 1 >= STRICT_DRAWS:
         return None
+    from symusic import Score
+
     from training import analysis
 
-    key_missed = req.strict_key and analysis.heard_key(result.midi) not in (None, req.key)
+    score = Score.from_midi(result.midi)  # parsed once for both readings
+    key_missed = req.strict_key and analysis.heard_key(score) not in (None, req.key)
     tempo_missed = False
     if req.strict_tempo:
-        pulse = analysis.find_pulse(analysis.load_notes(result.midi))
+        pulse = analysis.find_pulse(analysis.load_notes(score))
         tempo_missed = pulse is not None and not analysis.tempo_bin_hit(
             analysis.quarter_bpm(pulse.bpm, req.time_signature), req.bpm)
     if not (key_missed or tempo_missed):

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from lake.vocab import CHORD_QUALITIES, PITCH_CLASSES, key_name, parse_chord
-from training.understanding.implied import _MINORISH, _key_pcs, key_scores
+from training.understanding.implied import _MINORISH, _key_pcs, dominant_resolves, in_scale, is_tonic, key_scores
 
 WEIGHTS_PATH = Path(__file__).resolve().parents[1] / "tables" / "key_of_chords.json"
 KEYS = tuple(key_name(PITCH_CLASSES[t], m) for m in ("major", "minor") for t in range(12))
@@ -48,16 +48,13 @@ def features(chords: list[str]) -> np.ndarray:
     rows = []
     for k, key in enumerate(KEYS):
         t, minor = k % 12, k >= 12
-        pcs = _key_pcs(t, "minor" if minor else "major")
-
         def tonic(rq, t=t, minor=minor):
-            return rq[0] == t and ((rq[1] in _MINORISH) == minor) and rq[1] not in ("dim", "hdim7", "dim7")
+            return is_tonic(rq, t, minor)
 
         dom, sub = (t + 7) % 12, (t + 5) % 12
-        diatonic = sum(sum(((r + i) % 12) in pcs for i in CHORD_QUALITIES[q]) / len(CHORD_QUALITIES[q])
-                       for r, q in parsed) / n
-        v_i = any(a[0] == dom and a[1] in ("maj", "7") and tonic(b) for a, b in zip(parsed, parsed[1:] + parsed[:1]))
-        base = [diatonic, float(tonic(parsed[0])), float(tonic(parsed[-1])), sum(map(tonic, parsed)) / n, float(v_i),
+        diatonic = in_scale(parsed, _key_pcs(t, "minor" if minor else "major")) / n
+        base = [diatonic, float(tonic(parsed[0])), float(tonic(parsed[-1])), sum(map(tonic, parsed)) / n,
+                float(dominant_resolves(parsed, t, minor)),
                 float(n > 1 and parsed[-2][0] == dom and tonic(parsed[-1])), float(minor), kk[k],
                 sum(rq[0] == dom for rq in parsed) / n, sum(rq[0] == sub for rq in parsed) / n,
                 float(parsed[0][0] == t), float(parsed[-1][0] == t), rule[key] / n]

@@ -24,6 +24,25 @@ def _key_pcs(tonic: int, mode: str) -> set[int]:
     return pcs
 
 
+def in_scale(parsed: list[tuple[int, str]], pcs: set[int]) -> float:
+    """The share of each chord's notes in the scale ``pcs``, summed over the chords ((root, quality) pairs)."""
+    from lake.vocab import CHORD_QUALITIES
+
+    return sum(sum(((r + i) % 12) in pcs for i in CHORD_QUALITIES[q]) / len(CHORD_QUALITIES[q]) for r, q in parsed)
+
+
+def is_tonic(rq: tuple[int, str], tonic: int, minor: bool) -> bool:
+    """Whether the chord (root, quality) is the tonic triad (or its seventh) of the key."""
+    return rq[0] == tonic and ((rq[1] in _MINORISH) == minor) and rq[1] not in ("dim", "hdim7", "dim7")
+
+
+def dominant_resolves(parsed: list[tuple[int, str]], tonic: int, minor: bool) -> bool:
+    """Whether a dominant (V or V7) leads to the tonic somewhere, the progression read as a loop."""
+    dom = (tonic + 7) % 12
+    return any(a[0] == dom and a[1] in ("maj", "7") and is_tonic(b, tonic, minor)
+               for a, b in zip(parsed, parsed[1:] + parsed[:1]))
+
+
 def key_scores(chords: list[str]) -> dict[str, float]:
     """Per key, how well ``chords`` sit in it: the share of each chord's notes in the key's scale, summed, plus
     0.5 when the first chord is the tonic triad, 0.25 for every tonic chord, 0.25 when a dominant (V or V7)
@@ -31,26 +50,20 @@ def key_scores(chords: list[str]) -> dict[str, float]:
     progressions and keys of the 620 lake pieces the caption benchmark does not use (49 % exact there, against
     47 % for the first weights: first 1, last 0.75, any tonic 0.5; the lake's chords and keys are both detected,
     so neither is clean)."""
-    from lake.vocab import CHORD_QUALITIES
-
     parsed = [parse_chord(c) for c in chords]
     out: dict[str, float] = {}
     for tonic in range(12):
         for mode in ("major", "minor"):
-            pcs = _key_pcs(tonic, mode)
-            score = sum(sum(((r + i) % 12) in pcs for i in CHORD_QUALITIES[q]) / len(CHORD_QUALITIES[q])
-                        for r, q in parsed)
-
-            def is_tonic(rq):
-                return rq[0] == tonic and ((rq[1] in _MINORISH) == (mode == "minor")) and rq[1] not in ("dim", "hdim7", "dim7")
-
-            if is_tonic(parsed[0]):
+            minor = mode == "minor"
+            score = in_scale(parsed, _key_pcs(tonic, mode))
+            if is_tonic(parsed[0], tonic, minor):
                 score += 0.5
-            score += 0.25 * sum(is_tonic(rq) for rq in parsed)
+            score += 0.25 * sum(is_tonic(rq, tonic, minor) for rq in parsed)
             dom = (tonic + 7) % 12
-            if len(parsed) > 1 and parsed[-2][0] == dom and parsed[-2][1] in ("maj", "7") and is_tonic(parsed[-1]):
+            if len(parsed) > 1 and parsed[-2][0] == dom and parsed[-2][1] in ("maj", "7") and \
+                    is_tonic(parsed[-1], tonic, minor):
                 score += 0.5  # an authentic cadence closes the progression on the tonic
-            if any(a[0] == dom and a[1] in ("maj", "7") and is_tonic(b) for a, b in zip(parsed, parsed[1:] + parsed[:1])):
+            if dominant_resolves(parsed, tonic, minor):
                 score += 0.25
             out[key_name(PITCH_CLASSES[tonic], mode)] = score
     return out
