@@ -106,6 +106,11 @@ class Generator:
         self.fast = True
         return self
 
+    @property
+    def fast_model(self) -> FastNoteModel:
+        """The fast path's model (its weights as numpy arrays; built on first use)."""
+        return self._engine()
+
     def _engine(self) -> FastNoteModel:
         if self._fast_model is None:
             self._fast_model = FastNoteModel(self.model)

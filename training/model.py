@@ -325,6 +325,37 @@ class FastNoteModel:
         self.n_kind = sizes["kind"]
         self.note_split = (sizes["pitch"], sizes["pitch"] + sizes["dur"])
 
+    # the arrays a step reads, by name (:meth:`weights`); the layers' are ``layer{i}.{wq,bq,wp,bp,w1,b1,w2,b2}``
+    _NAMED = ("embed", "cos2", "sin2", "role_in", "pos_in", "more_w", "more_b", "pos_w", "pos_b", "note_w", "note_b")
+    _LAYER = ("wq", "bq", "wp", "bp", "w1", "b1", "w2", "b2")
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """Every array a sampling step reads, by name: what :meth:`use_weights` takes back."""
+        out = {name: getattr(self, name) for name in self._NAMED}
+        for i, layer in enumerate(self.layers):
+            for name, a in zip(self._LAYER, (a for pair in layer for a in pair)):
+                out[f"layer{i}.{name}"] = a
+        out["ln_f.weight"], out["ln_f.bias"] = self.ln_f[0], self.ln_f[1]
+        return out
+
+    def use_weights(self, arrays: dict[str, np.ndarray]) -> None:
+        """Read ``arrays`` (equal in name, shape and dtype to :meth:`weights`; e.g. read-only views of one
+        copy in shared memory that several sampling processes map) in place of this model's own. A step
+        only reads its weights, so the numbers are the same; what changes is that processes sampling side by
+        side read one copy of the weights through the shared cache instead of one each (measured in
+        docs/models.md). Raises ValueError naming the first array that does not match."""
+        own = self.weights()
+        for name, a in own.items():
+            b = arrays.get(name)
+            if b is None or b.shape != a.shape or b.dtype != a.dtype:
+                got = "missing" if b is None else f"{b.dtype}{list(b.shape)}"
+                raise ValueError(f"weights: {name} is {got}, this model's is {a.dtype}{list(a.shape)}")
+        for name in self._NAMED:
+            setattr(self, name, arrays[name])
+        self.layers = [tuple((arrays[f"layer{i}.{self._LAYER[2 * j]}"], arrays[f"layer{i}.{self._LAYER[2 * j + 1]}"])
+                             for j in range(4)) for i in range(len(self.layers))]
+        self.ln_f = (arrays["ln_f.weight"], arrays["ln_f.bias"], self.ln_f[2])
+
     def new_cache(self, capacity: int | None = None) -> FastCache:
         """An empty cache for one piece (``capacity`` positions, default the model's block)."""
         return self._kernels.FastCache(len(self.layers), self.n_head, self.head_dim, capacity or self.block_size)
