@@ -333,11 +333,13 @@ class ServeConfig(_Section):
     alias_ttl_s: float = Field(2.0, ge=0, description="how long a resolved alias is reused before the registry is asked again")
     # admission: a replica generates this many pieces at once and queues this many more; beyond that, 503 + Retry-After
     # (sampling=batched: a 200's latency is about (max_concurrent + max_queue) / throughput once the replica is full;
-    # 10 + 2 keeps the POP909 model's p95 under 1 s with 16 clients on 2 cores, where 16 + 4 let it reach 1.2 s)
+    # 16 + 4 let the POP909 model's p95 reach 1.2 s with 16 clients on 2 cores. A queued request waits for a whole
+    # piece and then takes a whole piece's time: no queue (10 + 0) cut the load test's p95 from 1.56-1.61 s to
+    # 1.11-1.31 s at the same throughput, measured in turns; docs/models.md)
     max_concurrent: int = Field(10, ge=1, description="generations one replica runs at once (sampling=batched: "
                                                       "sampled together, and the most pieces one model step "
                                                       "carries; fast/baseline: worker threads, 2 suits 2 cores)")
-    max_queue: int = Field(2, ge=0, description="generations one replica lets wait; more get 503 with Retry-After")
+    max_queue: int = Field(0, ge=0, description="generations one replica lets wait; more get 503 with Retry-After")
     max_candidates: int = Field(4, ge=1, le=16, description="the most candidates one request may ask the CLAP model to rank")
     # security
     auth: bool = Field(True, description="require an API key (header X-API-Key or 'Authorization: Bearer') on /v1/*")
