@@ -459,7 +459,10 @@ def _near_bias(prev: int, size: int) -> np.ndarray:
 
 
 def offbeats(s: Slot, size: int) -> np.ndarray | None:
-    """The melody leans to the off-beat eighths, as sung pop does."""
+    """The melody leans to the off-beat eighths, as sung pop does; in a strict tempo's draw again
+    (``plan.tempo_push``) to the beats instead (:func:`_beat_bias`)."""
+    if s.plan.tempo_push:
+        return _beat_bias(s.beat, s.plan.bar_steps, size, BEAT_LEAN * s.plan.tempo_push)
     return _offbeat_bias(s.beat, s.plan.bar_steps, size)
 
 
@@ -467,6 +470,56 @@ def offbeats(s: Slot, size: int) -> np.ndarray | None:
 def _offbeat_bias(beat: int, bar_steps: int, size: int) -> np.ndarray:
     b = np.zeros(size, dtype=np.float32)
     b[1 + np.arange(beat // 2, min(bar_steps, size - 1), beat)] = OFFBEAT_BIAS
+    return _frozen(b)
+
+
+# -- a strict tempo drawn again: the beats told by the notes ---------------------------------------------------
+# A strict tempo's draw that was heard at another tempo (training.generator.another_draw: mostly twice its own, the
+# off-beat eighths of the tune and the broken chord carrying as much as the beats; some at half, the tune in half
+# notes) is drawn again with the beat in the notes: the tune's onsets on the beats, a beat long, and every part's
+# notes on the beats louder than those between them. Each further draw leans harder (x plan.tempo_push).
+BEAT_LEAN = 1.5  # logit added to the melody's onsets on the beats (the off-beat lean dropped)
+BEAT_NOTE_LEAN = 1.0  # logit added to a melody note on a beat lasting one beat
+ACCENT_LEAN = 0.6  # logit per velocity bin (x the bin's distance from the middle): louder on the beats, softer off them
+
+
+@lru_cache(maxsize=64)
+def _beat_bias(beat: int, bar_steps: int, size: int, amount: float) -> np.ndarray:
+    b = np.zeros(size, dtype=np.float32)
+    b[1 + np.arange(0, min(bar_steps, size - 1), beat)] = amount
+    return _frozen(b)
+
+
+def beat_notes(s: Slot, size: int) -> np.ndarray | None:
+    """In a strict tempo's draw again, a melody note on a beat leans to lasting one beat (BEAT_NOTE_LEAN): held
+    longer, the next beat is not struck (a tune in half notes is heard at half the tempo); shorter, the off-beat
+    after it is (and heard at twice). None elsewhere."""
+    if not s.plan.tempo_push or s.pos % s.beat:
+        return None
+    return _one_value_bias(s.beat, size, BEAT_NOTE_LEAN * s.plan.tempo_push)
+
+
+@lru_cache(maxsize=64)
+def _one_value_bias(value: int, size: int, amount: float) -> np.ndarray:
+    b = np.zeros(size, dtype=np.float32)
+    if 0 <= value < size:
+        b[value] = amount  # a duration of d steps is raw value d - 1, shifted by one: index d
+    return _frozen(b)
+
+
+def beat_accents(s: Slot, size: int) -> np.ndarray | None:
+    """In a strict tempo's draw again, every part's notes on the beats lean loud and those between them soft
+    (ACCENT_LEAN per velocity bin from the middle): the beat is heard by its accents. None elsewhere."""
+    if not s.plan.tempo_push:
+        return None
+    return _accent_bias(size, ACCENT_LEAN * s.plan.tempo_push * (1 if s.pos % s.beat == 0 else -1))
+
+
+@lru_cache(maxsize=64)
+def _accent_bias(size: int, slope: float) -> np.ndarray:
+    bins = np.arange(size - 1, dtype=np.float32)  # velocity bins 0 .. size-2 at indices 1 .. size-1
+    b = np.zeros(size, dtype=np.float32)
+    b[1:] = slope * (bins - (size - 2) / 2.0)
     return _frozen(b)
 
 
@@ -480,9 +533,10 @@ MASKS = {
     "bass": {"pos": (one_line, downbeat_first, on_the_beats), "dur": (ends_in_the_bar,),
              "pitch": (in_register, root_first, roots_and_fifths, under_the_tune)},
 }
-BIASES = {"melody": {"pos": (offbeats,), "pitch": (stepwise, fresh, leans_home, tells_the_key, green_bias)},
-          "harmony": {"pitch": (near_the_last, accompanies_the_key, green_bias)},
-          "bass": {"pitch": (near_the_last, accompanies_the_key, green_bias)}}
+BIASES = {"melody": {"pos": (offbeats,), "dur": (beat_notes,), "vel": (beat_accents,),
+                     "pitch": (stepwise, fresh, leans_home, tells_the_key, green_bias)},
+          "harmony": {"pitch": (near_the_last, accompanies_the_key, green_bias), "vel": (beat_accents,)},
+          "bass": {"pitch": (near_the_last, accompanies_the_key, green_bias), "vel": (beat_accents,)}}
 
 # film scoring's tension (training.tension): each returns None at once where the plan has no tension
 for _role, _field, _fn in (("melody", "pos", _tension.pos_bias), ("melody", "dur", _tension.dur_bias),

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 
-from lake.vocab import (GM_FAMILIES, KEY_PRIOR, MINOR_SHARE, MOODS, PITCH_CLASSES, SCALES, TEMPO_TERMS,
-                        instrument_program,
+from lake.vocab import (GM_FAMILIES, KEY_PRIOR, MINOR_SHARE, MOODS, PITCH_CLASSES, SCALES, TEMPO_BIN_EDGES,
+                        TEMPO_TERMS, instrument_program,
                         key_name, parse_chord, parse_key, program_range)
 
 _MINORISH = {"min", "min7", "dim", "hdim7", "dim7"}
@@ -160,6 +160,42 @@ def mood_of_tempo_words(words: list[str]) -> str | None:
         if hi <= 90 and lo < 70:
             return "calm"
     return None
+
+
+# The three paces a caption's mood is told by (lake.vocab.mood_of): slow below 70 BPM, moderate 70-110, fast from 110.
+PACE_EDGES = (TEMPO_BIN_EDGES[2], TEMPO_BIN_EDGES[4])
+
+
+def pace_range(bpm: float) -> tuple[float, float]:
+    """The pace (slow, moderate, fast: :func:`lake.vocab.mood_of`'s) holding ``bpm``, as [lo, hi) in BPM."""
+    slow, fast = PACE_EDGES
+    return (0.0, slow) if bpm < slow else (slow, fast) if bpm < fast else (fast, float("inf"))
+
+
+def tempo_for_word(word: str, genre_bpm: float | None = None, mood_bpm: float | None = None) -> float:
+    """The tempo a stated tempo word gets where a genre or the moods imply a tempo too.
+
+    A genre's tempo ("ballad" 72) is taken where the word allows it, else the word's own. A plain word covers
+    several tempo bins ("moderate tempo" 81-120 BPM: 70-90, 90-110 and 110-140), and a mood, which names a
+    pace (slow, moderate, fast: :func:`pace_range`), says which part of it is meant: the word's own tempo where
+    it is of the mood's pace ("moderate" with "melancholic", a moderate mood: 100); else the mood's tempo
+    where the word allows it ("slow" with "sad": 66); else the middle of what both allow ("moderate" with
+    "dramatic", a fast mood: 110-120, so 115); else, where they exclude each other, the word's own tempo (the
+    word is stated, the mood only implies)."""
+    lo, hi, value = TEMPO_TERMS[word]
+    if genre_bpm is not None:
+        return float(genre_bpm if lo <= genre_bpm <= hi else value)
+    if mood_bpm is None:
+        return float(value)
+    plo, phi = pace_range(mood_bpm)
+    if plo <= value < phi:
+        return float(value)
+    if lo <= mood_bpm <= hi:
+        return float(mood_bpm)
+    both_lo, both_hi = max(lo, plo), min(hi, phi - 1)  # whole BPM: a pace's upper edge is open
+    if both_lo <= both_hi:
+        return float(round((both_lo + both_hi) / 2))
+    return float(value)
 
 
 # -- roles an instrument can play ----------------------------------------------------------------------------------

@@ -219,10 +219,11 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
         if clash:
             notes.append(f"the prompt names tempos that exclude each other ({word}, {', '.join(clash)}): took "
                          f"'{word}', the {'marking' if markings else 'first'}")
-        bpm = implied_bpm if implied_bpm is not None and lo <= implied_bpm <= hi else value
+        bpm = implied.tempo_for_word(word, genre_bpm, mood_bpm)
         sources["bpm"] = "keyword"
-        because["bpm"] = f"'{word}' means {lo:g}-{hi:g} BPM" + (" (the genre's or mood's tempo lies inside)"
-                                                                 if bpm != value else "")
+        because["bpm"] = f"'{word}' means {lo:g}-{hi:g} BPM" + (
+            "" if bpm == value else " (the genre's or mood's tempo lies inside)" if bpm == implied_bpm
+            else " (the part of it the mood's pace allows)")
     elif genre_bpm is not None:
         bpm, sources["bpm"] = genre_bpm, "inferred"
         because["bpm"] = f"the usual tempo of {next((g for g in genres if g in GENRE_BPM), None) or 'the dance'}"
