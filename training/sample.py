@@ -52,7 +52,7 @@ from training.masks import Slot, constrain
 from training.model import FastNoteModel, NoteTransformer, one_blas_thread
 from training.notes import NOTE, bar_step, bin_velocity, header, note_step, track_step
 from training.request import DEFAULT_REGISTERS, ROLES, Plan
-from training.watermark import Lean, extend_line, green_lean, line_of, within_sizes
+from training.watermark import Lean, extend_line, green_lean, keyed_noise, line_of, within_sizes
 
 REGISTER = DEFAULT_REGISTERS  # the roles the model samples; each plan carries its own registers
 MIN_NOTES = {"melody": 1, "bass": 1}  # harmony plays at least every tone of its chord
@@ -133,15 +133,24 @@ class _FastContext(_Context):
 
 
 def _draw(logits: torch.Tensor, allowed: torch.Tensor, temperature: float, rng: torch.Generator,
-          bias: np.ndarray | None = None, lean: Lean | None = None) -> int:
+          bias: np.ndarray | None = None, lean: Lean | None = None, keyed: np.ndarray | None = None) -> int:
     """One value from ``logits`` (V,) restricted to ``allowed`` (V,) bool, ``bias`` (V,) added first, the
     watermark's ``lean`` applied to the tempered logits (:func:`~training.watermark.within_sizes`); the
-    index is in shifted values (raw + 1)."""
+    index is in shifted values (raw + 1). ``keyed`` (V,): the watermark's keyed exponential noise
+    (:func:`~training.watermark.keyed_noise`), raced against instead of the generator's (which is drawn all the
+    same and left unused, so later draws keep their places in the random stream)."""
     if bias is not None:
         logits = logits + torch.tensor(bias)  # a copy: cached biases are read-only arrays
     lg = logits.masked_fill(~allowed, float("-inf")) / temperature
     if lean is not None:
         lg = torch.from_numpy(within_sizes(lg.detach().numpy(), lean))
+    if keyed is not None:  # the fast path's race (argmax of the log-probabilities less log E), on the key's E
+        torch.empty(lg.shape[0]).exponential_(1, generator=rng)  # a draw's noise, unused: the stream keeps its place
+        z = lg.detach().numpy().astype(np.float32) - np.log(keyed)
+        i = int(z.argmax())
+        if not np.isfinite(z[i]):
+            raise RuntimeError("invalid multinomial distribution (no value allowed)")
+        return i
     return int(torch.multinomial(torch.softmax(lg, dim=-1), 1, generator=rng))
 
 
@@ -177,11 +186,12 @@ class _TorchHeads:
         self.logits = dict(zip(("pitch", "dur", "vel"),
                                self.model.note_logits(h, torch.tensor(ri + 1), torch.tensor(pos + 1))))
 
-    def draw(self, name: str, values, bias: np.ndarray | None = None, lean: Lean | None = None) -> int:
+    def draw(self, name: str, values, bias: np.ndarray | None = None, lean: Lean | None = None,
+             keyed: np.ndarray | None = None) -> int:
         """Index (raw value + 1) of field ``name`` among ``values`` (raw values), ``bias`` added to the logits,
-        the watermark's ``lean`` (pitches) to the tempered ones."""
+        the watermark's ``lean`` (pitches) to the tempered ones, its ``keyed`` noise in the race."""
         return _draw(self.logits[name], _mask(self.sizes[name], values), self.temperature * self.warmer(name),
-                     self.rng, bias, lean)
+                     self.rng, bias, lean, keyed)
 
     def warmer(self, name: str) -> float:
         """How much warmer than the request's temperature field ``name`` is drawn: pitches at the model's
@@ -233,11 +243,15 @@ class _NumpyHeads(_TorchHeads):
         return float(torch.rand(1, generator=self.rng)) < p_more
 
     def _pick(self, logits: np.ndarray, allowed: np.ndarray, bias: np.ndarray | None = None, warmer: float = 1.0,
-              lean: Lean | None = None) -> int:
+              lean: Lean | None = None, keyed: np.ndarray | None = None) -> int:
         # argmax(p / q) == argmax(log p - log q): the log-softmax's shift is common to all, so drop it,
-        # and the mask is an additive 0 / -inf row; the watermark's lean reweighs the tempered, masked logits
+        # and the mask is an additive 0 / -inf row; the watermark's lean reweighs the tempered, masked logits;
+        # a keyed draw races on the watermark's noise; it still takes its noise from the generator (unused, as the
+        # baseline), so every later draw keeps its place in the random stream
         n = logits.shape[0]
         self.noise[n].exponential_(1, generator=self.rng)
+        if keyed is not None:
+            self.noise_np[n][:] = keyed
         if lean is None:  # the common case in one compiled call: the same arithmetic as below
             i = pick(logits, _NO_BIAS if bias is None else bias, self.temperature * warmer, allowed, self.noise_np[n])
         else:
@@ -258,9 +272,10 @@ class _NumpyHeads(_TorchHeads):
     def note(self, h: np.ndarray, ri: int, pos: int) -> None:
         self.logits = dict(zip(("pitch", "dur", "vel"), self.fast.note_logits(h, ri + 1, pos + 1)))
 
-    def draw(self, name: str, values, bias: np.ndarray | None = None, lean: Lean | None = None) -> int:
+    def draw(self, name: str, values, bias: np.ndarray | None = None, lean: Lean | None = None,
+             keyed: np.ndarray | None = None) -> int:
         return self._pick(self.logits[name], _np_mask(self.sizes[name], _key(values)), bias, self.warmer(name),
-                          lean)
+                          lean, keyed)
 
 
 def _softmax_at(logits: list[float], i: int, temperature: float) -> float:
@@ -493,7 +508,8 @@ def _sample_role(heads: _TorchHeads, h, s: Slot, out: list):
         pitches, pitch_bias = constrain(s, "pitch", range(128), sizes["pitch"])
         if not pitches:  # no room (a stacked onset at the top of the register): the bar's part ends here
             break
-        pitch = heads.draw("pitch", pitches, pitch_bias, green_lean(s, sizes["pitch"])) - 1
+        pitch = heads.draw("pitch", pitches, pitch_bias, green_lean(s, sizes["pitch"]),
+                           keyed_noise(s, sizes["pitch"], out)) - 1
         vel_values, vel_bias = constrain(s, "vel", range(sizes["vel"] - 1), sizes["vel"])
         velocity = bin_velocity(heads.draw("vel", vel_values, vel_bias) - 1)
         out.append((s.bar, s.pos, pitch, s.dur, velocity))

@@ -98,6 +98,32 @@ WITHIN = {"melody": 6.0}
 WITHIN_ALONE = 8.0
 ACROSS = {"melody": 0.0}
 ACROSS_ALONE = 0.0
+# the roles whose pitch draws are keyed (keyed_noise: the sampler's exponential race run on keyed noise instead of
+# the random generator's, so each draw still follows the distribution it is drawn from, over contexts: the keyed
+# noise moves nothing between interval sizes). Every pitched role, by default (docs/copyright.md, 2026-12-07,
+# "keyed draws"); the bench's --no-keyed turns it off (the green list's lean alone, as before)
+KEYED: frozenset = frozenset({"melody", "harmony", "bass"})
+# a keyed role's additive lean (green_bias, on the green list's pitches, as DELTA), in place of DELTA: the melody
+# leans a little (1.0; 3.0 for a tune with at most one partner part, KEYED_LEAN_ALONE, which must carry an
+# 8-bar cut alone once its partner is dropped), the accompaniment as hard as before or harder (its choices are
+# few, and a classifier of the melody's statistics does not read them). Measured on the demo model: melody 0
+# leaves a lone tune's 8-bar cuts unread (37 %); melody 1.0 and accompaniment 5 the melody-less ones (94 %)
+KEYED_LEAN = {"melody": 1.0, "harmony": 8.0, "bass": 8.0}
+KEYED_LEAN_ALONE = 3.0
+# the weight of the keyed score (the sum of -log(1 - u) over a file's keyed notes, Exp(1) each without the mark)
+# against the weighted green count (weights 2 and 3 per green triple); used only when a role is keyed (else
+# the detector reads the green count alone, as before). 1 read more 8-bar cuts than 2 or 3 (docs)
+S_WEIGHT = 1.0
+# whether a keyed role's draw in a context its line has had before is keyed too (True) or drawn from the
+# random generator (False; the detector then reads only each context's first note in a line). With three
+# intervals of context the realism statistics stay within noise either way, and keying repeats keeps the
+# cuts of a piece's later bars readable (a context first met in bars 1-8 is keyed again in bars 9-16)
+KEY_REPEATS = True
+# how many intervals before a keyed draw key it (the line's last notes as the sampler tracks them: at most 3). The
+# more, the more distinct contexts a tune runs through, so a fixed key's noise favours no interval size over
+# many draws (with 2, keyed repeats took the demo model's melodies from 0.64 to 0.58 steps, a classifier 0.75);
+# the fewer, the less a cut or a changed note takes from the detector
+KEYED_CONTEXT = 3
 _PARTS = ("melody", "harmony", "bass")
 CLIP = 12  # context intervals are clipped to +-CLIP semitones
 # the p-value (over both readings, see read) from which a file is ours: the rate at which a file not ours is
@@ -247,6 +273,8 @@ def lean(s) -> float:
     :data:`ACROSS_ALONE`."""
     if s.role in KEEP_SIZES:
         return ACROSS_ALONE if _alone(s) else ACROSS.get(s.role, 0.0)
+    if s.role in KEYED and s.role in KEYED_LEAN:
+        return KEYED_LEAN_ALONE if _alone(s) else KEYED_LEAN[s.role]
     if _alone(s):
         return DELTA_ALONE
     return DELTA.get(s.role, 0.0)
@@ -353,6 +381,77 @@ def within_sizes(z: np.ndarray, mark: Lean) -> np.ndarray:
     return (zf + shift).astype(z.dtype)
 
 
+# -- keyed draws ------------------------------------------------------------------------------------------
+_KEYED_VERSION = b"musiclake-watermark-keyed-v1"
+
+
+@lru_cache(maxsize=8)
+def _keyed_subkey(key: bytes) -> bytes:
+    return hmac.new(key, _KEYED_VERSION, hashlib.sha256).digest()
+
+
+@lru_cache(maxsize=1 << 16)
+def u_row(key: bytes, ctx: tuple) -> np.ndarray:
+    """float64 (2 * SPAN,) in (0, 1): the keyed uniform of each candidate interval ``d`` (at ``d + SPAN``) after
+    the context ``ctx`` (the last :data:`KEYED_CONTEXT` intervals, clipped, as table indices 0..2 * CLIP);
+    independent of :func:`green_table`'s bits (another subkey). SHAKE-256 of a subkey (HMAC-SHA256 of the key)
+    and the context, read as 64-bit integers, the top 53 bits of each centred in its cell (never 0 or 1)."""
+    raw = np.frombuffer(hashlib.shake_256(_keyed_subkey(key) + bytes(ctx)).digest(8 * 2 * SPAN), dtype="<u8")
+    out = ((raw >> np.uint64(11)).astype(np.float64) + 0.5) / 2.0 ** 53
+    out.flags.writeable = False
+    return out
+
+
+@lru_cache(maxsize=1 << 16)
+def _noise_row(key: bytes, ctx: tuple) -> np.ndarray:
+    """float32 ``-log u``: the exponential noise of a keyed draw (what the sampler's race divides by)."""
+    e = (-np.log(u_row(key, ctx))).astype(np.float32)
+    e.flags.writeable = False
+    return e
+
+
+def _context(line, end: int) -> tuple:
+    """The keyed context of the note at ``line[end]``: the :data:`KEYED_CONTEXT` clipped intervals before it."""
+    return tuple(_clip(line[i] - line[i - 1]) for i in range(end - KEYED_CONTEXT, end))
+
+
+def contexts(notes: list) -> set:
+    """The keyed contexts that have come before a note of the line of ``notes`` (the role's notes so far,
+    ``(bar, pos, pitch, ...)``; the line: its top pitch per onset)."""
+    tops: dict = {}
+    for bar, pos, pitch, *_ in notes:
+        tops[(bar, pos)] = max(pitch, tops.get((bar, pos), -1))
+    line = [tops[k] for k in sorted(tops)]
+    return {_context(line, i) for i in range(KEYED_CONTEXT + 1, len(line))}
+
+
+def keyed_noise(s, size: int, notes: list) -> np.ndarray | None:
+    """The exponential noise of a keyed pitch draw in a role of :data:`KEYED` (float32, per shifted value,
+    raw + 1): ``-log u`` of each candidate's interval from the line's last note after its last
+    :data:`KEYED_CONTEXT` intervals (:func:`u_row`). The sampler draws ``argmax(p_i / E_i)`` with this ``E`` in
+    place of the random generator's: over contexts the keyed ``u`` are independent uniforms, so the draw follows
+    the model's distribution, and the chosen interval's ``u`` runs high (what :func:`read` scores). None (draw
+    from the random generator) for the other roles, when marking is off, where the line is too short, the note
+    is struck with others at one onset, or (unless :data:`KEY_REPEATS`) the context has come before in the
+    role's line (``notes``): the same context gives the same noise again and so, as often as not, the same
+    choice (the detector then reads only a context's first note in a line, see :func:`keyed_triples`)."""
+    if s.role not in KEYED:
+        return None
+    line = s.line
+    if (s.count and s.pos == s.last_pos) or len(line) < KEYED_CONTEXT + 1:
+        return None
+    key = active_key()
+    if key is None:
+        return None
+    ctx = _context(line, len(line))
+    if not KEY_REPEATS and ctx in contexts(notes):
+        return None
+    start = _start(line[-1])
+    if start < 0 or start + size > 2 * SPAN:
+        return None
+    return _noise_row(key, ctx)[start:start + size]
+
+
 # -- detection --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Verdict:
@@ -364,6 +463,8 @@ class Verdict:
     p_value: float
     n: int
     green: int
+    keyed: int = 0  # first-context triples whose keyed score counted (0 where no role is keyed)
+    score: float = 0.0  # their keyed score, sum of -log(1 - u) (about ``keyed`` without the mark)
 
     @property
     def confidence(self) -> float:
@@ -483,6 +584,12 @@ def weighted_tail(counts: dict[int, int], greens: dict[int, int]) -> float:
     a keyed PRF of distinct contexts; a mirrored pair of one context is anti-correlated, which only narrows
     the null)."""
     obs = sum(w * greens.get(w, 0) for w in counts)
+    return float(min(1.0, _green_null(counts)[obs:].sum()))
+
+
+def _green_null(counts: dict[int, int]) -> np.ndarray:
+    """P(weighted green sum = g) for g = 0, 1, ... without the mark: ``counts[w]`` triples of weight ``w``,
+    each green with probability GAMMA, independently."""
     dist = np.zeros(1)
     dist[0] = 1.0
     for w, n in counts.items():
@@ -492,7 +599,78 @@ def weighted_tail(counts: dict[int, int], greens: dict[int, int]) -> float:
         step = np.zeros(w * n + 1)
         step[::w] = pmf
         dist = np.convolve(dist, step)
-    return float(min(1.0, dist[obs:].sum()))
+    return dist
+
+
+def combined_tail(counts: dict[int, int], greens: dict[int, int], m: int, score: float, weight: float) -> float:
+    """P(G + weight * S >= the observed) without the mark, exactly: G the weighted green sum (as
+    :func:`weighted_tail`), S the keyed score of ``m`` first-context triples, a sum of ``m`` Exp(1) (so
+    Gamma(m, 1)), independent of G (another keyed PRF). The sum over G's values of P(G = g) P(S >= (t - g) / weight)."""
+    if m == 0 or weight <= 0:
+        return weighted_tail(counts, greens)
+    from scipy.special import gammaincc
+
+    obs = sum(w * greens.get(w, 0) for w in counts) + weight * score
+    dist = _green_null(counts)
+    need = np.maximum((obs - np.arange(dist.size)) / weight, 0.0)
+    return float(min(1.0, max(0.0, (dist * gammaincc(m, need)).sum())))
+
+
+def keyed_triples(lines_: list[tuple[list[int], list[int]]]) -> set[tuple[int, ...]]:
+    """The notes whose keyed score counts, as (context intervals (:data:`KEYED_CONTEXT`, clipped), interval
+    + SPAN): in each line every note after its first :data:`KEYED_CONTEXT` intervals, unless it is the top of a
+    stacked onset (never keyed) or (unless :data:`KEY_REPEATS`) its context came before in that line (the
+    sampler keys only a context's first draw, :func:`keyed_noise`); distinct over all lines."""
+    out: set = set()
+    for line, cls in lines_:
+        seen: set = set()
+        for i in range(KEYED_CONTEXT + 1, len(line)):
+            ctx = _context(line, i)
+            if ctx in seen and not KEY_REPEATS:
+                continue
+            seen.add(ctx)
+            if cls[i] != STACKED:
+                out.add((*ctx, line[i] - line[i - 1] + SPAN))
+    return out
+
+
+def keyed_score(found: set, key: bytes) -> tuple[int, float]:
+    """(how many, the sum of ``-log(1 - u)``) over ``found`` (:func:`keyed_triples`): Gamma(m, 1) without the mark."""
+    if not found:
+        return 0, 0.0
+    u = np.array([u_row(key, t[:-1])[t[-1]] for t in found])
+    return len(found), float(-np.log1p(-u).sum())
+
+
+def _weight() -> float:
+    """The keyed score's weight in the detector's sum: :data:`S_WEIGHT` where a role is keyed, else 0."""
+    return S_WEIGHT if KEYED else 0.0
+
+
+def score_all(lines_: list[tuple[list[int], list[int]]], key: bytes) -> tuple[float, int, int, int, float]:
+    """(one-sided p-value, weighted triples, green, keyed triples, keyed score) of one reading's lines: the
+    weighted green count and, where a role is keyed, the keyed score, as one sum (:func:`combined_tail`)."""
+    found = weighted_triples(lines_)
+    weight = _weight()
+    if weight <= 0:
+        p, n, green = score_weighted(found, key)
+        return p, n, green, 0, 0.0
+    counts, greens, n, green = _green_counts(found, key)
+    m, s = keyed_score(keyed_triples(lines_), key)
+    return combined_tail(counts, greens, m, s, weight), n, green, m, s
+
+
+def _green_counts(found: dict[tuple[int, int, int], int], key: bytes) -> tuple[dict, dict, int, int]:
+    items = [(t, w) for t, w in found.items() if w > 0]
+    if not items:
+        return {}, {}, 0, 0
+    table = green_table(key)
+    idx = np.array([t for t, _ in items], dtype=np.int64)
+    w = np.array([w for _, w in items], dtype=np.int64)
+    g = table[idx[:, 0], idx[:, 1], idx[:, 2]]
+    counts = {int(k): int((w == k).sum()) for k in np.unique(w)}
+    greens = {int(k): int(g[w == k].sum()) for k in np.unique(w)}
+    return counts, greens, len(items), int(g.sum())
 
 
 def score_weighted(found: dict[tuple[int, int, int], int], key: bytes) -> tuple[float, int, int]:
@@ -524,16 +702,17 @@ def read(midi, key: bytes) -> tuple[Verdict, set]:
     unmarked file's chance of ``ours`` stays within :data:`P_OURS`."""
     score = _score(midi)
     base_lines = scored_lines(score)
-    base = weighted_triples(base_lines)
-    more = weighted_triples(scored_lines(score, unfold=True))
-    p, n, green = score_weighted(base, key)
-    if more != base:
-        p2, n2, green2 = score_weighted(more, key)
-        if p2 < p:
-            p, n, green = p2, n2, green2
-        p = min(1.0, READINGS * p)
+    more_lines = scored_lines(score, unfold=True)
+    got = score_all(base_lines, key)
+    if weighted_triples(more_lines) != weighted_triples(base_lines) or \
+            (_weight() > 0 and keyed_triples(more_lines) != keyed_triples(base_lines)):
+        got2 = score_all(more_lines, key)
+        if got2[0] < got[0]:
+            got = got2
+        got = (min(1.0, READINGS * got[0]), *got[1:])
+    p, n, green, m, s = got
     ours = bool(n >= MIN_SCORED and p <= P_OURS)
-    return Verdict(ours, z_of(p), p, n, green), triples([line for line, _ in base_lines])
+    return Verdict(ours, z_of(p), p, n, green, m, s), triples([line for line, _ in base_lines])
 
 
 def detect(midi, key: bytes | str | None = None) -> Verdict:
@@ -549,5 +728,5 @@ def detect(midi, key: bytes | str | None = None) -> Verdict:
         raise ValueError(f"not a readable MIDI file: {e}") from None
 
 
-__all__ = ["DELTA", "DELTA_ALONE", "GAMMA", "P_OURS", "Verdict", "WEIGHTS", "Z_OURS", "active_key", "detect", "green_bias",
+__all__ = ["DELTA", "DELTA_ALONE", "GAMMA", "KEYED", "combined_tail", "keyed_noise", "keyed_triples", "u_row", "P_OURS", "Verdict", "WEIGHTS", "Z_OURS", "active_key", "detect", "green_bias",
            "green_lean", "green_table", "lean", "Lean", "lines", "load_key", "read", "scored_lines", "triples", "use_key", "weighted_triples", "within_sizes"]

@@ -345,9 +345,22 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --keep-sizes: the lean within sizes, and for a tune with one partner part")
     ap.add_argument("--across", type=float, nargs=2, default=None, metavar=("MELODY", "ALONE"),
                     help="with --keep-sizes: the additive part on top (0 0: none)")
-    ap.add_argument("--accompaniment", type=float, default=None, help="the harmony's and the bass's additive lean")
+    ap.add_argument("--accompaniment", type=float, default=None,
+                    help="the harmony's and the bass's additive lean (keyed or not)")
     ap.add_argument("--melody", type=float, nargs=2, default=None, metavar=("MELODY", "ALONE"),
                     help="the melody's additive lean, and for a tune with at most one partner part")
+    ap.add_argument("--keyed", nargs="*", default=None, metavar="ROLE",
+                    help="these roles' pitch draws keyed (training.watermark.KEYED: the race on keyed noise; none "
+                         "named: melody, harmony and bass); the melody then leans only by --keyed-lean, the others "
+                         "keep their lean")
+    ap.add_argument("--no-keyed", action="store_true", help="no role keyed (the green list's lean alone)")
+    ap.add_argument("--first-only", action="store_true", help="with --keyed: a context's repeats in a line drawn "
+                                                               "from the random generator (KEY_REPEATS off)")
+    ap.add_argument("--context", type=int, default=None, help="with --keyed: intervals keying a draw (KEYED_CONTEXT)")
+    ap.add_argument("--keyed-lean", type=float, nargs=2, default=None, metavar=("MELODY", "ALONE"),
+                    help="with keyed draws: the melody's additive lean (training.watermark.KEYED_LEAN, _ALONE)")
+    ap.add_argument("--s-weight", type=float, default=None, help="with --keyed: the keyed score's weight in the "
+                                                                  "detector's sum (training.watermark.S_WEIGHT)")
     ap.add_argument("--misses", action="store_true", help="list every missed file: the edit, the piece, the cut, "
                                                           "the tracks it kept, the triples read, green, z")
     args = ap.parse_args(argv)
@@ -366,13 +379,29 @@ def main(argv: list[str] | None = None) -> int:
         wm.ACROSS, wm.ACROSS_ALONE = {"melody": args.across[0]}, args.across[1]
     if args.accompaniment is not None:
         wm.DELTA = dict(wm.DELTA, harmony=args.accompaniment, bass=args.accompaniment)
+        wm.KEYED_LEAN = dict(wm.KEYED_LEAN, harmony=args.accompaniment, bass=args.accompaniment)
     if args.melody:
         wm.DELTA, wm.DELTA_ALONE = dict(wm.DELTA, melody=args.melody[0]), args.melody[1]
+    if args.keyed is not None:
+        wm.KEYED = frozenset(args.keyed or ("melody", "harmony", "bass"))
+    if args.no_keyed:
+        wm.KEYED = frozenset()
+    if args.first_only:
+        wm.KEY_REPEATS = False
+    if args.context is not None:
+        wm.KEYED_CONTEXT = args.context
+    if args.keyed_lean:
+        wm.KEYED_LEAN, wm.KEYED_LEAN_ALONE = dict(wm.KEYED_LEAN, melody=args.keyed_lean[0]), args.keyed_lean[1]
+    if args.s_weight is not None:
+        wm.S_WEIGHT = args.s_weight
     t0 = time.perf_counter()
     gen, ref = registry.load_generator(cfg, args.model)
     print(f"model: {ref.name} v{ref.version}; gamma {wm.GAMMA}, delta {wm.DELTA} (a tune with one partner part "
           f"{wm.DELTA_ALONE}); " + (f"the lean of {sorted(wm.KEEP_SIZES)} within interval sizes <= {wm.SIZE_CLASSES} / "
           f"more {wm.WITHIN} ({wm.WITHIN_ALONE}), across them {wm.ACROSS} ({wm.ACROSS_ALONE}); " if wm.KEEP_SIZES else "")
+          + (f"keyed draws {sorted(wm.KEYED)} (context {wm.KEYED_CONTEXT} intervals, repeats keyed {wm.KEY_REPEATS}; "
+             f"the melody's additive lean {wm.KEYED_LEAN}, alone {wm.KEYED_LEAN_ALONE}; keyed score's weight "
+             f"{wm.S_WEIGHT}); " if wm.KEYED else "")
           + f"weights {wm.WEIGHTS} (stacked top, downbeat, other); ours from p <= {wm.P_OURS:.3g} (z >= {wm.Z_OURS:.2f})",
           flush=True)
     reqs = [gen._plan(r)[0] for r in requests(args.pieces, args.bars)]

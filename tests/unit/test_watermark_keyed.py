@@ -1,0 +1,208 @@
+"""The keyed draws of the watermark (training.watermark.KEYED, off by default): a keyed role's pitch draws race on
+keyed exponential noise instead of the random generator's, so over contexts each draw follows the model's
+distribution; the detector adds the keyed score to the green count under an exact null; the sampler's paths
+agree with it on."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from symusic import Score
+
+from training import watermark as wm
+from training.model import NoteModelConfig, NoteTransformer
+
+KEY = b"unit-test-keyed-watermark-key"
+SMALL = dict(n_layer=2, n_head=4, n_embd=64, block_size=256)
+REQUEST = dict(style="pop", bpm=100, key="C major", bars=16, instruments=["flute", "piano", "acoustic bass", "drums"])
+
+
+@pytest.fixture
+def keyed(monkeypatch):
+    monkeypatch.setattr(wm, "KEYED", frozenset({"melody", "harmony", "bass"}))
+    wm.use_key(KEY)
+    yield
+    wm.use_key(wm.load_key())
+
+
+def _slot(line, role="melody", notes_parts=("melody", "harmony", "bass")):
+    tracks = [SimpleNamespace(role=r, doubles=None) for r in notes_parts]
+    return SimpleNamespace(role=role, plan=SimpleNamespace(tracks=tracks), line=line, count=0, pos=4, last_pos=0)
+
+
+def test_the_keyed_uniforms_are_uniform_and_apart_from_the_green_bits():
+    rows = np.stack([wm.u_row(KEY, (a, b, c)) for a in range(0, 25, 3) for b in range(0, 25, 2) for c in range(25)])
+    assert rows.shape[1] == 2 * wm.SPAN and not wm.u_row(KEY, (1, 2, 3)).flags.writeable
+    assert 0.0 < rows.min() and rows.max() < 1.0
+    hist = np.histogram(rows, bins=10, range=(0, 1))[0] / rows.size
+    assert np.abs(hist - 0.1).max() < 0.005
+    g = np.stack([wm.green_table(KEY)[b, c] for a in range(0, 25, 3) for b in range(0, 25, 2) for c in range(25)])
+    assert abs(rows[g].mean() - 0.5) < 0.005 and abs(rows[~g].mean() - 0.5) < 0.005  # another PRF than the green bits
+    assert not np.array_equal(wm.u_row(KEY, (1, 2, 3)), wm.u_row(b"another key", (1, 2, 3)))
+    assert not np.array_equal(wm.u_row(KEY, (1, 2, 3)), wm.u_row(KEY, (1, 2, 4)))
+
+
+def _line_for(ctx: tuple, last: int) -> tuple:
+    """A line ending on ``last`` whose last intervals are ``ctx`` (semitones)."""
+    line = [last]
+    for d in reversed(ctx):
+        line.insert(0, line[0] - d)
+    return tuple(line)
+
+
+def test_keyed_draws_follow_the_models_distribution_over_contexts(keyed):
+    """At a fixed distribution over a melody's candidates, the keyed race over 12,000 contexts (and last notes)
+    picks each candidate as often as the model's probability says, within noise; the chosen candidate's keyed u
+    runs high (its score, ``-log(1 - u)``, above 1 on average: the evidence)."""
+    rng = np.random.default_rng(0)
+    size = 129
+    z = np.full(size, -np.inf, dtype=np.float32)
+    cand = np.arange(60, 72) + 1  # twelve pitches allowed
+    z[cand] = rng.normal(0.0, 1.0, cand.size).astype(np.float32)
+    p = np.exp(z[cand] - z[cand].max())
+    p /= p.sum()
+    counts = np.zeros(cand.size)
+    scores = []
+    k = wm.KEYED_CONTEXT
+    for _ in range(12_000):
+        ctx = tuple(int(x) for x in rng.integers(-wm.CLIP, wm.CLIP + 1, k))
+        last = int(rng.integers(58, 74))
+        e = wm.keyed_noise(_slot(_line_for(ctx, last)), size, [])
+        assert e is not None and e.dtype == np.float32
+        i = int(np.argmax(z - np.log(e)))
+        counts[np.flatnonzero(cand == i)[0]] += 1
+        u = wm.u_row(KEY, tuple(d + wm.CLIP for d in ctx))[i - 1 - last + wm.SPAN]
+        scores.append(-np.log1p(-u))
+    n = counts.sum()
+    chi2 = float(((counts - n * p) ** 2 / (n * p)).sum())
+    assert chi2 < 35.0, (chi2, counts / n, p)  # 11 degrees of freedom: P(chi2 > 35) < 0.1 % for independent draws
+    assert np.mean(scores) > 1.5  # null: 1
+
+
+def test_a_keyed_draw_only_where_the_context_is_new_unless_repeats_are_keyed(keyed, monkeypatch):
+    monkeypatch.setattr(wm, "KEYED_CONTEXT", 2)
+    monkeypatch.setattr(wm, "KEY_REPEATS", False)
+    notes = [(0, i, p, 1, 80) for i, p in enumerate([60, 62, 64, 62, 64, 66])]  # contexts (+2, +2), (+2, -2), (-2, +2)
+    c, s = wm.CLIP, wm.SPAN
+    assert wm.contexts(notes) == {(c + 2, c + 2), (c + 2, c - 2), (c - 2, c + 2)}
+    assert wm.keyed_noise(_slot((62, 64, 66)), 129, notes) is None  # (+2, +2) came before: the generator draws
+    assert wm.keyed_noise(_slot((64, 66, 65)), 129, notes) is not None  # (+2, -1) is new
+    stacked = _slot((64, 66, 65))
+    stacked.count, stacked.pos, stacked.last_pos = 1, 4, 4
+    assert wm.keyed_noise(stacked, 129, notes) is None  # a note struck with others at one onset is never keyed
+    assert wm.keyed_noise(_slot((64, 65)), 129, []) is None  # too short a line
+    monkeypatch.setattr(wm, "KEY_REPEATS", True)
+    assert wm.keyed_noise(_slot((62, 64, 66)), 129, notes) is not None
+    monkeypatch.setattr(wm, "KEYED", frozenset({"harmony"}))
+    assert wm.keyed_noise(_slot((64, 66, 65)), 129, notes) is None  # not a keyed role
+    # the detector: each context's first note per line, stacked tops left out
+    monkeypatch.setattr(wm, "KEY_REPEATS", False)
+    line = [60, 62, 64, 62, 64, 66, 68, 70]
+    got = wm.keyed_triples([(line, [2] * len(line))])
+    assert got == {(c + 2, c + 2, s - 2), (c + 2, c - 2, s + 2), (c - 2, c + 2, s + 2)}  # (+2, +2) read once, first
+    assert wm.keyed_triples([(line, [2, 2, 2, 0, 2, 2, 2, 2])]) == {(c + 2, c - 2, s + 2), (c - 2, c + 2, s + 2)}
+    monkeypatch.setattr(wm, "KEYED_CONTEXT", 3)  # three intervals: the line's fifth note on
+    assert wm.keyed_triples([(line, [2] * len(line))]) == {
+        (c + 2, c + 2, c - 2, s + 2), (c + 2, c - 2, c + 2, s + 2), (c - 2, c + 2, c + 2, s + 2),
+        (c + 2, c + 2, c + 2, s + 2)}
+
+
+def test_the_combined_tail_is_the_null_distribution():
+    """G (weighted green count) + w S (S: a sum of m Exp(1)): the exact tail against a simulation of the null."""
+    counts, greens = {2: 6, 3: 10}, {2: 4, 3: 7}
+    m, score, w = 12, 17.0, 2.0
+    p = wm.combined_tail(counts, greens, m, score, w)
+    rng = np.random.default_rng(1)
+    sims = 400_000
+    g = 2 * rng.binomial(6, 0.5, sims) + 3 * rng.binomial(10, 0.5, sims)
+    s = rng.gamma(m, 1.0, sims)
+    obs = 2 * 4 + 3 * 7 + w * score
+    mc = float(np.mean(g + w * s >= obs))
+    assert p == pytest.approx(mc, abs=4 * np.sqrt(mc * (1 - mc) / sims) + 1e-4)
+    assert wm.combined_tail(counts, greens, 0, 0.0, w) == pytest.approx(wm.weighted_tail(counts, greens))
+    assert wm.combined_tail({}, {}, m, score, 1.0) == pytest.approx(float(np.mean(s >= score)), abs=3e-3)
+
+
+@pytest.fixture(scope="module")
+def keyed_pieces():
+    """Marked (keyed, every role, no lean on the melody) and unmarked 16-bar pieces of an untrained small model."""
+    from training.generator import Generator
+    from training.request import PieceRequest
+
+    saved = (wm.KEYED, wm.KEYED_LEAN)
+    wm.KEYED, wm.KEYED_LEAN = frozenset({"melody", "harmony", "bass"}), {"melody": 0.0}
+    torch.manual_seed(0)
+    gen = Generator(NoteTransformer(NoteModelConfig(**SMALL)))
+    out = {}
+    try:
+        for name, key in (("marked", KEY), ("unmarked", None)):
+            wm.use_key(key)
+            out[name] = [gen.generate(PieceRequest(seed=20 + i, **REQUEST)).midi for i in range(3)]
+    finally:
+        wm.KEYED, wm.KEYED_LEAN = saved
+        wm.use_key(wm.load_key())
+    return out
+
+
+def _transposed(midi: bytes, by: int) -> bytes:
+    s = Score.from_midi(midi)
+    for t in s.tracks:
+        if not t.is_drum:
+            for n in t.notes:
+                n.pitch = min(127, max(0, n.pitch + by))
+    return s.dumps_midi()
+
+
+def test_keyed_pieces_are_found_transposed_and_unmarked_ones_are_not(keyed_pieces, monkeypatch):
+    monkeypatch.setattr(wm, "KEYED", frozenset({"melody", "harmony", "bass"}))
+    for midi in keyed_pieces["marked"]:
+        v = wm.detect(midi, KEY)
+        assert v.ours and v.keyed > 20 and v.score > 1.3 * v.keyed, v
+        for by in (-5, 3, 7):
+            t = wm.detect(_transposed(midi, by), KEY)
+            assert t.ours and t.p_value == pytest.approx(v.p_value, rel=1e-6), (by, t)
+        assert not wm.detect(midi, b"another key").ours
+    for midi in keyed_pieces["unmarked"]:
+        v = wm.detect(midi, KEY)
+        assert not v.ours and v.keyed > 20, v
+
+
+def test_an_unmarked_pieces_p_value_under_the_keyed_score_is_uniform_across_keys(keyed_pieces, monkeypatch):
+    monkeypatch.setattr(wm, "KEYED", frozenset({"melody"}))
+    midi = keyed_pieces["unmarked"][0]
+    ps = np.array([wm.detect(midi, f"key-{i}".encode()).p_value for i in range(300)])
+    assert 0.02 < (ps <= 0.1).mean() < 0.17 and 0.35 < (ps <= 0.5).mean() < 0.65
+    assert not any(ps <= wm.P_OURS)
+
+
+def test_keyed_draws_take_nothing_from_the_generator_and_every_path_writes_the_same_notes(keyed):
+    """The baseline, the fast path, and a piece batched with another write the same notes with keyed draws on
+    (a keyed draw takes its unused noise from the random generator in either path, so their streams stay together)."""
+    from training import sample as sampling
+    from training.model import FastNoteModel
+    from training.request import PieceRequest
+
+    calls = []
+    real = sampling.keyed_noise
+
+    def sampling_keyed(s, size, notes):
+        e = real(s, size, notes)
+        calls.append(e is not None)
+        return e
+    torch.manual_seed(1)
+    model = NoteTransformer(NoteModelConfig(**SMALL)).eval()
+    plan = PieceRequest(seed=5, **REQUEST).resolve()
+    other = PieceRequest(seed=6, **REQUEST).resolve()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sampling, "keyed_noise", sampling_keyed)
+        with torch.inference_mode():
+            base = sampling.sample(model, plan, 5, 0.9)
+            n_base = sum(calls)
+            fast = sampling.sample(model, plan, 5, 0.9, fast=FastNoteModel(model))
+            many = sampling.sample_many(model, [sampling.Job(other, 6), sampling.Job(plan, 5)])
+    assert n_base >= 20 and sum(calls) > 2 * n_base  # keyed in both paths, and in the other batched piece
+    assert fast.notes == base.notes and many[1].notes == base.notes
+    wm.use_key(b"another key")  # another key, other notes: the keyed draws decide
+    with torch.inference_mode():
+        assert sampling.sample(model, plan, 5, 0.9, fast=True).notes != base.notes
