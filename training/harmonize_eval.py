@@ -46,8 +46,10 @@ def _rows(path: Path) -> list[list[str]]:
     return [line.split() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def load_song(folder: Path) -> Song | None:
-    """A POP909 song's melody on its labelled beats and its chord label per beat; None when unreadable."""
+def load_song(folder: Path, track_name: str = "MELODY") -> Song | None:
+    """A POP909 song's melody on its labelled beats and its chord label per beat; None when unreadable.
+    ``track_name`` reads another track as the melody (training reads ``BRIDGE``, the secondary melody, as more
+    melodies over the same chords)."""
     from symusic import Score, TimeUnit
 
     from lake.annotations import main_key
@@ -59,7 +61,7 @@ def load_song(folder: Path) -> Song | None:
         score = Score(str(folder / f"{folder.name}.mid")).to(TimeUnit.second)
     except (OSError, ValueError, IndexError, RuntimeError):
         return None
-    track = next((t for t in score.tracks if t.name.strip().upper() == "MELODY"), None)
+    track = next((t for t in score.tracks if t.name.strip().upper() == track_name), None)
     if track is None or track.note_num() == 0 or len(beats) < 8 or not chords or not keys:
         return None
     t = beats[:, 0]
@@ -86,12 +88,12 @@ def load_song(folder: Path) -> Song | None:
     return Song(int(folder.name), melody, ref, np.append(np.diff(t), step), main_key(*zip(*keys)))
 
 
-def songs(root: Path, held_out: bool, limit: int | None = None) -> list[Song]:
+def songs(root: Path, held_out: bool, limit: int | None = None, track_name: str = "MELODY") -> list[Song]:
     folders = sorted(p for p in root.iterdir() if p.is_dir() and p.name.isdigit()
                      and (int(p.name) in HELD_OUT_POP909) == held_out)
     out = []
     for f in folders[:limit] if limit else folders:
-        s = load_song(f)
+        s = load_song(f, track_name)
         if s is not None:
             out.append(s)
     return out

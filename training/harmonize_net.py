@@ -389,6 +389,7 @@ class DecodeSettings:
     repeat: float = 0.9  # bars whose melodies have at least this cosine share their posteriors (>= 1: off)
     repeat_self: float = 1.0  # a bar's own posterior's weight against each of its mates'
     melody_fit: float = 0.0  # the weight of the melody's log-likelihood under each chord (:func:`melody_fit`)
+    by_root: bool = False  # the Viterbi over roots (the posterior summed over qualities), then each stretch's quality
 
 
 def melody_fit(sounding: np.ndarray, log_quality: np.ndarray) -> np.ndarray:
@@ -433,7 +434,29 @@ def pool_repeated_bars(lp: np.ndarray, sounding: np.ndarray, downbeat: np.ndarra
 def decode(lp: np.ndarray, downbeat: np.ndarray, per: str = "beat", settings: DecodeSettings = DecodeSettings()
            ) -> np.ndarray:
     """The chord index per beat: a Viterbi over ``lp`` [n, S] where staying is free and a change costs by
-    the beat's place; ``per`` = "bar" allows changes on downbeats only, "half" also mid-bar."""
+    the beat's place; ``per`` = "bar" allows changes on downbeats only, "half" also mid-bar. With
+    ``settings.by_root`` the Viterbi runs over the 12 roots (each root's posterior summed over the qualities, so a
+    root split between maj and 7 is not outvoted by a rival root's single quality), and each stretch of one root
+    then takes the quality its beats' log posteriors favour together."""
+    if not settings.by_root:
+        return _viterbi(lp, downbeat, per, settings)
+    n = len(lp)
+    q = len(QUALITIES)
+    by_quality = lp.reshape(n, 12, q)
+    top = by_quality.max(axis=2, keepdims=True)
+    roots = _viterbi((top[..., 0] + np.log(np.exp(by_quality - top).sum(axis=2))), downbeat, per, settings)
+    path = np.empty(n, dtype=np.int32)
+    start = 0
+    for t in range(1, n + 1):
+        if t == n or roots[t] != roots[start]:
+            r = int(roots[start])
+            path[start:t] = r * q + int(np.argmax(by_quality[start:t, r].sum(axis=0)))
+            start = t
+    return path
+
+
+def _viterbi(lp: np.ndarray, downbeat: np.ndarray, per: str, settings: DecodeSettings) -> np.ndarray:
+    """The best path through ``lp`` [n, S] (any S) under :func:`decode`'s change costs and ``per``."""
     n, s = lp.shape
     _, slot, length = bar_slots(np.asarray(downbeat, bool))
     mid = (slot == length // 2) & (length % 2 == 0) & (length >= 4)

@@ -132,18 +132,22 @@ def root_marginal_loss(z, tgt):
 def train(train_songs: list[Song], val_songs: list[Song], minutes: float, hidden: int, layers: int,
           batch: int, crop: int, lr: float, key_weights: np.ndarray | None = None, seed: int = 0, log=print,
           arch: str = "gru", root_loss: float = 0.0, weight_decay: float = 1e-4, dropout: float = 0.1,
-          extra: bool = False, epochs: int | None = None):
+          extra: bool = False, epochs: int | None = None, more_songs: list[Song] = (), init: dict | None = None):
     """The network trained for about ``minutes`` (or exactly ``epochs``, the rate then falling per epoch, whatever
     the machine's load); the state with the best validation root accuracy (argmax per beat) is kept.
     ``root_loss`` weighs a second loss on the root alone (:func:`root_marginal_loss`); ``arch``, ``extra``:
-    :func:`training.harmonize_net.build_net`."""
+    :func:`training.harmonize_net.build_net`; ``more_songs`` (e.g. the training songs' ``BRIDGE`` tracks read as
+    melodies) are trained on beside ``train_songs``, each in the frame its own notes give, as in use; ``init`` (a
+    state dict of a network of the same shape) is where training starts instead of random weights."""
     import torch
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     net = N.build_net(hidden=hidden, layers=layers, kind=arch, dropout=dropout, extra=extra)
+    if init is not None:
+        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in init.items()})
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
-    items = [song_arrays(s, key_weights, extra) for s in train_songs]
+    items = [song_arrays(s, key_weights, extra) for s in list(train_songs) + list(more_songs)]
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=-1)
     best = (-1.0, None, 0)
     t0 = time.perf_counter()
@@ -180,7 +184,7 @@ def train(train_songs: list[Song], val_songs: list[Song], minutes: float, hidden
 
 
 def tune_decoding(loaded: N.Loaded, val_songs: list[Song], log=print, changes: tuple[float, float, float] | None = None,
-                  melody_fit: float = 0.0) -> tuple[N.DecodeSettings, float]:
+                  melody_fit: float = 0.0, by_root: bool = False) -> tuple[N.DecodeSettings, float]:
     """The decoding settings with the best validation root accuracy per beat (a small grid; ``changes`` fixes the
     costs of a change on a downbeat, mid-bar and elsewhere, and only the pooling of repeated bars is tuned), the
     melody's fit added at ``melody_fit`` as :func:`training.harmonize.harmonize` adds it."""
@@ -200,7 +204,7 @@ def tune_decoding(loaded: N.Loaded, val_songs: list[Song], log=print, changes: t
         grid = [changes] if changes else [(0.0, 0.0, 0.0), (0.5, 1.0, 2.0), (1.0, 2.0, 4.0), (1.0, 1.5, 3.0),
                                           (2.0, 3.0, 6.0), (0.5, 2.0, 4.0), (1.5, 3.0, 5.0)]
         for down, mid, other in grid:
-            st = N.DecodeSettings(down, mid, other, rep, melody_fit=melody_fit)
+            st = N.DecodeSettings(down, mid, other, rep, melody_fit=melody_fit, by_root=by_root)
             acc = root_accuracy([N.decode(lp, s.melody.downbeat, "beat", st) for lp, s in zip(pooled, val_songs)],
                                 val_songs)
             if acc > best[0]:
@@ -221,22 +225,33 @@ def save(loaded: N.Loaded, out: Path) -> None:
     tmp.replace(out)
 
 
+def networks_of(x: N.Loaded) -> list[N.Loaded]:
+    """Every network of a loaded file, each alone with its own lineage (a file that is an ensemble gives each of its
+    members, the file's shared lineage beside each member's own)."""
+    own = x.meta.get("members") or [x.meta]
+    shared = {k: v for k, v in x.meta.items() if k != "members"}
+    return [N.Loaded(net.net, {**shared, **lineage}, net.key_weights, (), x.mode_weights)
+            for net, lineage in zip((x, *x.members), own)]
+
+
 def combine(paths: list[str], out: Path, root: Path, changes: tuple[float, float, float] | None = None,
-            melody_fit: float | None = None) -> None:
+            melody_fit: float | None = None, by_root: bool = False) -> None:
     """Several trained files as one ensemble (log posteriors averaged), its decoding tuned again on the
     validation songs (``changes`` fixes the change costs, as in training; ``melody_fit`` None keeps the first
     file's); the lineage lists every member's."""
-    loaded = [N.load_net(p) for p in paths]
-    if any(x is None for x in loaded):
-        raise SystemExit(f"unreadable: {[p for p, x in zip(paths, loaded) if x is None]}")
+    files = [N.load_net(p) for p in paths]
+    if any(x is None for x in files):
+        raise SystemExit(f"unreadable: {[p for p, x in zip(paths, files) if x is None]}")
+    loaded = [net for x in files for net in networks_of(x)]
     ensemble = N.Loaded(loaded[0].net, {}, loaded[0].key_weights, tuple(loaded[1:]), loaded[0].mode_weights)
     val = [s for s in songs(root, held_out=False) if is_validation(s.number)]
     if melody_fit is None:
         melody_fit = loaded[0].meta.get("decode", {}).get("melody_fit", 0.0)
     settings, acc = tune_decoding(ensemble, val, log=lambda x: print(x, flush=True), changes=changes,
-                                  melody_fit=melody_fit)
-    own = ("command", "epoch", "validation_root_argmax", "validation_root_decoded", "decode", "decode_note")
+                                  melody_fit=melody_fit, by_root=by_root)
+    own = ("command", "epoch", "validation_root_argmax", "validation_root_decoded", "decode", "decode_note", "data")
     meta = {k: v for k, v in loaded[0].meta.items() if k not in own and k != "members"}
+    meta["data"] = " | ".join(dict.fromkeys(x.meta.get("data", "") for x in loaded))
     meta["members"] = [{k: v for k, v in x.meta.items() if k in own or k == "members"} for x in loaded]
     if any(x.meta.get("train_songs") != meta.get("train_songs") for x in loaded):
         raise SystemExit("the networks were trained on different songs: not combined")
@@ -246,7 +261,7 @@ def combine(paths: list[str], out: Path, root: Path, changes: tuple[float, float
     meta["decode"] = asdict(settings)
     ensemble.meta = meta
     save(ensemble, out)
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB): {len(paths)} networks, validation root {acc:.3f} decoded")
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB): {len(loaded)} networks, validation root {acc:.3f} decoded")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -273,7 +288,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--melody-fit", type=float, default=1.0,
                     help="weight of the melody's fit to each chord at decoding (not tuned: 1 makes a melody that "
                          "spells its chords get them, at about -0.006 validation root)")
-    ap.add_argument("--combine", nargs="+", default=None, help="trained files to join as one ensemble")
+    ap.add_argument("--combine", nargs="+", default=None,
+                    help="trained files to join as one ensemble (a file that is an ensemble gives each of its networks)")
+    ap.add_argument("--by-root", action="store_true",
+                    help="decode the roots first (the posterior summed over qualities), then each stretch's quality")
+    ap.add_argument("--bridge", action="store_true",
+                    help="also train on the training songs' BRIDGE tracks (the secondary melody) over the same chords")
+    ap.add_argument("--init", default=None,
+                    help="start from a network of a trained file (FILE or FILE:N, N its member in an ensemble, 0 "
+                         "the first); its shape replaces --arch/--hidden/--layers/--dropout/--extra")
     ap.add_argument("--limit", type=int, default=None, help="only the first N training songs (a quick try)")
     ap.add_argument("--out", default=str(N.WEIGHTS_PATH))
     ap.add_argument("--threads", type=int, default=1, help="torch's threads (1 on a shared machine)")
@@ -287,12 +310,27 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(1)
     changes = None if args.changes == "tune" else tuple(float(x) for x in args.changes.split(","))
     if args.combine:
-        combine(args.combine, Path(args.out), root, changes, args.melody_fit)
+        combine(args.combine, Path(args.out), root, changes, args.melody_fit, args.by_root)
         return
     everything = songs(root, held_out=False)
     val = [s for s in everything if is_validation(s.number)]
     tr = [s for s in everything if not is_validation(s.number)][:args.limit]
-    print(f"{len(tr)} training songs, {len(val)} validation songs", flush=True)
+    more = []
+    if args.bridge:
+        numbers = {s.number for s in tr}
+        more = [s for s in songs(root, held_out=False, track_name="BRIDGE")
+                if s.number in numbers and len(s.melody.pitch) >= 20]
+    print(f"{len(tr)} training songs (and {len(more)} BRIDGE tracks), {len(val)} validation songs", flush=True)
+    init = None
+    if args.init:
+        import torch as _t
+
+        path, _, member = args.init.partition(":")
+        blob = _t.load(path, map_location="cpu", weights_only=True)
+        blob = ([blob] + list(blob.get("members", [])))[int(member or 0)]
+        init, config = blob["state"], blob["config"]
+        args.arch, args.hidden, args.layers = config.get("kind", "gru"), config["hidden"], config["layers"]
+        args.dropout, args.extra = config["dropout"], config.get("extra", False)
     key_weights = key_finder(tr)
     found = [N.frame_tonic(N.key_features(s.melody.onset, s.melody.dur, s.melody.pitch,
                                           *N.beat_inputs(s.melody.onset, s.melody.dur, s.melody.pitch,
@@ -302,14 +340,16 @@ def main(argv: list[str] | None = None) -> None:
     net, acc, epoch = train(tr, val, args.minutes, args.hidden, args.layers, args.batch, args.crop, args.lr,
                             key_weights, seed=args.seed, log=lambda x: print(x, flush=True), arch=args.arch,
                             root_loss=args.root_loss, weight_decay=args.weight_decay, dropout=args.dropout,
-                            extra=args.extra, epochs=args.epochs)
+                            extra=args.extra, epochs=args.epochs, more_songs=more, init=init)
     settings, dec_acc = tune_decoding(N.Loaded(net, {}, key_weights), val, log=lambda x: print(x, flush=True),
-                                      changes=changes, melody_fit=args.melody_fit)
+                                      changes=changes, melody_fit=args.melody_fit, by_root=args.by_root)
     meta = {"data": "POP909 (Wang et al., ISMIR 2020), MELODY track in, chord_midi.txt per beat (beat_midi.txt) out",
             "licence": LICENCE, "train_songs": [s.number for s in tr], "validation_songs": [s.number for s in val],
             "held_out": "training.realism.HELD_OUT_POP909 (never read)", "command": COMMAND + " " + " ".join(argv or sys.argv[1:]),
             "epoch": epoch, "validation_key": round(key_acc, 4), "validation_root_argmax": round(acc, 4), "validation_root_decoded": round(dec_acc, 4),
             "decode": asdict(settings)}
+    if more:
+        meta["data"] += f"; and the BRIDGE track (the secondary melody) of {len(more)} of the training songs as more melodies"
     mode_weights = mode_classifier(tr, key_weights)
     meta["validation_mode"] = round(float(np.mean([
         N.is_minor(f, N.frame_tonic(f, key_weights), mode_weights) == s.key.endswith("minor")

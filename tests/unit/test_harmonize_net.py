@@ -37,8 +37,9 @@ def test_the_shipped_weights_load_small_with_their_lineage():
     from training.realism import HELD_OUT_POP909
 
     assert not (set(meta["train_songs"]) | set(meta["validation_songs"])) & set(HELD_OUT_POP909)
-    assert set(meta["decode"]) == {"change_down", "change_mid", "change_other", "repeat", "repeat_self",
-                                   "melody_fit"}
+    assert set(meta["decode"]) <= {"change_down", "change_mid", "change_other", "repeat", "repeat_self",
+                                   "melody_fit", "by_root"}
+    assert set(meta["decode"]) >= {"change_down", "change_mid", "change_other", "repeat", "melody_fit"}
 
 
 def test_real_melodies_get_chords_whose_tones_the_melody_sings(fixture_songs):
@@ -97,6 +98,51 @@ def test_decoding_changes_cost_and_repeated_bars_share_their_posteriors():
     pooled = HN.pool_repeated_bars(lp, sounding, down, 0.9)
     assert np.allclose(pooled[0:4], pooled[8:12]) and np.allclose(pooled[0:4], (lp[0:4] + lp[8:12]) / 2)
     assert np.allclose(pooled[4:8], lp[4:8])
+
+
+def test_decoding_by_root_sums_the_qualities_and_gives_each_stretch_one_quality():
+    q = len(HN.QUALITIES)
+    down = np.zeros(8, bool)
+    down[::4] = True
+    p = np.full((8, 12 * q), 1e-4)
+    # every beat: C split between maj (0.3) and 7 (0.3); G single, 0.35 as maj: by chord G wins, by root C
+    p[:, 0 * q + 0] = p[:, 0 * q + 2] = 0.3
+    p[:, 7 * q + 0] = 0.35
+    lp = np.log(p / p.sum(axis=1, keepdims=True))
+    by_chord = HN.decode(lp, down, "beat", HN.DecodeSettings(0, 0, 0, 1.0))
+    assert set(by_chord.tolist()) == {7 * q}
+    lp[:4, 0 * q + 2] += 0.1  # the first bar leans to C7, the second (more) to C
+    lp[4:, 0 * q + 0] += 0.2
+    by_root = HN.decode(lp, down, "beat", HN.DecodeSettings(0, 0, 0, 1.0, by_root=True))
+    assert by_root.tolist() == [0 * q + 0] * 8  # root C throughout: one stretch, the quality it favours together
+    rng = np.random.default_rng(3)
+    noisy = np.log(rng.dirichlet(np.ones(12 * q), size=8))
+    per_bar = HN.decode(noisy, down, "bar", HN.DecodeSettings(0, 0, 0, 1.0, by_root=True))
+    assert len(set(per_bar[:4].tolist())) == len(set(per_bar[4:].tolist())) == 1
+
+
+def test_training_reads_the_bridge_track_as_another_melody_over_the_same_chords(fixture_songs):
+    from symusic import Score
+
+    for name, song in zip(("098", "331", "764"), fixture_songs):
+        bridge = load_song(FIXTURES / name, "BRIDGE")
+        assert bridge is not None and bridge.ref == song.ref and bridge.key == song.key
+        assert np.array_equal(bridge.melody.downbeat, song.melody.downbeat)
+        notes = next(t for t in Score(str(FIXTURES / name / f"{name}.mid")).tracks if t.name.strip() == "BRIDGE").notes
+        assert sorted(bridge.melody.pitch.tolist()) == sorted(n.pitch for n in notes)
+        assert sorted(bridge.melody.pitch.tolist()) != sorted(song.melody.pitch.tolist())
+    assert load_song(FIXTURES / "098", "NO SUCH TRACK") is None
+
+
+def test_an_ensemble_file_splits_into_its_networks_each_with_its_own_lineage():
+    from training.harmonize_train import networks_of
+
+    loaded = HN.load_net()
+    nets = networks_of(loaded)
+    assert len(nets) == 1 + len(loaded.members)
+    assert [n.meta["command"] for n in nets] == [m["command"] for m in loaded.meta["members"]]
+    assert all(not n.members and n.meta["train_songs"] == loaded.meta["train_songs"] for n in nets)
+    assert [n.net for n in nets] == [loaded.net, *(m.net for m in loaded.members)]
 
 
 def test_the_hmm_takes_over_without_weights(monkeypatch, fixture_songs):
