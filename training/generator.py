@@ -50,32 +50,68 @@ CHECKPOINT_FILE = "model.pt"
 STRICT_DRAWS = 3  # draws of a piece whose key or tempo is strict (the caller's): the first, and up to two more
 
 
-def another_draw(req: PieceRequest, plan, result: PieceResult):
-    """The plan of the next draw of a piece whose strict key (``req.strict_key``) is not heard in its notes
-    (:func:`training.analysis.heard_key`, the evaluator's key finder read fast) or whose strict tempo
-    (``req.strict_tempo``) is not heard in its tempo bin (:func:`training.analysis.find_pulse`), or None: the
-    same seed, the key's tonic triad leaned to harder (``Plan.key_push``, :func:`training.masks.tells_the_key`)
-    and/or the accompaniment's broken chords on the beats (``Plan.tempo_push``,
-    :func:`training.masks.broken_chord_grid`). The last of :data:`STRICT_DRAWS` draws is kept whatever it is
-    heard in. Every path (alone, together, the batch runner) asks this after each draw, so a piece is the same
-    whichever wrote it."""
-    if not (req.strict_key or req.strict_tempo) or plan.draw + 1 >= STRICT_DRAWS:
+def misses(req: PieceRequest, result: PieceResult) -> tuple[bool, bool] | None:
+    """(key not heard, tempo not heard) for a piece whose key or tempo is strict (the caller's), or None for a
+    piece with neither: the key read back with :func:`training.analysis.heard_key` (the evaluator's key finder
+    read fast), the tempo with :func:`training.analysis.find_pulse` in its tempo bin (a piece too sparse to read
+    is not counted a miss)."""
+    if not (req.strict_key or req.strict_tempo):
         return None
     from symusic import Score
 
     from training import analysis
 
     score = Score.from_midi(result.midi)  # parsed once for both readings
-    key_missed = req.strict_key and analysis.heard_key(score) not in (None, req.key)
+    key_missed = bool(req.strict_key and analysis.heard_key(score) not in (None, req.key))
     tempo_missed = False
     if req.strict_tempo:
         pulse = analysis.find_pulse(analysis.load_notes(score))
         tempo_missed = pulse is not None and not analysis.tempo_bin_hit(
             analysis.quarter_bpm(pulse.bpm, req.time_signature), req.bpm)
+    return key_missed, tempo_missed
+
+
+def another_draw(req: PieceRequest, plan, result: PieceResult, missed: tuple[bool, bool] | None = None):
+    """The plan of the next draw of a piece whose strict key (``req.strict_key``) or strict tempo
+    (``req.strict_tempo``) is not heard in its notes (:func:`misses`; ``missed`` when already read), or None:
+    the same seed, the key's tonic triad leaned to harder (``Plan.key_push``, :func:`training.masks.tells_the_key`)
+    and/or the beat told by the notes (``Plan.tempo_push``: the accompaniment's broken chords on the beats,
+    :func:`training.masks.broken_chord_grid`; the tune's onsets on the beats, a beat long, and every part's
+    accents on them, :func:`training.masks.beat_notes`, :func:`training.masks.beat_accents`). At most
+    :data:`STRICT_DRAWS` draws; of them the piece keeps the one heard best (:class:`Kept`). Every path (alone,
+    together, the batch runner) asks this after each draw, so a piece is the same whichever wrote it."""
+    if not (req.strict_key or req.strict_tempo) or plan.draw + 1 >= STRICT_DRAWS:
+        return None
+    key_missed, tempo_missed = missed if missed is not None else misses(req, result)
     if not (key_missed or tempo_missed):
         return None
     return replace(plan, draw=plan.draw + 1, key_push=plan.key_push + int(key_missed),
                    tempo_push=plan.tempo_push + int(tempo_missed))
+
+
+class Kept:
+    """The draw a strict piece keeps: the one with the fewest strict attributes not heard (the later of equals),
+    so a draw again that is heard in its tempo but loses the key it had (or the other way round) does not
+    replace a better earlier draw. A piece that is not strict keeps its one draw."""
+
+    def __init__(self):
+        self.result: PieceResult | None = None
+        self.missed = 3
+
+    def offer(self, result: PieceResult, missed: tuple[bool, bool] | None) -> None:
+        n = 0 if missed is None else int(missed[0]) + int(missed[1])
+        if n <= self.missed:
+            self.result, self.missed = result, n
+
+
+def draw_again(req: PieceRequest, plan, result: PieceResult, kept: Kept):
+    """One step of every path: read the draw (:func:`misses`), offer it to ``kept``, and return the next draw's
+    plan (:func:`another_draw`) or None when ``kept.result`` is the piece."""
+    missed = misses(req, result)
+    kept.offer(result, missed)
+    if missed is None:
+        return None
+    return another_draw(req, plan, result, missed)
 
 
 def save_checkpoint(path: str, model: NoteTransformer, step: int, extra: dict | None = None) -> None:
@@ -135,14 +171,15 @@ class Generator:
         req, plan = self._plan(req)
         fast = self.fast if fast is None else fast
         engine = self._engine() if fast and use_cache else False
+        kept = Kept()
         while True:
             with torch.inference_mode():
                 sampled = sample(self.model, plan, req.seed, req.temperature, use_cache=use_cache, given=given,
                                  fast=engine)
             result = self._result(req, plan, sampled, given, t0)
-            plan = another_draw(req, plan, result)
+            plan = draw_again(req, plan, result, kept)
             if plan is None:
-                return result
+                return kept.result
 
     def generate_many(self, reqs: list[PieceRequest], givens: list[Notes | None] | None = None) -> list[PieceResult]:
         """:meth:`generate` for several requests, sampled together on the fast path (one model step for all
@@ -150,7 +187,7 @@ class Generator:
         t0 = time.perf_counter()
         givens = givens or [None] * len(reqs)
         planned = [self._plan(r) for r in reqs]
-        results: list[PieceResult | None] = [None] * len(reqs)
+        kept = [Kept() for _ in reqs]
         todo = list(range(len(reqs)))
         while todo:  # the pieces whose strict key or tempo asks for another draw go again, together
             jobs = [Job(planned[i][1], planned[i][0].seed, planned[i][0].temperature, givens[i]) for i in todo]
@@ -159,13 +196,12 @@ class Generator:
             again = []
             for i, s in zip(todo, sampled):
                 r, plan = planned[i]
-                results[i] = self._result(r, plan, s, givens[i], t0)
-                nxt = another_draw(r, plan, results[i])
+                nxt = draw_again(r, plan, self._result(r, plan, s, givens[i], t0), kept[i])
                 if nxt is not None:
                     planned[i] = (r, nxt)
                     again.append(i)
             todo = again
-        return results
+        return [k.result for k in kept]
 
     @staticmethod
     def _plan(req: PieceRequest):
@@ -262,7 +298,7 @@ class BatchRunner:
 
     def _loop(self, sampler: BatchSampler) -> None:
         gen = self.generator
-        pending: dict[int, tuple] = {}  # key -> (request, plan, given, future, t0)
+        pending: dict[int, tuple] = {}  # key -> (request, plan, given, future, t0, the draw kept so far)
         next_key = 0
         stopping = False
         while not (stopping and not sampler.live):
@@ -284,7 +320,7 @@ class BatchRunner:
                 except Exception as e:  # noqa: BLE001 - this request's error (a plan that cannot be made)
                     fut.set_exception(e)
                     continue
-                pending[next_key] = (req, plan, given, fut, t0)
+                pending[next_key] = (req, plan, given, fut, t0, Kept())
                 next_key += 1
             if not sampler.live:
                 continue
@@ -293,18 +329,17 @@ class BatchRunner:
             with torch.inference_mode():
                 finished = sampler.round()
             for key, result in finished:
-                req, plan, given, fut, t0 = pending.pop(key)
+                req, plan, given, fut, t0, kept = pending.pop(key)
                 try:
                     if isinstance(result, BaseException):
                         raise result
-                    piece = gen._result(req, plan, result, given, t0)
-                    nxt = another_draw(req, plan, piece)
+                    nxt = draw_again(req, plan, gen._result(req, plan, result, given, t0), kept)
                     if nxt is not None:  # a strict key or tempo not heard: drawn again, with the pieces in hand
                         sampler.add(Job(nxt, req.seed, req.temperature, given), next_key)
-                        pending[next_key] = (req, nxt, given, fut, t0)
+                        pending[next_key] = (req, nxt, given, fut, t0, kept)
                         next_key += 1
                         continue
-                    fut.set_result(piece)
+                    fut.set_result(kept.result)
                 except Exception as e:  # noqa: BLE001 - delivered to the request that caused it
                     fut.set_exception(e)
 
@@ -324,5 +359,5 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
         return out
 
 
-__all__ = ["CHECKPOINT_FILE", "STRICT_DRAWS", "BatchRunner", "Generator", "GeneratorModel", "ROLES", "another_draw",
-           "save_checkpoint"]
+__all__ = ["CHECKPOINT_FILE", "STRICT_DRAWS", "BatchRunner", "Generator", "GeneratorModel", "Kept", "ROLES", "another_draw",
+           "draw_again", "misses", "save_checkpoint"]

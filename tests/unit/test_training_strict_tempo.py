@@ -128,3 +128,45 @@ def test_a_first_draw_is_the_piece_it_was_without_the_tempo_leans(monkeypatch):
     with torch.inference_mode():
         before = [GEN.generate(r).midi for r in reqs]
     assert now == before
+
+
+# -- the draw kept ------------------------------------------------------------------------------------------------------
+def test_the_draw_heard_best_is_kept_the_later_of_equals():
+    from training.generator import Kept
+
+    kept = Kept()
+    kept.offer("first", (False, True))  # the key heard, the tempo not
+    kept.offer("second", (True, False))  # the tempo now heard, the key lost: as good, and later
+    kept.offer("third", (True, True))  # worse: not kept
+    assert kept.result == "second"
+    kept = Kept()
+    kept.offer("first", (False, False))
+    kept.offer("second", (True, False))
+    assert kept.result == "first"
+    loose = Kept()
+    loose.offer("only", None)  # neither strict: its one draw
+    assert loose.result == "only"
+
+
+def test_draw_again_reads_each_draw_once_and_keeps_it():
+    from training.generator import STRICT_DRAWS, Kept, draw_again, misses
+    from tests.unit.test_training_strict_key import C_MAJOR, _pulse
+
+    req = PieceRequest(style="pop", bpm=50, key="C major", bars=8, seed=1, instruments=["piano"], strict_tempo=True,
+                       strict_key=True)
+    plan = req.resolve()
+    heard_c = SimpleNamespace(midi=C_MAJOR)  # C major, but not at 50 BPM's bin
+    assert misses(req, heard_c) == (False, True)
+    at_100 = SimpleNamespace(midi=_pulse(100))  # a pulse with no key to speak of, at 100
+    kept = Kept()
+    nxt = draw_again(req, plan, heard_c, kept)
+    assert nxt is not None and nxt.tempo_push == 1 and kept.result is heard_c
+    at_50 = SimpleNamespace(midi=_pulse(50))
+    key_missed, tempo_missed = misses(req, at_50)
+    assert not tempo_missed
+    again = draw_again(req, nxt, at_50, kept)
+    assert kept.result is at_50  # heard in its tempo: as good as the first draw or better, and later
+    assert (again is None) == (not key_missed or nxt.draw + 1 >= STRICT_DRAWS)
+    loose = req.model_copy(update={"strict_tempo": False, "strict_key": False})
+    kept = Kept()
+    assert misses(loose, at_100) is None and draw_again(loose, plan, at_100, kept) is None and kept.result is at_100
