@@ -445,8 +445,12 @@ def keyed_noise(s, size: int, notes: list) -> np.ndarray | None:
     from the random generator) for the other roles, when marking is off, where the line is too short, the note
     is struck with others at one onset, or (unless :data:`KEY_REPEATS`) the context has come before in the
     role's line (``notes``): the same context gives the same noise again and so, as often as not, the same
-    choice (the detector then reads only a context's first note in a line, see :func:`keyed_triples`)."""
-    if s.role not in KEYED:
+    choice (the detector then reads only a context's first note in a line, see :func:`keyed_triples`). None too
+    in a strict piece's draw again (``plan.draw`` > 0, :func:`training.generator.another_draw`): keyed noise
+    gives the same choice in the same context, so a draw again came back to much of the first draw's material
+    and its misheard key (the stated key heard in 93.5 % of v2's English benchmark captions, 97.1 % with the
+    generator's noise there); such a piece is marked by the additive lean alone."""
+    if s.role not in KEYED or s.plan.draw:
         return None
     line = s.line
     if (s.count and s.pos == s.last_pos) or len(line) < KEYED_CONTEXT + 1:

@@ -26,9 +26,19 @@ def keyed(monkeypatch):
     wm.use_key(wm.load_key())
 
 
-def _slot(line, role="melody", notes_parts=("melody", "harmony", "bass")):
+def _slot(line, role="melody", notes_parts=("melody", "harmony", "bass"), draw=0):
     tracks = [SimpleNamespace(role=r, doubles=None) for r in notes_parts]
-    return SimpleNamespace(role=role, plan=SimpleNamespace(tracks=tracks), line=line, count=0, pos=4, last_pos=0)
+    return SimpleNamespace(role=role, plan=SimpleNamespace(tracks=tracks, draw=draw), line=line, count=0, pos=4,
+                           last_pos=0)
+
+
+def test_a_strict_pieces_draw_again_takes_the_generators_noise(keyed):
+    """Keyed noise repeats a context's choice, so a draw again of a piece whose stated key was not heard would
+    come back to the first draw's material: its draws again (plan.draw > 0) race on the generator's noise."""
+    line = (60, 62, 64, 65)
+    assert wm.keyed_noise(_slot(line), 129, []) is not None
+    assert wm.keyed_noise(_slot(line, draw=1), 129, []) is None
+    assert wm.keyed_noise(_slot(line, draw=2), 129, []) is None
 
 
 def test_the_keyed_uniforms_are_uniform_and_apart_from_the_green_bits():
