@@ -690,16 +690,10 @@ def _green_counts(found: dict[tuple[int, int, int], int], key: bytes) -> tuple[d
 
 def score_weighted(found: dict[tuple[int, int, int], int], key: bytes) -> tuple[float, int, int]:
     """(one-sided p-value, weighted triples scored, how many are green) of :func:`weighted_triples`."""
-    items = [(t, w) for t, w in found.items() if w > 0]
-    if not items:
+    counts, greens, n, green = _green_counts(found, key)
+    if not n:
         return 1.0, 0, 0
-    table = green_table(key)
-    idx = np.array([t for t, _ in items], dtype=np.int64)
-    w = np.array([w for _, w in items], dtype=np.int64)
-    g = table[idx[:, 0], idx[:, 1], idx[:, 2]]
-    counts = {int(k): int((w == k).sum()) for k in np.unique(w)}
-    greens = {int(k): int(g[w == k].sum()) for k in np.unique(w)}
-    return weighted_tail(counts, greens), len(items), int(g.sum())
+    return weighted_tail(counts, greens), n, green
 
 
 def z_of(p: float) -> float:
