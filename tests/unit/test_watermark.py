@@ -10,13 +10,12 @@ import pytest
 import torch
 from symusic import Score, Tempo
 
+from tests.support.watermark_pieces import SMALL, marked_and_unmarked
 from training import watermark as wm
-from training.generator import Generator
 from training.model import NoteModelConfig, NoteTransformer
 from training.request import PieceRequest
 
 KEY = b"unit-test-watermark-key"
-SMALL = dict(n_layer=2, n_head=4, n_embd=64, block_size=256)
 REQUESTS = [
     dict(style="pop", bpm=100, key="C major", bars=16, instruments=["flute", "piano", "acoustic bass", "drums"]),
     dict(style="jazz", bpm=140, key="A minor", bars=16, time_signature="3/4", instruments=["violin", "piano",
@@ -29,16 +28,7 @@ REQUESTS = [
 def pieces():
     """Three 16-bar pieces per key setting: marked with KEY, and the same requests unmarked. The model is
     untrained (its choices are wide; a trained one's are measured by ``python -m training.watermark_bench``)."""
-    torch.manual_seed(0)
-    gen = Generator(NoteTransformer(NoteModelConfig(**SMALL)))
-    out = {}
-    try:
-        for name, key in (("marked", KEY), ("unmarked", None)):
-            wm.use_key(key)
-            out[name] = [gen.generate(PieceRequest(seed=10 + i, **r)).midi for i, r in enumerate(REQUESTS)]
-    finally:
-        wm.use_key(wm.load_key())
-    return out
+    return marked_and_unmarked(KEY, [PieceRequest(seed=10 + i, **r) for i, r in enumerate(REQUESTS)])
 
 
 def test_marked_pieces_are_found_and_unmarked_ones_are_not(pieces):

@@ -1,4 +1,4 @@
-"""The keyed draws of the watermark (training.watermark.KEYED, off by default): a keyed role's pitch draws race on
+"""The keyed draws of the watermark (training.watermark.KEYED, every pitched role by default): a keyed role's pitch draws race on
 keyed exponential noise instead of the random generator's, so over contexts each draw follows the model's
 distribution; the detector adds the keyed score to the green count under an exact null; the sampler's paths
 agree with it on."""
@@ -10,11 +10,11 @@ import pytest
 import torch
 from symusic import Score
 
+from tests.support.watermark_pieces import SMALL, marked_and_unmarked
 from training import watermark as wm
 from training.model import NoteModelConfig, NoteTransformer
 
 KEY = b"unit-test-keyed-watermark-key"
-SMALL = dict(n_layer=2, n_head=4, n_embd=64, block_size=256)
 REQUEST = dict(style="pop", bpm=100, key="C major", bars=16, instruments=["flute", "piano", "acoustic bass", "drums"])
 
 
@@ -137,22 +137,14 @@ def test_the_combined_tail_is_the_null_distribution():
 @pytest.fixture(scope="module")
 def keyed_pieces():
     """Marked (keyed, every role, no lean on the melody) and unmarked 16-bar pieces of an untrained small model."""
-    from training.generator import Generator
     from training.request import PieceRequest
 
     saved = (wm.KEYED, wm.KEYED_LEAN)
     wm.KEYED, wm.KEYED_LEAN = frozenset({"melody", "harmony", "bass"}), {"melody": 0.0}
-    torch.manual_seed(0)
-    gen = Generator(NoteTransformer(NoteModelConfig(**SMALL)))
-    out = {}
     try:
-        for name, key in (("marked", KEY), ("unmarked", None)):
-            wm.use_key(key)
-            out[name] = [gen.generate(PieceRequest(seed=20 + i, **REQUEST)).midi for i in range(3)]
+        return marked_and_unmarked(KEY, [PieceRequest(seed=20 + i, **REQUEST) for i in range(3)])
     finally:
         wm.KEYED, wm.KEYED_LEAN = saved
-        wm.use_key(wm.load_key())
-    return out
 
 
 def _transposed(midi: bytes, by: int) -> bytes:
