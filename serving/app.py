@@ -205,10 +205,6 @@ class SamplerActor:
     def ready(self) -> bool:
         return True
 
-    def shares_weights(self) -> bool:
-        """Whether this process samples with weights it does not own (the object store's shared copy)."""
-        return all(not a.flags.owndata and not a.flags.writeable for a in self.runner.generator.fast_model.weights().values())
-
     async def generate(self, req, given):
         return await asyncio.wrap_future(self.runner.submit(req, given))
 
