@@ -130,6 +130,20 @@ S_WEIGHT = 1.0
 # intervals of context the realism statistics stay within noise either way, and keying repeats keeps the
 # cuts of a piece's later bars readable (a context first met in bars 1-8 is keyed again in bars 9-16)
 KEY_REPEATS = True
+# how a strict piece's draws again (plan.draw > 0, training.generator.another_draw) race: "subkey" (the default),
+# on keyed noise of their own, draw d under a subkey of the key and d (draw_subkey; draw 0's is the one every
+# piece drew under before, so its pieces still verify), and the detector tries each (DRAW_KEYS, max_combined_tail);
+# "generator", on the random generator's noise (the additive lean alone marks them: 74bf7a9's rule); "same", on
+# draw 0's keyed noise (the same context gives the same choice again, so a draw again came back to the first
+# draw's material and its misheard key: the rule of c2aff67). The bench's --redraws
+REDRAWS = "subkey"
+# the draws' subkeys the detector tries: training.generator.STRICT_DRAWS (a test holds them equal); 1 reads only
+# draw 0's (a file of a draw again then scores by its green count)
+DRAW_KEYS = 3
+# the detector's handicap of each draw's keyed score (score units, subtracted before the draws' best is taken:
+# max_combined_tail): 0 for draw 0; more for the draws again costs a first draw's file less of its p-value (the
+# other subkeys' chance scores rarely win) and a draw again's more
+DRAW_HANDICAP: tuple[float, ...] = (0.0, 0.0, 0.0)
 # how many intervals before a keyed draw key it (the line's last notes as the sampler tracks them: at most 3). The
 # more, the more distinct contexts a tune runs through, so a fixed key's noise favours no interval size over
 # many draws (with 2, keyed repeats took the demo model's melodies from 0.64 to 0.58 steps, a classifier 0.75);
@@ -396,29 +410,45 @@ def within_sizes(z: np.ndarray, mark: Lean) -> np.ndarray:
 _KEYED_VERSION = b"musiclake-watermark-keyed-v1"
 
 
-@lru_cache(maxsize=8)
-def _keyed_subkey(key: bytes) -> bytes:
-    return hmac.new(key, _KEYED_VERSION, hashlib.sha256).digest()
+@lru_cache(maxsize=32)
+def draw_subkey(key: bytes, draw: int = 0) -> bytes:
+    """The subkey of a piece's draw ``draw`` (0: its first; a strict piece's draws again 1, 2, ...) that keys its
+    noise (:func:`u_row`): HMAC-SHA256 of the key over the keyed draws' version label, and for a draw again over
+    that label and the draw's number (so draw 0's subkey is the one pieces were marked with before draws had
+    subkeys). The subkeys of one key are independent PRF outputs, so are the noises they key."""
+    label = _KEYED_VERSION if draw == 0 else _KEYED_VERSION + b"/draw/" + str(int(draw)).encode()
+    return hmac.new(key, label, hashlib.sha256).digest()
 
 
 @lru_cache(maxsize=1 << 16)
-def u_row(key: bytes, ctx: tuple) -> np.ndarray:
+def u_row(key: bytes, ctx: tuple, draw: int = 0) -> np.ndarray:
     """float64 (2 * SPAN,) in (0, 1): the keyed uniform of each candidate interval ``d`` (at ``d + SPAN``) after
-    the context ``ctx`` (the last :data:`KEYED_CONTEXT` intervals, clipped, as table indices 0..2 * CLIP);
-    independent of :func:`green_table`'s bits (another subkey). SHAKE-256 of a subkey (HMAC-SHA256 of the key)
-    and the context, read as 64-bit integers, the top 53 bits of each centred in its cell (never 0 or 1)."""
-    raw = np.frombuffer(hashlib.shake_256(_keyed_subkey(key) + bytes(ctx)).digest(8 * 2 * SPAN), dtype="<u8")
+    the context ``ctx`` (the last :data:`KEYED_CONTEXT` intervals, clipped, as table indices 0..2 * CLIP) in a
+    piece's draw ``draw``; independent of :func:`green_table`'s bits (another subkey) and of the other draws'.
+    SHAKE-256 of the draw's subkey (:func:`draw_subkey`) and the context, read as 64-bit integers, the top 53
+    bits of each centred in its cell (never 0 or 1)."""
+    raw = np.frombuffer(hashlib.shake_256(draw_subkey(key, draw) + bytes(ctx)).digest(8 * 2 * SPAN), dtype="<u8")
     out = ((raw >> np.uint64(11)).astype(np.float64) + 0.5) / 2.0 ** 53
     out.flags.writeable = False
     return out
 
 
 @lru_cache(maxsize=1 << 16)
-def _noise_row(key: bytes, ctx: tuple) -> np.ndarray:
+def _noise_row(key: bytes, ctx: tuple, draw: int = 0) -> np.ndarray:
     """float32 ``-log u``: the exponential noise of a keyed draw (what the sampler's race divides by)."""
-    e = (-np.log(u_row(key, ctx))).astype(np.float32)
+    e = (-np.log(u_row(key, ctx, draw))).astype(np.float32)
     e.flags.writeable = False
     return e
+
+
+def noise_draw(s) -> int | None:
+    """Which draw's keyed noise ``s``'s pitch races on (:data:`REDRAWS`): the piece's draw (``plan.draw``, 0 for
+    any piece but a strict one's draws again), draw 0's where draws again share it, None where they race on the
+    random generator's noise."""
+    draw = int(getattr(s.plan, "draw", 0) or 0)
+    if draw == 0 or REDRAWS == "subkey":
+        return draw
+    return 0 if REDRAWS == "same" else None
 
 
 def _context(line, end: int) -> tuple:
@@ -445,12 +475,16 @@ def keyed_noise(s, size: int, notes: list) -> np.ndarray | None:
     from the random generator) for the other roles, when marking is off, where the line is too short, the note
     is struck with others at one onset, or (unless :data:`KEY_REPEATS`) the context has come before in the
     role's line (``notes``): the same context gives the same noise again and so, as often as not, the same
-    choice (the detector then reads only a context's first note in a line, see :func:`keyed_triples`). None too
-    in a strict piece's draw again (``plan.draw`` > 0, :func:`training.generator.another_draw`): keyed noise
-    gives the same choice in the same context, so a draw again came back to much of the first draw's material
-    and its misheard key (the stated key heard in 93.5 % of v2's English benchmark captions, 97.1 % with the
-    generator's noise there); such a piece is marked by the additive lean alone."""
-    if s.role not in KEYED or s.plan.draw:
+    choice (the detector then reads only a context's first note in a line, see :func:`keyed_triples`). A strict
+    piece's draw again (``plan.draw`` > 0, :func:`training.generator.another_draw`) races on noise of its own
+    draw's subkey (:func:`draw_subkey`, :data:`REDRAWS`): with the first draw's noise the same context gave the
+    same choice, so a draw again came back to much of the first draw's material and its misheard key (the
+    stated key heard in 93.5 % of v2's English benchmark captions, 97.1 % with the generator's noise there);
+    the detector tries every draw's subkey (:func:`max_combined_tail`)."""
+    if s.role not in KEYED:
+        return None
+    draw = noise_draw(s)
+    if draw is None:
         return None
     line = s.line
     if (s.count and s.pos == s.last_pos) or len(line) < KEYED_CONTEXT + 1:
@@ -464,7 +498,7 @@ def keyed_noise(s, size: int, notes: list) -> np.ndarray | None:
     start = _start(line[-1])
     if start < 0 or start + size > 2 * SPAN:
         return None
-    return _noise_row(key, ctx)[start:start + size]
+    return _noise_row(key, ctx, draw)[start:start + size]
 
 
 # -- detection --------------------------------------------------------------------------------------------
@@ -479,7 +513,8 @@ class Verdict:
     n: int
     green: int
     keyed: int = 0  # first-context triples whose keyed score counted (0 where no role is keyed)
-    score: float = 0.0  # their keyed score, sum of -log(1 - u) (about ``keyed`` without the mark)
+    score: float = 0.0  # their keyed score, sum of -log(1 - u) (about ``keyed`` without the mark), the best draw's
+    draw: int = 0  # the draw whose subkey gave that score (0: a piece's first draw; 1, 2: a strict piece's draws again)
 
     @property
     def confidence(self) -> float:
@@ -631,6 +666,30 @@ def combined_tail(counts: dict[int, int], greens: dict[int, int], m: int, score:
     return float(min(1.0, max(0.0, (dist * gammaincc(m, need)).sum())))
 
 
+def max_combined_tail(counts: dict[int, int], greens: dict[int, int], m: int, scores: list[float],
+                      weight: float, handicaps: tuple[float, ...] = ()) -> float:
+    """P(max over the draws' subkeys of G + weight * S_d - c_d >= the observed) without the mark, exactly: as
+    :func:`combined_tail`, with one keyed score S_d per subkey tried (``scores``; the same ``m`` triples read
+    under each), independent Gamma(m, 1) sums given G (independent PRFs) and G shared; ``c_d`` the draw's
+    handicap (``handicaps``, 0 where not given: :data:`DRAW_HANDICAP`). The sum over G's values of P(G = g)
+    (1 - prod_d (1 - P(S >= (t - g + c_d) / weight))): with no handicaps at most D times the tail of one
+    subkey (Bonferroni), less where G carries the evidence. One subkey: :func:`combined_tail`."""
+    if len(scores) <= 1:
+        return combined_tail(counts, greens, m, scores[0] if scores else 0.0, weight)
+    if m == 0 or weight <= 0:
+        return weighted_tail(counts, greens)
+    from scipy.special import gammaincc
+
+    c = np.array([handicaps[d] if d < len(handicaps) else 0.0 for d in range(len(scores))])
+    obs = sum(w * greens.get(w, 0) for w in counts) + max(weight * s - cd for s, cd in zip(scores, c))
+    dist = _green_null(counts)
+    need = np.maximum((obs - np.arange(dist.size)[:, None] + c[None, :]) / weight, 0.0)
+    one = np.clip(gammaincc(m, need), 0.0, 1.0)
+    with np.errstate(divide="ignore"):
+        any_of = -np.expm1(np.log1p(-one).sum(axis=1))  # 1 - prod (1 - q_d), accurate for small q
+    return float(min(1.0, max(0.0, (dist * any_of).sum())))
+
+
 def keyed_triples(lines_: list[tuple[list[int], list[int]]]) -> set[tuple[int, ...]]:
     """The notes whose keyed score counts, as (context intervals (:data:`KEYED_CONTEXT`, clipped), interval
     + SPAN): in each line every note after its first :data:`KEYED_CONTEXT` intervals, unless it is the top of a
@@ -649,12 +708,19 @@ def keyed_triples(lines_: list[tuple[list[int], list[int]]]) -> set[tuple[int, .
     return out
 
 
-def keyed_score(found: set, key: bytes) -> tuple[int, float]:
-    """(how many, the sum of ``-log(1 - u)``) over ``found`` (:func:`keyed_triples`): Gamma(m, 1) without the mark."""
+def keyed_score(found: set, key: bytes, draw: int = 0) -> tuple[int, float]:
+    """(how many, the sum of ``-log(1 - u)``) over ``found`` (:func:`keyed_triples`) under draw ``draw``'s subkey
+    (:func:`draw_subkey`): Gamma(m, 1) without the mark."""
     if not found:
         return 0, 0.0
-    u = np.array([u_row(key, t[:-1])[t[-1]] for t in found])
+    u = np.array([u_row(key, t[:-1], draw)[t[-1]] for t in found])
     return len(found), float(-np.log1p(-u).sum())
+
+
+def _draws() -> int:
+    """How many draws' subkeys the detector tries: :data:`DRAW_KEYS` where draws again are keyed on subkeys of
+    their own (:data:`REDRAWS` "subkey"), else 1 (draw 0's: the only keyed noise there is)."""
+    return max(1, DRAW_KEYS) if REDRAWS == "subkey" else 1
 
 
 def _weight() -> float:
@@ -662,17 +728,24 @@ def _weight() -> float:
     return S_WEIGHT if KEYED else 0.0
 
 
-def score_all(lines_: list[tuple[list[int], list[int]]], key: bytes) -> tuple[float, int, int, int, float]:
-    """(one-sided p-value, weighted triples, green, keyed triples, keyed score) of one reading's lines: the
-    weighted green count and, where a role is keyed, the keyed score, as one sum (:func:`combined_tail`)."""
+def score_all(lines_: list[tuple[list[int], list[int]]], key: bytes) -> tuple[float, int, int, int, float, int]:
+    """(one-sided p-value, weighted triples, green, keyed triples, keyed score, draw) of one reading's lines: the
+    weighted green count and, where a role is keyed, the keyed score, as one sum; the keyed score is read under
+    each draw's subkey (:func:`_draws`) and the best counts, its p-value exact over all of them
+    (:func:`max_combined_tail`); ``draw``: which subkey gave it."""
     found = weighted_triples(lines_)
     weight = _weight()
     if weight <= 0:
         p, n, green = score_weighted(found, key)
-        return p, n, green, 0, 0.0
+        return p, n, green, 0, 0.0, 0
     counts, greens, n, green = _green_counts(found, key)
-    m, s = keyed_score(keyed_triples(lines_), key)
-    return combined_tail(counts, greens, m, s, weight), n, green, m, s
+    keyed = keyed_triples(lines_)
+    scored = [keyed_score(keyed, key, d) for d in range(_draws())]
+    m = scored[0][0]
+    scores = [s for _, s in scored]
+    best = int(np.argmax([weight * s - (DRAW_HANDICAP[d] if d < len(DRAW_HANDICAP) else 0.0)
+                          for d, s in enumerate(scores)]))
+    return max_combined_tail(counts, greens, m, scores, weight, DRAW_HANDICAP), n, green, m, scores[best], best
 
 
 def _green_counts(found: dict[tuple[int, int, int], int], key: bytes) -> tuple[dict, dict, int, int]:
@@ -719,9 +792,9 @@ def read(midi, key: bytes) -> tuple[Verdict, set]:
         if got2[0] < got[0]:
             got = got2
         got = (min(1.0, READINGS * got[0]), *got[1:])
-    p, n, green, m, s = got
+    p, n, green, m, s, draw = got
     ours = bool(n >= MIN_SCORED and p <= P_OURS)
-    return Verdict(ours, z_of(p), p, n, green, m, s), triples([line for line, _ in base_lines])
+    return Verdict(ours, z_of(p), p, n, green, m, s, draw), triples([line for line, _ in base_lines])
 
 
 def detect(midi, key: bytes | str | None = None) -> Verdict:
@@ -737,5 +810,6 @@ def detect(midi, key: bytes | str | None = None) -> Verdict:
         raise ValueError(f"not a readable MIDI file: {e}") from None
 
 
-__all__ = ["DELTA", "DELTA_ALONE", "GAMMA", "KEYED", "combined_tail", "keyed_noise", "keyed_triples", "u_row", "P_OURS", "Verdict", "WEIGHTS", "Z_OURS", "active_key", "detect", "green_bias",
+__all__ = ["DELTA", "DELTA_ALONE", "DRAW_KEYS", "GAMMA", "KEYED", "REDRAWS", "combined_tail", "draw_subkey",
+           "max_combined_tail", "keyed_noise", "keyed_triples", "u_row", "P_OURS", "Verdict", "WEIGHTS", "Z_OURS", "active_key", "detect", "green_bias",
            "green_lean", "green_table", "lean", "Lean", "lines", "load_key", "read", "scored_lines", "triples", "use_key", "weighted_triples", "within_sizes"]

@@ -241,6 +241,135 @@ def robustness(pieces: list[bytes], slow: int, seed: int = 0, misses: list | Non
     return rows
 
 
+# -- a strict piece's draws again ------------------------------------------------------------------------------
+def strict_requests(n: int, bars: int) -> list[tuple[dict, object]]:
+    """The first ``n`` captions of the understanding benchmark (English, then Chinese) whose request states its key
+    or tempo strictly (``strict_key`` / ``strict_tempo``: such a piece not heard so is drawn again), each with that
+    request (``training.understanding.request_for_prompt``, seed = its place), as ``(caption, request)``."""
+    from training.understanding import request_for_prompt
+    from training.understanding.benchmark import load_captions
+
+    caps = load_captions()
+    out: list[tuple[dict, object]] = []
+    for lang in ("en", "zh"):
+        for c in (c for c in caps if c["lang"] == lang):
+            if len(out) >= n:
+                return out
+            req = request_for_prompt(c["text"], bars=bars, seed=len(out))
+            if req.strict_key or req.strict_tempo:
+                out.append((c, req))
+    return out
+
+
+def generate_with_draws(gen, reqs) -> list[tuple[bytes, int, str]]:
+    """Each request's piece, the draw it kept (0: its first; 1, 2: a strict piece's draws again) and why that draw
+    was drawn ("key", "tempo", "key+tempo": the pushes of its plan; "" for a first draw), read off
+    ``training.generator.draw_again`` (every path calls it after each draw with that draw's plan)."""
+    from training import generator as g
+
+    real = g.draw_again
+    seen: dict[int, tuple[int, str]] = {}
+
+    def spy(req, plan, result, kept):
+        why = "+".join(w for w, push in (("key", plan.key_push), ("tempo", plan.tempo_push)) if push)
+        seen[id(result)] = (plan.draw, why)
+        return real(req, plan, result, kept)
+    g.draw_again = spy
+    try:
+        out = []
+        for r in reqs:
+            seen.clear()
+            res = gen.generate(r)
+            out.append((res.midi, *seen[id(res)]))
+        return out
+    finally:
+        g.draw_again = real
+
+
+def _heard(midi: bytes, caption: dict, req) -> tuple[bool | None, bool | None]:
+    """(the caption's stated key heard, its stated tempo heard) from the notes, as the understanding benchmark reads
+    them (``training.understanding.e2e``: the key finder, the tempo bin of the pulse); None where not stated."""
+    from lake.vocab import tempo_bin
+    from training.analysis import analyzed_key, find_pulse, load_notes, measured_tempo_bin, quarter_bpm
+    from training.understanding.e2e import truth
+
+    t = truth(caption)
+    notes = load_notes(midi)
+    key = tempo = None
+    if "key" in t and caption["labels"]["key"].get("how") == "stated":
+        key = ((~notes.drum).any() and analyzed_key(midi)) == t["key"]
+    if "bpm" in t and caption["labels"]["bpm"].get("how", "stated") == "stated":
+        pulse = find_pulse(notes)
+        bpm = quarter_bpm(0.0 if pulse is None else pulse.bpm, req.time_signature)
+        tempo = measured_tempo_bin(bpm) == tempo_bin(t["bpm"])
+    return key, tempo
+
+
+def _cut_reads(midi: bytes, rng: random.Random, cuts: int) -> list[wm.Verdict | None]:
+    s = Score.from_midi(midi)
+    return [_detect(random_cut(s, rng).dumps_midi()) for _ in range(cuts)]
+
+
+def strict_figures(gen, n: int, bars: int, cuts: int = 3, seed: int = 0) -> list[str]:
+    """The mark and the stated key and tempo of strict pieces (:func:`strict_requests`), marked (the bench key, the
+    draws again as :data:`training.watermark.REDRAWS` says) and unmarked, by the draw each kept: detected whole and
+    in ``cuts`` random 8-bar cuts each; in those cuts the weighted triples read, their green share, the keyed
+    triples and their mean keyed score (null 1); the stated key and tempo heard from the notes."""
+    pairs = strict_requests(n, bars)
+    reqs = [r for _, r in pairs]
+    got: dict[str, list[tuple[bytes, int, str]]] = {}
+    for label, key in (("marked", BENCH_KEY), ("unmarked", None)):
+        wm.use_key(key)
+        got[label] = generate_with_draws(gen, reqs)
+    wm.use_key(BENCH_KEY)
+    rng = random.Random(seed)
+    rows: dict[str, dict[str, list]] = {}
+    names = ("whole", "cut", "n", "green", "m", "score", "key", "tempo", "key0", "tempo0", "draw")
+    for i, ((midi, draw, why), (plain, _, _)) in enumerate(zip(got["marked"], got["unmarked"])):
+        groups = ["first draw kept"] if draw == 0 else ["a draw again kept", f"  of them pushed: {why}"]
+        v = _detect(midi)
+        reads = _cut_reads(midi, rng, cuts)
+        key, tempo = _heard(midi, *pairs[i])
+        key0, tempo0 = _heard(plain, *pairs[i])
+        for group in groups:
+            r = rows.setdefault(group, {k: [] for k in names})
+            r["whole"].append(bool(v and v.ours))
+            for c in reads:
+                r["cut"].append(bool(c and c.ours))
+                if c is not None:
+                    r["n"].append(c.n)
+                    r["green"].append(c.green / max(c.n, 1))
+                    r["m"].append(c.keyed)
+                    r["score"].append(c.score / max(c.keyed, 1))
+                    r["draw"].append(c.draw == draw)
+            for k, x in (("key", key), ("tempo", tempo), ("key0", key0), ("tempo0", tempo0)):
+                if x is not None:
+                    r[k].append(bool(x))
+    out = [f"strict pieces: {len(pairs)} benchmark captions' requests ({bars} bars), draws again "
+           f"{wm.REDRAWS!r} (subkeys tried: {wm._draws()}); kept a draw again: marked "
+           f"{sum(d > 0 for _, d, _ in got['marked'])}, unmarked {sum(d > 0 for _, d, _ in got['unmarked'])}",
+           "| kept | pieces | whole | 8-bar cuts | cuts' weighted triples (median) | green | keyed triples (median) "
+           "| keyed score per triple | cuts read under their draw's subkey | stated key heard, marked / unmarked "
+           "| stated tempo heard, marked / unmarked |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+
+    def share(xs: list) -> str:
+        return f"{sum(xs)}/{len(xs)} ({100 * sum(xs) / max(len(xs), 1):.1f} %)"
+    for group in ["first draw kept", "a draw again kept"] + sorted(g for g in rows if g.startswith("  ")):
+        r = rows.get(group)
+        if not r:
+            continue
+        out.append(f"| {group} | {len(r['whole'])} | {share(r['whole'])} | {share(r['cut'])} | "
+                   f"{np.median(r['n']) if r['n'] else 0:.0f} | {np.mean(r['green']) if r['green'] else 0:.3f} | "
+                   f"{np.median(r['m']) if r['m'] else 0:.0f} | {np.mean(r['score']) if r['score'] else 0:.2f} | "
+                   f"{share(r['draw'])} | {share(r['key'])} / {share(r['key0'])} | "
+                   f"{share(r['tempo'])} / {share(r['tempo0'])} |")
+    every = {k: sum((rows[g][k] for g in rows if not g.startswith("  ")), []) for k in ("key", "key0", "tempo", "tempo0")}
+    out.append(f"every strict piece: stated key heard marked {share(every['key'])}, unmarked {share(every['key0'])}; "
+               f"stated tempo heard marked {share(every['tempo'])}, unmarked {share(every['tempo0'])}")
+    return out
+
+
 # -- what is not ours ---------------------------------------------------------------------------------------
 def not_ours_sources(cfg, pop909: Path | None) -> list[tuple[str, bytes]]:
     out: list[tuple[str, bytes]] = []
@@ -361,6 +490,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="with keyed draws: the melody's additive lean (training.watermark.KEYED_LEAN, _ALONE)")
     ap.add_argument("--s-weight", type=float, default=None, help="with --keyed: the keyed score's weight in the "
                                                                   "detector's sum (training.watermark.S_WEIGHT)")
+    ap.add_argument("--redraws", choices=("subkey", "generator", "same"), default=None,
+                    help="a strict piece's draws again: keyed noise of their own draw's subkey (the default), the random "
+                         "generator's noise, or the first draw's keyed noise (training.watermark.REDRAWS)")
+    ap.add_argument("--draw-keys", type=int, default=None, help="the draws' subkeys the detector tries "
+                                                                 "(training.watermark.DRAW_KEYS)")
+    ap.add_argument("--strict", type=int, default=0, metavar="N",
+                    help="also N strict requests of the understanding benchmark's captions (a stated key or tempo, "
+                         "drawn again when not heard): the mark and the stated key and tempo by the draw kept")
+    ap.add_argument("--strict-only", action="store_true", help="with --strict: only those figures")
     ap.add_argument("--misses", action="store_true", help="list every missed file: the edit, the piece, the cut, "
                                                           "the tracks it kept, the triples read, green, z")
     args = ap.parse_args(argv)
@@ -394,6 +532,10 @@ def main(argv: list[str] | None = None) -> int:
         wm.KEYED_LEAN, wm.KEYED_LEAN_ALONE = dict(wm.KEYED_LEAN, melody=args.keyed_lean[0]), args.keyed_lean[1]
     if args.s_weight is not None:
         wm.S_WEIGHT = args.s_weight
+    if args.redraws:
+        wm.REDRAWS = args.redraws
+    if args.draw_keys is not None:
+        wm.DRAW_KEYS = args.draw_keys
     t0 = time.perf_counter()
     gen, ref = registry.load_generator(cfg, args.model)
     print(f"model: {ref.name} v{ref.version}; gamma {wm.GAMMA}, delta {wm.DELTA} (a tune with one partner part "
@@ -401,9 +543,16 @@ def main(argv: list[str] | None = None) -> int:
           f"more {wm.WITHIN} ({wm.WITHIN_ALONE}), across them {wm.ACROSS} ({wm.ACROSS_ALONE}); " if wm.KEEP_SIZES else "")
           + (f"keyed draws {sorted(wm.KEYED)} (context {wm.KEYED_CONTEXT} intervals, repeats keyed {wm.KEY_REPEATS}; "
              f"the melody's additive lean {wm.KEYED_LEAN}, alone {wm.KEYED_LEAN_ALONE}; keyed score's weight "
-             f"{wm.S_WEIGHT}); " if wm.KEYED else "")
+             f"{wm.S_WEIGHT}; draws again {wm.REDRAWS!r}, the detector tries {wm._draws()} draw subkeys); " if wm.KEYED else "")
           + f"weights {wm.WEIGHTS} (stacked top, downbeat, other); ours from p <= {wm.P_OURS:.3g} (z >= {wm.Z_OURS:.2f})",
           flush=True)
+    strict_rows: list[str] = []
+    if args.strict:
+        t = time.perf_counter()
+        strict_rows = strict_figures(gen, args.strict, args.bars)
+        print("\n".join(strict_rows) + f"\n({time.perf_counter() - t:.0f} s)\n", flush=True)
+        if args.strict_only:
+            return 0
     reqs = [gen._plan(r)[0] for r in requests(args.pieces, args.bars)]
     pieces: dict[str, list[bytes]] = {}
     times: dict[str, float] = {}
@@ -445,6 +594,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, a, b in mus:
         print(f"| {name} | {a:.3f} | {b:.3f} |")
     print(f"| generation ms per piece | {1000 * times['marked']:.0f} | {1000 * times['unmarked']:.0f} |")
+    if strict_rows:
+        print("\n" + "\n".join(strict_rows))
     print(f"\n({time.perf_counter() - t0:.0f} s)")
     return 0
 

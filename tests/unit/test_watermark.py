@@ -91,10 +91,14 @@ def test_the_mark_survives_users_edits(pieces):
             v = wm.detect(edited.dumps_midi(), KEY)
             if what == "bars 5-12" and wm.KEYED:
                 # this untrained model's first piece has a melody of 15 triples in 16 bars; with keyed draws (a
-                # melody leaning 1.0, not 2.5) its cut reads z 3.0, just under the line (3.31), where the lean
-                # alone read 4.2. The 8-bar figures are the trained models', measured by training.watermark_bench
-                # (demo model, 300 pieces: every 8-bar cut read, docs/copyright.md)
-                assert v.z > 2.5, (what, v)
+                # melody leaning 1.0, not 2.5) its cut reads z 2.7 under draw 0's subkey alone, just under the line
+                # (3.31), where the lean alone read 4.2; the detector tries every draw's subkey (a strict piece's
+                # draws again have their own), which costs it at most that many times its p-value (z 2.35). The
+                # 8-bar figures are the trained models', measured by training.watermark_bench (docs/copyright.md)
+                with pytest.MonkeyPatch.context() as mp:
+                    mp.setattr(wm, "DRAW_KEYS", 1)
+                    p0 = wm.detect(edited.dumps_midi(), KEY).p_value
+                assert p0 <= v.p_value <= wm.DRAW_KEYS * p0 and v.z > 2.2, (what, v, p0)
                 continue
             assert v.ours, (what, v)
 

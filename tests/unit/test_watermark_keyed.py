@@ -32,13 +32,53 @@ def _slot(line, role="melody", notes_parts=("melody", "harmony", "bass"), draw=0
                            last_pos=0)
 
 
-def test_a_strict_pieces_draw_again_takes_the_generators_noise(keyed):
-    """Keyed noise repeats a context's choice, so a draw again of a piece whose stated key was not heard would
-    come back to the first draw's material: its draws again (plan.draw > 0) race on the generator's noise."""
+def test_a_strict_pieces_draws_again_race_on_noise_of_their_own_subkey(keyed, monkeypatch):
+    """Keyed noise repeats a context's choice, so a draw again of a piece whose stated key was not heard, on the
+    first draw's noise, came back to the first draw's material: each draw (plan.draw) has a subkey of its own, draw
+    0's the one pieces were marked with before (so they still verify); REDRAWS picks the older rules."""
     line = (60, 62, 64, 65)
-    assert wm.keyed_noise(_slot(line), 129, []) is not None
-    assert wm.keyed_noise(_slot(line, draw=1), 129, []) is None
-    assert wm.keyed_noise(_slot(line, draw=2), 129, []) is None
+    rows = [wm.keyed_noise(_slot(line, draw=d), 129, []) for d in range(wm.DRAW_KEYS)]
+    assert all(r is not None for r in rows)
+    assert not np.allclose(rows[0], rows[1]) and not np.allclose(rows[0], rows[2]) and not np.allclose(rows[1], rows[2])
+    ctx = tuple(wm._clip(line[i] - line[i - 1]) for i in range(1, 4))
+    # draw 0: the subkey and noise of before (HMAC of the key over the keyed version label, then SHAKE-256)
+    import hashlib
+    import hmac
+    sub = hmac.new(KEY, b"musiclake-watermark-keyed-v1", hashlib.sha256).digest()
+    raw = np.frombuffer(hashlib.shake_256(sub + bytes(ctx)).digest(8 * 2 * wm.SPAN), dtype="<u8")
+    before = ((raw >> np.uint64(11)).astype(np.float64) + 0.5) / 2.0 ** 53
+    assert np.array_equal(wm.u_row(KEY, ctx), before) and np.array_equal(wm.u_row(KEY, ctx, 0), before)
+    assert wm.draw_subkey(KEY, 0) == sub and len({wm.draw_subkey(KEY, d) for d in range(3)}) == 3
+    assert wm.draw_subkey(b"another key", 1) != wm.draw_subkey(KEY, 1)
+    monkeypatch.setattr(wm, "REDRAWS", "generator")
+    assert wm.keyed_noise(_slot(line, draw=1), 129, []) is None and wm._draws() == 1
+    monkeypatch.setattr(wm, "REDRAWS", "same")
+    assert np.array_equal(wm.keyed_noise(_slot(line, draw=2), 129, []), rows[0])
+
+
+def test_the_detector_tries_as_many_subkeys_as_a_strict_piece_has_draws():
+    from training.generator import STRICT_DRAWS
+
+    assert wm.DRAW_KEYS == STRICT_DRAWS and wm.REDRAWS == "subkey" and wm._draws() == STRICT_DRAWS
+
+
+def test_the_tail_over_several_subkeys_is_the_null_distribution():
+    """max over D subkeys of G + w S_d (S_d: independent sums of m Exp(1), G shared): the exact tail against a
+    simulation of the null; between one subkey's tail and D times it (Bonferroni), and one subkey's for D = 1."""
+    counts, greens = {2: 6, 3: 10}, {2: 4, 3: 7}
+    m, w, d = 12, 1.0, 3
+    rng = np.random.default_rng(2)
+    sims = 400_000
+    g = 2 * rng.binomial(6, 0.5, sims) + 3 * rng.binomial(10, 0.5, sims)
+    best = rng.gamma(m, 1.0, (sims, d)).max(axis=1)
+    for score in (14.0, 19.0, 24.0):
+        p = wm.max_combined_tail(counts, greens, m, [score, score - 5.0, score - 2.0], w)
+        one = wm.combined_tail(counts, greens, m, score, w)
+        mc = float(np.mean(g + w * best >= 2 * 4 + 3 * 7 + w * score))
+        assert p == pytest.approx(mc, abs=4 * np.sqrt(mc * (1 - mc) / sims) + 1e-4), score
+        assert one < p <= d * one + 1e-12
+    assert wm.max_combined_tail(counts, greens, m, [17.0], w) == wm.combined_tail(counts, greens, m, 17.0, w)
+    assert wm.max_combined_tail(counts, greens, 0, [0.0, 0.0, 0.0], w) == pytest.approx(wm.weighted_tail(counts, greens))
 
 
 def test_the_keyed_uniforms_are_uniform_and_apart_from_the_green_bits():
@@ -145,6 +185,71 @@ def keyed_pieces():
         return marked_and_unmarked(KEY, [PieceRequest(seed=20 + i, **REQUEST) for i in range(3)])
     finally:
         wm.KEYED, wm.KEYED_LEAN = saved
+
+
+@pytest.fixture(scope="module")
+def redrawn_pieces():
+    """The first request of the keyed pieces drawn as a strict piece's draws 0, 1 and 2 (plan.draw; no key or tempo
+    push, so only the draw's subkey differs), marked with KEY, keyed as the defaults say; and draw 1 unmarked."""
+    import time
+    from dataclasses import replace
+
+    from training.generator import Generator
+    from training.request import PieceRequest
+    from training.sample import sample
+
+    torch.manual_seed(0)
+    gen = Generator(NoteTransformer(NoteModelConfig(**SMALL)))
+    req, plan = gen._plan(PieceRequest(seed=20, **REQUEST))
+    out: dict = {}
+    try:
+        for name, key in (("marked", KEY), ("unmarked", None)):
+            wm.use_key(key)
+            out[name] = []
+            for d in range(3):
+                p = replace(plan, draw=d)
+                with torch.inference_mode():
+                    sampled = sample(gen.model, p, req.seed, req.temperature)
+                out[name].append(gen._result(req, p, sampled, None, time.perf_counter()).midi)
+    finally:
+        wm.use_key(wm.load_key())
+    return out
+
+
+def test_a_draw_again_is_found_under_its_own_subkey_and_under_no_other_key(redrawn_pieces, monkeypatch):
+    marked = redrawn_pieces["marked"]
+    assert len(set(marked)) == 3  # each draw its own notes (the same seed: the subkeys decide)
+    own, other, m_own, m_other = 0.0, 0.0, 0, 0
+    for d, midi in enumerate(marked):
+        v = wm.detect(midi, KEY)
+        assert v.ours and v.draw == d, (d, v)
+        assert not wm.detect(midi, b"another key").ours
+        assert not wm.detect(_transposed(midi, 5), b"yet another key").ours
+        assert wm.detect(_transposed(midi, 5), KEY).p_value == pytest.approx(v.p_value, rel=1e-6)
+        found = wm.keyed_triples(wm.scored_lines(Score.from_midi(midi)))
+        for e in range(3):
+            m, s = wm.keyed_score(found, KEY, e)
+            own, m_own = (own + s, m_own + m) if e == d else (own, m_own)
+            other, m_other = (other, m_other) if e == d else (other + s, m_other + m)
+    # the three pieces' keyed scores (Gamma(m, 1) without the mark): high under each one's own draw's subkey, the
+    # null's under the other draws' (this untrained model writes 16 melody notes in 16 bars: little evidence each)
+    assert own > m_own + 4 * np.sqrt(m_own), (own, m_own)
+    assert abs(other - m_other) < 3 * np.sqrt(m_other), (other, m_other)
+    p3 = wm.detect(marked[1], KEY).p_value
+    monkeypatch.setattr(wm, "DRAW_KEYS", 1)  # draw 0's subkey alone: a draw again's keyed score reads as the null
+    v1 = wm.detect(marked[1], KEY)
+    assert v1.draw == 0 and v1.score < v1.keyed + 4 * np.sqrt(v1.keyed) and v1.p_value > 1e3 * p3, (v1, p3)
+
+
+def test_an_unmarked_draw_agains_p_value_over_every_subkey_is_uniform_across_keys(redrawn_pieces):
+    """The null holds with the detector trying three subkeys: an unmarked piece (drawn as a draw again) reads a
+    p-value uniform over 300 keys, and under none is it ours; so is a marked one under keys not its own."""
+    for midi in (redrawn_pieces["unmarked"][1], redrawn_pieces["marked"][2]):
+        vs = [wm.detect(midi, f"key-{i}".encode()) for i in range(300)]
+        ps = np.array([v.p_value for v in vs])
+        assert 0.04 < (ps <= 0.1).mean() < 0.17 and 0.4 < (ps <= 0.5).mean() < 0.6, ((ps <= 0.1).mean(), (ps <= 0.5).mean())
+        assert not any(v.ours for v in vs)
+        assert {v.draw for v in vs} == {0, 1, 2}  # each subkey is the best about as often (the max is taken)
 
 
 def _transposed(midi: bytes, by: int) -> bytes:
