@@ -357,3 +357,36 @@ def test_prompts_alike_in_every_attribute_draw_keys_by_what_they_are_about():
     assert topics("ambient pads for a rainy night by the sea") == topics("海边雨夜的氛围长音") == ("night", "rain", "sea")
     assert en.key == recommend("ambient pads by the sea on a rainy night").key  # the order of the words is no seed
     assert zh.sources["key"] == "likely"
+
+
+# -- several moods combine by which are named, never by order or count (item 3, seventh session) ------------------
+def test_combined_moods_depend_on_the_set_named_only():
+    from lake.vocab import MOOD_PRECEDENCE, MOODS
+
+    assert sorted(MOOD_PRECEDENCE) == sorted(MOODS)  # every mood has its place
+    for moods in (["calm", "romantic"], ["romantic", "calm", "calm", "calm"], ["calm", "romantic", "romantic"]):
+        assert combine_moods(moods) == ("romantic", "major", MOODS["romantic"].bpm)
+    assert combine_moods(["happy", "happy", "happy", "sad"])[:2] == ("sad", "minor")  # one vote per mood: a tie, minor
+    assert combine_moods(["happy", "bright", "sad"])[:2] == ("happy", "major")
+    lead, _, bpm = combine_moods(["joyful", "energetic", "bright"])
+    assert lead == "energetic" and bpm == MOODS["energetic"].bpm  # the tempo is the leading mood's, not a mean
+    assert combine_moods([]) == (None, None, None)
+
+
+def test_a_named_mood_leads_over_one_a_scene_implies():
+    a = recommend("whimsical underscore for a cartoon chase")  # whimsical: happy; a chase implies dramatic
+    assert a.mood == "happy" and set(a.moods) == {"happy", "dramatic"} and a.key.endswith("major")
+    b = recommend("a chase")  # nothing named: the scene leads
+    assert b.mood == "dramatic"
+
+
+def test_a_mood_word_after_a_word_ending_in_no_is_not_negated():
+    assert recommend("a piano ballad").mood == "romantic"  # "no" ends "piano"
+    assert recommend("特别悲伤的歌").mood == "sad"  # 别 ends 特别 (especially)
+    assert recommend("not sad, no tears").moods == []
+    assert recommend("不要太悲伤").moods == []
+
+
+def test_music_for_sleep_is_slow_whatever_mood_word_comes_with_it():
+    for prompt in ("relaxing sleep music", "睡前放松的助眠音乐", "happy bedtime music"):
+        assert recommend(prompt).bpm <= 70, prompt

@@ -44,3 +44,44 @@ def test_a_chinese_prompt_gets_what_its_english_translation_gets(en, zh):
     a, b = recommend(en), recommend(zh)
     skip = {"because", "notes"}  # these quote the prompt's own words
     assert a.model_dump(exclude=skip) == b.model_dump(exclude=skip)
+
+
+# -- several mood words: the same moods lead alike in either language (seventh session) ------------------------------
+# Development pairs (paired_prompts.yaml, dev) whose two sides name their moods in another order, one of them
+# twice, or with a broad mood one side adds ("温柔" beside "爱情", "早晨" beside "欢快"), and topic words one
+# side's table missed (冬夜, 晨练, heroic, friend, 惊悚片 ...).
+MOOD_PAIRS = [
+    ("a nostalgic, wistful tune about an old friend", "怀念老朋友的怀旧惆怅小曲"),
+    ("a mysterious, ethereal space journey", "神秘空灵的太空旅程"),
+    ("a cheerful, energetic morning workout track", "欢快有活力的晨练音乐"),
+    ("a quiet and lonely winter night", "安静孤独的冬夜"),
+    ("an epic, heroic anthem", "史诗般的英雄颂歌"),
+    ("a snowy morning in the village", "村庄里下雪的早晨"),
+    ("studying late at night in the library", "深夜在图书馆学习"),
+    ("a tender love duet for violin and piano", "小提琴与钢琴温柔的爱情二重奏"),
+    ("an upbeat and playful ukulele tune", "欢快俏皮的尤克里里小曲"),
+    ("a farewell at the train station", "火车站的告别"),
+    ("a love song for my girlfriend", "写给女朋友的情歌"),
+    ("a video game boss battle", "游戏里的boss战"),
+    ("a tense, suspenseful thriller scene", "紧张悬疑的惊悚片场景"),
+]
+
+
+@pytest.mark.parametrize("en, zh", MOOD_PAIRS)
+def test_a_translation_naming_its_moods_otherwise_gets_the_same_mood_tempo_and_key(en, zh):
+    a, b = recommend(en), recommend(zh)
+    for attr in ("style", "mood", "bpm", "key", "time_signature", "instruments", "chords"):
+        assert getattr(a, attr) == getattr(b, attr), attr
+
+
+@pytest.mark.parametrize("first, second", [
+    ("quiet, lonely piano", "lonely, quiet piano"),
+    ("a dark and mysterious yet calm cello piece", "a calm cello piece, mysterious and dark"),
+    ("安静又孤独的钢琴", "孤独又安静的钢琴"),
+    ("cheerful happy joyful folk", "joyful folk, cheerful"),
+])
+def test_the_order_and_repetition_of_mood_words_change_nothing(first, second):
+    a, b = recommend(first), recommend(second)
+    skip = {"because", "notes", "moods"}  # the moods are listed as written
+    assert a.model_dump(exclude=skip) == b.model_dump(exclude=skip)
+    assert set(a.moods) == set(b.moods)

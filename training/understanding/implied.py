@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 
-from lake.vocab import (GM_FAMILIES, KEY_PRIOR, MINOR_SHARE, MOODS, PITCH_CLASSES, SCALES, TEMPO_BIN_EDGES,
-                        TEMPO_TERMS, instrument_program,
-                        key_name, parse_chord, parse_key, program_range)
+from lake.vocab import (GM_FAMILIES, KEY_PRIOR, MINOR_SHARE, MOOD_PRECEDENCE, MOODS, PITCH_CLASSES, SCALES,
+                        TEMPO_BIN_EDGES, TEMPO_TERMS, instrument_program, key_name, parse_chord, parse_key,
+                        program_range)
 
 _MINORISH = {"min", "min7", "dim", "hdim7", "dim7"}
 
@@ -132,22 +132,22 @@ def likely_key(style: str, mode: str | None, seed_parts: tuple) -> str:
 
 # -- several moods -------------------------------------------------------------------------------------------------
 def combine_moods(moods: list[str]) -> tuple[str | None, str | None, float | None]:
-    """(the leading mood, the mode the moods imply, their tempo) for mood names in the order written.
+    """(the leading mood, the mode the moods imply, their tempo) for the mood names a prompt gives, in any order.
 
-    Each mood votes for its mode; a tie goes to minor (a darker word colours the rest: "quiet, a bit sad" is
-    sad). The leading mood is the most named one of the winning mode (ties: named first); the tempo is the
-    mean of every named mood's tempo."""
-    if not moods:
+    Only which moods are named counts, never their order or how often a word comes, so a sentence and its
+    translation that name the same moods combine them alike. Each mood named votes once for its mode; a tie
+    goes to minor (a darker word colours the rest: "quiet, a bit sad" is sad). The mood that leads is the first
+    of the winning mode's in :data:`lake.vocab.MOOD_PRECEDENCE` (a mood that says what kind of feeling before
+    one that says only mode and pace: "tender love" and "温柔的爱情", romantic beside calm, both lead with
+    romantic), and the tempo is the leading mood's, so a broad word one language adds moves neither the tempo
+    nor the key drawn from it."""
+    named = set(moods)
+    if not named:
         return None, None, None
-    votes = {"major": 0, "minor": 0}
-    for m in moods:
-        votes[MOODS[m].mode] += 1
-    mode = "minor" if votes["minor"] >= votes["major"] else "major"
-    same = [m for m in moods if MOODS[m].mode == mode]
-    lead = max(dict.fromkeys(same), key=lambda m: (same.count(m), -same.index(m)))
-    unique = list(dict.fromkeys(moods))
-    bpm = sum(MOODS[m].bpm for m in unique) / len(unique)
-    return lead, mode, round(bpm)
+    minor = sum(MOODS[m].mode == "minor" for m in named)
+    mode = "minor" if 2 * minor >= len(named) else "major"
+    lead = min((m for m in named if MOODS[m].mode == mode), key=MOOD_PRECEDENCE.index)
+    return lead, mode, MOODS[lead].bpm
 
 
 def mood_of_tempo_words(words: list[str]) -> str | None:

@@ -130,6 +130,10 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
             notes.append(f"the prompt names {name!r}, which General MIDI cannot play; the request's instruments "
                          "are used")
 
+    # the moods the prompt's words name lead the mood (the label, its mode, its tempo); a scene's moods lead only
+    # where no word names one (implied.combine_moods: in any order, each once, so a translation leads alike)
+    named_moods = [m for _, m, _ in st.moods]
+
     # -- style ---------------------------------------------------------------------------------------------------
     if st.styles:
         style, others = _vote(st.styles)
@@ -151,11 +155,14 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
         style, _ = _vote(by_program)  # "harp", "oboe", "banjo", "vibraphone": the tradition the instrument names
         sources["style"] = "inferred"
         because["style"] = f"the instruments: {', '.join(dict.fromkeys(w for _, _, w in by_program))}"
+    elif named_mood := implied.combine_moods(named_moods or [m for _, m, _ in st.scene_moods])[0]:
+        # a mood named and no style: the style such a piece most often has (a sad song is most often a pop
+        # ballad), before the zero-shot guess, which reads English (MiniLM and CLAP) and not Chinese (CLAP's
+        # Chinese scores are flat): a sentence and its translation decide alike
+        style, sources["style"] = MOOD_STYLE[named_mood], "likely"
+        because["style"] = f"the style a {named_mood} piece most often has (no style word)"
     elif scorer is not None and (style := guess(scorer, text, "style", STYLE_MIN_P)):
-        sources["style"], because["style"] = "clap", "the zero-shot model's best guess; no style word"
-    elif named_mood := next((m for _, m, _ in (st.moods or st.scene_moods)), None):
-        style, sources["style"] = MOOD_STYLE[named_mood], "likely"  # a sad song is most often a pop ballad
-        because["style"] = f"the style a {named_mood} piece most often has (no style word, no sure guess)"
+        sources["style"], because["style"] = "clap", "the zero-shot model's best guess; no style or mood word"
     else:
         style, sources["style"], because["style"] = DEFAULT_STYLE, "default", "no style named"
     defaults = STYLE_DEFAULTS[style]
@@ -187,12 +194,13 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
         because["mood"] = f"the usual mood of {style} (the style the zero-shot model guessed); no mood word"
     else:
         sources["mood"], because["mood"] = "default", "no mood named"
-    mood, mood_mode, mood_bpm = implied.combine_moods(moods)
+    mood, mood_mode, mood_bpm = implied.combine_moods(named_moods or moods)
     if because["mood"].startswith(("the usual mood of", "implied by the tempo")):
         mood_mode = mood_bpm = None  # a label only: the style's (the tempo word's) own tempo and keys stand
     mood_source = "inferred" if sources["mood"] in ("keyword", "inferred") else sources["mood"]
     if len(set(moods)) > 1:
-        because["mood"] += f"; combined: {mood} leads, {mood_mode} mode, {mood_bpm} BPM (the moods' mean tempo)"
+        because["mood"] += (f"; combined: {mood} leads, {mood_mode} by the vote of the moods "
+                            f"{'named' if named_moods else 'implied'}, {mood_bpm} BPM ({mood}'s tempo)")
 
     # -- tempo ---------------------------------------------------------------------------------------------------
     markings = [w for _, w in st.tempo_words if reader.is_marking(w)]
@@ -270,8 +278,9 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
     # -- key -------------------------------------------------------------------------------------------------------
     written_chords = list(chords) if chords is not None else (st.chords or None)
     # the draw of an unstated key: the attributes and the concepts the prompt is about (lake.vocab.TOPICS), never
-    # its wording or order, so a sentence and its translation draw alike and different requests spread
-    seed = (tuple(sorted(set(moods))), tempo_bin(bpm), ts, tuple(sorted(instruments)), st.topics)
+    # its wording or order, so a sentence and its translation draw alike and different requests spread; of the
+    # moods only the one that leads (a broad mood word one language adds does not move the key)
+    seed = (mood, tempo_bin(bpm), ts, tuple(sorted(instruments)), st.topics)
     numerals_mode, key_of_chords = None, False
     if st.numerals and not st.numerals[0].startswith(("@", "#")):
         numerals_mode = "minor" if st.numerals[0].lstrip("b#").startswith("i") and \

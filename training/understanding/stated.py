@@ -471,7 +471,10 @@ _MOOD_RE = word_pattern(MOOD_OF_WORD)
 _GENRE_RE = word_pattern(set(GENRE_INSTRUMENTS) | set(GENRE_BPM))
 _SCENE_RE = word_pattern(IMPLIED_MOOD)
 # A mood word negated ("not sad", "不要太悲伤") states the opposite of nothing: it is skipped.
-_NEGATION = re.compile(r"(?:not|no|never|without|isn't|non-|less)\s+(?:too\s+|very\s+|so\s+)?$|(?:不|不要|别|没有|不太|不是)(?:太|很)?$")
+# A negation is a word of its own: "no" ends "piano", "techno", "soprano" ("a piano ballad" is no negated ballad), and
+# 别 ends 特别 ("especially"), 告别, 分别, 区别 ("特别悲伤" is especially sad).
+_NEGATION = re.compile(r"(?<![a-z])(?:not|no|never|without|isn't|non-|less)\s+(?:too\s+|very\s+|so\s+)?$"
+                       r"|(?:不|不要|(?<![特告分区离差级类派性])别|没有|不太|不是)(?:太|很)?$")
 
 
 # Genre names whose adjective is no mood ("dark ambient" and "sad core" keep theirs).
@@ -508,7 +511,8 @@ def read_styles_and_moods(lower: str, stated: Stated, shadow=()) -> None:
 _TOPIC_RES = {concept: word_pattern(words) for concept, words in TOPICS.items()}  # one each: 雨夜 is rain and night
 # genre names a topic word sits in without meaning it (舞曲 "dance music" in 圆舞曲 "waltz", 电子舞曲 "EDM")
 _NOT_TOPICS = word_pattern(("圆舞曲", "电子舞曲", "神游舞曲", "科技舞曲", "迷幻舞曲", "trip hop", "trip-hop", "女朋友", "男朋友",
-                            "飞船", "暴风雨", "雷雨"), plural=False)  # 朋友 in 女朋友, 船 in 飞船, 雨 in 暴风雨
+                            "飞船", "暴风雨", "雷雨", "抒情歌"), plural=False)  # 朋友 in 女朋友, 船 in 飞船, 雨 in 暴风雨,
+# 情歌 (a love song) in 抒情歌 (a lyrical song)
 
 
 def topics(text: str) -> tuple[str, ...]:
