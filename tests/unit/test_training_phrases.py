@@ -209,3 +209,25 @@ def test_the_bass_keeps_to_roots_and_fifths_and_walks_into_a_new_phrase():
     assert {p % 12 for p in walking} == {5, 0, 11, 2}  # and B or D: a step either side of C, in the scale
     mid, _ = constrain(bass(1, 7, 12), "pitch", range(128), 129)
     assert {p % 12 for p in mid} == {7, 2}  # no phrase ends there
+
+
+def test_the_bass_holds_the_root_it_opens_each_bar_with():
+    plan = PieceRequest(**BASE).resolve()
+    beat = 4  # 16ths in a 4/4 beat
+    first = Slot(plan=plan, role="bass", bar=1, root=7, quality="maj", scale=frozenset(), tonic=0, above=[],
+                 prev_pitch=36, pos=0, count=0)
+    held, _ = constrain(first, "dur", range(1, 17), 17)
+    assert list(held) == list(range(beat, 17))
+    later = Slot(plan=plan, role="bass", bar=1, root=7, quality="maj", scale=frozenset(), tonic=0, above=[],
+                 prev_pitch=43, pos=8, count=1, last_pos=0)
+    assert list(constrain(later, "dur", range(1, 17), 17)[0]) == list(range(1, 9))  # to the bar's end, any length
+    tense = PieceRequest(**BASE, tension=1.0).resolve()  # film scoring's bass keeps its own restless grid
+    restless = Slot(plan=tense, role="bass", bar=1, root=7, quality="maj", scale=frozenset(), tonic=0, above=[],
+                    prev_pitch=36, pos=0, count=0)
+    assert list(constrain(restless, "dur", range(1, 17), 17)[0]) == list(range(1, 17))
+    with torch.inference_mode():  # sampled: every bar's first bass note rings a beat or more
+        notes = sample(_model(3), plan, 3, fast=True).notes["bass"]
+    firsts = {}
+    for bar, pos, pitch, dur, *_ in notes:
+        firsts.setdefault(bar, (pos, dur))
+    assert len(firsts) == 16 and all(pos == 0 and dur >= beat for pos, dur in firsts.values()), firsts
