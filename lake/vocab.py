@@ -1068,7 +1068,8 @@ IMPLIED_MOOD: dict[str, str] = {
     "gym": "energetic", "race": "energetic", "chase": "dramatic", "battle": "epic", "trailer": "epic",
     "swing": "joyful", "dance hall": "joyful", "ballroom": "romantic", "wedding": "romantic", "funeral": "sad",
     "rainy day": "melancholic", "autumn": "melancholic", "winter night": "melancholic", "horror": "dark",
-    "冬夜": "melancholic",
+    "冬夜": "melancholic", "ghost story": "dark", "ghosts": "dark", "ghost": "dark", "鬼故事": "dark", "鬼魂": "dark",
+    "幽灵": "dark", "storm": "dramatic", "thunderstorm": "dramatic", "暴风雨": "dramatic", "风暴": "dramatic",
     "舞会": "joyful", "打歌": "energetic", "朋克": "energetic", "摇滚现场": "energetic", "音乐节": "energetic",
     "学习": "calm", "专注": "calm", "读书": "calm", "睡前": "calm", "助眠": "calm", "摇篮曲": "calm", "冥想": "calm",
     "篝火": "happy", "海滩": "relaxed", "日落": "romantic", "夕阳": "romantic", "故乡": "nostalgic", "家乡": "nostalgic",
@@ -1150,6 +1151,7 @@ STYLE_HINTS: dict[str, str] = {
     "迪厅": "electronic", "电音节": "electronic", "合成器音乐": "electronic",
     # ambient
     "white noise": "ambient", "nature sounds": "ambient", "rainforest": "ambient", "starry": "ambient",
+    "under the stars": "ambient", "山景": "folk",
     "deep sea": "ambient", "underwater": "ambient", "zen": "ambient", "mindfulness": "ambient", "calm space": "ambient",
     "rain sounds": "ambient", "sounds of rain": "ambient", "雨声": "ambient", "halloween": "film", "万圣节": "film",
     "mariachi": "folk", "chill hop": "electronic", "chillhop": "electronic", "唢呐": "folk", "扬琴": "folk",
