@@ -6,6 +6,7 @@
     python -m training.recommend_eval --fallback clap --alone   # the zero-shot scorer on every prompt, no rules
 
     python -m training.recommend_eval --captions --previous 6d58539   # + the caption benchmark, before/after
+    python -m training.recommend_eval --pairs --fallback clap+minilm  # + do translations agree (parity.py)
 
 The prompts are ``training/understanding/heldout_prompts.yaml`` (a ``dev`` part to look at while tuning, a
 ``test`` part only to score). Per attribute a prompt is scored only where its label names it:
@@ -238,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--captions", action="store_true", help="also score the caption benchmark (stated/implied)")
     ap.add_argument("--pairs", action="store_true", help="also: do Chinese prompts get what their English "
                                                           "translations get (understanding/paired_prompts.yaml)")
+    ap.add_argument("--pairs-split", choices=("dev", "test"), default="test",
+                    help="which pairs --pairs scores (default test; what differs is listed for dev only)")
+    ap.add_argument("--pairs-from-prompts", action="store_true",
+                    help="also read --prompts as translation pairs (each Chinese prompt beside its English one)")
     ap.add_argument("--previous", default=None, help=f"a git revision to score beside (e.g. {PREVIOUS_REV})")
     args = ap.parse_args(argv)
 
@@ -251,17 +256,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"loaded fallback {fallback.describe()} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     run(splits, names, fallback, args.fallback, captions=args.captions, previous=args.previous,
         show_misses=args.misses)
-    if args.pairs:
+    if args.pairs or args.pairs_from_prompts:
         from training import understanding
-        from training.understanding.parity import agreement, format_agreement, load_pairs
+        from training.understanding.parity import agreement, format_agreement, load_pairs, pairs_from_prompts
 
-        pairs = load_pairs()
         rec = (lambda p: understanding.recommend(p, clap=fallback)) if fallback else understanding.recommend
-        shares, differ = agreement(pairs, rec)
-        print(format_agreement("rules" + (f" + {args.fallback}" if fallback else ""), shares, len(pairs)))
-        for en, zh, what in differ:
-            print(f"  differ: {en!r} / {zh!r}: " + "; ".join(f"{k} {v[0]} vs {v[1]}" for k, v in what.items()
-                                                              if k != "sources"))
+        name = "rules" + (f" + {args.fallback}" if fallback else "")
+        sets = []
+        if args.pairs:
+            sets.append((f"{name}, paired_prompts.yaml {args.pairs_split}", load_pairs(split=args.pairs_split),
+                         args.pairs_split == "dev"))
+        if args.pairs_from_prompts:
+            sets.append((f"{name}, {Path(args.prompts).name} ({', '.join(names)})",
+                         pairs_from_prompts([i for s in names for i in splits[s]]), names == ["dev"]))
+        for title, pairs, readable in sets:
+            shares, differ = agreement(pairs, rec)
+            print(format_agreement(title, shares, len(pairs)))
+            if readable and args.misses:  # a test split's pairs are counted, never listed
+                for en, zh, what in differ:
+                    print(f"  differ: {en!r} / {zh!r}: " + "; ".join(f"{k} {v[0]} vs {v[1]}" for k, v in what.items()
+                                                                      if k != "sources"))
     if args.alone and fallback is not None:
         for split in names:
             for group in ("style", "mood"):

@@ -67,3 +67,20 @@ def test_the_shipped_prompt_set_is_big_enough_and_valid():
     assert len({i.prompt for i in items}) == len(items)  # no prompt in both parts, none twice
     for part in splits.values():
         assert {i.style for i in part} == {"classical", "folk", "jazz", "pop", "rock", "electronic", "ambient", "film"}
+
+
+def test_translation_pairs_are_read_from_a_labelled_prompt_file(tmp_path, capsys):
+    from training.recommend_eval import main
+    from training.understanding.parity import pairs_from_prompts
+
+    items = [{"prompt": "忧伤的钢琴", "lang": "zh"}, {"prompt": "sad piano", "lang": "en"},
+             {"prompt": "lonely", "lang": "en"},  # no Chinese beside it: left out
+             {"prompt": "happy folk", "lang": "en"}, {"prompt": "快乐的民谣", "lang": "zh"}]
+    assert pairs_from_prompts(items) == [("sad piano", "忧伤的钢琴"), ("happy folk", "快乐的民谣")]
+    path = tmp_path / "p.yaml"
+    path.write_text("dev:\n" + "".join(f"  - {{prompt: \"{i['prompt']}\", lang: {i['lang']}, style: pop}}\n"
+                                       for i in items), encoding="utf-8")
+    assert main(["--prompts", str(path), "--split", "dev", "--pairs-from-prompts", "--misses"]) == 0
+    out = capsys.readouterr().out
+    line = next(ln for ln in out.splitlines() if ln.startswith("[pairs]"))
+    assert "2 English prompts" in line and "mood 100 %" in line  # sad/忧伤 and happy/快乐 read alike

@@ -2,7 +2,10 @@
 of pairs whose attributes agree, per attribute and all at once (``because`` and ``notes`` quote the prompt's
 own words and are left out).
 
-    python -m training.recommend_eval --pairs [--fallback clap+minilm]
+    python -m training.recommend_eval --pairs [--fallback clap+minilm]            # the test pairs, counted only
+    python -m training.recommend_eval --pairs --pairs-split dev --misses           # the dev pairs, and what differs
+    python -m training.recommend_eval --prompts training/understanding/fresh_prompts.yaml --pairs-from-prompts \
+        --fallback clap+minilm                        # a labelled prompt file whose Chinese prompts sit by their English
 """
 
 from __future__ import annotations
@@ -19,6 +22,22 @@ ATTRIBUTES = ("style", "mood", "bpm", "key", "time_signature", "instruments", "c
 def load_pairs(path: str | Path = PAIRS_PATH, split: str = "test") -> list[tuple[str, str]]:
     """The ``dev`` pairs (looked at while growing the vocabulary) or the ``test`` pairs (only scored)."""
     return [tuple(p) for p in yaml.safe_load(Path(path).read_text(encoding="utf-8"))[split]]
+
+
+def pairs_from_prompts(items) -> list[tuple[str, str]]:
+    """(English, Chinese) pairs from a labelled prompt list (``recommend_eval.Labelled`` items or dicts with
+    ``prompt`` and ``lang``) that writes each Chinese prompt beside its English translation (either first), as
+    ``fresh_prompts.yaml`` does; a prompt with no neighbour in the other language is left out."""
+    rows = [(getattr(i, "prompt", None) or i["prompt"], getattr(i, "lang", None) or i.get("lang")) for i in items]
+    pairs, i = [], 0
+    while i + 1 < len(rows):
+        (p1, l1), (p2, l2) = rows[i], rows[i + 1]
+        if {l1, l2} == {"en", "zh"}:
+            pairs.append((p1, p2) if l1 == "en" else (p2, p1))
+            i += 2
+        else:
+            i += 1
+    return pairs
 
 
 def agreement(pairs: list[tuple[str, str]], recommend_fn: Callable) -> tuple[dict[str, float], list[tuple]]:
