@@ -951,6 +951,13 @@ MOOD_TAGS: dict[str, str | None] = {
     "充满能量": "energetic", "能量": "energetic", "阴郁": "sad", "异想天开": "happy", "moody": "melancholic",
     # translations the seventh session found missing on development pairs (paired_prompts.yaml, dev)
     "苦乐参半": "melancholic", "萦绕心头": "dark", "dancing": "energetic", "跳舞": "energetic",
+    # the usual Chinese translations of English mood words the table reads, where the Chinese was missing
+    "顽皮": "happy", "好玩": "happy", "无忧无虑": "happy", "搞笑": "happy", "快活": "joyful", "欢欣": "joyful",
+    "狂喜": "joyful", "强劲": "energetic", "刺激": "energetic", "激进": "energetic", "猛烈": "energetic",
+    "阴沉": "sad", "含泪": "sad", "泪水": "sad", "怅然": "melancholic", "多愁善感": "melancholic", "沉郁": "melancholic",
+    "荒凉": "melancholic", "不祥": "dark", "吓人": "dark", "可怕": "dark", "邪恶": "dark", "毛骨悚然": "dark",
+    "动荡": "dramatic", "汹涌": "dramatic", "焦虑": "dramatic", "严肃": "dramatic", "亲密": "romantic",
+    "真挚": "romantic", "雄伟": "epic",
 }
 
 # -- what a style implies: instruments for a genre tag that says more than the style ------------------------
@@ -993,6 +1000,9 @@ GENRE_INSTRUMENTS: dict[str, tuple[str, ...]] = {
     "摇摆乐": ("saxophone", "trumpet", "piano", "acoustic bass", "drums"), "雷鬼": ("electric guitar", "electric bass", "electric organ", "drums"),
     "迪斯科": ("string ensemble", "slap bass", "electric guitar", "drums"), "管弦": ("string ensemble", "french horn", "trumpet", "timpani"),
     "交响": ("string ensemble", "french horn", "flute", "timpani"), "教堂": ("organ", "choir"),
+    # the whole words (管弦乐 "orchestral", 交响乐 "symphonic"), which a genre inside them ("管弦") cannot stand for
+    "管弦乐": ("string ensemble", "french horn", "trumpet", "timpani"),
+    "交响乐": ("string ensemble", "french horn", "flute", "timpani"),
     "福音": ("organ", "piano", "choir", "electric bass", "drums"), "蓝草": ("banjo", "acoustic guitar", "erhu", "acoustic bass"),
     "原声": ("acoustic guitar", "piano", "acoustic bass"), "不插电": ("acoustic guitar", "piano", "acoustic bass"),
 }

@@ -85,3 +85,19 @@ def test_the_order_and_repetition_of_mood_words_change_nothing(first, second):
     skip = {"because", "notes", "moods"}  # the moods are listed as written
     assert a.model_dump(exclude=skip) == b.model_dump(exclude=skip)
     assert set(a.moods) == set(b.moods)
+
+
+@pytest.mark.parametrize("en, zh", [
+    ("a scary piano piece", "可怕的钢琴曲"),  # the usual translations of English mood words the table reads
+    ("a carefree ukulele song", "无忧无虑的尤克里里歌曲"),
+    ("a wistful flute melody", "怅然的长笛旋律"),
+    ("a turbulent string piece", "动荡的弦乐作品"),
+    ("a majestic orchestral theme", "雄伟的管弦乐主题"),  # 管弦乐 implies the orchestra as "orchestral" does
+    ("a ghost story at midnight", "午夜的鬼故事"),  # a scene that implies a mood in both languages
+    ("a storm over the sea", "海上的暴风雨"),
+])
+def test_mood_words_and_their_usual_translations_agree(en, zh):
+    a, b = recommend(en), recommend(zh)
+    assert a.mood is not None
+    for attr in ("style", "mood", "bpm", "key", "instruments"):
+        assert getattr(a, attr) == getattr(b, attr), attr
