@@ -220,7 +220,7 @@ STYLE_WORDS: dict[str, tuple[str, ...]] = {
              "ost", "电影", "配乐", "影视", "游戏音乐", "动漫", "预告片", "管弦",
              "score", "underscore", "cue", "main title", "superhero", "fantasy", "adventure", "scene",
              "boss battle", "rpg", "cartoon", "animation", "war drama", "武侠", "恐怖片", "场景", "镜头", "剧集",
-             "电视剧", "动画", "haunted house", "boss战"),
+             "电视剧", "动画", "haunted house", "boss战", "电子游戏"),
     "other": ("experimental", "avant-garde", "avant garde", "noise music", "unclassifiable",
               "实验", "先锋", "前卫"),
 }
@@ -866,6 +866,8 @@ GENRE_STYLE: dict[str, str] = {
     "管弦乐": "film", "原声带": "film", "交响乐": "classical", "当代古典": "classical",
     "mariachi": "folk", "墨西哥流浪乐队": "folk", "马里亚奇": "folk", "沙发音乐": "jazz", "蓝草": "folk", "tango": "folk", "探戈": "folk",
     "神游舞曲": "electronic", "synth pop": "electronic",
+    # an "indie" genre is its noun's style ("indie folk" is folk, as 独立民谣 is), not indie rock
+    "indie folk": "folk", "indie pop": "pop", "indie electronic": "electronic", "独立民谣": "folk", "独立流行": "pop",
 }
 # The mood a style has when the prompt names none (a word for the style, none for the mood): what the zero-shot
 # guess was asked for before; the guess was right 5 times in 26 on the second batch of development prompts, this
@@ -1016,7 +1018,7 @@ GENRE_BPM: dict[str, float] = {
     "lullaby": 66, "nocturne": 66, "requiem": 60, "chillout": 95, "synthwave": 100, "chiptune": 150,
     "重金属": 150, "金属": 150, "朋克": 170, "嘻哈": 90, "说唱": 90, "雷鬼": 76, "蓝调": 84, "摇篮曲": 66, "夜曲": 66,
     "情歌": 72, "进行曲": 112, "华尔兹": 150, "圆舞曲": 150, "低保真": 80, "探戈": 120,
-    "love song": 72, "波萨诺瓦": 128, "科技舞曲": 130, "浩室": 124, "浩室舞曲": 124, "迷幻舞曲": 138, "回响贝斯": 140,
+    "love song": 72, "抒情曲": 72, "抒情歌": 72, "抒情歌曲": 72, "波萨诺瓦": 128, "科技舞曲": 130, "浩室": 124, "浩室舞曲": 124, "迷幻舞曲": 138, "回响贝斯": 140,
     "鼓打贝斯": 174, "陷阱": 140, "迪斯科": 118, "放克": 108, "摇摆": 160, "摇摆乐": 160, "咆勃": 200,
     "波尔卡": 120, "吉格舞": 120, "安魂曲": 60, "合成器浪潮": 100, "芯片音乐": 150, "慢板蓝调": 66,
     # music to fall asleep to is slow whatever mood word comes with it ("relaxing sleep music")

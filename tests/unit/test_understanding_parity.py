@@ -95,6 +95,9 @@ def test_the_order_and_repetition_of_mood_words_change_nothing(first, second):
     ("a majestic orchestral theme", "雄伟的管弦乐主题"),  # 管弦乐 implies the orchestra as "orchestral" does
     ("a ghost story at midnight", "午夜的鬼故事"),  # a scene that implies a mood in both languages
     ("a storm over the sea", "海上的暴风雨"),
+    ("a video game soundtrack", "电子游戏配乐"),  # 电子 (electronic) inside 电子游戏 (a video game) is no style
+    ("indie folk", "独立民谣"),  # folk, not indie rock
+    ("a jazz ballad", "爵士抒情曲"),  # a ballad's tempo in both
 ])
 def test_mood_words_and_their_usual_translations_agree(en, zh):
     a, b = recommend(en), recommend(zh)
