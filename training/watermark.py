@@ -29,7 +29,11 @@ draw follows the distribution it is drawn from exactly (after Aaronson's Gumbel-
 al. 2023): the mark moves nothing a listener or a classifier of the melody's statistics can hear, while the
 chosen interval's ``u`` runs high. A keyed role leans only by :data:`KEYED_LEAN` (the melody a little, the
 accompaniment, whose choices are few, as before). The detector adds each keyed note's ``-log(1 - u)`` (Exp(1)
-without the mark) to the weighted green count, under an exact null (:func:`combined_tail`).
+without the mark) to the weighted green count, under an exact null (:func:`combined_tail`). A strict piece drawn
+again (its stated key or tempo not heard, :func:`training.generator.another_draw`) draws under a subkey of its
+own per draw (:func:`draw_subkey`; draw 0's is the subkey of before), so a draw again does not come back to the
+first draw's choices; the detector reads the keyed score under each of the :data:`DRAW_KEYS` subkeys and takes
+the best, its p-value exact over all of them (:func:`max_combined_tail`: at most that many times one subkey's).
 
 Intervals make the mark blind to transposition, and onsets play no part in it, so tempo changes,
 quantization, velocities, cuts and re-saving leave it where it is.
@@ -121,6 +125,11 @@ KEYED: frozenset = frozenset({"melody", "harmony", "bass"})
 # 1.0 and accompaniment 5 the melody-less ones (94 %). 300 pieces: the classifier 0.515 / 0.505 (docs)
 KEYED_LEAN = {"melody": 1.0, "harmony": 8.0, "bass": 8.0}
 KEYED_LEAN_ALONE = 4.0
+# a keyed role's additive lean in a strict key's draw again (plan.key_push > 0: its first draw was heard in another
+# key, and the key's tonic triad is leaned to harder, training.masks), in place of KEYED_LEAN / _ALONE where given
+# (role -> lean; "alone" for a tune with at most one partner part): such a draw has fewer free choices (v2: 8-bar
+# cuts held 32 weighted triples against 55, and the chosen candidates' keyed u ran lower). Empty: as any draw
+PUSHED_LEAN: dict = {}
 # the weight of the keyed score (the sum of -log(1 - u) over a file's keyed notes, Exp(1) each without the mark)
 # against the weighted green count (weights 2 and 3 per green triple); used only when a role is keyed (else
 # the detector reads the green count alone, as before). 1 read more 8-bar cuts than 2 or 3 (docs)
@@ -299,6 +308,11 @@ def lean(s) -> float:
     if s.role in KEEP_SIZES:
         return ACROSS_ALONE if _alone(s) else ACROSS.get(s.role, 0.0)
     if s.role in KEYED and s.role in KEYED_LEAN:
+        if PUSHED_LEAN and getattr(s.plan, "key_push", 0):
+            alone = _alone(s)
+            got = PUSHED_LEAN.get("alone" if alone else s.role)
+            if got is not None:
+                return got
         return KEYED_LEAN_ALONE if _alone(s) else KEYED_LEAN[s.role]
     if _alone(s):
         return DELTA_ALONE

@@ -495,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
                          "generator's noise, or the first draw's keyed noise (training.watermark.REDRAWS)")
     ap.add_argument("--draw-keys", type=int, default=None, help="the draws' subkeys the detector tries "
                                                                  "(training.watermark.DRAW_KEYS)")
+    ap.add_argument("--pushed-lean", type=float, nargs=3, default=None, metavar=("MELODY", "ALONE", "ACCOMPANIMENT"),
+                    help="with keyed draws: the additive lean in a strict key's draw again (training.watermark.PUSHED_LEAN)")
     ap.add_argument("--strict", type=int, default=0, metavar="N",
                     help="also N strict requests of the understanding benchmark's captions (a stated key or tempo, "
                          "drawn again when not heard): the mark and the stated key and tempo by the draw kept")
@@ -534,6 +536,9 @@ def main(argv: list[str] | None = None) -> int:
         wm.S_WEIGHT = args.s_weight
     if args.redraws:
         wm.REDRAWS = args.redraws
+    if args.pushed_lean:
+        wm.PUSHED_LEAN = {"melody": args.pushed_lean[0], "alone": args.pushed_lean[1], "harmony": args.pushed_lean[2],
+                          "bass": args.pushed_lean[2]}
     if args.draw_keys is not None:
         wm.DRAW_KEYS = args.draw_keys
     t0 = time.perf_counter()
@@ -543,7 +548,8 @@ def main(argv: list[str] | None = None) -> int:
           f"more {wm.WITHIN} ({wm.WITHIN_ALONE}), across them {wm.ACROSS} ({wm.ACROSS_ALONE}); " if wm.KEEP_SIZES else "")
           + (f"keyed draws {sorted(wm.KEYED)} (context {wm.KEYED_CONTEXT} intervals, repeats keyed {wm.KEY_REPEATS}; "
              f"the melody's additive lean {wm.KEYED_LEAN}, alone {wm.KEYED_LEAN_ALONE}; keyed score's weight "
-             f"{wm.S_WEIGHT}; draws again {wm.REDRAWS!r}, the detector tries {wm._draws()} draw subkeys); " if wm.KEYED else "")
+             f"{wm.S_WEIGHT}; draws again {wm.REDRAWS!r}, the detector tries {wm._draws()} draw subkeys, handicaps "
+             f"{wm.DRAW_HANDICAP}; a strict key's draw again leans {wm.PUSHED_LEAN or 'as any'}); " if wm.KEYED else "")
           + f"weights {wm.WEIGHTS} (stacked top, downbeat, other); ours from p <= {wm.P_OURS:.3g} (z >= {wm.Z_OURS:.2f})",
           flush=True)
     strict_rows: list[str] = []
