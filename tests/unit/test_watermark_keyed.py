@@ -77,6 +77,11 @@ def test_the_tail_over_several_subkeys_is_the_null_distribution():
         mc = float(np.mean(g + w * best >= 2 * 4 + 3 * 7 + w * score))
         assert p == pytest.approx(mc, abs=4 * np.sqrt(mc * (1 - mc) / sims) + 1e-4), score
         assert one < p <= d * one + 1e-12
+    # with handicaps (draws again's scores less 3 before the best is taken): the same, exact
+    sd = rng.gamma(m, 1.0, (sims, d)) - np.array([0.0, 3.0, 3.0])
+    p = wm.max_combined_tail(counts, greens, m, [17.0, 19.0, 12.0], w, (0.0, 3.0, 3.0))
+    mc = float(np.mean(g + w * sd.max(axis=1) >= 2 * 4 + 3 * 7 + w * 17.0))
+    assert p == pytest.approx(mc, abs=4 * np.sqrt(mc * (1 - mc) / sims) + 1e-4)
     assert wm.max_combined_tail(counts, greens, m, [17.0], w) == wm.combined_tail(counts, greens, m, 17.0, w)
     assert wm.max_combined_tail(counts, greens, 0, [0.0, 0.0, 0.0], w) == pytest.approx(wm.weighted_tail(counts, greens))
 
