@@ -310,11 +310,12 @@ def _cut_reads(midi: bytes, rng: random.Random, cuts: int) -> list[wm.Verdict | 
     return [_detect(random_cut(s, rng).dumps_midi()) for _ in range(cuts)]
 
 
-def strict_figures(gen, n: int, bars: int, cuts: int = 3, seed: int = 0) -> list[str]:
+def strict_figures(gen, n: int, bars: int, cuts: int = 3, seed: int = 0, edits: bool = True) -> list[str]:
     """The mark and the stated key and tempo of strict pieces (:func:`strict_requests`), marked (the bench key, the
     draws again as :data:`training.watermark.REDRAWS` says) and unmarked, by the draw each kept: detected whole and
     in ``cuts`` random 8-bar cuts each; in those cuts the weighted triples read, their green share, the keyed
-    triples and their mean keyed score (null 1); the stated key and tempo heard from the notes."""
+    triples and their mean keyed score (null 1); the stated key and tempo heard from the notes; with ``edits``, the
+    marked pieces through every fast edit (:func:`robustness`: whole, and one random 8-bar cut after the edit)."""
     pairs = strict_requests(n, bars)
     reqs = [r for _, r in pairs]
     got: dict[str, list[tuple[bytes, int, str]]] = {}
@@ -367,6 +368,15 @@ def strict_figures(gen, n: int, bars: int, cuts: int = 3, seed: int = 0) -> list
     every = {k: sum((rows[g][k] for g in rows if not g.startswith("  ")), []) for k in ("key", "key0", "tempo", "tempo0")}
     out.append(f"every strict piece: stated key heard marked {share(every['key'])}, unmarked {share(every['key0'])}; "
                f"stated tempo heard marked {share(every['tempo'])}, unmarked {share(every['tempo0'])}")
+    if edits:  # every fast edit, as robustness does for the bench's pieces, per draw kept
+        by = {"first draw kept": [m for m, d, _ in got["marked"] if d == 0],
+              "a draw again kept": [m for m, d, _ in got["marked"] if d > 0]}
+        res = {g: {r[0]: r for r in robustness(ps, 0, seed=seed)} for g, ps in by.items() if ps}
+        out += ["", "| edit (strict pieces) | first draw kept: whole | 8-bar cut | a draw again kept: whole | 8-bar cut |",
+                "|---|---:|---:|---:|---:|"]
+        for name in next(iter(res.values())):
+            cells = [f"{100 * res[g][name][2]:.1f} % | {100 * res[g][name][4]:.1f} %" if g in res else "- | -" for g in by]
+            out.append(f"| {name} | " + " | ".join(cells) + " |")
     return out
 
 
