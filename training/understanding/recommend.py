@@ -155,14 +155,12 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
         style, _ = _vote(by_program)  # "harp", "oboe", "banjo", "vibraphone": the tradition the instrument names
         sources["style"] = "inferred"
         because["style"] = f"the instruments: {', '.join(dict.fromkeys(w for _, _, w in by_program))}"
-    elif named_mood := implied.combine_moods(named_moods or [m for _, m, _ in st.scene_moods])[0]:
-        # a mood named and no style: the style such a piece most often has (a sad song is most often a pop
-        # ballad), before the zero-shot guess, which reads English (MiniLM and CLAP) and not Chinese (CLAP's
-        # Chinese scores are flat): a sentence and its translation decide alike
-        style, sources["style"] = MOOD_STYLE[named_mood], "likely"
-        because["style"] = f"the style a {named_mood} piece most often has (no style word)"
     elif scorer is not None and (style := guess(scorer, text, "style", STYLE_MIN_P)):
-        sources["style"], because["style"] = "clap", "the zero-shot model's best guess; no style or mood word"
+        sources["style"], because["style"] = "clap", "the zero-shot model's best guess; no style word"
+    elif named_mood := implied.combine_moods(named_moods or [m for _, m, _ in st.scene_moods])[0]:
+        # the leading mood (in any order, each once), so a sentence and its translation decide alike
+        style, sources["style"] = MOOD_STYLE[named_mood], "likely"  # a sad song is most often a pop ballad
+        because["style"] = f"the style a {named_mood} piece most often has (no style word, no sure guess)"
     else:
         style, sources["style"], because["style"] = DEFAULT_STYLE, "default", "no style named"
     defaults = STYLE_DEFAULTS[style]
