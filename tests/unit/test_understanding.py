@@ -390,3 +390,9 @@ def test_a_mood_word_after_a_word_ending_in_no_is_not_negated():
 def test_music_for_sleep_is_slow_whatever_mood_word_comes_with_it():
     for prompt in ("relaxing sleep music", "睡前放松的助眠音乐", "happy bedtime music"):
         assert recommend(prompt).bpm <= 70, prompt
+
+
+def test_a_word_that_names_a_tempo_too_leads_the_mood_only_alone():
+    a = recommend("a festive, upbeat folk tune")  # upbeat: happy and a tempo; festive names the mood
+    assert a.mood == "joyful" and set(a.moods) == {"joyful", "happy"} and a.sources["bpm"] == "keyword"
+    assert recommend("upbeat pop").mood == "happy"  # alone, it names the mood too

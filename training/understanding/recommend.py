@@ -131,8 +131,10 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
                          "are used")
 
     # the moods the prompt's words name lead the mood (the label, its mode, its tempo); a scene's moods lead only
-    # where no word names one (implied.combine_moods: in any order, each once, so a translation leads alike)
-    named_moods = [m for _, m, _ in st.moods]
+    # where no word names one (implied.combine_moods: in any order, each once, so a translation leads alike). A
+    # word that names a tempo as well ("upbeat", "frantic") leads only where no other word names a mood:
+    # "festive and upbeat" is festive at an upbeat tempo
+    named_moods = [m for _, m, w in st.moods if w not in TEMPO_TERMS] or [m for _, m, _ in st.moods]
 
     # -- style ---------------------------------------------------------------------------------------------------
     if st.styles:
