@@ -336,7 +336,9 @@ class LineIndex:
         return self.seq[self.offsets[row]:self.offsets[row + 1]]
 
     def _hits(self, query_lines: list[np.ndarray]):
-        """Every (query line, place in it, indexed row, place in the row) of a shared informative shingle."""
+        """Every (query line, place in it, indexed row, place in the row) of a shared informative shingle, each
+        of the query's shingles once (at its first place): the index holds a shingle once per piece
+        (:func:`shingles`), so each (row, shingle) comes once."""
         line_of, pos_of, hs = [], [], []
         for k, t in enumerate(query_lines):
             h = position_hashes(t)
@@ -347,6 +349,8 @@ class LineIndex:
         if not hs or self.hashes.size == 0:
             return None
         h, line_of, pos_of = np.concatenate(hs), np.concatenate(line_of), np.concatenate(pos_of)
+        first = np.sort(np.unique(h, return_index=True)[1])  # each shingle once, at its first place in the query
+        h, line_of, pos_of = h[first], line_of[first], pos_of[first]
         lo = np.searchsorted(self.hashes, h, side="left")
         n = (np.searchsorted(self.hashes, h, side="right") - lo).astype(np.int64)
         n[n > max(COMMON_MIN, COMMON_SHARE * len(self.ids))] = 0  # says nothing about which piece this is
@@ -362,9 +366,8 @@ class LineIndex:
         hits = self._hits(query_lines) if hits is None else hits
         if hits is None:
             return []
-        _, _, h, rows, _ = hits
-        pair = np.unique(rows.astype(np.int64) << 32 | h.astype(np.int64))  # a shingle counts once per piece
-        found, counts = np.unique(pair >> 32, return_counts=True)
+        rows = hits[3]  # a shingle counts once per piece: each (row, shingle) comes once (:meth:`_hits`)
+        found, counts = np.unique(rows, return_counts=True)
         best = np.argsort(-counts, kind="stable")[:CANDIDATES]
         return [(int(found[i]), int(counts[i])) for i in best]
 

@@ -248,3 +248,20 @@ def test_the_second_alignment_runs_only_where_a_piece_comes_near_a_copy(monkeypa
     monkeypatch.setattr(sim, "ENOUGH", 100.0)  # no piece comes near: the first pairs' ranking stands
     m = index.query(q)
     assert len(calls) == 1 and m[0].piece == "decoy" and set(m[1].line_scores) == {0}
+
+
+def test_a_shingle_the_query_repeats_counts_once_per_piece():
+    index = sim.LineIndex()
+    seqs = {name: sim.piece_tokens(_song(seed)) for name, seed in (("a", 1), ("b", 2))}
+    for name, seq in seqs.items():
+        index.add(name, seq)
+    index.freeze()
+    line = _query(_song(1))[0]
+    twice = np.concatenate([line, line])  # the same phrase stated again in one line, and in a second line
+    own = {int(h) for h in sim.sampled(sim.position_hashes(line)) if h != 1}
+    held = {int(h) & 0xFFFFFFFF for h in sim.shingles(seqs["a"])}
+    shared = len(own & held)
+    assert shared > 20
+    for query in ([line], [twice], [line, line]):
+        cands = dict(index.candidates(query))
+        assert cands[0] == shared  # row 0 is "a": each shared shingle once, however often the query states it
