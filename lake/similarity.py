@@ -349,8 +349,8 @@ class LineIndex:
         if not hs or self.hashes.size == 0:
             return None
         h, line_of, pos_of = np.concatenate(hs), np.concatenate(line_of), np.concatenate(pos_of)
-        first = np.sort(np.unique(h, return_index=True)[1])  # each shingle once, at its first place in the query
-        h, line_of, pos_of = h[first], line_of[first], pos_of[first]
+        h, first = np.unique(h, return_index=True)  # each shingle once (its first place), in hash order: the
+        line_of, pos_of = line_of[first], pos_of[first]  # binary searches below then walk the index forward
         lo = np.searchsorted(self.hashes, h, side="left")
         n = (np.searchsorted(self.hashes, h, side="right") - lo).astype(np.int64)
         n[n > max(COMMON_MIN, COMMON_SHARE * len(self.ids))] = 0  # says nothing about which piece this is
@@ -366,8 +366,20 @@ class LineIndex:
         hits = self._hits(query_lines) if hits is None else hits
         if hits is None:
             return []
-        rows = hits[3]  # a shingle counts once per piece: each (row, shingle) comes once (:meth:`_hits`)
-        found, counts = np.unique(rows, return_counts=True)
+        # a shingle counts once per piece: each (row, shingle) comes once (:meth:`_hits`); counted per row (a
+        # count over every row where the hits outnumber a quarter of the pieces), and only the rows that can be
+        # among the first CANDIDATES sorted (by count, then row: as a full sort of them all would)
+        rows = hits[3]
+        if rows.size * 4 < len(self.ids):
+            found, counts = np.unique(rows, return_counts=True)
+        else:
+            counts = np.bincount(rows, minlength=len(self.ids))
+            found = np.flatnonzero(counts)
+            counts = counts[found]
+        if counts.size > CANDIDATES:  # the CANDIDATES-th highest count, from the counts' own histogram
+            at_least = np.cumsum(np.bincount(counts)[::-1])  # [i]: rows counting max - i or more
+            keep = np.flatnonzero(counts >= at_least.size - 1 - int(np.searchsorted(at_least, CANDIDATES)))
+            found, counts = found[keep], counts[keep]
         best = np.argsort(-counts, kind="stable")[:CANDIDATES]
         return [(int(found[i]), int(counts[i])) for i in best]
 

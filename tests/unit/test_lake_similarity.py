@@ -265,3 +265,18 @@ def test_a_shingle_the_query_repeats_counts_once_per_piece():
     for query in ([line], [twice], [line, line]):
         cands = dict(index.candidates(query))
         assert cands[0] == shared  # row 0 is "a": each shared shingle once, however often the query states it
+
+
+def test_candidates_are_the_pieces_sharing_most_ties_to_the_earlier_piece():
+    index = sim.LineIndex()
+    for i in range(200):
+        index.add(f"p{i}", np.arange(12, dtype=np.uint8) + i % 50)
+    index.freeze()
+    rng = np.random.default_rng(5)
+    for size in (30, 3000):  # fewer hits than a quarter of the pieces, and more
+        rows = rng.integers(0, 200, size=size)
+        rows = rows[rng.random(size) < (rows % 7 + 1) / 8]  # uneven counts, with many ties
+        counts = np.bincount(rows, minlength=200)
+        expected = sorted(((int(r), int(c)) for r, c in enumerate(counts) if c), key=lambda rc: (-rc[1], rc[0]))
+        got = index.candidates([], hits=(None, None, None, rows, None))
+        assert got == expected[:sim.CANDIDATES]
