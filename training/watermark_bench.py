@@ -503,6 +503,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--redraws", choices=("subkey", "generator", "same"), default=None,
                     help="a strict piece's draws again: keyed noise of their own draw's subkey (the default), the random "
                          "generator's noise, or the first draw's keyed noise (training.watermark.REDRAWS)")
+    ap.add_argument("--redraw-repeats", action="store_true", help="with --redraws subkey: a draw again keys a context "
+                                                                    "its line has had before too (REDRAW_REPEATS)")
     ap.add_argument("--draw-keys", type=int, default=None, help="the draws' subkeys the detector tries "
                                                                  "(training.watermark.DRAW_KEYS)")
     ap.add_argument("--pushed-lean", type=float, nargs=3, default=None, metavar=("MELODY", "ALONE", "ACCOMPANIMENT"),
@@ -549,6 +551,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.pushed_lean:
         wm.PUSHED_LEAN = {"melody": args.pushed_lean[0], "alone": args.pushed_lean[1], "harmony": args.pushed_lean[2],
                           "bass": args.pushed_lean[2]}
+    if args.redraw_repeats:
+        wm.REDRAW_REPEATS = True
     if args.draw_keys is not None:
         wm.DRAW_KEYS = args.draw_keys
     t0 = time.perf_counter()
@@ -558,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
           f"more {wm.WITHIN} ({wm.WITHIN_ALONE}), across them {wm.ACROSS} ({wm.ACROSS_ALONE}); " if wm.KEEP_SIZES else "")
           + (f"keyed draws {sorted(wm.KEYED)} (context {wm.KEYED_CONTEXT} intervals, repeats keyed {wm.KEY_REPEATS}; "
              f"the melody's additive lean {wm.KEYED_LEAN}, alone {wm.KEYED_LEAN_ALONE}; keyed score's weight "
-             f"{wm.S_WEIGHT}; draws again {wm.REDRAWS!r}, the detector tries {wm._draws()} draw subkeys, handicaps "
+             f"{wm.S_WEIGHT}; draws again {wm.REDRAWS!r} (their repeats keyed {wm.REDRAW_REPEATS}), the detector tries {wm._draws()} draw subkeys, handicaps "
              f"{wm.DRAW_HANDICAP}; a strict key's draw again leans {wm.PUSHED_LEAN or 'as any'}); " if wm.KEYED else "")
           + f"weights {wm.WEIGHTS} (stacked top, downbeat, other); ours from p <= {wm.P_OURS:.3g} (z >= {wm.Z_OURS:.2f})",
           flush=True)

@@ -50,6 +50,13 @@ def test_a_strict_pieces_draws_again_race_on_noise_of_their_own_subkey(keyed, mo
     assert np.array_equal(wm.u_row(KEY, ctx), before) and np.array_equal(wm.u_row(KEY, ctx, 0), before)
     assert wm.draw_subkey(KEY, 0) == sub and len({wm.draw_subkey(KEY, d) for d in range(3)}) == 3
     assert wm.draw_subkey(b"another key", 1) != wm.draw_subkey(KEY, 1)
+    # a context the line has had before: keyed again in a first draw, from the generator in a draw again
+    notes = [(0, i, p, 1, 80) for i, p in enumerate([55, 60, 62, 64, 65, 60, 62, 64])]  # (+5, +2, +2) came before
+    again = _slot((55, 60, 62, 64), draw=1)
+    assert wm.keyed_noise(_slot((55, 60, 62, 64)), 129, notes) is not None
+    assert wm.keyed_noise(again, 129, notes) is None and wm.keyed_noise(again, 129, notes[:4]) is not None
+    monkeypatch.setattr(wm, "REDRAW_REPEATS", True)
+    assert wm.keyed_noise(again, 129, notes) is not None
     monkeypatch.setattr(wm, "REDRAWS", "generator")
     assert wm.keyed_noise(_slot(line, draw=1), 129, []) is None and wm._draws() == 1
     monkeypatch.setattr(wm, "REDRAWS", "same")
