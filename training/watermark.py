@@ -515,7 +515,8 @@ def keyed_noise(s, size: int, notes: list) -> np.ndarray | None:
     if key is None:
         return None
     ctx = _context(line, len(line))
-    if not (KEY_REPEATS if draw == 0 or REDRAWS != "subkey" else KEY_REPEATS and REDRAW_REPEATS) and ctx in contexts(notes):
+    repeats = KEY_REPEATS and (draw == 0 or REDRAWS != "subkey" or REDRAW_REPEATS)  # a draw again's own rule
+    if not repeats and ctx in contexts(notes):
         return None
     start = _start(line[-1])
     if start < 0 or start + size > 2 * SPAN:
@@ -688,6 +689,11 @@ def combined_tail(counts: dict[int, int], greens: dict[int, int], m: int, score:
     return float(min(1.0, max(0.0, (dist * gammaincc(m, need)).sum())))
 
 
+def _handicaps(handicaps: tuple[float, ...], draws: int) -> np.ndarray:
+    """Each of ``draws`` draws' handicap (:data:`DRAW_HANDICAP`), 0 where ``handicaps`` names none."""
+    return np.array([handicaps[d] if d < len(handicaps) else 0.0 for d in range(draws)])
+
+
 def max_combined_tail(counts: dict[int, int], greens: dict[int, int], m: int, scores: list[float],
                       weight: float, handicaps: tuple[float, ...] = ()) -> float:
     """P(max over the draws' subkeys of G + weight * S_d - c_d >= the observed) without the mark, exactly: as
@@ -702,7 +708,7 @@ def max_combined_tail(counts: dict[int, int], greens: dict[int, int], m: int, sc
         return weighted_tail(counts, greens)
     from scipy.special import gammaincc
 
-    c = np.array([handicaps[d] if d < len(handicaps) else 0.0 for d in range(len(scores))])
+    c = _handicaps(handicaps, len(scores))
     obs = sum(w * greens.get(w, 0) for w in counts) + max(weight * s - cd for s, cd in zip(scores, c))
     dist = _green_null(counts)
     need = np.maximum((obs - np.arange(dist.size)[:, None] + c[None, :]) / weight, 0.0)
@@ -765,8 +771,7 @@ def score_all(lines_: list[tuple[list[int], list[int]]], key: bytes) -> tuple[fl
     scored = [keyed_score(keyed, key, d) for d in range(_draws())]
     m = scored[0][0]
     scores = [s for _, s in scored]
-    best = int(np.argmax([weight * s - (DRAW_HANDICAP[d] if d < len(DRAW_HANDICAP) else 0.0)
-                          for d, s in enumerate(scores)]))
+    best = int(np.argmax(weight * np.array(scores) - _handicaps(DRAW_HANDICAP, len(scores))))
     return max_combined_tail(counts, greens, m, scores, weight, DRAW_HANDICAP), n, green, m, scores[best], best
 
 
