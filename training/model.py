@@ -246,7 +246,7 @@ def one_blas_thread():
             if _ONE_DEPTH == 0:
                 torch.set_num_threads(_TORCH_THREADS)
 
-ROW_BLOCK = 4  # rows per block in the batched step's products (see FastNoteModel._dense)
+from training.row_plan import ROW_BLOCK, RowPlan, blocked  # noqa: E402 - rows per product call: see row_plan
 
 
 class FastNoteModel:
@@ -261,7 +261,8 @@ class FastNoteModel:
     :mod:`training.fast_kernels`). :meth:`step_many` steps several pieces at once (each with its own
     cache and length, one row or several each): one set of products for all the rows, so the weights are
     read once per step of the batch and the per-operation overhead is shared; a piece's numbers do not
-    depend on the pieces beside it (fixed-shape product blocks, attention row by row).
+    depend on the pieces beside it (product calls checked to round each row as a 4-row block does,
+    attention row by row).
 
     Folded for fewer operations, same mathematics: each LayerNorm's scale and shift into the linear
     layer after it, the attention scale into the query weights, RoPE's sign into its sine table (a
@@ -324,6 +325,7 @@ class FastNoteModel:
         self.note_w, self.note_b = self._cat(model, ("pitch", "dur", "vel"))
         self.n_kind = sizes["kind"]
         self.note_split = (sizes["pitch"], sizes["pitch"] + sizes["dur"])
+        self._plan: RowPlan | None = None  # how a step's rows go to BLAS: made at the first step that may use it
 
     # the arrays a step reads, by name (:meth:`weights`); the layers' are ``layer{i}.{wq,bq,wp,bp,w1,b1,w2,b2}``
     _NAMED = ("embed", "cos2", "sin2", "role_in", "pos_in", "more_w", "more_b", "pos_w", "pos_b", "note_w", "note_b")
@@ -371,22 +373,23 @@ class FastNoteModel:
         (compiled: :func:`training.fast_kernels.norm0`), so a row's result never depends on the rows beside it."""
         return self._kernels.norm0(x, eps, np.empty_like(x))
 
-    @staticmethod
-    def _dense(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """``x @ w + b`` for rows x (n, K), n a multiple of :data:`ROW_BLOCK`, as one stacked product of
-        ROW_BLOCK-row blocks: BLAS picks its kernel by the matrix shape, so with a fixed block shape a row's
-        result never depends on how many rows were stepped with it."""
-        n, k = x.shape
-        out = np.matmul(x.reshape(n // ROW_BLOCK, ROW_BLOCK, k), w).reshape(n, w.shape[1])
-        out += b
-        return out
+    def _row_plan(self) -> RowPlan | None:
+        """How this step's rows go to BLAS (:mod:`training.row_plan`): inside :func:`one_blas_thread` the plan
+        made there at the first such step; elsewhere None (ROW_BLOCK-row blocks, the rows padded to a
+        multiple of ROW_BLOCK). Either way a row's numbers never depend on the rows stepped beside it."""
+        if not _ONE_DEPTH:
+            return None
+        if self._plan is None:
+            self._plan = RowPlan([w for layer in self.layers for w, _ in layer], 4 * self.n_embd)
+        return self._plan
 
     @staticmethod
     def _gelu(v: np.ndarray) -> np.ndarray:
         """gelu of the MLP's input already divided by sqrt(2): ``v + v erf(v)`` (the 1/2 is folded into w2).
         ``torch.erf`` (several times cheaper than torch's fused gelu at this size) on the numpy buffer, one
         ROW_BLOCK block per call: its vector kernel ends on a scalar tail that depends on the length, so
-        every call gets the same length."""
+        every call gets the same length (a shorter last block only where :class:`RowPlan` found its numbers
+        the same)."""
         e = np.empty_like(v)
         for i in range(0, v.shape[0], ROW_BLOCK):
             e[i:i + ROW_BLOCK] = torch.erf(torch.from_numpy(v[i:i + ROW_BLOCK])).numpy()
@@ -406,12 +409,15 @@ class FastNoteModel:
         one piece, in order at consecutive positions, are a causal prefill: each row's attention sees the rows
         before it.
 
-        The products of all n rows go together (:meth:`_dense`); attention runs row by row over exactly its
-        piece's cache, so a piece gets the same numbers whether it is stepped alone or with others.
+        The products of all n rows go together, in calls whose every row gets the numbers of a ROW_BLOCK-row
+        block (:mod:`training.row_plan`); attention runs row by row over exactly its piece's cache, so a piece
+        gets the same numbers whether it is stepped alone or with others.
         """
         c, nh, hd = self.n_embd, self.n_head, self.head_dim
         n = rows.shape[0]
-        rows = np.concatenate([rows, np.zeros((-n % ROW_BLOCK, rows.shape[1]), dtype=rows.dtype)])  # zero rows pad
+        plan = self._row_plan()
+        padded, dense = (plan.padded(n), plan.dense) if plan is not None else (n + (-n % ROW_BLOCK), blocked)
+        rows = np.concatenate([rows, np.zeros((padded - n, rows.shape[1]), dtype=rows.dtype)])  # zero rows pad
         x = self.embed[rows + self.offsets].sum(axis=1)  # (padded n, C)
         pos = np.zeros(rows.shape[0], dtype=np.int64)
         pos[:n] = ts
@@ -419,7 +425,7 @@ class FastNoteModel:
         y = np.zeros((rows.shape[0], c), dtype=np.float32)  # attention output; the padding rows stay 0
         for i, ((wq, bq), (wp, bp), (w1, b1), (w2, b2)) in enumerate(self.layers):
             eps1, eps2 = self.eps[i]
-            z = self._dense(self._norm0(x, eps1), wq, bq)  # [q, k, v] per row
+            z = dense(self._norm0(x, eps1), wq, bq)  # [q, k, v] per row
             qk = self._kernels.rope(z, cos, sin, 2 * c, np.empty((z.shape[0], 2 * c), dtype=np.float32))  # q and k
             q = qk[:, :c].reshape(-1, nh, hd)  # already scaled
             k_new, v_new = qk[:, c:].reshape(-1, nh, hd), z[:, 2 * c:3 * c].reshape(-1, nh, hd)
@@ -428,9 +434,9 @@ class FastNoteModel:
             for j in range(n):  # each row over its own piece's cache (compiled: one call per row)
                 k_cache, v_cache = caches[j]
                 attend(k_cache, v_cache, i, ts[j], q[j], k_new[j], v_new[j], y_heads[j])
-            x = x + self._dense(y, wp, bp)
-            v = self._dense(self._norm0(x, eps2), w1, b1)  # the MLP's input / sqrt(2)
-            x = x + self._dense(self._gelu(v), w2, b2)
+            x = x + dense(y, wp, bp)
+            v = dense(self._norm0(x, eps2), w1, b1)  # the MLP's input / sqrt(2)
+            x = x + dense(self._gelu(v), w2, b2)
         w, b, eps = self.ln_f
         return self._norm0(x[:n], eps) * w + b
 
