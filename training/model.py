@@ -384,15 +384,14 @@ class FastNoteModel:
         return self._plan
 
     @staticmethod
-    def _gelu(v: np.ndarray) -> np.ndarray:
+    def _gelu(v: np.ndarray, rows: int = ROW_BLOCK) -> np.ndarray:
         """gelu of the MLP's input already divided by sqrt(2): ``v + v erf(v)`` (the 1/2 is folded into w2).
-        ``torch.erf`` (several times cheaper than torch's fused gelu at this size) on the numpy buffer, one
-        ROW_BLOCK block per call: its vector kernel ends on a scalar tail that depends on the length, so
-        every call gets the same length (a shorter last block only where :class:`RowPlan` found its numbers
-        the same)."""
+        ``torch.erf`` (several times cheaper than torch's fused gelu at this size) on the numpy buffer,
+        ``rows`` rows per call: its vector kernel could end on a scalar tail that depends on the length, so
+        calls take ROW_BLOCK rows, or as many as :class:`RowPlan` found give every row the same numbers."""
         e = np.empty_like(v)
-        for i in range(0, v.shape[0], ROW_BLOCK):
-            e[i:i + ROW_BLOCK] = torch.erf(torch.from_numpy(v[i:i + ROW_BLOCK])).numpy()
+        for i in range(0, v.shape[0], rows):
+            e[i:i + rows] = torch.erf(torch.from_numpy(v[i:i + rows])).numpy()
         e *= v
         e += v
         return e
@@ -416,7 +415,10 @@ class FastNoteModel:
         c, nh, hd = self.n_embd, self.n_head, self.head_dim
         n = rows.shape[0]
         plan = self._row_plan()
-        padded, dense = (plan.padded(n), plan.dense) if plan is not None else (n + (-n % ROW_BLOCK), blocked)
+        if plan is not None:
+            padded, dense, erf_rows = plan.padded(n), plan.dense, max(plan.erf_rows, ROW_BLOCK)
+        else:
+            padded, dense, erf_rows = n + (-n % ROW_BLOCK), blocked, ROW_BLOCK
         rows = np.concatenate([rows, np.zeros((padded - n, rows.shape[1]), dtype=rows.dtype)])  # zero rows pad
         x = self.embed[rows + self.offsets].sum(axis=1)  # (padded n, C)
         pos = np.zeros(rows.shape[0], dtype=np.int64)
@@ -436,7 +438,7 @@ class FastNoteModel:
                 attend(k_cache, v_cache, i, ts[j], q[j], k_new[j], v_new[j], y_heads[j])
             x = x + dense(y, wp, bp)
             v = dense(self._norm0(x, eps2), w1, b1)  # the MLP's input / sqrt(2)
-            x = x + dense(self._gelu(v), w2, b2)
+            x = x + dense(self._gelu(v, erf_rows), w2, b2)
         w, b, eps = self.ln_f
         return self._norm0(x[:n], eps) * w + b
 

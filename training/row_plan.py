@@ -61,7 +61,8 @@ class RowPlan:
             first.setdefault(w.shape, w)
         self.exact = {shape: self._exact(w, rng) for shape, w in first.items()}
         self.cost = {shape: self._costs(first[shape], self.exact[shape], rng) for shape in first}
-        self.free_padding = self._erf_exact(erf_width, rng)
+        self.erf_rows = self._erf_rows(erf_width, rng)  # rows one torch.erf call may take (see _erf_rows)
+        self.free_padding = self.erf_rows > 0
         self._splits: dict[tuple[int, int], list[tuple[float, int]]] = {}
         self._padded: dict[int, int] = {}
         self._calls: dict[tuple[tuple[int, int], int], tuple[tuple[int, int], ...]] = {}
@@ -101,14 +102,20 @@ class RowPlan:
         return cost
 
     @staticmethod
-    def _erf_exact(width: int, rng) -> bool:
-        """Whether ``torch.erf`` gives each row the same numbers over 1-4 rows as over a 4-row block (its vector
-        loop could end on a tail that depends on the length): if not, steps keep whole blocks of rows."""
+    def _erf_rows(width: int, rng) -> int:
+        """How many rows one ``torch.erf`` call may take with each row's numbers those of a 4-row block call
+        (its vector loop could end on a tail that depends on the length): MAX_ROWS where every count up to it
+        is exact, ROW_BLOCK where only counts up to the block are, 0 where even a shorter block is not (the
+        step then keeps whole blocks of rows, padding included)."""
         import torch
 
-        v = rng.standard_normal((ROW_BLOCK, width), dtype=np.float32) * 3
-        ref = torch.erf(torch.from_numpy(v)).numpy()
-        return all(np.array_equal(torch.erf(torch.from_numpy(v[:m])).numpy(), ref[:m]) for m in range(1, ROW_BLOCK))
+        v = rng.standard_normal((MAX_ROWS, width), dtype=np.float32) * 3
+        ref = np.concatenate([torch.erf(torch.from_numpy(v[i:i + ROW_BLOCK])).numpy()
+                              for i in range(0, MAX_ROWS, ROW_BLOCK)])
+        exact = [np.array_equal(torch.erf(torch.from_numpy(v[:m])).numpy(), ref[:m]) for m in range(1, MAX_ROWS + 1)]
+        if all(exact):
+            return MAX_ROWS
+        return ROW_BLOCK if all(exact[:ROW_BLOCK]) else 0
 
     def split(self, shape: tuple[int, int], n: int) -> tuple[float, tuple[tuple[int, int], ...]]:
         """(estimated seconds, calls as (first row, end row)) covering exactly n rows with exact call sizes,

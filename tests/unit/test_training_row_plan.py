@@ -52,11 +52,17 @@ def test_the_plan_only_uses_calls_it_checked(plan_and_weights):
 
 def test_without_the_erf_check_steps_keep_whole_blocks(plan_and_weights):
     plan, _ = plan_and_weights
+    assert plan.erf_rows in (MAX_ROWS, ROW_BLOCK)  # torch.erf rounds each row alike over 1-4 rows here
     plan.free_padding, plan._padded = False, {}
     try:
         assert all(plan.padded(n) % ROW_BLOCK == 0 for n in range(1, 20))
     finally:
         plan.free_padding, plan._padded = True, {}
+
+
+def test_gelu_in_longer_calls_is_the_gelu_in_blocks():
+    v = np.random.default_rng(3).standard_normal((37, 256), dtype=np.float32) * 3
+    assert np.array_equal(FastNoteModel._gelu(v, MAX_ROWS), FastNoteModel._gelu(v, ROW_BLOCK))
 
 
 def test_a_step_is_the_same_with_its_plan_and_in_blocks():
