@@ -241,31 +241,36 @@ MOODS: dict[str, Mood] = {
     "relaxed": Mood(100, "major", "轻松", (
         "relaxed", "relaxing", "relax", "chill", "chilled", "chillout", "chill-out", "laid-back", "laid back",
         "easygoing", "lazy", "cozy", "cosy", "cafe", "café", "coffee", "lounge", "afternoon",
-        "轻松", "放松", "悠闲", "惬意", "慵懒", "休闲", "舒适", "咖啡", "午后", "下午", "mellow", "smooth")),
+        "轻松", "放松", "悠闲", "惬意", "慵懒", "休闲", "舒适", "咖啡", "午后", "下午", "mellow", "smooth",
+        # each language's usual translation of the other's word (2026-12-08): 温馨 is cozy, heartwarming
+        "温馨", "heartwarming", "comfortable", "casual", "leisurely")),
     "calm": Mood(66, "major", "平静", ("calm", "peaceful", "serene", "gentle", "soft", "quiet", "tranquil", "soothing",
-                                      "平静", "安静", "宁静", "温柔", "舒缓", "柔和", "ethereal", "tranquility", "空灵")),
-    "bright": Mood(100, "major", "明朗", ("bright", "sunny", "optimistic", "hopeful", "明朗", "明亮", "阳光", "乐观")),
+                                      "平静", "安静", "宁静", "温柔", "舒缓", "柔和", "ethereal", "tranquility", "空灵",
+                                      "tender", "安宁")),  # tender: 温柔, as gentle
+    "bright": Mood(100, "major", "明朗", ("bright", "sunny", "optimistic", "hopeful", "明朗", "明亮", "阳光", "乐观", "warm")),
     "happy": Mood(120, "major", "快乐", ("happy", "cheerful", "playful", "fun", "uplifting",
-                                        "快乐", "开心", "愉快", "俏皮", "欢乐", "feel-good", "whimsical", "carefree")),
+                                        "快乐", "开心", "愉快", "俏皮", "欢乐", "feel-good", "whimsical", "carefree", "pleasant", "merry")),
     "joyful": Mood(132, "major", "欢快", ("joyful", "joyous", "jubilant", "festive", "欢快", "喜悦", "喜庆", "节日")),
     "energetic": Mood(128, "major", "活力", ("energetic", "powerful", "exciting", "intense", "party", "workout", "dance",
                                             "driving", "激情", "动感", "热烈", "活力", "派对", "激烈", "劲爆", "运动", "banger", "rave", "thrash",
-                                            "headbanging", "loud", "hype", "热血", "嘶吼", "蹦迪")),
+                                            "headbanging", "loud", "hype", "热血", "嘶吼", "蹦迪", "dynamic", "explosive", "enthusiastic",
+                                            "passionate", "紧张激烈")),
     "sad": Mood(66, "minor", "悲伤", ("sad", "lonely", "sorrow", "sorrowful", "heartbroken", "tearful",
                                      "悲伤", "忧伤", "伤感", "孤独", "难过", "哀伤", "思念", "mournful", "heartbreak",
-                                     "breakup", "farewell", "grief", "tears", "离别", "心碎", "告别")),
+                                     "breakup", "farewell", "grief", "tears", "离别", "心碎", "告别", "parting", "悲哀")),
     "melancholic": Mood(84, "minor", "忧郁", ("melancholic", "melancholy", "wistful", "brooding", "忧郁", "惆怅", "忧愁",
                                                 "rainy", "下雨", "雨天")),
     "dark": Mood(90, "minor", "黑暗", ("dark", "tense", "mysterious", "ominous", "scary", "spooky", "suspense", "horror",
                                       "eerie", "黑暗", "紧张", "神秘", "恐怖", "悬疑", "阴森", "诡异", "tension", "angst")),
-    "dramatic": Mood(132, "minor", "激昂", ("dramatic", "stormy", "turbulent", "fiery", "激昂", "戏剧性", "悲壮", "duel", "决斗")),
-    "romantic": Mood(84, "major", "浪漫", ("romantic", "love", "tender", "dreamy", "sweet",
-                                          "浪漫", "爱情", "梦幻", "甜蜜", "温馨", "date night", "wedding", "love song",
+    "dramatic": Mood(132, "minor", "激昂", ("dramatic", "stormy", "turbulent", "fiery", "激昂", "戏剧性", "悲壮", "duel", "决斗",
+                                          "stirring")),
+    "romantic": Mood(84, "major", "浪漫", ("romantic", "love", "dreamy", "sweet",
+                                          "浪漫", "爱情", "梦幻", "甜蜜", "date night", "wedding", "love song",
                                           "恋爱", "婚礼", "甜甜", "情歌")),
     "epic": Mood(110, "minor", "史诗", ("epic", "heroic", "triumphant", "majestic", "battle",
-                                       "史诗", "英雄", "壮丽", "宏大", "磅礴", "战斗", "superhero", "boss battle", "build-up", "sweeping",
+                                       "史诗", "英雄", "壮丽", "宏大", "磅礴", "战斗", "hero", "heroes", "盛大", "magnificent", "英勇", "凯旋", "superhero", "boss battle", "build-up", "sweeping",
                                        "boss战")),
-    "nostalgic": Mood(90, "major", "怀旧", ("nostalgic", "nostalgia", "memories", "怀旧", "回忆", "复古", "retro", "青春")),
+    "nostalgic": Mood(90, "major", "怀旧", ("nostalgic", "nostalgia", "memories", "remembering", "reminiscent", "reminiscing", "怀旧", "回忆", "复古", "retro", "青春")),
 }
 # The mood of a piece from its mode and pace: slow below 70 BPM (grave .. adagio), fast from 110 (allegro and up).
 CAPTION_MOODS = {("major", "slow"): "calm", ("major", "moderate"): "bright", ("major", "fast"): "joyful",
@@ -1124,6 +1129,11 @@ IMPLIED_MOOD: dict[str, str] = {
     "心跳加速": "energetic", "侠客": "epic", "运动会": "energetic", "想念": "melancholic", "有点丧": "sad",
     "很丧": "sad", "萌萌": "happy", "萌": "happy", "可爱": "happy", "cute": "happy", "起鸡皮疙瘩": "dark",
     "goosebumps": "dark",
+    # from the scene development pairs (2026-12-08), both languages each
+    "candlelit": "romantic", "candlelight": "romantic", "烛光": "romantic", "spy": "dark", "secret agent": "dark",
+    "特工": "dark", "间谍": "dark", "prom": "romantic", "毕业舞会": "romantic", "slow dance": "romantic",
+    "慢舞": "romantic", "summer vacation": "happy", "暑假": "happy", "雷雨": "dramatic", "雷暴": "dramatic",
+    "night market": "joyful", "夜市": "joyful", "fireworks": "joyful", "烟花": "joyful", "late-night": "melancholic",
 }
 
 # Words that point to a style without naming it (scenes, places, eras, media), both languages; read after the
@@ -1190,7 +1200,8 @@ STYLE_HINTS: dict[str, str] = {
     # from the fourth batch
     "思乡": "folk", "homesick": "folk", "游子": "folk", "出征": "film", "战鼓": "film", "war drums": "film",
     "侦探": "jazz", "detective": "jazz", "挽歌": "classical", "elegy": "classical", "除夕": "folk", "鞭炮": "folk",
-    "firecrackers": "folk", "失眠": "ambient", "insomnia": "ambient",
+    "firecrackers": "folk", "失眠": "ambient", "insomnia": "ambient", "tea house": "folk", "teahouse": "folk",
+    "hometown": "folk", "home town": "folk",
     "starry sky": "ambient", "群山": "folk", "山间": "folk", "高山": "folk", "knight": "film", "骑士": "film",
     "战场": "film", "battlefield": "film",
 }
@@ -1205,10 +1216,10 @@ STYLE_HINTS: dict[str, str] = {
 # 雷鬼, 火 in 火车) are avoided.
 TOPICS: dict[str, tuple[str, ...]] = {
     "rain": ("rain", "rainy", "raindrop", "drizzle", "rainfall", "雨"),
-    "sea": ("sea", "ocean", "waves", "seaside", "shore", "high seas", "大海", "海浪", "海边", "海洋", "海上", "公海",
+    "sea": ("sea", "ocean", "waves", "seaside", "shore", "high seas", "harbor", "harbour", "港口", "码头", "大海", "海浪", "海边", "海洋", "海上", "公海",
             "海风", "海底", "深海"),
     "beach": ("beach", "海滩", "沙滩"),
-    "night": ("night", "midnight", "nocturne", "nighttime", "夜晚", "深夜", "午夜", "夜里", "夜色", "今夜", "夜曲", "冬夜",
+    "night": ("night", "midnight", "nocturne", "nighttime", "late-night", "small hours", "夜晚", "凌晨", "深夜", "午夜", "夜里", "夜色", "今夜", "夜曲", "冬夜",
               "雨夜", "夏夜", "月夜", "夜空", "夜深"),
     "morning": ("morning", "sunrise", "dawn", "daybreak", "早晨", "清晨", "早上", "日出", "黎明", "晨"),
     "afternoon": ("afternoon", "午后", "下午"),
@@ -1216,11 +1227,13 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "forest": ("forest", "woods", "woodland", "jungle", "森林", "树林", "丛林"),
     "mountain": ("mountain", "hills", "alps", "valley", "山景", "高山", "山间", "山谷", "群山", "山顶", "山里", "山中", "山歌"),
     "river": ("river", "stream", "creek", "lake", "pond", "河", "江边", "溪", "湖"),
-    "city": ("city", "urban", "downtown", "streets", "metropolis", "城市", "都市", "街头", "街道", "城里"),
+    "city": ("city", "urban", "downtown", "streets", "street", "metropolis", "night market", "城市", "都市", "街头", "街道",
+             "城里", "夜市"),
     "countryside": ("countryside", "village", "farm", "rural", "country road", "path", "trail", "村庄", "田野", "农场", "乡间", "小路"),
     "prairie": ("prairie", "grassland", "steppe", "desert", "cowboy", "wild west", "ranch", "草原", "沙漠", "牛仔",
                 "西部"),
-    "space": ("space", "spaceship", "galaxy", "cosmos", "universe", "void", "astronaut", "planetarium", "太空",
+    "space": ("space", "spaceship", "galaxy", "cosmos", "universe", "void", "astronaut", "planetarium", "planet",
+              "space station", "太空", "星球", "行星", "空间站",
               "宇宙", "银河", "星际", "天文馆", "飞船"),
     "stars": ("stars", "starry", "starlight", "星星", "星空", "繁星", "星光"),
     "moon": ("moon", "moonlight", "月球", "月亮", "月光", "明月", "月夜"),
@@ -1230,24 +1243,26 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "storm": ("storm", "thunder", "thunderstorm", "暴风雨", "雷声", "雷雨", "风暴", "暴风"),
     "snow": ("snow", "snowy", "snowfall", "雪"),
     "spring": ("spring", "springtime", "春天", "春日", "春风", "春季"),
-    "summer": ("summer", "summertime", "夏天", "夏日", "盛夏", "夏季", "夏夜"),
+    "summer": ("summer", "summertime", "summer vacation", "summer holiday", "暑假", "夏天", "夏日", "盛夏", "夏季", "夏夜"),
     "autumn": ("autumn", "fall leaves", "秋天", "秋日", "秋季", "落叶"),
     "winter": ("winter", "冬天", "冬日", "冬季", "寒冬", "冬夜"),
-    "garden": ("garden", "flowers", "flower", "blossom", "bloom", "花园", "庭园", "庭院", "鲜花", "花朵", "花开"),
+    "garden": ("garden", "flowers", "flower", "blossom", "bloom", "cherry blossom", "樱花", "花园", "庭园", "庭院", "鲜花", "花朵", "花开"),
     "fire": ("campfire", "bonfire", "fireplace", "flames", "篝火", "营火", "火焰", "壁炉"),
     "love": ("love", "lover", "sweetheart", "love song", "girlfriend", "boyfriend", "女朋友", "男朋友", "爱情", "恋爱", "情歌", "恋人", "爱人"),
     "farewell": ("breakup", "heartbreak", "broken heart", "farewell", "goodbye", "parting", "lost love", "分手",
                  "失恋", "心碎", "告别", "离别", "再见"),
     "home": ("home", "hometown", "homecoming", "going home", "回家", "故乡", "家乡", "家园"),
-    "journey": ("travel", "journey", "road trip", "adventure", "voyage", "旅行", "旅途", "旅程", "冒险",
+    "journey": ("travel", "journey", "road trip", "adventure", "voyage", "long journey", "旅行", "旅途", "旅程", "冒险",
+                "远航", "长途跋涉", "跋涉",
                 "公路旅行", "自驾", "远方"),
-    "driving": ("car", "highway", "racing", "开车", "驾驶", "兜风", "高速", "赛车", "飙车"),
-    "train": ("train", "railway", "火车", "列车"),
+    "driving": ("car", "highway", "racing", "drive", "driving", "开车", "驾驶", "兜风", "高速", "赛车", "飙车"),
+    "train": ("train", "railway", "subway", "metro", "火车", "列车", "末班车", "地铁"),
     "dream": ("dream", "dreams", "dreaming", "dreamy", "梦"),
-    "memory": ("memory", "memories", "childhood", "remember", "回忆", "童年", "记忆", "想念"),
+    "memory": ("memory", "memories", "childhood", "remember", "remembering", "recalling", "回忆", "童年", "记忆", "想念"),
     "party": ("party", "celebration", "fiesta", "carnival", "派对", "聚会", "庆祝", "狂欢", "嘉年华"),
     "birthday": ("birthday", "生日"),
-    "festival": ("festival", "holiday", "new year", "lunar new year", "spring festival", "lantern festival", "节日",
+    "festival": ("festival", "holiday", "new year", "lunar new year", "spring festival", "lantern festival",
+                 "new year's eve", "fireworks", "除夕", "烟花", "焰火", "节日",
                  "新年", "春节", "过年", "元宵", "庙会"),
     "christmas": ("christmas", "xmas", "圣诞"),
     "wedding": ("wedding", "婚礼"),
@@ -1258,7 +1273,8 @@ TOPICS: dict[str, tuple[str, ...]] = {
               "学习", "专注", "读书", "阅读", "工作", "作业", "办公", "下班", "上班"),
     "sleep": ("sleep", "asleep", "sleeping", "lullaby", "bedtime", "睡", "摇篮曲"),
     "meditation": ("meditation", "meditate", "yoga", "spa", "mindfulness", "冥想", "瑜伽", "静心", "禅", "水疗"),
-    "sport": ("workout", "gym", "running", "fitness", "exercise", "sports", "championship", "stadium", "健身", "晨练",
+    "sport": ("workout", "gym", "running", "jog", "jogging", "fitness", "exercise", "sports", "championship", "stadium",
+              "健身", "晨练", "晨跑", "慢跑",
               "跑步", "运动", "锻炼", "夺冠", "体育", "球场"),
     "game": ("game", "video game", "arcade", "level", "boss fight", "游戏", "关卡"),
     "film": ("movie", "film", "trailer", "scene", "thriller", "惊悚片", "场景",
@@ -1276,7 +1292,7 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "ship": ("ship", "sailor", "sailors", "sailing", "boat", "shanty", "pirate", "船", "水手", "航海", "海盗"),
     "children": ("kids", "children", "child", "baby", "nursery", "儿童", "孩子", "儿歌", "童谣", "小朋友", "宝宝",
                  "婴儿"),
-    "school": ("school", "campus", "graduation", "学校", "校园", "毕业"),
+    "school": ("school", "campus", "graduation", "prom", "学校", "校园", "毕业", "放学", "上学"),
     "ancient": ("ancient", "temple", "old masters", "medieval", "古代", "寺庙", "古老", "古装", "中世纪"),
     "future": ("cyberpunk", "robot", "futuristic", "future", "sci-fi", "neon", "tech", "赛博", "机器人", "未来", "科幻",
                "霓虹", "科技"),
@@ -1293,8 +1309,46 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "idol": ("boy band", "girl group", "k-pop", "idol", "偶像", "女团", "男团", "韩流"),
     "country_west": ("texas", "nashville", "appalachian", "porch", "陕北", "云南", "西北"),
     "ocean_deep": ("underwater", "deep ocean", "水下", "海底"),
+    # added 2026-12-08 from the scene development pairs (scene_prompts.yaml), both languages each
+    "dinner": ("dinner", "candlelit", "candlelight", "feast", "banquet", "晚餐", "烛光", "盛宴", "宴会", "晚宴"),
+    "spy": ("spy", "secret agent", "espionage", "sneaking", "infiltrate", "特工", "间谍", "潜入"),
+    "ceremony": ("ceremony", "award ceremony", "opening ceremony", "典礼", "仪式", "颁奖", "开幕式"),
+    "tea": ("tea house", "teahouse", "tea", "茶馆", "茶楼", "茶室", "喝茶", "品茶", "茶园"),
 }
 
+
+# The English a concept of :data:`TOPICS` is glossed with, where its name is not the plain word (the zero-shot
+# fallback reads a prompt's content in English, whichever language it was written in:
+# training.understanding.gloss); every other concept is glossed with its own name.
+TOPIC_GLOSS: dict[str, str] = {
+    "sport": "workout", "advert": "commercial", "country_west": "country", "ocean_deep": "underwater",
+    "court": "royal court", "fire": "campfire", "ship": "sailing", "future": "futuristic", "idol": "idol group",
+    "film": "movie", "game": "video game", "club": "nightclub", "journey": "travel", "memory": "memories",
+    "study": "studying", "children": "children", "prairie": "prairie", "stars": "stars",
+}
+# The style a concept of :data:`TOPICS` points to, where it points to one (a weather or a time of day does not):
+# read when no style word, scene word or instrument names a style, before the zero-shot guess. A concept has
+# words in both languages, so a sentence and its translation are pointed alike. Several concepts vote; a tie
+# goes to the one written first here.
+TOPIC_STYLE: dict[str, str] = {
+    "club": "electronic", "future": "electronic", "sport": "electronic",
+    "chase": "film", "battle": "film", "horror": "film", "film": "film", "game": "film", "victory": "film",
+    "church": "classical", "court": "classical", "wedding": "classical", "funeral": "classical",
+    "spy": "film", "ceremony": "film",
+    "cafe": "jazz", "bar": "jazz", "dinner": "jazz",
+    "tea": "folk",
+    "ship": "folk", "prairie": "folk", "countryside": "folk", "country_west": "folk", "ancient": "folk",
+    "mountain": "folk",
+    "idol": "pop", "school": "pop", "love": "pop", "farewell": "pop", "party": "pop", "birthday": "pop",
+    "children": "pop", "advert": "pop", "friends": "pop",
+    "space": "ambient", "meditation": "ambient", "sleep": "ambient", "ocean_deep": "ambient", "stars": "ambient",
+    "sea": "ambient",
+}
+# Chinese dance forms (:data:`METER_WORDS`) -> their English names, for the same gloss.
+DANCE_GLOSS: dict[str, str] = {
+    "圆舞曲": "waltz", "华尔兹": "waltz", "小步舞曲": "minuet", "玛祖卡": "mazurka", "波莱罗": "bolero",
+    "进行曲": "march", "波尔卡": "polka", "吉格舞": "jig", "塔兰泰拉": "tarantella", "船歌": "barcarolle",
+}
 
 # -- collections and title forms: what search reads besides the features ------------------------------------------
 # The lake's collections (the source of a piece, else the folder its URL sits in) -> (the style the collection

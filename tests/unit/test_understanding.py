@@ -308,7 +308,10 @@ def test_a_mood_nothing_names_comes_from_the_tempo_word_then_the_style_not_a_gue
     assert a.bpm == STYLE_DEFAULTS["jazz"].bpm  # the style's usual mood is a label: the style's own tempo stands
     b = recommend("一个爵士三重奏", clap=Guess())
     assert (b.mood, b.bpm) == (a.mood, a.bpm)
-    assert recommend("something", clap=Guess()).mood == "sad"  # nothing known at all: the guess, as before
+    # nothing else known: the guess, asked about what the rules read (the gloss, both languages alike)
+    assert recommend("something about the rain", clap=Guess()).mood == "sad"
+    assert recommend("关于雨的一些东西", clap=Guess()).mood == "sad"
+    assert recommend("something", clap=Guess()).mood is None  # nothing read at all: nothing to ask about
 
 
 def test_an_instrument_that_names_a_tradition_decides_a_style_nothing_else_names():

@@ -104,3 +104,100 @@ def test_mood_words_and_their_usual_translations_agree(en, zh):
     assert a.mood is not None
     for attr in ("style", "mood", "bpm", "key", "instruments"):
         assert getattr(a, attr) == getattr(b, attr), attr
+
+
+# -- eighth session (2026-12-08): what a prompt names no style or mood for is asked alike in either language ------
+def test_the_gloss_is_the_same_for_a_sentence_and_its_translation():
+    from training.understanding import gloss
+    from training.understanding.stated import read
+    from training.understanding.text import normalize
+
+    def g(prompt):
+        return gloss.english(read(normalize(prompt)))
+
+    assert g("a lullaby for a rainy night") == g("雨夜的摇篮曲") == "melancholic calm music about night, rain, sleep"
+    assert g("a romantic and nostalgic waltz") == g("浪漫怀旧的华尔兹") == "romantic nostalgic waltz"
+    assert g("a sad oboe melody over strings") == g("弦乐衬托下悲伤的双簧管旋律")
+    assert g("something") == g("一些东西") == ""  # nothing the rules read: nothing to ask
+
+
+def test_the_zero_shot_guess_reads_the_english_gloss_so_a_chinese_prompt_gets_the_english_guess():
+    """The fallback's scorers read English well and Chinese almost flat; it is asked the gloss in both languages."""
+    from training.understanding.text import has_cjk
+
+    class EnglishReader:  # reads English, scores Chinese flat (as the CLAP tower nearly does)
+        def scores(self, text, group):
+            labels = ("jazz", "ambient", "pop", "folk") if group == "style" else ("calm", "sad", "happy", "dark")
+            if has_cjk(text) or "night" not in text:
+                return {label: 1 / len(labels) for label in labels}
+            return {label: (0.85 if i == 0 else 0.05) for i, label in enumerate(labels)}
+
+    a, b = recommend("a walk on a rainy night", clap=EnglishReader()), recommend("雨夜里散步", clap=EnglishReader())
+    assert (a.style, a.sources["style"]) == (b.style, b.sources["style"]) == ("jazz", "clap")
+    assert "music about night, rain" in b.because["style"]
+    skip = {"because", "notes", "sources"}  # "rainy" names the mood, 雨夜 (a rainy night) implies it
+    assert a.model_dump(exclude=skip) == b.model_dump(exclude=skip)
+
+
+@pytest.mark.parametrize("en, zh, style", [
+    ("a spy sneaking into an enemy base", "特工潜入敌人基地", "film"),
+    ("a candlelit dinner for two", "两个人的烛光晚餐", "jazz"),
+    ("a space station orbiting a distant planet", "绕着遥远星球运行的空间站", "ambient"),
+    ("a sailor's song on a long voyage", "远航水手的歌", "folk"),
+    ("kids playing in the park after school", "放学后在公园里玩耍的孩子们", "pop"),
+])
+def test_what_a_prompt_is_about_points_to_a_style_in_both_languages(en, zh, style):
+    a, b = recommend(en), recommend(zh)
+    assert (a.style, a.sources["style"]) == (b.style, b.sources["style"]) == (style, "inferred")
+    assert "what the prompt is about" in a.because["style"]
+
+
+def test_a_style_word_still_wins_over_what_the_prompt_is_about():
+    assert recommend("a jazz tune for a spy movie").style == "jazz"
+
+
+@pytest.mark.parametrize("prompt", ["a tea house by the west lake", "a slow dance at the school prom",
+                                    "a haunted house"])
+def test_a_place_or_dance_ending_in_a_genre_name_is_no_genre(prompt):
+    assert recommend(prompt).style != "electronic"
+    assert recommend("a slow dance at the school prom").mood == "romantic"  # no energetic "dance"
+
+
+def test_the_small_hours_are_night_not_morning():
+    from training.understanding.stated import read
+    from training.understanding.text import normalize
+
+    assert read(normalize("凌晨两点的街道")).topics == read(normalize("streets at 2 am, late-night")).topics == (
+        "city", "night")
+
+
+# Each English mood word the table reads and its usual Chinese translation (and the reverse) name the same moods:
+# tender is 温柔 (gentle: calm), cozy and heartwarming 温馨 (relaxed), warm 温暖 (bright), intense 紧张激烈.
+MOOD_TRANSLATIONS = [
+    ("relaxed", "放松"), ("chill", "轻松"), ("laid-back", "悠闲"), ("lazy", "慵懒"), ("cozy", "温馨"), ("cozy", "惬意"),
+    ("cozy", "舒适"), ("comfortable", "舒适"), ("casual", "休闲"), ("leisurely", "悠闲"), ("heartwarming", "温馨"),
+    ("calm", "平静"), ("peaceful", "宁静"), ("peaceful", "安宁"), ("gentle", "温柔"), ("tender", "温柔"),
+    ("soft", "柔和"), ("quiet", "安静"), ("soothing", "舒缓"), ("ethereal", "空灵"),
+    ("bright", "明亮"), ("sunny", "阳光"), ("optimistic", "乐观"), ("warm", "温暖"),
+    ("happy", "快乐"), ("happy", "开心"), ("cheerful", "愉快"), ("pleasant", "愉快"), ("merry", "欢乐"),
+    ("playful", "俏皮"), ("carefree", "无忧无虑"),
+    ("joyful", "喜悦"), ("festive", "喜庆"),
+    ("energetic", "活力"), ("powerful", "强劲"), ("intense", "激烈"), ("intense", "紧张激烈"), ("dynamic", "动感"),
+    ("explosive", "劲爆"), ("enthusiastic", "热烈"), ("passionate", "激情"),
+    ("sad", "悲伤"), ("lonely", "孤独"), ("sorrowful", "哀伤"), ("sorrow", "悲哀"), ("heartbroken", "心碎"),
+    ("parting", "离别"), ("farewell", "告别"),
+    ("melancholic", "忧郁"), ("wistful", "惆怅"),
+    ("dark", "黑暗"), ("tense", "紧张"), ("mysterious", "神秘"), ("scary", "可怕"), ("spooky", "阴森"), ("eerie", "诡异"),
+    ("suspense", "悬疑"),
+    ("dramatic", "戏剧性"), ("turbulent", "动荡"), ("stirring", "激昂"),
+    ("romantic", "浪漫"), ("love", "爱情"), ("dreamy", "梦幻"), ("sweet", "甜蜜"),
+    ("epic", "史诗"), ("heroic", "英勇"), ("heroic", "英雄"), ("triumphant", "凯旋"), ("majestic", "雄伟"),
+    ("magnificent", "壮丽"), ("grand", "宏大"), ("grand", "盛大"),
+    ("nostalgic", "怀旧"), ("memories", "回忆"), ("retro", "复古"), ("reminiscent", "怀念"),
+]
+
+
+@pytest.mark.parametrize("en, zh", MOOD_TRANSLATIONS)
+def test_a_mood_word_and_its_usual_translation_name_the_same_mood(en, zh):
+    a, b = recommend(f"a {en} piece"), recommend(f"{zh}的乐曲")
+    assert a.mood is not None and (a.mood, set(a.moods)) == (b.mood, set(b.moods))

@@ -22,10 +22,10 @@ value is taken and ``Attributes.notes`` says so; an instrument General MIDI cann
 from __future__ import annotations
 
 from lake.vocab import (GENRE_BPM, GENRE_INSTRUMENTS, INSTRUMENT_STYLE, INSTRUMENT_WORDS, MOODS, STYLE_DEFAULTS,
-                        MOOD_STYLE, STYLE_HINTS, STYLE_MOOD, TEMPO_TERMS,
+                        MOOD_STYLE, STYLE_HINTS, STYLE_MOOD, TEMPO_TERMS, TOPIC_STYLE,
                         chord_names, instrument_name, instrument_program, parse_chord, parse_key, tempo_bin)
 from training.request import MAX_BAR_STEPS, BARS_MAX, Attributes, PieceRequest, can_carry_melody  # noqa: F401
-from training.understanding import cadence, chordkey, implied, stated as reader
+from training.understanding import cadence, chordkey, gloss, implied, stated as reader
 from training.understanding.text import language, normalize
 from training.understanding.zeroshot import MOOD_MIN_P, STYLE_MIN_P, as_scorer, guess
 
@@ -113,6 +113,11 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
     text = normalize(prompt)
     st = reader.read(text)
     scorer = as_scorer(clap)
+    # what the zero-shot fallback reads, in either language: the prompt's content as the rules read it, in English
+    # (gloss.english): the CLAP tower scores a Chinese prompt almost flat and MiniLM reads English only, so it
+    # read an English prompt and not its translation; now a sentence and its translation it reads alike are asked
+    # the same question. A prompt the rules read nothing in is not asked (it keeps the defaults)
+    asked = gloss.english(st) if scorer is not None else ""
     sources: dict[str, str] = {}
     because: dict[str, str] = {}
     notes: list[str] = []
@@ -157,8 +162,12 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
         style, _ = _vote(by_program)  # "harp", "oboe", "banjo", "vibraphone": the tradition the instrument names
         sources["style"] = "inferred"
         because["style"] = f"the instruments: {', '.join(dict.fromkeys(w for _, _, w in by_program))}"
-    elif scorer is not None and (style := guess(scorer, text, "style", STYLE_MIN_P)):
-        sources["style"], because["style"] = "clap", "the zero-shot model's best guess; no style word"
+    elif by_topic := [(list(TOPIC_STYLE).index(c), TOPIC_STYLE[c], c) for c in st.topics if c in TOPIC_STYLE]:
+        style, _ = _vote(by_topic)  # "a spy sneaking into a base", "烛光晚餐": what the prompt is about (both languages)
+        sources["style"] = "inferred"
+        because["style"] = f"what the prompt is about: {', '.join(c for _, s, c in sorted(by_topic) if s == style)}"
+    elif asked and (style := guess(scorer, asked, "style", STYLE_MIN_P)):
+        sources["style"], because["style"] = "clap", f"the zero-shot model's best guess for '{asked}'; no style word"
     elif named_mood := implied.combine_moods(named_moods or [m for _, m, _ in st.scene_moods])[0]:
         # the leading mood (in any order, each once), so a sentence and its translation decide alike
         style, sources["style"] = MOOD_STYLE[named_mood], "likely"  # a sad song is most often a pop ballad
@@ -187,8 +196,8 @@ def recommend(prompt: str, bpm: float | None = None, key: str | None = None, tim
     elif sources["style"] in ("keyword", "inferred") and style in STYLE_MOOD:
         moods, sources["mood"] = [STYLE_MOOD[style]], "inferred"
         because["mood"] = f"the usual mood of {style}; no mood word"
-    elif scorer is not None and (guessed := guess(scorer, text, "mood", MOOD_MIN_P)):
-        moods, sources["mood"], because["mood"] = [guessed], "clap", "the zero-shot model's best guess; no mood word"
+    elif asked and (guessed := guess(scorer, asked, "mood", MOOD_MIN_P)):
+        moods, sources["mood"], because["mood"] = [guessed], "clap", f"the zero-shot model's best guess for '{asked}'; no mood word"
     elif sources["style"] == "clap" and style in STYLE_MOOD:
         moods, sources["mood"] = [STYLE_MOOD[style]], "clap"
         because["mood"] = f"the usual mood of {style} (the style the zero-shot model guessed); no mood word"

@@ -482,12 +482,19 @@ _NOT_MOOD_GENRES = word_pattern(("heavy metal", "deep house", "hard rock", "hard
                                  "funky house", "happy hardcore", "重金属"), plural=False)
 
 
+# Places and dances whose last word is a genre's name but that name no genre: "a tea house" is no house music, "a
+# slow dance at the prom" no dance music (and no energetic dance).
+_NOT_GENRES = word_pattern(("tea house", "teahouse", "haunted house", "opera house", "farmhouse", "lighthouse",
+                            "treehouse", "house party", "full house", "slow dance", "first dance"))
+
+
 def style_spans(lower: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for p in (_STYLE_RE, _GENRE_RE) for m in p.finditer(lower)]
 
 
 def read_styles_and_moods(lower: str, stated: Stated, shadow=()) -> None:
     """Style, genre and mood words (not those inside a longer instrument name: "jazz guitar", "bright piano")."""
+    shadow = list(shadow) + [(m.start(), m.end()) for m in _NOT_GENRES.finditer(lower)]
     longer = list(shadow) + style_spans(lower)  # "朋克" inside "赛博朋克" is no punk
     for start, end, word in find_words(_GENRE_RE, lower, set(GENRE_INSTRUMENTS) | set(GENRE_BPM)):
         if not _inside(start, end, longer):
@@ -511,8 +518,8 @@ def read_styles_and_moods(lower: str, stated: Stated, shadow=()) -> None:
 _TOPIC_RES = {concept: word_pattern(words) for concept, words in TOPICS.items()}  # one each: 雨夜 is rain and night
 # genre names a topic word sits in without meaning it (舞曲 "dance music" in 圆舞曲 "waltz", 电子舞曲 "EDM")
 _NOT_TOPICS = word_pattern(("圆舞曲", "电子舞曲", "神游舞曲", "科技舞曲", "迷幻舞曲", "trip hop", "trip-hop", "女朋友", "男朋友",
-                            "飞船", "暴风雨", "雷雨", "抒情歌"), plural=False)  # 朋友 in 女朋友, 船 in 飞船, 雨 in 暴风雨,
-# 情歌 (a love song) in 抒情歌 (a lyrical song)
+                            "飞船", "暴风雨", "雷雨", "抒情歌", "凌晨"), plural=False)  # 朋友 in 女朋友, 船 in 飞船, 雨 in 暴风雨,
+# 情歌 (a love song) in 抒情歌 (a lyrical song), 晨 (morning) in 凌晨 (the small hours)
 
 
 def topics(text: str) -> tuple[str, ...]:
