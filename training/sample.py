@@ -52,7 +52,7 @@ from training.masks import Slot, constrain
 from training.model import FastNoteModel, NoteTransformer, one_blas_thread
 from training.notes import NOTE, bar_step, bin_velocity, header, note_step, track_step
 from training.request import DEFAULT_REGISTERS, ROLES, Plan
-from training.watermark import Lean, extend_line, green_lean, keyed_noise, line_of, within_sizes
+from training.watermark import Lean, extend_line, green_lean, keyed_dur_noise, keyed_noise, line_of, within_sizes
 
 REGISTER = DEFAULT_REGISTERS  # the roles the model samples; each plan carries its own registers
 MIN_NOTES = {"melody": 1, "bass": 1}  # harmony plays at least every tone of its chord
@@ -504,7 +504,8 @@ def _sample_role(heads: _TorchHeads, h, s: Slot, out: list):
         s.pos = heads.pos(h, ri, pos_values, pos_bias)
         heads.note(h, ri, s.pos)
         dur_values, dur_bias = constrain(s, "dur", range(1, sizes["dur"]), sizes["dur"])
-        s.dur = heads.draw("dur", [d - 1 for d in dur_values], dur_bias)  # raw value d - 1 is d steps
+        s.dur = heads.draw("dur", [d - 1 for d in dur_values], dur_bias, None,  # raw value d - 1 is d steps
+                           keyed_dur_noise(s, sizes["dur"], out))
         pitches, pitch_bias = constrain(s, "pitch", range(128), sizes["pitch"])
         if not pitches:  # no room (a stacked onset at the top of the register): the bar's part ends here
             break

@@ -39,7 +39,7 @@ def _chords(key: bytes | None, n: int = 40, seed: int = 0) -> Score:
 def test_scored_lines_give_each_stacked_onsets_lowest_note():
     s = _chords(None, n=5)
     (line, cls), = wm.scored_lines(s)
-    (line2, cls2, low), = wm.scored_lines(s, lows=True)
+    (line2, cls2, low, _), = wm.scored_lines(s, lows=True)
     assert line2 == line and cls2 == cls and all(c == wm.STACKED for c in cls)
     assert low == [int(min(n.pitch for n in s.tracks[0].notes if n.time == i * 480)) for i in range(5)]
     # the lowest note's triple: the tops' last two intervals, then the lowest note against the last top
