@@ -698,7 +698,7 @@ _GM_TABLE: dict[int, tuple[str | None, tuple[str, ...], tuple[str, ...]]] = {
     119: ("reverse cymbal", ("reversed cymbal", "cymbal swell"), ("反向镲", "倒放镲")),
     120: ("guitar fret noise", ("fret noise",), ("吉他擦弦声", "擦弦声")),
     121: ("breath noise", ("breath",), ("呼吸声",)),
-    122: ("seashore", ("ocean waves", "sea waves"), ("海浪声", "海浪")),
+    122: ("seashore", ("ocean waves", "sea waves"), ("海浪声",)),  # 海浪 alone is the sea's waves, as "waves" is
     123: ("bird tweet", ("birdsong", "birds", "bird song"), ("鸟鸣", "鸟叫")),
     124: ("telephone ring", ("phone ring", "telephone"), ("电话铃声",)),
     125: ("helicopter", (), ("直升机",)),
@@ -1133,7 +1133,7 @@ IMPLIED_MOOD: dict[str, str] = {
     "candlelit": "romantic", "candlelight": "romantic", "烛光": "romantic", "spy": "dark", "secret agent": "dark",
     "特工": "dark", "间谍": "dark", "prom": "romantic", "毕业舞会": "romantic", "slow dance": "romantic",
     "慢舞": "romantic", "summer vacation": "happy", "暑假": "happy", "雷雨": "dramatic", "雷暴": "dramatic",
-    "night market": "joyful", "夜市": "joyful", "fireworks": "joyful", "烟花": "joyful", "late-night": "melancholic",
+    "night market": "joyful", "夜市": "joyful", "孩子": "happy", "小朋友": "happy", "儿童": "happy", "fireworks": "joyful", "烟花": "joyful", "late-night": "melancholic",
 }
 
 # Words that point to a style without naming it (scenes, places, eras, media), both languages; read after the
@@ -1218,8 +1218,8 @@ TOPICS: dict[str, tuple[str, ...]] = {
     "rain": ("rain", "rainy", "raindrop", "drizzle", "rainfall", "雨"),
     "sea": ("sea", "ocean", "waves", "seaside", "shore", "high seas", "harbor", "harbour", "港口", "码头", "大海", "海浪", "海边", "海洋", "海上", "公海",
             "海风", "海底", "深海"),
-    "beach": ("beach", "海滩", "沙滩"),
-    "night": ("night", "midnight", "nocturne", "nighttime", "late-night", "small hours", "夜晚", "凌晨", "深夜", "午夜", "夜里", "夜色", "今夜", "夜曲", "冬夜",
+    "beach": ("beach", "sand", "sands", "海滩", "沙滩"),
+    "night": ("night", "midnight", "nocturne", "nighttime", "late-night", "small hours", "夜晚", "凌晨", "夜市", "深夜", "午夜", "夜里", "夜色", "今夜", "夜曲", "冬夜",
               "雨夜", "夏夜", "月夜", "夜空", "夜深"),
     "morning": ("morning", "sunrise", "dawn", "daybreak", "早晨", "清晨", "早上", "日出", "黎明", "晨"),
     "afternoon": ("afternoon", "午后", "下午"),

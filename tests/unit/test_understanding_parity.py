@@ -201,3 +201,15 @@ MOOD_TRANSLATIONS = [
 def test_a_mood_word_and_its_usual_translation_name_the_same_mood(en, zh):
     a, b = recommend(f"a {en} piece"), recommend(f"{zh}的乐曲")
     assert a.mood is not None and (a.mood, set(a.moods)) == (b.mood, set(b.moods))
+
+
+@pytest.mark.parametrize("en, zh", [
+    ("the lights of a carnival at night", "夜晚嘉年华的灯光"),  # "lights" is no light (happy) mood
+    ("kids playing in the park after school", "放学后在公园里玩耍的孩子们"),  # 孩子 implies happy as "kids" does
+    ("waves washing over the sand at dawn", "黎明时分海浪拍打沙滩"),  # 海浪 (waves) is no seashore sound effect
+    ("a crowded night market with street food", "热闹的夜市和街头小吃"),
+])
+def test_scene_pairs_agree_on_every_attribute(en, zh):
+    a, b = recommend(en), recommend(zh)
+    for attr in ("style", "mood", "bpm", "key", "time_signature", "instruments", "chords"):
+        assert getattr(a, attr) == getattr(b, attr), attr

@@ -477,9 +477,11 @@ _NEGATION = re.compile(r"(?<![a-z])(?:not|no|never|without|isn't|non-|less)\s+(?
                        r"|(?:不|不要|(?<![特告分区离差级类派性])别|没有|不太|不是)(?:太|很)?$")
 
 
-# Genre names whose adjective is no mood ("dark ambient" and "sad core" keep theirs).
+# Genre names whose adjective is no mood ("dark ambient" and "sad core" keep theirs), and lights that are no
+# light mood ("the lights of a carnival").
 _NOT_MOOD_GENRES = word_pattern(("heavy metal", "deep house", "hard rock", "hard bop", "acid jazz", "soft rock",
-                                 "funky house", "happy hardcore", "重金属"), plural=False)
+                                 "funky house", "happy hardcore", "重金属", "the lights", "city lights", "neon lights",
+                                 "northern lights", "fairy lights", "string lights", "lights of"), plural=False)
 
 
 # Places and dances whose last word is a genre's name but that name no genre: "a tea house" is no house music, "a
