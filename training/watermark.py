@@ -35,7 +35,18 @@ own per draw (:func:`draw_subkey`; draw 0's is the subkey of before), so a draw 
 first draw's choices; the detector reads the keyed score under each of the :data:`DRAW_KEYS` subkeys and takes
 the best, its p-value exact over all of them (:func:`max_combined_tail`: at most that many times one subkey's).
 
-Intervals make the mark blind to transposition, and onsets play no part in it, so tempo changes,
+**Keyed durations** (the roles of :data:`KEYED_DURS`: every pitched role by default; 2026-12-08). A keyed note's
+duration is drawn the same way, before its pitch: the race on keyed noise of the same pitch context and the candidate
+duration in sixteenths (:func:`keyed_dur_noise`, :func:`dur_u_row`: a label of its own under the draw's subkey), so
+it too follows the model's distribution while the chosen duration's ``u`` runs high. The detector reads each keyed
+note's written duration (:func:`keyed_durs`) and adds its ``-log(1 - u)`` to the keyed score: a note carries two
+keyed scores, which a short line (one part of a two-part piece left alone, 8 slow bars) needed. Durations are read
+only where a track lies on the 16th grid as the sampler writes it (:func:`_steps`, :data:`DUR_SKIP_GCD`: not off the
+grid, not all on the 1/8 grid, not all multiples of 3 sixteenths), a rule of the file, so quantized and re-timed
+copies are read by their pitches as before. Pieces marked before keyed durations read their durations' score as the
+null's, which costs their 8-bar cuts some z (``KEYED_DURS`` empty reads them as before).
+
+Intervals make the pitch mark blind to transposition, and onsets play no part in it, so tempo changes,
 quantization, velocities, cuts and re-saving leave it where it is.
 
 **Detection** (:func:`detect`): every non-drum track of a MIDI file, its top note per onset in onset
@@ -44,7 +55,9 @@ once each (a repeated phrase, a doubling track or a restated bar adds nothing, s
 the count). Each distinct triple carries a weight the file's notes decide, never the key (:data:`WEIGHTS`):
 0 where the note is the top of several struck at one onset (the sampler leans only the note that starts an
 onset, so such a top is green about half the time, marked or not: noise), less where it stands on a bar
-line (its chord decides much of it), full elsewhere. Without the mark each triple is green with
+line (its chord decides much of it), full elsewhere; and a stacked onset's lowest note, the one the sampler drew
+first (a trained model draws a chord from the bottom up), read against the line's last top at :data:`LOW_WEIGHT`
+(and keyed). Without the mark each triple is green with
 probability :data:`GAMMA`, independently, so the weighted green sum has an exact null distribution
 (:func:`score_weighted`: two binomials); its one-sided p-value is the evidence. A second reading unfolds
 onsets of several notes off the downbeat in the file's order (quantization can put successive notes of a
@@ -171,6 +184,10 @@ KEYED_DURS: frozenset = frozenset({"melody", "harmony", "bass"})
 # loses its durations' score with them (v2 strict pieces, 8-bar cuts found as generated 100 -> 99.3 %; quantized to
 # 1/8 96.2 -> 95.1 % with (3,) alone on 286 cuts, the draws again 83.3 -> 86.8 %)
 DUR_SKIP_GCD: tuple[int, ...] = (2, 3)
+# the grids (in sixteenths of the file's resolution) a track's durations are read on, the first that fits (_steps):
+# as written, and re-timed x1.5 in ticks (the bench's re-timing; a finer unit, x0.5 or x0.75, would also fit a
+# track with one note nudged off the grid and read its durations wrongly). (1.0,): as written only
+DUR_UNITS: tuple[float, ...] = (1.0, 1.5)
 DUR_SPAN = 64  # keyed uniforms per duration context: durations 0..DUR_SPAN-1 sixteenths (the sampler's: 1..32)
 # how many intervals before a keyed draw key it (the line's last notes as the sampler tracks them: at most 3). The
 # more, the more distinct contexts a tune runs through, so a fixed key's noise favours no interval size over
@@ -633,21 +650,28 @@ def _onsets(arr, unfold: bool):
 
 def _steps(time, duration, step: float) -> list:
     """Each duration (ticks) in sixteenths (``step`` ticks each), None where it is out of :data:`DUR_SPAN`; all
-    None where the track does not lie on the 16th grid as the sampler writes it, so that its durations are not
-    the drawn ones: an onset or a duration off the grid, or every onset and duration a multiple of 2 (quantized to
-    1/8) or 3 sixteenths (a piece re-timed by x1.5 in ticks, as a DAW's time stretch writes it: its odd sixteenths fall off the grid,
-    its even ones become multiples of 3; :data:`DUR_SKIP_GCD`). A rule of the file's notes, never the key's, so the
-    null stays exact."""
-    d = np.asarray(duration, dtype=np.float64) / step
-    t = np.asarray(time, dtype=np.float64) / step
-    r, rt = np.rint(d), np.rint(t)
-    if d.size == 0 or (np.abs(d - r) > 0.05).any() or (np.abs(t - rt) > 0.05).any():
-        return [None] * d.size
-    g = int(np.gcd.reduce(np.r_[r, rt].astype(np.int64)))
-    if any(g % k == 0 for k in DUR_SKIP_GCD):
-        return [None] * d.size
-    ok = (r >= 1) & (r < DUR_SPAN)
-    return [int(x) if o else None for x, o in zip(r.tolist(), ok.tolist())]
+    None where the track's notes do not lie on a grid the sampler's durations can be read from: for each unit of
+    :data:`DUR_UNITS` (a sixteenth, then a sixteenth re-timed x1.5 in ticks, as a DAW's time stretch writes it), in
+    order, the first on which every onset (from the track's first) and every duration falls, with those multiples
+    not all sharing a factor of :data:`DUR_SKIP_GCD` (all even: quantized to 1/8, or re-timed x2, or written so;
+    all multiples of 3: re-timed x1.5 from even sixteenths), gives the durations in that unit. A rule of the file's
+    notes, never the key's, so the null stays exact."""
+    if len(duration) == 0:
+        return []
+    t = np.asarray(time, dtype=np.float64)
+    t = t - t.min()
+    d = np.asarray(duration, dtype=np.float64)
+    for unit in DUR_UNITS:
+        dd, tt = d / (step * unit), t / (step * unit)
+        r, rt = np.rint(dd), np.rint(tt)
+        if (np.abs(dd - r) > 0.05).any() or (np.abs(tt - rt) > 0.05).any():
+            continue
+        g = int(np.gcd.reduce(np.r_[r, rt].astype(np.int64)))
+        if g == 0 or any(g % k == 0 for k in DUR_SKIP_GCD):
+            continue
+        ok = (r >= 1) & (r < DUR_SPAN)
+        return [int(x) if o else None for x, o in zip(r.tolist(), ok.tolist())]
+    return [None] * d.size
 
 
 def scored_lines(midi, unfold: bool = False, lows: bool = False) -> list[tuple]:

@@ -509,6 +509,13 @@ def main(argv: list[str] | None = None) -> int:
                                                                  "(training.watermark.DRAW_KEYS)")
     ap.add_argument("--pushed-lean", type=float, nargs=3, default=None, metavar=("MELODY", "ALONE", "ACCOMPANIMENT"),
                     help="with keyed draws: the additive lean in a strict key's draw again (training.watermark.PUSHED_LEAN)")
+    ap.add_argument("--no-keyed-durs", action="store_true", help="durations neither keyed nor read (KEYED_DURS empty: "
+                                                                 "the sampler and detector of before the eighth session)")
+    ap.add_argument("--dur-skip", type=int, nargs="*", default=None, metavar="K",
+                    help="a track whose onsets and durations (16ths) all share one of these factors is not read for "
+                         "durations (training.watermark.DUR_SKIP_GCD; default 2 3)")
+    ap.add_argument("--low-weight", type=int, default=None, help="the weight of a stacked onset's lowest note "
+                                                                  "(training.watermark.LOW_WEIGHT; 0: not read)")
     ap.add_argument("--strict", type=int, default=0, metavar="N",
                     help="also N strict requests of the understanding benchmark's captions (a stated key or tempo, "
                          "drawn again when not heard): the mark and the stated key and tempo by the draw kept")
@@ -555,6 +562,12 @@ def main(argv: list[str] | None = None) -> int:
         wm.REDRAW_REPEATS = True
     if args.draw_keys is not None:
         wm.DRAW_KEYS = args.draw_keys
+    if args.no_keyed_durs:
+        wm.KEYED_DURS = frozenset()
+    if args.dur_skip is not None:
+        wm.DUR_SKIP_GCD = tuple(args.dur_skip)
+    if args.low_weight is not None:
+        wm.LOW_WEIGHT = args.low_weight
     t0 = time.perf_counter()
     gen, ref = registry.load_generator(cfg, args.model)
     print(f"model: {ref.name} v{ref.version}; gamma {wm.GAMMA}, delta {wm.DELTA} (a tune with one partner part "
@@ -564,7 +577,10 @@ def main(argv: list[str] | None = None) -> int:
              f"the melody's additive lean {wm.KEYED_LEAN}, alone {wm.KEYED_LEAN_ALONE}; keyed score's weight "
              f"{wm.S_WEIGHT}; draws again {wm.REDRAWS!r} (their repeats keyed {wm.REDRAW_REPEATS}), the detector tries {wm._draws()} draw subkeys, handicaps "
              f"{wm.DRAW_HANDICAP}; a strict key's draw again leans {wm.PUSHED_LEAN or 'as any'}); " if wm.KEYED else "")
-          + f"weights {wm.WEIGHTS} (stacked top, downbeat, other); ours from p <= {wm.P_OURS:.3g} (z >= {wm.Z_OURS:.2f})",
+          + (f"durations keyed {sorted(wm.KEYED_DURS)} (not read where a track's 16ths share a factor of "
+             f"{wm.DUR_SKIP_GCD}); " if wm.KEYED and wm.KEYED_DURS else "durations not keyed; ")
+          + f"weights {wm.WEIGHTS} (stacked top, downbeat, other), a stacked onset's lowest note {wm.LOW_WEIGHT}; "
+          f"ours from p <= {wm.P_OURS:.3g} (z >= {wm.Z_OURS:.2f})",
           flush=True)
     strict_rows: list[str] = []
     if args.strict:

@@ -45,14 +45,15 @@ def test_duration_noise_is_keyed_by_the_pitch_context_and_a_label_of_its_own():
 def _line(durs, step=120, onsets=None) -> Score:
     s = Score(480)
     t = Track(name="melody", program=0)
-    for i, (p, d) in enumerate(zip([60, 62, 64, 65, 67, 65, 64, 62], durs)):
+    for i, (p, d) in enumerate(zip([60, 62, 64, 65, 67, 65, 64, 62] * 2, durs)):
         t.notes.append(Note(onsets[i] if onsets else i * 4 * step, d, p, 80))
     s.tracks.append(t)
     return s
 
 
 def test_the_detector_reads_durations_on_the_grid_only():
-    s = _line([120, 240, 240, 480, 360, 120, 240, 240])
+    dur_ticks = [120, 240, 240, 480, 360, 120, 240, 240]
+    s = _line(dur_ticks)
     (line, cls, low, dur), = wm.scored_lines(s, lows=True)
     assert dur == [1, 2, 2, 4, 3, 1, 2, 2]
     got = wm.keyed_durs([(line, cls, low, dur)])
@@ -61,8 +62,13 @@ def test_the_detector_reads_durations_on_the_grid_only():
     # a track read for its durations only where they can be the drawn ones (a rule of the file, not of the key):
     off = wm.scored_lines(_line([120, 240, 240, 480, 360, 120, 181, 240]), lows=True)[0][3]
     assert off == [None] * 8  # a duration off the grid of 120 ticks
-    from training.watermark_bench import quantize, stretch
-    assert wm.scored_lines(stretch(s, 1.5), lows=True)[0][3] == [None] * 8  # re-timed x1.5: 1 -> 1.5, 2 -> 3
+    from training.watermark_bench import cut, quantize, stretch
+    # re-timed x1.5 in ticks (1 -> 1.5 sixteenths, 2 -> 3): read on the re-timed grid (DUR_UNITS), cut or not
+    assert wm.scored_lines(stretch(s, 1.5), lows=True)[0][3] == dur
+    assert wm.scored_lines(cut(stretch(_line(dur_ticks * 2), 1.5), 1), lows=True)[0][3] == (dur * 2)[3:]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(wm, "DUR_UNITS", (1.0,))
+        assert wm.scored_lines(stretch(s, 1.5), lows=True)[0][3] == [None] * 8
     assert wm.scored_lines(stretch(_line([240, 480, 240, 480, 720, 240, 480, 240]), 1.5), lows=True)[0][3] == \
         [None] * 8  # even 16ths only: re-timed, every onset and duration a multiple of 3 (DUR_SKIP_GCD)
     assert wm.scored_lines(quantize(s, 2), lows=True)[0][3] == [None] * 8  # quantized to 1/8: all even
