@@ -7,6 +7,7 @@
 
     python -m training.recommend_eval --captions --previous 6d58539   # + the caption benchmark, before/after
     python -m training.recommend_eval --pairs --fallback clap+minilm  # + do translations agree (parity.py)
+    python -m training.recommend_eval --split dev --lake-pairs 600 --fallback clap+minilm  # + the lake's captions
 
 The prompts are ``training/understanding/heldout_prompts.yaml`` (a ``dev`` part to look at while tuning, a
 ``test`` part only to score). Per attribute a prompt is scored only where its label names it:
@@ -243,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="which pairs --pairs scores (default test; what differs is listed for dev only)")
     ap.add_argument("--pairs-from-prompts", action="store_true",
                     help="also read --prompts as translation pairs (each Chinese prompt beside its English one)")
+    ap.add_argument("--lake-pairs", type=int, default=0, metavar="N",
+                    help="also: English and Chinese captions the benchmark's writer writes from N lake pieces it "
+                         "does not use (parity.lake_caption_pairs), do they agree")
     ap.add_argument("--previous", default=None, help=f"a git revision to score beside (e.g. {PREVIOUS_REV})")
     args = ap.parse_args(argv)
 
@@ -256,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"loaded fallback {fallback.describe()} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     run(splits, names, fallback, args.fallback, captions=args.captions, previous=args.previous,
         show_misses=args.misses)
-    if args.pairs or args.pairs_from_prompts:
+    if args.pairs or args.pairs_from_prompts or args.lake_pairs:
         from training import understanding
         from training.understanding.parity import agreement, format_agreement, load_pairs, pairs_from_prompts
 
@@ -269,6 +273,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.pairs_from_prompts:
             sets.append((f"{name}, {Path(args.prompts).name} ({', '.join(names)})",
                          pairs_from_prompts([i for s in names for i in splits[s]]), names == ["dev"]))
+        if args.lake_pairs:
+            from training.understanding import benchmark
+            from training.understanding.parity import lake_caption_pairs
+
+            used = {c["sha256"] for c in benchmark.load_captions()}
+            pairs = lake_caption_pairs(benchmark.lake_rows(), args.lake_pairs, exclude=used)
+            sets.append((f"{name}, lake caption pairs ({args.lake_pairs} pieces)", pairs, True))
         for title, pairs, readable in sets:
             shares, differ = agreement(pairs, rec)
             print(format_agreement(title, shares, len(pairs)))

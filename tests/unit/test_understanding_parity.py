@@ -213,3 +213,16 @@ def test_scene_pairs_agree_on_every_attribute(en, zh):
     a, b = recommend(en), recommend(zh)
     for attr in ("style", "mood", "bpm", "key", "time_signature", "instruments", "chords"):
         assert getattr(a, attr) == getattr(b, attr), attr
+
+
+def test_lake_caption_pairs_write_both_languages_from_each_piece_and_skip_the_benchmarks():
+    from training.understanding.parity import lake_caption_pairs
+    from training.understanding.text import has_cjk
+
+    rows = [{"sha256": f"{i:02d}", "key_name": "D minor", "bpm": 96.0 + i, "mood": "calm", "time_signature": "3/4",
+             "style": "classical", "instruments": ["piano", "violin"], "chord_progression": ["Dm", "A", "Dm", "Gm"]}
+            for i in range(6)]
+    pairs = lake_caption_pairs(rows, n=4, exclude={"00"})
+    assert 0 < len(pairs) <= 4
+    assert all(not has_cjk(en) and has_cjk(zh) for en, zh in pairs)
+    assert pairs == lake_caption_pairs(rows, n=4, exclude={"00"})  # seeded

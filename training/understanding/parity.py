@@ -40,6 +40,28 @@ def pairs_from_prompts(items) -> list[tuple[str, str]]:
     return pairs
 
 
+def lake_caption_pairs(rows: list[dict], n: int = 600, seed: int = 1000, exclude: set[str] = frozenset()
+                       ) -> list[tuple[str, str]]:
+    """(English, Chinese) caption pairs the caption benchmark's writer (``benchmark.write_caption``) writes from
+    the first ``n`` lake pieces (``benchmark.lake_rows``) not in ``exclude`` (the benchmark's own pieces), each
+    language drawn with the same seed (``seed`` + the piece's index), kept where both state the same attributes
+    (the writer words each attribute in its own way per language, so a pair is no word-for-word translation)."""
+    import numpy as np
+
+    from training.understanding import benchmark
+
+    rows = [r for r in rows if r["sha256"] not in exclude][:n]
+    pairs = []
+    for i, row in enumerate(rows):
+        facts = benchmark._piece_facts(row)
+        en, zh = (benchmark.write_caption(facts, lang, np.random.default_rng(seed + i), row["sha256"])
+                  for lang in ("en", "zh"))
+        said = [{k: (v["how"], str(v["value"])) for k, v in c.labels.items()} for c in (en, zh)]
+        if said[0] == said[1]:
+            pairs.append((en.text, zh.text))
+    return pairs
+
+
 def agreement(pairs: list[tuple[str, str]], recommend_fn: Callable) -> tuple[dict[str, float], list[tuple]]:
     """({attribute: share of pairs that agree, "all": share agreeing on every one}, [(en, zh, differing)])."""
     agree = {a: 0 for a in (*ATTRIBUTES, "all")}
