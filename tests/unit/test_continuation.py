@@ -79,28 +79,19 @@ def test_infill_of_every_track_rewrites_the_pitched_tracks_and_keeps_the_rest(ge
 
 
 def test_a_continuation_keeps_the_upload_and_its_key(generator, upload):
-    w = continue_piece(upload, generator, 8, seed=3)
     end = 8 * BAR
-    assert w.region == (9, 16)
-    for a, b in zip(upload.tracks, w.score.tracks):
-        assert _notes(a) == _notes(b, end, 10**9)
-    new = Score(480)
-    new.tempos = w.score.tempos
-    new.time_signatures = w.score.time_signatures
-    pitches = []
-    for t in w.score.tracks:
-        if t.is_drum:
-            continue
-        kept = t.copy()
-        kept.notes.clear()
-        for n in t.notes:
-            if n.time >= end:
-                kept.notes.append(n)
-                pitches.append(n.pitch % 12)
-        new.tracks.append(kept)
-    assert len(pitches) > 20
-    assert np.isin(pitches, [0, 2, 4, 5, 7, 9, 11]).mean() > 0.9  # C major's (A minor's) scale
-    assert analyzed_key(new.dumps_midi()) in ("C major", "A minor")
+    for seed in (3, 4, 5):
+        w = continue_piece(upload, generator, 8, seed=seed)
+        assert w.region == (9, 16)
+        for a, b in zip(upload.tracks, w.score.tracks):
+            assert _notes(a) == _notes(b, end, 10**9)
+        pitches = [n.pitch % 12 for t in w.score.tracks if not t.is_drum for n in t.notes if n.time >= end]
+        assert len(pitches) > 20
+        assert np.isin(pitches, [0, 2, 4, 5, 7, 9, 11]).mean() > 0.9  # C major's (A minor's) scale
+        # the whole piece is still heard in the upload's key. (Which tonic the analyzer hears in the 8 new bars
+        # alone is this random model's doing, not the masks': C or F major about half each over 20 seeds; the
+        # trained models' figure over new bars is training/continuation_report.py's.)
+        assert analyzed_key(w.score.dumps_midi()) in ("C major", "A minor")
 
 
 def test_bad_bars_and_a_drum_track_are_refused_in_one_line(generator, upload):

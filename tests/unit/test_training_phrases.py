@@ -179,9 +179,11 @@ def test_a_register_change_moves_the_measured_range():
 
             mel = next(t for t in Score.from_midi(res.midi).tracks if t.name == "melody")
             pitches = np.array([n.pitch for n in mel.notes])
-            pieces.append((pitches.max() - pitches.min(), np.median(pitches)))
+            pieces.append((pitches.max() - pitches.min(), pitches.mean()))  # width, where the tune sits
         figures[name] = np.array(pieces).mean(0)
     assert figures["low narrow"][0] <= 12 and figures["low narrow"][0] + 2 < figures["high"][0]  # 12 vs 19 wide
+    # the mean pitch, not the median: this random model's tune dwells on one note (F4) that both the low and the
+    # default register hold, so their medians can tie while the default's notes above 67 still raise its mean
     assert figures["low narrow"][1] < figures["default"][1] < figures["high"][1]
     assert figures["default"][0] <= 19
 

@@ -163,10 +163,13 @@ class FixedScorer:
 NO_CLUE = "something for a quiet moment of thought"  # no style word; "quiet" is a mood word
 
 
+ABOUT_RAIN = "a tune about the rain"  # content the rules read (a concept), no style or mood word
+
+
 def test_fallback_fills_the_style_the_rules_miss_with_source_clap():
-    plain = recommend("xyzzy plugh")
+    plain = recommend(ABOUT_RAIN)
     assert plain.sources["style"] == "default" and plain.style == DEFAULT_STYLE
-    a = recommend("xyzzy plugh", clap=FixedScorer(style="jazz", mood="sad"))
+    a = recommend(ABOUT_RAIN, clap=FixedScorer(style="jazz", mood="sad"))
     assert a.style == "jazz" and a.sources["style"] == "clap"
     assert a.mood == "sad" and a.sources["mood"] == "clap"
     # what follows from a guessed style and mood is marked as the guess, not as a rule
@@ -174,6 +177,10 @@ def test_fallback_fills_the_style_the_rules_miss_with_source_clap():
     assert a.key.endswith("minor") and a.sources["key"] == "clap"
     assert a.instruments == list(STYLE_DEFAULTS["jazz"].instruments) and a.sources["instruments"] == "clap"
     assert a.progression == list(STYLE_DEFAULTS["jazz"].minor)
+    # the fallback is asked the prompt's English gloss; words no rule reads give none, and nothing is asked
+    unread = FixedScorer(style="jazz", mood="sad")
+    z = recommend("xyzzy plugh", clap=unread)
+    assert unread.calls == [] and (z.style, z.sources["style"]) == (DEFAULT_STYLE, "default")
 
 
 def test_fallback_never_overrides_keywords_or_explicit_values():
@@ -183,7 +190,7 @@ def test_fallback_never_overrides_keywords_or_explicit_values():
     assert a.sources["style"] == a.sources["mood"] == "keyword"
     assert (a.bpm, a.key, a.time_signature) == (100.0, "D major", "3/4")
     assert scorer.calls == []  # nothing to guess: the scorer is not even asked
-    b = recommend("xyzzy", clap=scorer, bpm=77, key="F# minor", instruments=["flute"])
+    b = recommend(ABOUT_RAIN, clap=scorer, bpm=77, key="F# minor", instruments=["flute"])
     assert b.style == "rock" and b.sources["style"] == "clap"
     assert (b.bpm, b.key, b.instruments) == (77.0, "F# minor", ["flute"])
     assert {b.sources[k] for k in ("bpm", "key", "instruments")} == {"request"}
