@@ -509,8 +509,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                  "(training.watermark.DRAW_KEYS)")
     ap.add_argument("--pushed-lean", type=float, nargs=3, default=None, metavar=("MELODY", "ALONE", "ACCOMPANIMENT"),
                     help="with keyed draws: the additive lean in a strict key's draw again (training.watermark.PUSHED_LEAN)")
-    ap.add_argument("--no-keyed-durs", action="store_true", help="durations neither keyed nor read (KEYED_DURS empty: "
-                                                                 "the sampler and detector of before the eighth session)")
+    ap.add_argument("--keyed-durs", action="store_true", help="durations keyed and read in every pitched role "
+                                                              "(training.watermark.KEYED_DURS; off by default)")
     ap.add_argument("--dur-skip", type=int, nargs="*", default=None, metavar="K",
                     help="a track whose onsets and durations (16ths) all share one of these factors is not read for "
                          "durations (training.watermark.DUR_SKIP_GCD; default 2 3)")
@@ -562,8 +562,8 @@ def main(argv: list[str] | None = None) -> int:
         wm.REDRAW_REPEATS = True
     if args.draw_keys is not None:
         wm.DRAW_KEYS = args.draw_keys
-    if args.no_keyed_durs:
-        wm.KEYED_DURS = frozenset()
+    if args.keyed_durs:
+        wm.KEYED_DURS = wm.ALL_DURS
     if args.dur_skip is not None:
         wm.DUR_SKIP_GCD = tuple(args.dur_skip)
     if args.low_weight is not None:

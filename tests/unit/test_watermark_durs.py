@@ -13,6 +13,14 @@ from training import watermark as wm
 from training.request import PieceRequest
 
 KEY = b"unit-test-watermark-durs"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def keyed_durations():
+    """Keyed durations are off by default (they cost the tempo heard from the notes): this module turns them on."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(wm, "KEYED_DURS", wm.ALL_DURS)
+        yield
 REQUEST = dict(style="pop", bpm=80, key="C major", bars=16, instruments=["flute", "piano"])
 
 
@@ -76,7 +84,7 @@ def test_the_detector_reads_durations_on_the_grid_only():
 
 
 @pytest.fixture(scope="module")
-def pieces():
+def pieces(keyed_durations):
     return marked_and_unmarked(KEY, [PieceRequest(seed=40 + i, **REQUEST) for i in range(3)])
 
 
