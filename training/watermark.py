@@ -486,7 +486,13 @@ def u_row(key: bytes, ctx: tuple, draw: int = 0) -> np.ndarray:
     piece's draw ``draw``; independent of :func:`green_table`'s bits (another subkey) and of the other draws'.
     SHAKE-256 of the draw's subkey (:func:`draw_subkey`) and the context, read as 64-bit integers, the top 53
     bits of each centred in its cell (never 0 or 1)."""
-    raw = np.frombuffer(hashlib.shake_256(draw_subkey(key, draw) + bytes(ctx)).digest(8 * 2 * SPAN), dtype="<u8")
+    return _uniforms(hashlib.shake_256(draw_subkey(key, draw) + bytes(ctx)).digest(8 * 2 * SPAN))
+
+
+def _uniforms(digest: bytes) -> np.ndarray:
+    """A digest read as 64-bit integers, the top 53 bits of each centred in its cell: uniforms in (0, 1), never
+    0 or 1 (read-only)."""
+    raw = np.frombuffer(digest, dtype="<u8")
     out = ((raw >> np.uint64(11)).astype(np.float64) + 0.5) / 2.0 ** 53
     out.flags.writeable = False
     return out
@@ -544,6 +550,19 @@ def keyed_noise(s, size: int, notes: list) -> np.ndarray | None:
     as it was."""
     if s.role not in KEYED:
         return None
+    keyed = _keyed_draw(s, notes)
+    if keyed is None:
+        return None
+    start = _start(s.line[-1])
+    if start < 0 or start + size > 2 * SPAN:
+        return None
+    return _noise_row(*keyed)[start:start + size]
+
+
+def _keyed_draw(s, notes: list) -> tuple[bytes, tuple, int] | None:
+    """(key, context, draw) of the keyed draw of ``s``'s next note, or None where it is drawn from the random
+    generator: no draw's noise (:func:`noise_draw`), a note struck with others at one onset, too short a line,
+    marking off, or a context the line has had before that its draw's rule leaves out."""
     draw = noise_draw(s)
     if draw is None:
         return None
@@ -557,10 +576,7 @@ def keyed_noise(s, size: int, notes: list) -> np.ndarray | None:
     repeats = KEY_REPEATS and (draw == 0 or REDRAWS != "subkey" or REDRAW_REPEATS)  # a draw again's own rule
     if not repeats and ctx in contexts(notes):
         return None
-    start = _start(line[-1])
-    if start < 0 or start + size > 2 * SPAN:
-        return None
-    return _noise_row(key, ctx, draw)[start:start + size]
+    return key, ctx, draw
 
 
 _DUR_LABEL = b"/dur"
@@ -572,11 +588,7 @@ def dur_u_row(key: bytes, ctx: tuple, draw: int = 0) -> np.ndarray:
     of a note after the pitch context ``ctx`` (as :func:`u_row`'s) in a piece's draw ``draw``: SHAKE-256 of the
     draw's subkey, a label of the durations' own and the context, so independent of :func:`u_row`'s and of
     :func:`green_table`'s."""
-    raw = np.frombuffer(hashlib.shake_256(draw_subkey(key, draw) + _DUR_LABEL + bytes(ctx)).digest(8 * DUR_SPAN),
-                        dtype="<u8")
-    out = ((raw >> np.uint64(11)).astype(np.float64) + 0.5) / 2.0 ** 53
-    out.flags.writeable = False
-    return out
+    return _uniforms(hashlib.shake_256(draw_subkey(key, draw) + _DUR_LABEL + bytes(ctx)).digest(8 * DUR_SPAN))
 
 
 @lru_cache(maxsize=1 << 16)
@@ -594,20 +606,8 @@ def keyed_dur_noise(s, size: int, notes: list) -> np.ndarray | None:
     marking off, too short a line, a note struck with others at one onset, a repeat its rule leaves out)."""
     if s.role not in KEYED_DURS or s.role not in KEYED or size > DUR_SPAN:
         return None
-    draw = noise_draw(s)
-    if draw is None:
-        return None
-    line = s.line
-    if (s.count and s.pos == s.last_pos) or len(line) < KEYED_CONTEXT + 1:
-        return None
-    key = active_key()
-    if key is None:
-        return None
-    ctx = _context(line, len(line))
-    repeats = KEY_REPEATS and (draw == 0 or REDRAWS != "subkey" or REDRAW_REPEATS)
-    if not repeats and ctx in contexts(notes):
-        return None
-    return _dur_noise_row(key, ctx, draw)[:size]
+    keyed = _keyed_draw(s, notes)
+    return None if keyed is None else _dur_noise_row(*keyed)[:size]
 
 
 # -- detection --------------------------------------------------------------------------------------------
@@ -852,6 +852,18 @@ def max_combined_tail(counts: dict[int, int], greens: dict[int, int], m: int, sc
     return float(min(1.0, max(0.0, (dist * any_of).sum())))
 
 
+def _keyed_positions(line: list[int]):
+    """(index, context) of each note of ``line`` the sampler may have keyed: every note after the line's first
+    :data:`KEYED_CONTEXT` intervals, a context's first only unless :data:`KEY_REPEATS`."""
+    seen: set = set()
+    for i in range(KEYED_CONTEXT + 1, len(line)):
+        ctx = _context(line, i)
+        if ctx in seen and not KEY_REPEATS:
+            continue
+        seen.add(ctx)
+        yield i, ctx
+
+
 def keyed_triples(lines_: list[tuple[list[int], list[int]]]) -> set[tuple[int, ...]]:
     """The notes whose keyed score counts, as (context intervals (:data:`KEYED_CONTEXT`, clipped), interval
     + SPAN): in each line every note after its first :data:`KEYED_CONTEXT` intervals, unless it is the top of a
@@ -859,12 +871,7 @@ def keyed_triples(lines_: list[tuple[list[int], list[int]]]) -> set[tuple[int, .
     sampler keys only a context's first draw, :func:`keyed_noise`); distinct over all lines."""
     out: set = set()
     for line, cls, *low in lines_:
-        seen: set = set()
-        for i in range(KEYED_CONTEXT + 1, len(line)):
-            ctx = _context(line, i)
-            if ctx in seen and not KEY_REPEATS:
-                continue
-            seen.add(ctx)
+        for i, ctx in _keyed_positions(line):
             if cls[i] != STACKED:
                 out.add((*ctx, line[i] - line[i - 1] + SPAN))
             elif low and LOW_WEIGHT > 0 and low[0][i] is not None:  # its lowest note: the one the sampler keyed
@@ -884,12 +891,7 @@ def keyed_durs(lines_: list[tuple]) -> set[tuple[int, ...]]:
         if len(rest) < 2:
             continue
         low, dur = rest[0], rest[1]
-        seen: set = set()
-        for i in range(KEYED_CONTEXT + 1, len(line)):
-            ctx = _context(line, i)
-            if ctx in seen and not KEY_REPEATS:
-                continue
-            seen.add(ctx)
+        for i, ctx in _keyed_positions(line):
             if dur[i] is not None and (cls[i] != STACKED or (LOW_WEIGHT > 0 and low[i] is not None)):
                 out.add((*ctx, dur[i]))
     return out
