@@ -75,9 +75,12 @@ bench-similarity: setup
 # the data's licence (docs/models.md, "Training on POP909"). Idempotent imports; the lake jobs and the
 # training reuse what is already done. A CUDA GPU, when torch sees one, trains in bf16 autocast on one worker.
 # Another data root: MUSICLAKE_CONFIG=path/to/musiclake.yaml make train-pop909
+# It runs `make demo` first (a second run reuses what is done): the preset trains on the lake as the demo lands it
+# (the crawled site with its lyrics pages, then POP909). On a lake without the demo's crawl the rows differ, and
+# so does the model (docs/models.md, "a fresh machine again": fingerprint ed06a28c instead of ef1ce4f1).
 POP909_DIR ?= ../shared/data/pop909
 POP909_GPU = $(shell $(PY) -c 'import torch; print(int(torch.cuda.is_available()))' 2>/dev/null)
-train-pop909: setup
+train-pop909: demo
 	$(VENV)/bin/musiclake ingest import $(POP909_DIR) --source pop909
 	$(VENV)/bin/musiclake ingest site build
 	$(VENV)/bin/musiclake ingest import "$$($(PY) -c 'from common.config import load_config; print(load_config().demo.site_dir)')/midi" \
