@@ -26,6 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from training.notes import F as FIELD, FIELD_NAMES, NOTE, field_sizes
+from training.row_plan import ROW_BLOCK, RowPlan, blocked  # rows per product call: see row_plan
 
 if TYPE_CHECKING:
     from training.fast_kernels import FastCache
@@ -246,7 +247,6 @@ def one_blas_thread():
             if _ONE_DEPTH == 0:
                 torch.set_num_threads(_TORCH_THREADS)
 
-from training.row_plan import ROW_BLOCK, RowPlan, blocked  # noqa: E402 - rows per product call: see row_plan
 
 
 class FastNoteModel:
